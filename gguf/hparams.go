@@ -1,0 +1,215 @@
+package gguf
+
+import "strings"
+
+// PerLayer is a hyperparameter that GGUF stores either as one scalar for all
+// layers or as an array with one value per layer.
+type PerLayer []uint64
+
+// At returns the value for layer il: the scalar when one value is stored,
+// 0 when the layer is out of range or nothing is stored.
+func (p PerLayer) At(il int) uint64 {
+	switch {
+	case len(p) == 1:
+		return p[0]
+	case il >= 0 && il < len(p):
+		return p[il]
+	}
+	return 0
+}
+
+// Max returns the largest value over all layers.
+func (p PerLayer) Max() uint64 {
+	var m uint64
+	for _, v := range p {
+		m = max(m, v)
+	}
+	return m
+}
+
+// HParams are the typed hyperparameters of a model, read from the keys under
+// its general.architecture prefix. A key that is absent leaves its field
+// zero; Has tells absent from zero.
+type HParams struct {
+	Architecture      string
+	FileType          uint64 // general.file_type (llama_ftype)
+	BlockCount        int    // layers
+	ContextLength     uint64 // training context
+	EmbeddingLength   uint64 // n_embd
+	FeedForwardLength PerLayer
+	HeadCount         PerLayer
+	HeadCountKV       PerLayer // defaults to HeadCount when absent, as llama.cpp does
+	KeyLength         uint64   // attention.key_length; n_embd/n_head when absent
+	ValueLength       uint64   // attention.value_length; n_embd/n_head when absent
+	RMSEpsilon        float64  // attention.layer_norm_rms_epsilon
+	NormEpsilon       float64  // attention.layer_norm_epsilon
+
+	SlidingWindow        uint64 // attention.sliding_window (tokens)
+	SlidingWindowPattern []bool // per layer: true where the layer uses the window
+
+	RopeDimensionCount uint64
+	RopeFreqBase       float64
+	RopeScalingType    string
+	RopeScalingFactor  float64
+	RopeOrigContext    uint64 // rope.scaling.original_context_length
+
+	ExpertCount             uint64
+	ExpertUsedCount         uint64
+	ExpertSharedCount       uint64
+	ExpertFeedForwardLength uint64
+	LeadingDenseBlockCount  uint64
+
+	QLoraRank         uint64 // MLA (DeepSeek-V2/V3)
+	KVLoraRank        uint64
+	KeyLengthMLA      uint64
+	ValueLengthMLA    uint64
+	SSMConvKernel     uint64 // recurrent (Mamba-style) state dimensions
+	SSMInnerSize      uint64
+	SSMStateSize      uint64
+	SSMGroupCount     uint64
+	AttnSoftcap       float64
+	FinalLogitSoftcap float64
+
+	VocabSize uint64 // vocab_size, or the length of tokenizer.ggml.tokens
+
+	present map[string]bool
+}
+
+// Has reports whether the key (without the architecture prefix, e.g.
+// "attention.head_count_kv"; or "vocab_size") was present in the file.
+func (h *HParams) Has(key string) bool { return h.present[key] }
+
+// HeadDimK is the per-head key length for layer-independent shapes.
+func (h *HParams) HeadDimK() uint64 { return h.KeyLength }
+
+// IsSWA reports whether layer il uses the sliding window.
+func (h *HParams) IsSWA(il int) bool {
+	if h.SlidingWindow == 0 || il < 0 || il >= len(h.SlidingWindowPattern) {
+		return false
+	}
+	return h.SlidingWindowPattern[il]
+}
+
+// swaPeriod is llama.cpp's built-in sliding-window pattern for architectures
+// whose files do not store one: of every n layers the first n-1 use the window.
+var swaPeriod = map[string]int{"gemma2": 2, "gemma3": 6, "gemma3n": 5, "cohere2": 4, "gpt-oss": 2}
+
+// HParams reads the typed hyperparameters.
+func (f *File) HParams() HParams {
+	md := &f.Metadata
+	arch := f.Architecture()
+	h := HParams{Architecture: arch, present: map[string]bool{}}
+	pfx := arch + "."
+	u := func(key string) uint64 {
+		v, ok := md.Uint(pfx + key)
+		if ok {
+			h.present[key] = true
+		}
+		return v
+	}
+	fl := func(key string) float64 {
+		v, ok := md.Float(pfx + key)
+		if ok {
+			h.present[key] = true
+		}
+		return v
+	}
+	per := func(key string) PerLayer {
+		v, ok := md.Get(pfx + key)
+		if !ok {
+			return nil
+		}
+		us, ok := v.Uints()
+		if !ok {
+			return nil
+		}
+		h.present[key] = true
+		return us
+	}
+	h.FileType, _ = md.Uint("general.file_type")
+	h.BlockCount = int(min(u("block_count"), 1<<20))
+	h.ContextLength = u("context_length")
+	h.EmbeddingLength = u("embedding_length")
+	h.FeedForwardLength = per("feed_forward_length")
+	h.HeadCount = per("attention.head_count")
+	h.HeadCountKV = per("attention.head_count_kv")
+	if h.HeadCountKV == nil {
+		h.HeadCountKV = h.HeadCount
+	}
+	h.KeyLength = u("attention.key_length")
+	h.ValueLength = u("attention.value_length")
+	if nh := h.HeadCount.Max(); nh > 0 {
+		if h.KeyLength == 0 {
+			h.KeyLength = h.EmbeddingLength / nh
+		}
+		if h.ValueLength == 0 {
+			h.ValueLength = h.EmbeddingLength / nh
+		}
+	}
+	h.RMSEpsilon = fl("attention.layer_norm_rms_epsilon")
+	h.NormEpsilon = fl("attention.layer_norm_epsilon")
+
+	h.SlidingWindow = u("attention.sliding_window")
+	if h.SlidingWindow > 0 && h.BlockCount > 0 {
+		h.SlidingWindowPattern = make([]bool, h.BlockCount)
+		v, ok := md.Get(pfx + "attention.sliding_window_pattern")
+		switch a, isArr := v.Array(); {
+		case ok && isArr:
+			h.present["attention.sliding_window_pattern"] = true
+			if bs, ok := a.Values.([]bool); ok {
+				copy(h.SlidingWindowPattern, bs)
+			}
+		default:
+			n := swaPeriod[arch]
+			if ok {
+				if p, isInt := v.Uint(); isInt {
+					h.present["attention.sliding_window_pattern"] = true
+					n = int(min(p, 1<<20))
+				}
+			}
+			for il := range h.SlidingWindowPattern {
+				h.SlidingWindowPattern[il] = n == 0 || il%n < n-1
+			}
+		}
+	}
+
+	h.RopeDimensionCount = u("rope.dimension_count")
+	h.RopeFreqBase = fl("rope.freq_base")
+	if s, ok := md.Get(pfx + "rope.scaling.type"); ok {
+		h.RopeScalingType, _ = s.Str()
+		h.present["rope.scaling.type"] = true
+	}
+	h.RopeScalingFactor = fl("rope.scaling.factor")
+	h.RopeOrigContext = u("rope.scaling.original_context_length")
+
+	h.ExpertCount = u("expert_count")
+	h.ExpertUsedCount = u("expert_used_count")
+	h.ExpertSharedCount = u("expert_shared_count")
+	h.ExpertFeedForwardLength = u("expert_feed_forward_length")
+	h.LeadingDenseBlockCount = u("leading_dense_block_count")
+	h.QLoraRank = u("attention.q_lora_rank")
+	h.KVLoraRank = u("attention.kv_lora_rank")
+	h.KeyLengthMLA = u("attention.key_length_mla")
+	h.ValueLengthMLA = u("attention.value_length_mla")
+	h.SSMConvKernel = u("ssm.conv_kernel")
+	h.SSMInnerSize = u("ssm.inner_size")
+	h.SSMStateSize = u("ssm.state_size")
+	h.SSMGroupCount = u("ssm.group_count")
+	h.AttnSoftcap = fl("attn_logit_softcapping")
+	h.FinalLogitSoftcap = fl("final_logit_softcapping")
+
+	h.VocabSize = u("vocab_size")
+	if !h.present["vocab_size"] {
+		if v, ok := md.Get("tokenizer.ggml.tokens"); ok {
+			if a, ok := v.Array(); ok {
+				h.VocabSize = uint64(a.Len())
+			}
+		}
+	}
+	return h
+}
+
+// ArchKey returns the full key for a key under the architecture prefix.
+func (f *File) ArchKey(key string) string {
+	return f.Architecture() + "." + strings.TrimPrefix(key, ".")
+}
