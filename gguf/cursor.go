@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"strconv"
 	"unsafe"
 )
 
@@ -20,8 +21,13 @@ type cursor struct {
 	buf   []byte
 	pos   int // read position in buf
 	chunk int // size of the next read
-	field string
-	arena []byte // backing store for strings, see str
+
+	// The field being read, for errors; composed only when one occurs so
+	// that the hot path formats nothing.
+	field     string // "kv", "tensor", or a complete field name
+	fieldName string // key or tensor name, when known
+	fieldIdx  int    // index, when the name is not yet known
+	fieldSub  string // ".type", ".shape", …
 }
 
 const (
@@ -41,7 +47,24 @@ func (c *cursor) off() int64 { return c.base + int64(c.pos) }
 func (c *cursor) remaining() int64 { return c.size - c.off() }
 
 func (c *cursor) errf(off int64, msg string, err error) error {
-	return &FormatError{Path: c.path, Off: off, Field: c.field, Msg: msg, Err: err}
+	return &FormatError{Path: c.path, Off: off, Field: c.fieldString(), Msg: msg, Err: err}
+}
+
+// at sets the field being read: a plain name, or kind with an index or a name.
+func (c *cursor) at(kind string, idx int, name, sub string) {
+	c.field, c.fieldIdx, c.fieldName, c.fieldSub = kind, idx, name, sub
+}
+
+func (c *cursor) fieldString() string {
+	switch {
+	case c.field == "kv" && c.fieldName != "":
+		return "kv[" + strconv.Quote(c.fieldName) + "]" + c.fieldSub
+	case c.field == "tensor" && c.fieldName != "":
+		return "tensor " + strconv.Quote(c.fieldName) + c.fieldSub
+	case c.field == "kv" || c.field == "tensor":
+		return c.field + "[" + strconv.Itoa(c.fieldIdx) + "]" + c.fieldSub
+	}
+	return c.field
 }
 
 // next returns the next n bytes and advances past them. The slice is valid
@@ -137,9 +160,11 @@ func (c *cursor) count(minSize int) (int, error) {
 	return int(n), nil
 }
 
-// str reads a length-prefixed string. Strings are copied into a shared arena
-// so that a vocabulary of 100k tokens costs a handful of allocations; the
-// arena is never written again once a string points into it.
+// str reads a length-prefixed string. The string aliases the read window
+// instead of being copied: a window is never written again once filled (fill
+// always allocates a new one), so a vocabulary of 100k tokens costs no
+// allocation per token, and the windows stay alive only as long as the
+// strings that point into them.
 func (c *cursor) str() (string, error) {
 	at := c.off()
 	n, err := c.u64()
@@ -156,16 +181,7 @@ func (c *cursor) str() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if len(c.arena)+len(b) > cap(c.arena) {
-		size := max(64<<10, len(b))
-		if int64(size) > c.remaining()+int64(len(b)) {
-			size = int(c.remaining()) + len(b)
-		}
-		c.arena = make([]byte, 0, size)
-	}
-	start := len(c.arena)
-	c.arena = append(c.arena, b...)
-	return unsafe.String(&c.arena[start], len(b)), nil
+	return unsafe.String(&b[0], len(b)), nil
 }
 
 func (c *cursor) skip(n int64) error {

@@ -269,7 +269,7 @@ func (f *File) index() error {
 }
 
 func parseHeader(c *cursor) (*header, error) {
-	c.field = "header.magic"
+	c.at("header.magic", 0, "", "")
 	b, err := c.next(4)
 	if err != nil {
 		return nil, err
@@ -277,7 +277,7 @@ func parseHeader(c *cursor) (*header, error) {
 	if string(b) != Magic {
 		return nil, c.errf(0, fmt.Sprintf("found %q, want %q", b, Magic), ErrBadMagic)
 	}
-	c.field = "header.version"
+	c.at("header.version", 0, "", "")
 	v, err := c.u32()
 	if err != nil {
 		return nil, err
@@ -291,13 +291,13 @@ func parseHeader(c *cursor) (*header, error) {
 	}
 	h := &header{version: v, alignment: DefaultAlignment}
 
-	c.field = "header.tensor_count"
+	c.at("header.tensor_count", 0, "", "")
 	// A tensor info takes at least 8 (name) + 4 (n_dims) + 4 (type) + 8 (offset) bytes.
 	nt, err := c.count(24)
 	if err != nil {
 		return nil, err
 	}
-	c.field = "header.kv_count"
+	c.at("header.kv_count", 0, "", "")
 	nkv, err := c.count(8 + 4 + 1)
 	if err != nil {
 		return nil, err
@@ -307,12 +307,12 @@ func parseHeader(c *cursor) (*header, error) {
 	h.md.index = make(map[string]int, nkv)
 	for i := range nkv {
 		at := c.off()
-		c.field = "kv[" + strconv.Itoa(i) + "].key"
+		c.at("kv", i, "", ".key")
 		key, err := c.str()
 		if err != nil {
 			return nil, err
 		}
-		c.field = "kv[" + strconv.Quote(key) + "]"
+		c.at("kv", i, key, "")
 		val, err := c.value()
 		if err != nil {
 			return nil, err
@@ -324,7 +324,7 @@ func parseHeader(c *cursor) (*header, error) {
 	if v, ok := h.md.Get("general.alignment"); ok {
 		a, ok := v.Uint()
 		if !ok || a == 0 || a&(a-1) != 0 || a > 1<<30 {
-			c.field = `kv["general.alignment"]`
+			c.at("kv", 0, "general.alignment", "")
 			return nil, c.errf(c.off(), fmt.Sprintf("alignment %v, want a power of two", v.Any()), nil)
 		}
 		h.alignment = a
@@ -355,13 +355,13 @@ func parseHeader(c *cursor) (*header, error) {
 const maxOffset = 1 << 56
 
 func (c *cursor) tensorInfo(t *Tensor, i int) error {
-	c.field = "tensor[" + strconv.Itoa(i) + "].name"
+	c.at("tensor", i, "", ".name")
 	name, err := c.str()
 	if err != nil {
 		return err
 	}
 	t.Name = name
-	c.field = "tensor " + strconv.Quote(name) + ".n_dims"
+	c.at("tensor", i, name, ".n_dims")
 	at := c.off()
 	nd, err := c.u32()
 	if err != nil {
@@ -370,7 +370,7 @@ func (c *cursor) tensorInfo(t *Tensor, i int) error {
 	if nd < 1 || nd > maxDims {
 		return c.errf(at, fmt.Sprintf("%d dimensions, want 1 to %d", nd, maxDims), nil)
 	}
-	c.field = "tensor " + strconv.Quote(name) + ".shape"
+	c.fieldSub = ".shape"
 	at = c.off()
 	b, err := c.next(8 * int(nd))
 	if err != nil {
@@ -386,7 +386,7 @@ func (c *cursor) tensorInfo(t *Tensor, i int) error {
 			return c.errf(at, fmt.Sprintf("shape %v overflows", t.Shape), nil)
 		}
 	}
-	c.field = "tensor " + strconv.Quote(name) + ".type"
+	c.fieldSub = ".type"
 	at = c.off()
 	ty, err := c.u32()
 	if err != nil {
@@ -408,7 +408,7 @@ func (c *cursor) tensorInfo(t *Tensor, i int) error {
 		return c.errf(at, fmt.Sprintf("size of shape %v overflows", t.Shape), nil)
 	}
 	t.Size = int64(size)
-	c.field = "tensor " + strconv.Quote(name) + ".offset"
+	c.fieldSub = ".offset"
 	at = c.off()
 	off, err := c.u64()
 	if err != nil {

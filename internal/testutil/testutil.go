@@ -19,6 +19,14 @@ func Path(elem ...string) string {
 	return filepath.Join(append([]string{Root(), "testdata"}, elem...)...)
 }
 
+// SharedPath returns a path under the shared data directory and whether it
+// exists, for tests that use extra data when it is there.
+func SharedPath(elem ...string) (string, bool) {
+	p := filepath.Join(append([]string{Root(), "..", "shared"}, elem...)...)
+	_, err := os.Stat(p)
+	return p, err == nil
+}
+
 // Shared returns a path under the project's shared data directory (beside
 // the checkout) and skips the test when that file is not there: the module's
 // tests must pass in a clone without it.
