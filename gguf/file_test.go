@@ -485,3 +485,42 @@ func readJSON(t testing.TB, path string, v any) {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
+
+func TestSummaryMatchesManifest(t *testing.T) {
+	manifest, ok := testutil.SharedPath("zoo", "manifest.json")
+	if !ok {
+		t.Skip("shared zoo manifest not available")
+	}
+	var entries []struct {
+		File          string           `json:"file"`
+		BytesByType   map[string]int64 `json:"bytes_by_type"`
+		NonLayerBytes map[string]int64 `json:"non_layer_bytes"`
+		LayerBytes    []int64          `json:"layer_bytes"`
+	}
+	readJSON(t, manifest, &entries)
+	for _, e := range entries {
+		t.Run(e.File, func(t *testing.T) {
+			f, err := Open(strings.TrimSuffix(manifest, "manifest.json") + e.File + ".header.gguf")
+			if err != nil {
+				t.Fatal(err)
+			}
+			byType := map[string]int64{}
+			for _, s := range f.TypeStats() {
+				byType[strings.ToUpper(s.Type.String())] = s.Bytes
+			}
+			if fmt.Sprint(byType) != fmt.Sprint(e.BytesByType) {
+				t.Errorf("bytes by type %v, manifest %v", byType, e.BytesByType)
+			}
+			if fmt.Sprint(f.LayerBytes()) != fmt.Sprint(e.LayerBytes) {
+				t.Errorf("layer bytes differ from the manifest")
+			}
+			var nonLayer int64
+			for _, n := range e.NonLayerBytes {
+				nonLayer += n
+			}
+			if got := f.GroupBytes(GroupInput) + f.GroupBytes(GroupOutput); got != nonLayer {
+				t.Errorf("non-layer bytes %d, manifest %d", got, nonLayer)
+			}
+		})
+	}
+}

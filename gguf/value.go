@@ -3,6 +3,7 @@ package gguf
 import (
 	"fmt"
 	"math"
+	"strconv"
 )
 
 // ValueType is the type tag of a metadata value.
@@ -161,11 +162,14 @@ func (v Value) Int() (int64, bool) {
 	return 0, false
 }
 
-// Float returns a numeric value as float64.
+// Float returns a numeric value as float64. A float32 is widened through its
+// shortest decimal form, so a stored 1e-5 reads as 1e-5, not 9.99999974e-06;
+// converting back to float32 gives the stored bits.
 func (v Value) Float() (float64, bool) {
 	switch x := v.v.(type) {
 	case float32:
-		return float64(x), true
+		f, _ := strconv.ParseFloat(strconv.FormatFloat(float64(x), 'g', -1, 32), 64)
+		return f, true
 	case float64:
 		return x, true
 	}

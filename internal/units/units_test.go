@@ -1,0 +1,21 @@
+package units
+
+import "testing"
+
+func TestBytes(t *testing.T) {
+	tests := []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 B"}, {1023, "1023 B"}, {1024, "1.00 KiB"}, {1536, "1.50 KiB"},
+		{4912898304, "4.58 GiB"}, {244142971904, "227.38 GiB"}, {-2048, "-2.00 KiB"}, {1 << 50, "1.00 PiB"},
+	}
+	for _, tt := range tests {
+		if got := Bytes(tt.n); got != tt.want {
+			t.Errorf("Bytes(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+	if got := Bytes(uint64(3 << 30)); got != "3.00 GiB" {
+		t.Errorf("uint64: %q", got)
+	}
+}
