@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Magic is the four bytes every GGUF file starts with.
@@ -504,6 +505,17 @@ func (c *cursor) array(depth int) (Array, error) {
 	case ValueString:
 		s := make([]string, n)
 		for i := range s {
+			// Fast path: the length and the bytes are already in the window.
+			if p := c.pos; p+8 <= len(c.buf) {
+				l := binary.LittleEndian.Uint64(c.buf[p:])
+				if l <= uint64(len(c.buf)-p-8) {
+					if l > 0 {
+						s[i] = unsafe.String(&c.buf[p+8], int(l))
+					}
+					c.pos = p + 8 + int(l)
+					continue
+				}
+			}
 			if s[i], err = c.str(); err != nil {
 				return a, err
 			}
