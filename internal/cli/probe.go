@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/modelfit/modelfit/internal/units"
+	"github.com/modelfit/modelfit/probe"
+)
+
+func init() {
+	commands["probe"] = command{run: runProbe, summary: "print what this machine has for a model now: memory, cgroup limits, CPU, GPUs, file residency"}
+}
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the versioned JSON snapshot")
+	var files multiFlag
+	fs.Var(&files, "file", "a model file (or split part) whose page-cache residency to report; repeatable")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: plan probe [--json] [--file MODEL]...")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
+		return ExitUsage
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return ExitUsage
+	}
+	s, err := probe.Probe(ctx, probe.Options{Files: files})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitError
+	}
+	if *asJSON {
+		if err := s.WriteJSON(stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return ExitError
+		}
+		return ExitOK
+	}
+	printSnapshot(stdout, s)
+	return ExitOK
+}
+
+func printSnapshot(w io.Writer, s *probe.Snapshot) {
+	m := s.Memory
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "memory\t")
+	fmt.Fprintf(tw, "  total\t%s\n", units.Bytes(m.TotalBytes))
+	fmt.Fprintf(tw, "  available (MemAvailable)\t%s\n", units.Bytes(m.AvailableBytes))
+	fmt.Fprintf(tw, "  free\t%s\n", units.Bytes(m.FreeBytes))
+	fmt.Fprintf(tw, "  page cache (reclaimable)\t%s (active %s, inactive %s)\n", units.Bytes(m.PageCacheBytes), units.Bytes(m.ActiveFile), units.Bytes(m.InactiveFile))
+	fmt.Fprintf(tw, "  swap\t%s free of %s\n", units.Bytes(m.SwapFreeBytes), units.Bytes(m.SwapTotalBytes))
+	if m.CgroupLimitBytes != nil {
+		fmt.Fprintf(tw, "  cgroup v%d limit\t%s (used %s, of which %s reclaimable file cache)\n", m.CgroupVersion, units.Bytes(*m.CgroupLimitBytes), units.Bytes(m.CgroupUsageBytes), units.Bytes(m.CgroupCacheBytes))
+	} else if m.CgroupVersion > 0 {
+		fmt.Fprintf(tw, "  cgroup v%d limit\tnone\n", m.CgroupVersion)
+	}
+	fmt.Fprintf(tw, "  effective available\t%s (from %s)\n", units.Bytes(m.EffectiveAvailableBytes), m.LimitSource)
+	if m.MlockLimitBytes != nil {
+		fmt.Fprintf(tw, "  mlock limit\t%s (RLIMIT_MEMLOCK)\n", units.Bytes(*m.MlockLimitBytes))
+	} else {
+		fmt.Fprintf(tw, "  mlock limit\tunlimited\n")
+	}
+	c := s.CPU
+	fmt.Fprintln(tw, "cpu\t")
+	fmt.Fprintf(tw, "  model\t%s (%s)\n", c.Model, c.Arch)
+	usable := fmt.Sprintf("%g", c.UsableCores)
+	if c.QuotaSource != "" {
+		usable += " (" + c.QuotaSource + ")"
+	}
+	fmt.Fprintf(tw, "  cores\t%d physical, %d logical, %s usable\n", c.PhysicalCores, c.LogicalCores, usable)
+	fmt.Fprintf(tw, "  features\t%s\n", strings.Join(c.Features, " "))
+	for _, n := range s.NUMA {
+		fmt.Fprintf(tw, "numa node %d\t%s free of %s, %d CPUs\n", n.ID, units.Bytes(n.FreeBytes), units.Bytes(n.TotalBytes), len(n.CPUs))
+	}
+	tw.Flush()
+	if len(s.GPUs) == 0 {
+		fmt.Fprintf(w, "gpus: none (%s)\n", s.GPUNote)
+	} else {
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "gpu\tname\tfree\ttotal\tcompute\tbus")
+		for _, g := range s.GPUs {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", g.Index, g.Name, units.Bytes(g.FreeBytes), units.Bytes(g.TotalBytes), g.ComputeCapability, g.PCIBusID)
+		}
+		tw.Flush()
+	}
+	for _, f := range s.Files {
+		res := "unknown: " + f.ResidencyNote
+		if f.ResidentBytes != nil {
+			pct := 100.0
+			if f.SizeBytes > 0 {
+				pct = 100 * float64(*f.ResidentBytes) / float64(f.SizeBytes)
+			}
+			res = fmt.Sprintf("%s resident (%.0f%%, %s)", units.Bytes(*f.ResidentBytes), pct, f.Method)
+		}
+		dev := "device type unknown"
+		if f.Rotational != nil {
+			dev = map[bool]string{true: "rotational disk", false: "SSD/NVMe"}[*f.Rotational]
+		}
+		fmt.Fprintf(w, "file %s: %s, %s, on %s (%s)\n", f.Path, units.Bytes(f.SizeBytes), res, f.Filesystem, dev)
+	}
+}

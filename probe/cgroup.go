@@ -1,0 +1,226 @@
+package probe
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// v1Unlimited: cgroup v1 reports "no limit" as a huge page-aligned number
+// (9223372036854771712 on 4 KiB pages); anything this large is no limit.
+const v1Unlimited = 1 << 62
+
+// cgroupDirs locates the process's memory and cpu cgroup directories.
+type cgroupDirs struct {
+	version  int    // 1 or 2, 0 when no cgroup filesystem is mounted
+	memMount string // mount point of the memory hierarchy
+	memDir   string // the process's memory cgroup directory
+	cpuMount string
+	cpuDir   string
+}
+
+// findCgroups reads /proc/self/cgroup and the mounts under /sys/fs/cgroup.
+// In a container the path in /proc/self/cgroup may name the host's
+// hierarchy while the container sees its own cgroup at the mount root; a
+// path that does not exist falls back to the root.
+func findCgroups(o *Options) cgroupDirs {
+	var d cgroupDirs
+	data, err := os.ReadFile(o.path("/proc/self/cgroup"))
+	if err != nil && o.CgroupPath == "" {
+		return d
+	}
+	var v1mem, v1cpu, v2 string
+	haveV2 := false
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[0] == "0" && parts[1] == "" {
+			v2, haveV2 = parts[2], true
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			switch c {
+			case "memory":
+				v1mem = parts[2]
+			case "cpu":
+				v1cpu = parts[2]
+			}
+		}
+	}
+	if o.CgroupPath != "" {
+		v1mem, v1cpu, v2, haveV2 = o.CgroupPath, o.CgroupPath, o.CgroupPath, true
+	}
+	root := o.path("/sys/fs/cgroup")
+	if isFile(path.Join(root, "cgroup.controllers")) && haveV2 {
+		d.version = 2
+		d.memMount, d.cpuMount = root, root
+		d.memDir = existingDir(root, v2)
+		d.cpuDir = d.memDir
+		return d
+	}
+	if isDir(path.Join(root, "memory")) {
+		d.version = 1
+		d.memMount = path.Join(root, "memory")
+		d.memDir = existingDir(d.memMount, v1mem)
+		for _, name := range []string{"cpu", "cpu,cpuacct", "cpuacct,cpu"} {
+			if m := path.Join(root, name); isDir(m) {
+				d.cpuMount = m
+				d.cpuDir = existingDir(m, v1cpu)
+				break
+			}
+		}
+	}
+	return d
+}
+
+func existingDir(mount, rel string) string {
+	if rel != "" {
+		if p := path.Join(mount, rel); isDir(p) {
+			return p
+		}
+	}
+	return mount
+}
+
+// readCgroupMemory applies the cgroup memory limit: the smallest limit on
+// the path from the process's cgroup to the root, and what is left under it
+// counting the cgroup's own reclaimable file cache as available (the page
+// cache is not "used" memory: Ollama's mistake in ollama/ollama#15474).
+func readCgroupMemory(o *Options, m *Memory) {
+	d := findCgroups(o)
+	if d.version == 0 {
+		return
+	}
+	m.CgroupVersion = d.version
+	var limit uint64
+	found := false
+	for dir := d.memDir; ; dir = path.Dir(dir) {
+		var v uint64
+		var ok bool
+		if d.version == 2 {
+			v, ok = readLimitV2(path.Join(dir, "memory.max"))
+		} else {
+			v, ok = readUint(path.Join(dir, "memory.limit_in_bytes"))
+			ok = ok && v < v1Unlimited
+		}
+		if ok && (!found || v < limit) {
+			limit, found = v, true
+		}
+		if dir == d.memMount || len(dir) <= len(d.memMount) {
+			break
+		}
+	}
+	if !found {
+		return
+	}
+	stat := readKV(path.Join(d.memDir, "memory.stat"))
+	var usage uint64
+	if d.version == 2 {
+		usage, _ = readUint(path.Join(d.memDir, "memory.current"))
+		m.CgroupCacheBytes = stat["active_file"] + stat["inactive_file"]
+	} else {
+		usage, _ = readUint(path.Join(d.memDir, "memory.usage_in_bytes"))
+		if _, ok := stat["total_active_file"]; ok {
+			m.CgroupCacheBytes = stat["total_active_file"] + stat["total_inactive_file"]
+		} else {
+			m.CgroupCacheBytes = stat["active_file"] + stat["inactive_file"]
+		}
+	}
+	m.CgroupLimitBytes = &limit
+	m.CgroupUsageBytes = usage
+	left := m.CgroupCacheBytes
+	if limit > usage {
+		left += limit - usage
+	}
+	left = min(left, limit)
+	if left < m.EffectiveAvailableBytes {
+		m.EffectiveAvailableBytes = left
+		m.LimitSource = "cgroup v" + strconv.Itoa(d.version)
+	}
+}
+
+// cgroupCPUQuota returns the CPU quota in cores (0 when none).
+func cgroupCPUQuota(o *Options) (float64, string) {
+	d := findCgroups(o)
+	if d.cpuDir == "" {
+		return 0, ""
+	}
+	best := 0.0
+	for dir := d.cpuDir; ; dir = path.Dir(dir) {
+		var q float64
+		if d.version == 2 {
+			if f := strings.Fields(readString(path.Join(dir, "cpu.max"))); len(f) == 2 && f[0] != "max" {
+				quota, err1 := strconv.ParseFloat(f[0], 64)
+				period, err2 := strconv.ParseFloat(f[1], 64)
+				if err1 == nil && err2 == nil && period > 0 {
+					q = quota / period
+				}
+			}
+		} else {
+			quota, err1 := strconv.ParseInt(readString(path.Join(dir, "cpu.cfs_quota_us")), 10, 64)
+			period, err2 := strconv.ParseInt(readString(path.Join(dir, "cpu.cfs_period_us")), 10, 64)
+			if err1 == nil && err2 == nil && quota > 0 && period > 0 {
+				q = float64(quota) / float64(period)
+			}
+		}
+		if q > 0 && (best == 0 || q < best) {
+			best = q
+		}
+		if dir == d.cpuMount || len(dir) <= len(d.cpuMount) {
+			break
+		}
+	}
+	if best == 0 {
+		return 0, ""
+	}
+	return best, "cgroup v" + strconv.Itoa(d.version)
+}
+
+func readLimitV2(p string) (uint64, bool) {
+	s := readString(p)
+	if s == "" || s == "max" {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	return v, err == nil
+}
+
+func readUint(p string) (uint64, bool) {
+	v, err := strconv.ParseUint(readString(p), 10, 64)
+	return v, err == nil
+}
+
+func readString(p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// readKV reads a "key value" per line file such as memory.stat.
+func readKV(p string) map[string]uint64 {
+	kv := map[string]uint64{}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return kv
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 {
+			if v, err := strconv.ParseUint(f[1], 10, 64); err == nil {
+				kv[f[0]] = v
+			}
+		}
+	}
+	return kv
+}
+
+func isDir(p string) bool  { st, err := os.Stat(p); return err == nil && st.IsDir() }
+func isFile(p string) bool { st, err := os.Stat(p); return err == nil && st.Mode().IsRegular() }

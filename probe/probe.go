@@ -1,0 +1,84 @@
+// Package probe reports what a machine has for a model right now: memory with
+// page cache and cgroup limits, NUMA nodes, CPU cores, quota and features,
+// GPUs with their free memory, and how much of a model file is already in the
+// page cache.
+package probe
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+)
+
+// ErrNotSupported is returned (wrapped) for a measurement this platform
+// cannot make.
+var ErrNotSupported = errors.New("probe: not supported on this platform")
+
+// Options selects what to probe. The zero value probes the running machine
+// through the real /proc, /sys and NVML, without files.
+type Options struct {
+	// Root is prepended to /proc and /sys paths; tests point it at captured
+	// fixtures. Empty means "/".
+	Root string
+	// CgroupPath overrides the process's cgroup (as in /proc/self/cgroup),
+	// for fixtures; empty reads it from Root/proc/self/cgroup.
+	CgroupPath string
+	// Files are model files (all parts) whose page-cache residency,
+	// filesystem and backing device to report.
+	Files []string
+	// NoGPU skips GPU discovery.
+	NoGPU bool
+	// Env replaces the process environment for CUDA_VISIBLE_DEVICES and
+	// HIP_VISIBLE_DEVICES; nil reads os.Getenv.
+	Env func(string) string
+	// NVML replaces the NVIDIA driver library, for tests with go-nvml's
+	// mocks; nil uses the real library when cgo and the driver are there.
+	NVML NVML
+}
+
+func (o *Options) path(p string) string {
+	if o.Root == "" {
+		return p
+	}
+	return filepath.Join(o.Root, p)
+}
+
+func (o *Options) getenv(k string) string {
+	if o.Env != nil {
+		return o.Env(k)
+	}
+	return os.Getenv(k)
+}
+
+// Probe measures the machine. Missing sources (no cgroup, no NVML, no NUMA
+// information) are reported in the snapshot, not as errors; an error means
+// the basic memory information could not be read.
+func Probe(ctx context.Context, opts Options) (*Snapshot, error) {
+	s := &Snapshot{Schema: SchemaVersion, Source: "probe", GPUs: []GPU{}}
+	if err := readMemory(&opts, &s.Memory); err != nil {
+		return nil, err
+	}
+	readCgroupMemory(&opts, &s.Memory)
+	s.Memory.MlockLimitBytes = mlockLimit(&opts)
+	s.CPU = readCPU(&opts)
+	s.NUMA = readNUMA(&opts)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !opts.NoGPU {
+		s.GPUs, s.GPUNote = readGPUs(ctx, &opts)
+	}
+	if len(opts.Files) > 0 {
+		files, err := FileResidency(opts.Files...)
+		if err != nil {
+			return nil, err
+		}
+		s.Files = files
+	}
+	return s, nil
+}
+
+// goarch is the architecture reported in CPU.Arch.
+var goarch = runtime.GOARCH
