@@ -4,22 +4,23 @@ package planner
 // everything a llama.cpp-family runtime needs to place and run the model.
 // JSON keys follow the plan's documented schema.
 type Settings struct {
-	NCtx        int       `json:"n_ctx"`        // total context (all sequences)
-	NBatch      int       `json:"n_batch"`      // logical batch
-	NUbatch     int       `json:"n_ubatch"`     // physical batch (prefill chunk)
-	NParallel   int       `json:"n_parallel"`   // sequences sharing the KV cache
-	NGPULayers  int       `json:"n_gpu_layers"` // repeating layers (+ output) offloaded; 0 = CPU only
-	FlashAttn   bool      `json:"flash_attn"`
-	CacheTypeK  string    `json:"cache_type_k"` // ggml type name: "f16", "q8_0", …
-	CacheTypeV  string    `json:"cache_type_v"`
-	MMap        bool      `json:"mmap"`
-	MLock       bool      `json:"mlock"`
-	Threads     int       `json:"threads"`
-	NoRepack    bool      `json:"no_repack,omitempty"`
-	NoKVOffload bool      `json:"no_kv_offload,omitempty"`
-	SplitMode   string    `json:"split_mode,omitempty"`   // "layer" (default), "row", "none"
-	TensorSplit []float64 `json:"tensor_split,omitempty"` // per-GPU proportions
-	// Overrides place tensors matching a pattern on a buffer type, as
+	NCtx        int    `json:"n_ctx"`        // total context (all sequences share one KV pool)
+	NBatch      int    `json:"n_batch"`      // logical batch
+	NUbatch     int    `json:"n_ubatch"`     // physical batch (prefill chunk)
+	NParallel   int    `json:"n_parallel"`   // sequences sharing the KV cache
+	NGPULayers  int    `json:"n_gpu_layers"` // llama.cpp's -ngl: repeating layers from the top, then the output layer
+	FlashAttn   bool   `json:"flash_attn"`
+	CacheTypeK  string `json:"cache_type_k"` // ggml type name: "f16", "q8_0", …
+	CacheTypeV  string `json:"cache_type_v"`
+	MMap        bool   `json:"mmap"`
+	MLock       bool   `json:"mlock"`
+	Threads     int    `json:"threads"`
+	NoRepack    bool   `json:"no_repack"`
+	NoKVOffload bool   `json:"no_kv_offload,omitempty"`
+	// TensorSplit is the share of the offloaded layers each GPU takes
+	// (llama.cpp's -ts); empty means proportional to free memory.
+	TensorSplit []float64 `json:"tensor_split,omitempty"`
+	// Overrides place the tensors matching a pattern on a device, as
 	// llama.cpp's -ot "regex=CPU".
 	Overrides []Override `json:"overrides,omitempty"`
 }
@@ -29,4 +30,10 @@ type Settings struct {
 type Override struct {
 	Pattern string `json:"pattern"`
 	Device  string `json:"device"`
+}
+
+// DefaultSettings are llama-server's defaults for one sequence on the CPU.
+func DefaultSettings() Settings {
+	return Settings{NCtx: 4096, NBatch: 2048, NUbatch: 512, NParallel: 1, FlashAttn: true,
+		CacheTypeK: "f16", CacheTypeV: "f16", MMap: true, Threads: 1}
 }

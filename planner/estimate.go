@@ -1,0 +1,443 @@
+package planner
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/modelfit/modelfit/gguf"
+)
+
+// Runtime is the llama.cpp build a plan targets: they differ in which
+// weights they repack.
+type Runtime string
+
+// Runtimes whose memory behaviour the estimate models.
+const (
+	// RuntimeLlamaCpp is current upstream llama.cpp (build 6529 and later):
+	// on x86 with AVX2 and on ARM it copies CPU weights of some types into a
+	// CPU_REPACK buffer of anonymous memory, even with mmap on.
+	RuntimeLlamaCpp Runtime = "llama.cpp"
+	// RuntimeOllama is the llama.cpp vendored in Ollama v0.17.4 (commit
+	// ec98e2002), which does not repack.
+	RuntimeOllama Runtime = "ollama"
+)
+
+// DefaultGPUOverhead is what a CUDA/ROCm context, cuBLAS workspaces and
+// allocator slack take on each GPU before any model buffer: measured values
+// are 300–600 MiB on current drivers; the planner assumes 512 MiB unless told.
+const DefaultGPUOverhead = 512 << 20
+
+// pinnedStaging is the host staging llama.cpp allocates to upload weights
+// read without mmap to GPUs (4 pinned buffers of 1 MiB).
+const pinnedStaging = 4 << 20
+
+// Env is what the estimate needs to know about the target beyond the settings.
+type Env struct {
+	GPUs             []string // device names in order ("CUDA0", …); empty = CPU only
+	GPUFree          []uint64 // free bytes per GPU: llama.cpp's default split is proportional to it
+	CPUFeatures      []string // from probe.CPU.Features: decides weight repacking
+	CPUArch          string   // "amd64", "arm64"; "" = amd64
+	Runtime          Runtime  // "" = RuntimeLlamaCpp
+	GPUOverheadBytes uint64   // per GPU; 0 = DefaultGPUOverhead
+}
+
+// Breakdown is the memory a model takes on every device under given settings.
+type Breakdown struct {
+	NCtx     int            `json:"n_ctx"`         // n_ctx as the runtime pads it
+	KVCells  int            `json:"kv_cells"`      // cells of a full-attention layer
+	SWACells int            `json:"swa_cells"`     // cells of a sliding-window layer (0 without any)
+	Devices  []DeviceMemory `json:"devices"`       // "CPU" first, then GPUs in order
+	Output   int            `json:"output_device"` // device index holding the output layer
+	// LayerDevice is the device index of each repeating layer.
+	LayerDevice []int `json:"layer_device"`
+}
+
+// DeviceMemory is one device's share. For the CPU, WeightsBytes counts every
+// host-placed weight whether mapped or read; AnonWeightsBytes is the part in
+// anonymous memory (all of it without mmap), MappedBytes the part that stays
+// file-backed page cache, of which ResidentBytes must stay in RAM for decode
+// to run at memory speed.
+type DeviceMemory struct {
+	Name             string `json:"name"`
+	WeightsBytes     uint64 `json:"weights_bytes"`
+	AnonWeightsBytes uint64 `json:"anon_weights_bytes"`
+	MappedBytes      uint64 `json:"mapped_bytes"`
+	ResidentBytes    uint64 `json:"resident_working_set_bytes"`
+	RepackBytes      uint64 `json:"repack_bytes"`
+	KVBytes          uint64 `json:"kv_bytes"`
+	ComputeBytes     uint64 `json:"compute_bytes"`
+	ComputeLowBytes  uint64 `json:"compute_low_bytes"`
+	ComputeHighBytes uint64 `json:"compute_high_bytes"`
+	OutputBytes      uint64 `json:"output_bytes"`
+	OverheadBytes    uint64 `json:"overhead_bytes"`
+	// TotalBytes is what must be allocated on the device: anonymous weights,
+	// repacked copies, KV, compute, output and overhead. Mapped weights are
+	// not in it (see MappedBytes).
+	TotalBytes uint64 `json:"total_bytes"`
+	Layers     []int  `json:"layers"`
+}
+
+// model is the shape of a parsed file the estimate needs, computed once.
+type model struct {
+	f        *gguf.File
+	h        gguf.HParams
+	nLayer   int
+	tensors  []tinfo
+	expertsN uint64 // bytes of expert tensors (MoE)
+}
+
+type tinfo struct {
+	name  string
+	typ   gguf.Type
+	shape []uint64
+	size  uint64
+	layer int  // -1 for non-layer tensors
+	out   bool // output group: placed with the output layer
+	exps  bool // MoE expert tensor (…_exps)
+}
+
+func newModel(f *gguf.File) *model {
+	m := &model{f: f, h: f.HParams()}
+	m.nLayer = m.h.BlockCount
+	for i := range f.Tensors {
+		t := &f.Tensors[i]
+		ti := tinfo{name: t.Name, typ: t.Type, shape: t.Shape, size: uint64(t.Size), layer: t.Layer,
+			out: t.Group() == gguf.GroupOutput, exps: strings.Contains(t.Name, "_exps")}
+		if ti.layer >= m.nLayer {
+			// Layers past block_count (e.g. DeepSeek's next-token-prediction
+			// layer) are not run; llama.cpp leaves them on the CPU.
+			ti.layer = -1
+		}
+		if ti.exps {
+			m.expertsN += ti.size
+		}
+		m.tensors = append(m.tensors, ti)
+	}
+	return m
+}
+
+// Estimate computes the memory every device needs for file f under settings
+// s. It is exact for weights and KV (as the runtime sizes them) and an
+// approximation, with a low/high range, for compute buffers.
+func Estimate(f *gguf.File, s Settings, env Env) (*Breakdown, error) {
+	return newModel(f).estimate(s, env)
+}
+
+func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
+	if m.nLayer <= 0 {
+		return nil, fmt.Errorf("planner: %s: no block_count for architecture %q", m.f.Parts[0].Path, m.h.Architecture)
+	}
+	kt, ok := gguf.ParseType(orDefault(s.CacheTypeK, "f16"))
+	if !ok {
+		return nil, fmt.Errorf("planner: unknown K cache type %q", s.CacheTypeK)
+	}
+	vt, ok := gguf.ParseType(orDefault(s.CacheTypeV, "f16"))
+	if !ok {
+		return nil, fmt.Errorf("planner: unknown V cache type %q", s.CacheTypeV)
+	}
+	if vt.BlockSize() > 1 && !s.FlashAttn {
+		return nil, fmt.Errorf("planner: a quantized V cache (%s) needs flash attention", vt)
+	}
+	nSeq := max(s.NParallel, 1)
+	ub := max(min(s.NUbatch, s.NBatch), 1)
+	nGPU := len(env.GPUs)
+	b := &Breakdown{NCtx: padTo(max(s.NCtx, 1), 256)}
+	b.Devices = make([]DeviceMemory, 1+nGPU)
+	b.Devices[0].Name = "CPU"
+	for i, n := range env.GPUs {
+		b.Devices[1+i].Name = n
+		b.Devices[1+i].OverheadBytes = orDefaultU(env.GPUOverheadBytes, DefaultGPUOverhead)
+	}
+
+	// Layers to devices, as llama.cpp's load_tensors: layer il (il == n_layer
+	// being the output) is offloaded when il >= n_layer - ngl, split over the
+	// GPUs by cumulative proportions.
+	ngl := min(max(s.NGPULayers, 0), m.nLayer+1)
+	if nGPU == 0 {
+		ngl = 0
+	}
+	split := splitPoints(s.TensorSplit, env.GPUFree, nGPU)
+	start := max(m.nLayer-ngl, 0)
+	devOf := func(il int) int {
+		if il < start || il-start >= ngl {
+			return 0
+		}
+		x := float64(il-start) / float64(ngl)
+		for g, p := range split {
+			if x < p {
+				return 1 + g
+			}
+		}
+		return nGPU
+	}
+	b.LayerDevice = make([]int, m.nLayer)
+	for il := range b.LayerDevice {
+		d := devOf(il)
+		b.LayerDevice[il] = d
+		b.Devices[d].Layers = append(b.Devices[d].Layers, il)
+	}
+	b.Output = devOf(m.nLayer)
+
+	overrides, err := compileOverrides(s.Overrides, b.Devices)
+	if err != nil {
+		return nil, err
+	}
+	repacks := repackTypes(env)
+	cpu := &b.Devices[0]
+	for i := range m.tensors {
+		t := &m.tensors[i]
+		d := 0
+		switch {
+		case t.layer >= 0:
+			d = b.LayerDevice[t.layer]
+		case t.out:
+			d = b.Output
+		}
+		for _, o := range overrides {
+			if o.re.MatchString(t.name) {
+				d = o.dev
+				break
+			}
+		}
+		dm := &b.Devices[d]
+		dm.WeightsBytes += t.size
+		if d != 0 {
+			dm.AnonWeightsBytes += t.size
+			continue
+		}
+		repacked := !s.NoRepack && repacks[t.typ] && repackable(t)
+		if repacked {
+			cpu.RepackBytes += t.size
+		}
+		switch {
+		case s.MMap:
+			cpu.MappedBytes += t.size
+			if !repacked {
+				cpu.ResidentBytes += t.size
+			}
+		case !repacked:
+			cpu.AnonWeightsBytes += t.size
+		}
+	}
+	if !s.MMap && nGPU > 0 && ngl > 0 {
+		cpu.AnonWeightsBytes += pinnedStaging
+	}
+
+	// KV cache, per layer on its layer's device.
+	b.KVCells = b.NCtx
+	swaCells := min(b.NCtx, padTo(int(m.h.SlidingWindow)*nSeq+ub, 256))
+	kvDevMax := map[int]int{} // largest attended length per device, for compute
+	for il := 0; il < m.nLayer; il++ {
+		cells := b.NCtx
+		if m.h.IsSWA(il) {
+			cells = swaCells
+			b.SWACells = swaCells
+		}
+		nkv := m.h.HeadCountKV.At(il)
+		kRow, _ := kt.RowBytes(nkv * m.h.KeyLength)
+		vRow, _ := vt.RowBytes(nkv * m.h.ValueLength)
+		if m.h.Architecture == "deepseek2" && m.h.KVLoraRank > 0 && m.h.KeyLengthMLA == 0 {
+			// Files from before MLA-aware conversion store per-head sizes;
+			// llama.cpp caches the compressed latent plus the rope part.
+			kRow, _ = kt.RowBytes(m.h.KVLoraRank + m.h.RopeDimensionCount)
+			vRow, _ = vt.RowBytes(m.h.KVLoraRank)
+		}
+		d := b.LayerDevice[il]
+		if s.NoKVOffload {
+			d = 0
+		}
+		b.Devices[d].KVBytes += uint64(cells) * (kRow + vRow)
+		kvDevMax[d] = max(kvDevMax[d], cells)
+	}
+
+	// Compute buffers: the peak of the graph's live tensors on each device.
+	for d := range b.Devices {
+		dm := &b.Devices[d]
+		hasLayers := len(dm.Layers) > 0
+		hasOutput := b.Output == d
+		if !hasLayers && !hasOutput && d != 0 {
+			continue
+		}
+		low, point, high := m.compute(s, ub, kvDevMax[d], swaCells, hasLayers, hasOutput, d == 0 && ngl > 0)
+		dm.ComputeLowBytes, dm.ComputeBytes, dm.ComputeHighBytes = low, point, high
+	}
+	cpu.OutputBytes = uint64(nSeq) * m.h.VocabSize * 4
+	for d := range b.Devices {
+		dm := &b.Devices[d]
+		dm.TotalBytes = dm.AnonWeightsBytes + dm.RepackBytes + dm.KVBytes + dm.ComputeBytes + dm.OutputBytes + dm.OverheadBytes
+	}
+	return b, nil
+}
+
+// compute approximates one device's compute buffer: the peak of the graph's
+// live tensors, from the three places it can occur (fitted to what llama.cpp
+// allocated, see docs/accuracy.md): the output projection (logits for the
+// whole ubatch), attention (the f32 KQ matrix without flash attention, the
+// mask with it; for MLA the absorbed query and the logits stay alive too),
+// and the MoE expert activations with the mask. The point estimate is within
+// 10% of llama.cpp's on every reference configuration; low and high bound it
+// by ±10% and by the sum of the peaks.
+func (m *model) compute(s Settings, ub, nKV, swaCells int, layers, output, hostWithGPU bool) (low, point, high uint64) {
+	u := uint64(ub)
+	kv := uint64(nKV)
+	embd := m.h.EmbeddingLength
+	nHead := m.h.HeadCount.Max()
+	var out, attn, moe uint64
+	if output {
+		out = (m.h.VocabSize + embd) * u * 4
+	}
+	if layers {
+		mla := m.h.KVLoraRank > 0
+		switch {
+		case mla && s.FlashAttn:
+			attn = 2*kv*u + nHead*m.h.KVLoraRank*u*4 + out
+		case mla:
+			attn = (nHead+1)*kv*u*4 + nHead*m.h.KVLoraRank*u*4 + out
+		case s.FlashAttn:
+			attn = 6*kv*u + 4*nHead*m.h.KeyLength*u*4
+		default:
+			attn = (nHead+1)*kv*u*4 + 9*nHead*m.h.KeyLength*u*2
+		}
+		if m.h.SlidingWindow > 0 && swaCells > 0 {
+			attn += uint64(swaCells) * u * 4
+		}
+		if m.h.ExpertUsedCount > 0 {
+			ff := m.h.ExpertFeedForwardLength
+			if ff == 0 {
+				ff = m.h.FeedForwardLength.Max()
+			}
+			moe = 7*m.h.ExpertUsedCount*ff*u*2 + 2*kv*u
+		}
+	}
+	if hostWithGPU && !layers && !output {
+		// The host keeps the input embeddings and graph inputs only.
+		out = embd * u * 4 * 2
+	}
+	point = max(out, attn, moe)
+	return point - point/10, point, max(point+point/10, out+attn+moe)
+}
+
+// repackTypes returns the weight types the target runtime copies into a
+// CPU_REPACK buffer on this CPU.
+func repackTypes(env Env) map[gguf.Type]bool {
+	if env.Runtime == RuntimeOllama {
+		return nil
+	}
+	has := func(f string) bool {
+		for _, x := range env.CPUFeatures {
+			if x == f {
+				return true
+			}
+		}
+		return false
+	}
+	switch env.CPUArch {
+	case "arm64":
+		r := map[gguf.Type]bool{}
+		if has("dotprod") || has("neon") {
+			r[gguf.TypeQ4_0], r[gguf.TypeIQ4_NL] = true, true
+		}
+		if has("i8mm") {
+			r[gguf.TypeQ4_K] = true
+		}
+		return r
+	default:
+		if !has("avx2") {
+			return nil
+		}
+		return map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeIQ4_NL: true, gguf.TypeQ4_K: true, gguf.TypeQ2_K: true}
+	}
+}
+
+// repackable mirrors the repack buffer's supports_op: weights of a plain
+// matrix multiplication (2-D) or of the MoE expert multiplication (3-D
+// …_exps), with rows in groups of 8; the token embedding is read by
+// get_rows and never repacked.
+func repackable(t *tinfo) bool {
+	if t.name == "token_embd.weight" || len(t.shape) < 2 || t.shape[1]%8 != 0 {
+		return false
+	}
+	switch len(t.shape) {
+	case 2:
+		return true
+	case 3:
+		return t.exps
+	}
+	return false
+}
+
+// splitPoints returns the cumulative share of offloaded layers at which each
+// GPU ends, from an explicit split or else from free memory.
+func splitPoints(ts []float64, free []uint64, n int) []float64 {
+	if n == 0 {
+		return nil
+	}
+	w := make([]float64, n)
+	sum := 0.0
+	for i := range w {
+		switch {
+		case len(ts) == n:
+			w[i] = ts[i]
+		case len(free) == n:
+			w[i] = float64(free[i])
+		default:
+			w[i] = 1
+		}
+		sum += w[i]
+	}
+	if sum <= 0 {
+		for i := range w {
+			w[i] = 1
+		}
+		sum = float64(n)
+	}
+	acc := 0.0
+	for i := range w {
+		acc += w[i]
+		w[i] = acc / sum
+	}
+	return w
+}
+
+type compiledOverride struct {
+	re  *regexp.Regexp
+	dev int
+}
+
+func compileOverrides(os []Override, devs []DeviceMemory) ([]compiledOverride, error) {
+	var out []compiledOverride
+	for _, o := range os {
+		re, err := regexp.Compile(o.Pattern)
+		if err != nil {
+			return nil, fmt.Errorf("planner: override %q: %w", o.Pattern, err)
+		}
+		dev := -1
+		for i, d := range devs {
+			if strings.EqualFold(d.Name, o.Device) {
+				dev = i
+			}
+		}
+		if dev < 0 {
+			return nil, fmt.Errorf("planner: override %q=%s: no such device", o.Pattern, o.Device)
+		}
+		out = append(out, compiledOverride{re, dev})
+	}
+	return out, nil
+}
+
+func padTo(n, p int) int { return (n + p - 1) / p * p }
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func orDefaultU(v, d uint64) uint64 {
+	if v == 0 {
+		return d
+	}
+	return v
+}

@@ -1,0 +1,136 @@
+package planner
+
+import (
+	"math"
+	"testing"
+
+	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/testutil"
+)
+
+var x86 = []string{"avx2", "avx512f", "f16c", "fma"}
+
+// TestRepack checks the CPU_REPACK buffer against upstream llama.cpp
+// (build 6529, x86 with AVX2/AVX-512), ../ref/upstream/*.txt.
+func TestRepack(t *testing.T) {
+	tests := []struct {
+		model      string
+		repackMiB  float64 // CPU_REPACK model buffer size
+		nommapMiB  float64 // CPU model buffer size with --no-mmap (0: not measured)
+		repackByte uint64  // exact size from an allocation error, when logged
+	}{
+		{"llama-3.1-8b-Q4_K_M", 3204.00, 1481.30, 0},
+		{"llama-3.1-8b-Q8_0", 0, 0, 0},
+		{"mixtral-8x7b-Q4_K_M", 20448.00, 0, 0},
+		{"deepseek-v3-Q2_K", 0, 0, 144919993344},
+	}
+	for _, tt := range tests {
+		t.Run(tt.model, func(t *testing.T) {
+			f, ok := openRef(tt.model + ".header.gguf")
+			if !ok {
+				t.Skip("zoo header not available (shared data)")
+			}
+			s := DefaultSettings()
+			b, err := Estimate(f, s, Env{CPUFeatures: x86})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cpu := b.Devices[0]
+			got := float64(cpu.RepackBytes) / mib
+			if tt.repackByte != 0 {
+				if cpu.RepackBytes != tt.repackByte {
+					t.Errorf("repack %d bytes, llama.cpp %d", cpu.RepackBytes, tt.repackByte)
+				}
+			} else if math.Abs(got-tt.repackMiB) > 0.006 {
+				t.Errorf("repack %.2f MiB, llama.cpp %.2f", got, tt.repackMiB)
+			}
+			if cpu.MappedBytes != cpu.WeightsBytes || cpu.ResidentBytes != cpu.WeightsBytes-cpu.RepackBytes {
+				t.Errorf("mmap: mapped %d resident %d of %d weights", cpu.MappedBytes, cpu.ResidentBytes, cpu.WeightsBytes)
+			}
+			s.MMap = false
+			nb, _ := Estimate(f, s, Env{CPUFeatures: x86})
+			if tt.nommapMiB > 0 && math.Abs(float64(nb.Devices[0].AnonWeightsBytes)/mib-tt.nommapMiB) > 0.006 {
+				t.Errorf("no-mmap CPU buffer %.2f MiB, llama.cpp %.2f", float64(nb.Devices[0].AnonWeightsBytes)/mib, tt.nommapMiB)
+			}
+			s.NoRepack = true
+			if b, _ := Estimate(f, s, Env{CPUFeatures: x86}); b.Devices[0].RepackBytes != 0 {
+				t.Error("--no-repack still repacks")
+			}
+			if b, _ := Estimate(f, DefaultSettings(), Env{CPUFeatures: x86, Runtime: RuntimeOllama}); b.Devices[0].RepackBytes != 0 {
+				t.Error("Ollama's build does not repack")
+			}
+		})
+	}
+}
+
+func TestLayerPlacement(t *testing.T) {
+	f, err := gguf.Open(testutil.Path("models", "synth-llama-gqa-Q4_K_M.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := f.Tensor("output.weight")
+	embd, _ := f.Tensor("token_embd.weight")
+	tests := []struct {
+		ngl       int
+		cpuLayers []int
+		gpuLayers []int
+		outputGPU bool
+	}{
+		{0, []int{0, 1, 2, 3}, nil, false},
+		{1, []int{0, 1, 2}, []int{3}, false},
+		{4, nil, []int{0, 1, 2, 3}, false},
+		{5, nil, []int{0, 1, 2, 3}, true},
+		{99, nil, []int{0, 1, 2, 3}, true},
+	}
+	for _, tt := range tests {
+		s := DefaultSettings()
+		s.NGPULayers = tt.ngl
+		b, err := Estimate(f, s, Env{GPUs: []string{"CUDA0"}, GPUFree: []uint64{8 << 30}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cpu, gpu := b.Devices[0], b.Devices[1]
+		if !equalInts(cpu.Layers, tt.cpuLayers) || !equalInts(gpu.Layers, tt.gpuLayers) || (b.Output == 1) != tt.outputGPU {
+			t.Errorf("ngl %d: CPU layers %v GPU layers %v output on %d", tt.ngl, cpu.Layers, gpu.Layers, b.Output)
+		}
+		// The token embedding always stays on the host.
+		if cpu.WeightsBytes < uint64(embd.Size) || cpu.WeightsBytes+gpu.WeightsBytes != uint64(f.TensorBytes()) {
+			t.Errorf("ngl %d: weights CPU %d + GPU %d != %d", tt.ngl, cpu.WeightsBytes, gpu.WeightsBytes, f.TensorBytes())
+		}
+		if tt.outputGPU && gpu.WeightsBytes < uint64(out.Size) {
+			t.Errorf("ngl %d: output not on the GPU", tt.ngl)
+		}
+		if tt.ngl > 0 && gpu.OverheadBytes != DefaultGPUOverhead {
+			t.Errorf("GPU overhead %d", gpu.OverheadBytes)
+		}
+	}
+	// Two GPUs split by free memory 3:1.
+	s := DefaultSettings()
+	s.NGPULayers = 5
+	b, _ := Estimate(f, s, Env{GPUs: []string{"CUDA0", "CUDA1"}, GPUFree: []uint64{24 << 30, 8 << 30}})
+	// llama.cpp splits the 5 offloaded slots (4 layers + output) at 0.75.
+	if !equalInts(b.Devices[1].Layers, []int{0, 1, 2, 3}) || len(b.Devices[2].Layers) != 0 || b.Output != 2 {
+		t.Errorf("3:1 split: %v / %v, output on %d", b.Devices[1].Layers, b.Devices[2].Layers, b.Output)
+	}
+	// Overrides move tensors.
+	s.Overrides = []Override{{Pattern: `^blk\.3\.ffn_`, Device: "CPU"}}
+	ob, err := Estimate(f, s, Env{GPUs: []string{"CUDA0", "CUDA1"}, GPUFree: []uint64{24 << 30, 8 << 30}})
+	if err != nil || ob.Devices[0].WeightsBytes <= b.Devices[0].WeightsBytes {
+		t.Errorf("override did not move the FFN of layer 3 to the CPU: %v", err)
+	}
+	if _, err := Estimate(f, Settings{NCtx: 256, NBatch: 512, NUbatch: 512, CacheTypeK: "q8_0", CacheTypeV: "q8_0"}, Env{}); err == nil {
+		t.Error("quantized V without flash attention accepted")
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
