@@ -202,13 +202,6 @@ func TestAccuracy(t *testing.T) {
 	}
 }
 
-func onOff(b bool) string {
-	if b {
-		return "on"
-	}
-	return "off"
-}
-
 func keys(m map[string]bool) []string {
 	var out []string
 	for k := range m {

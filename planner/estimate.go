@@ -85,6 +85,12 @@ type model struct {
 	nLayer   int
 	tensors  []tinfo
 	expertsN uint64 // bytes of expert tensors (MoE)
+	// matches caches which tensors each override pattern matches: the
+	// search tries the same patterns many times.
+	matches map[string][]bool
+	// expertK maps the patterns expertPattern generated to their layer
+	// count, so that they are matched without running the regexp.
+	expertK map[string]int
 }
 
 type tinfo struct {
@@ -98,7 +104,7 @@ type tinfo struct {
 }
 
 func newModel(f *gguf.File) *model {
-	m := &model{f: f, h: f.HParams()}
+	m := &model{f: f, h: f.HParams(), matches: map[string][]bool{}, expertK: map[string]int{}}
 	m.nLayer = m.h.BlockCount
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
@@ -179,7 +185,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	}
 	b.Output = devOf(m.nLayer)
 
-	overrides, err := compileOverrides(s.Overrides, b.Devices)
+	overrides, err := m.overrides(s.Overrides, b.Devices)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +201,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			d = b.Output
 		}
 		for _, o := range overrides {
-			if o.re.MatchString(t.name) {
+			if o.match[i] {
 				d = o.dev
 				break
 			}
@@ -401,16 +407,34 @@ func splitPoints(ts []float64, free []uint64, n int) []float64 {
 }
 
 type compiledOverride struct {
-	re  *regexp.Regexp
-	dev int
+	match []bool // per tensor of the model
+	dev   int
 }
 
-func compileOverrides(os []Override, devs []DeviceMemory) ([]compiledOverride, error) {
+// overrides resolves tensor overrides to the tensors they match (first
+// match wins, as in llama.cpp) and the device index.
+func (m *model) overrides(os []Override, devs []DeviceMemory) ([]compiledOverride, error) {
 	var out []compiledOverride
 	for _, o := range os {
-		re, err := regexp.Compile(o.Pattern)
-		if err != nil {
-			return nil, fmt.Errorf("planner: override %q: %w", o.Pattern, err)
+		match, ok := m.matches[o.Pattern]
+		if k, isExp := m.expertK[o.Pattern]; !ok && isExp {
+			match = make([]bool, len(m.tensors))
+			for i := range m.tensors {
+				t := &m.tensors[i]
+				match[i] = t.exps && t.layer >= 0 && t.layer < k && isFFNExpert(t.name)
+			}
+			m.matches[o.Pattern], ok = match, true
+		}
+		if !ok {
+			re, err := regexp.Compile(o.Pattern)
+			if err != nil {
+				return nil, fmt.Errorf("planner: override %q: %w", o.Pattern, err)
+			}
+			match = make([]bool, len(m.tensors))
+			for i := range m.tensors {
+				match[i] = re.MatchString(m.tensors[i].name)
+			}
+			m.matches[o.Pattern] = match
 		}
 		dev := -1
 		for i, d := range devs {
@@ -421,7 +445,7 @@ func compileOverrides(os []Override, devs []DeviceMemory) ([]compiledOverride, e
 		if dev < 0 {
 			return nil, fmt.Errorf("planner: override %q=%s: no such device", o.Pattern, o.Device)
 		}
-		out = append(out, compiledOverride{re, dev})
+		out = append(out, compiledOverride{match, dev})
 	}
 	return out, nil
 }
@@ -440,4 +464,9 @@ func orDefaultU(v, d uint64) uint64 {
 		return d
 	}
 	return v
+}
+
+// isFFNExpert reports whether name is an up, down or gate expert tensor.
+func isFFNExpert(name string) bool {
+	return strings.Contains(name, ".ffn_up_exps") || strings.Contains(name, ".ffn_down_exps") || strings.Contains(name, ".ffn_gate_exps")
 }

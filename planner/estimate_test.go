@@ -2,6 +2,7 @@ package planner
 
 import (
 	"math"
+	"regexp"
 	"testing"
 
 	"github.com/modelfit/modelfit/gguf"
@@ -133,4 +134,35 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// The expert patterns the planner emits for llama.cpp must match exactly the
+// tensors its own fast path assumes.
+func TestExpertPatternMatchesRegexp(t *testing.T) {
+	m := newModel(deepseek(t))
+	for _, k := range []int{1, 5, 61} {
+		p := m.expertPattern(k)
+		fast, err := m.overrides([]Override{{Pattern: p, Device: "CPU"}}, []DeviceMemory{{Name: "CPU"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		re := regexp.MustCompile(p)
+		n := 0
+		for i := range m.tensors {
+			if re.MatchString(m.tensors[i].name) != fast[0].match[i] {
+				t.Fatalf("k=%d: %s: regexp and fast path disagree", k, m.tensors[i].name)
+			}
+			if fast[0].match[i] {
+				n++
+			}
+		}
+		want := 0 // layers 0-2 are dense
+		if k > 3 {
+			want = 3 * (k - 3)
+		}
+		if n != want {
+			t.Errorf("k=%d: %d expert tensors matched, want %d", k, n, want)
+		}
+
+	}
 }

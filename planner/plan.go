@@ -1,0 +1,599 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/probe"
+)
+
+// SchemaVersion identifies the JSON layout of a Plan.
+const SchemaVersion = "plan/v1"
+
+// Default safety margins: what must stay free on each device after the plan
+// (llama.cpp's --fit keeps 1024 MiB free per device by default).
+const (
+	DefaultHostMargin = 1 << 30
+	DefaultGPUMargin  = 1 << 30
+)
+
+// Pins names the settings the user fixed: the planner never changes them.
+type Pins struct {
+	NCtx, NBatch, NUbatch, NParallel, NGPULayers, FlashAttn bool
+	CacheTypeK, CacheTypeV, MMap, MLock, Threads, NoRepack  bool
+	TensorSplit, Overrides                                  bool
+}
+
+// Request is what the caller wants; Settings holds the pinned values (and
+// starting points for the rest).
+type Request struct {
+	Settings Settings
+	Pinned   Pins
+	// MinCtx is the smallest context acceptable when the context may shrink;
+	// 0 means 2048 (or the wanted context if smaller).
+	MinCtx             int
+	AllowShrinkContext bool
+	AllowQuantizedKV   bool
+	HostMarginBytes    uint64 // 0 = DefaultHostMargin
+	GPUMarginBytes     uint64 // 0 = DefaultGPUMargin
+	Runtime            Runtime
+	GPUOverheadBytes   uint64  // 0 = DefaultGPUOverhead
+	DiskBandwidth      float64 // bytes/s for reading the model; 0 = from the filesystem
+	// ModelPath is shown in the plan and the llama.cpp arguments.
+	ModelPath string
+}
+
+// Plan is the placement a llama.cpp-family runtime should use, the memory it
+// takes on every device, predictions, and the reason for every choice.
+type Plan struct {
+	Schema    string       `json:"schema"`
+	Fits      bool         `json:"fits"`
+	Model     ModelInfo    `json:"model"`
+	Runtime   Runtime      `json:"runtime"`
+	Settings  Settings     `json:"settings"`
+	Devices   []PlanDevice `json:"devices"`
+	Predicted Prediction   `json:"predicted"`
+	Reasons   []Reason     `json:"reasons"`
+	Warnings  []string     `json:"warnings"`
+	LlamaArgs []string     `json:"llama_args"`
+	// NoFit says why, when Fits is false.
+	NoFit *NoFitError `json:"no_fit,omitempty"`
+
+	breakdown *Breakdown
+}
+
+// ModelInfo describes the planned model.
+type ModelInfo struct {
+	Path         string `json:"path"`
+	Name         string `json:"name,omitempty"`
+	Architecture string `json:"architecture"`
+	Layers       int    `json:"layers"`
+	TensorBytes  uint64 `json:"tensor_bytes"`
+	FileBytes    uint64 `json:"file_bytes"`
+	Experts      uint64 `json:"experts,omitempty"`
+	DataPresent  bool   `json:"data_present"`
+}
+
+// PlanDevice is one device's planned memory next to what it has.
+type PlanDevice struct {
+	DeviceMemory
+	AvailableBytes uint64 `json:"available_bytes"`
+	MarginBytes    uint64 `json:"margin_bytes"`
+	FreeAfterBytes int64  `json:"free_after_bytes"` // available − total (negative: does not fit)
+}
+
+// Reason is one entry of the why-trail.
+type Reason struct {
+	Setting string `json:"setting"`
+	Choice  string `json:"choice"`
+	Why     string `json:"why"`
+}
+
+// Breakdown returns the memory model behind the plan.
+func (p *Plan) Breakdown() *Breakdown { return p.breakdown }
+
+func (p *Plan) why(setting, choice, format string, args ...any) {
+	p.Reasons = append(p.Reasons, Reason{setting, choice, fmt.Sprintf(format, args...)})
+}
+
+// machine is the part of a snapshot the search uses.
+type machine struct {
+	hostAvail uint64
+	gpus      []probe.GPU
+	env       Env
+	snap      *probe.Snapshot
+}
+
+// Make plans file f on the machine in snap. It returns the plan, and when
+// nothing fits also a *NoFitError (the plan then holds the nearest
+// configuration, with Fits false). It does no I/O: everything it knows about
+// the machine and the files is in snap.
+func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) (*Plan, error) {
+	if snap == nil {
+		return nil, fmt.Errorf("planner: no machine snapshot")
+	}
+	m := newModel(f)
+	if m.nLayer <= 0 {
+		return nil, fmt.Errorf("planner: %s: architecture %q has no block_count", req.ModelPath, m.h.Architecture)
+	}
+	mc := machine{hostAvail: snap.Memory.EffectiveAvailableBytes, gpus: snap.GPUs, snap: snap}
+	mc.env = Env{CPUFeatures: snap.CPU.Features, CPUArch: snap.CPU.Arch, Runtime: orRuntime(req.Runtime), GPUOverheadBytes: req.GPUOverheadBytes}
+	for i, g := range snap.GPUs {
+		mc.env.GPUs = append(mc.env.GPUs, gpuName(g, i))
+		mc.env.GPUFree = append(mc.env.GPUFree, g.FreeBytes)
+	}
+	p := &Plan{Schema: SchemaVersion, Runtime: mc.env.Runtime, Warnings: []string{}}
+	p.Model = ModelInfo{Path: req.ModelPath, Name: f.Metadata.String("general.name"), Architecture: m.h.Architecture,
+		Layers: m.nLayer, TensorBytes: uint64(f.TensorBytes()), Experts: m.h.ExpertCount, DataPresent: f.DataPresent()}
+	for _, part := range f.Parts {
+		p.Model.FileBytes += uint64(max(part.Size, part.DataEnd))
+	}
+	s := initialSettings(m, &mc, req, p)
+
+	// Fallbacks, in the order the issue of each costs the user least: a
+	// smaller ubatch (slower prefill only), a shorter context, then a
+	// quantized KV cache.
+	type cand struct {
+		ub, ctx int
+		kv      string
+	}
+	var cands []cand
+	for _, kv := range kvChoices(s, req) {
+		for _, ctxLen := range ctxChoices(s, req) {
+			for _, ub := range ubChoices(s, req) {
+				cands = append(cands, cand{ub, ctxLen, kv})
+			}
+		}
+	}
+	var last *attempt
+	for _, c := range cands {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		t := s
+		t.NUbatch, t.NCtx = c.ub, c.ctx
+		t.NBatch = max(t.NBatch, t.NUbatch)
+		if c.kv != s.CacheTypeK {
+			t.CacheTypeK, t.CacheTypeV, t.FlashAttn = c.kv, c.kv, true
+		}
+		a, err := place(m, &mc, t, req)
+		if err != nil {
+			return nil, err
+		}
+		last = a
+		if a.fits {
+			explainFallback(p, s, t)
+			break
+		}
+	}
+	finish(p, m, &mc, last, req)
+	if !p.Fits {
+		return p, p.NoFit
+	}
+	return p, nil
+}
+
+func orRuntime(r Runtime) Runtime {
+	if r == "" {
+		return RuntimeLlamaCpp
+	}
+	return r
+}
+
+func gpuName(g probe.GPU, i int) string {
+	if g.Vendor == "amd" {
+		return fmt.Sprintf("ROCm%d", i)
+	}
+	return fmt.Sprintf("CUDA%d", i)
+}
+
+// initialSettings fills what the user did not pin with llama-server's
+// defaults adapted to the machine, and explains each.
+func initialSettings(m *model, mc *machine, req Request, p *Plan) Settings {
+	s := req.Settings
+	d := DefaultSettings()
+	pin := req.Pinned
+	if !pin.NCtx || s.NCtx <= 0 {
+		want := s.NCtx
+		if want <= 0 {
+			want = int(min(max(m.h.ContextLength, 256), 4096))
+			p.why("n_ctx", fmt.Sprint(want), "not given: llama-server's default (the training context %d) capped at 4096 to leave memory for the weights; pass -c to ask for more", m.h.ContextLength)
+		}
+		s.NCtx = padTo(want, 256)
+	} else {
+		s.NCtx = padTo(s.NCtx, 256)
+		p.why("n_ctx", fmt.Sprint(s.NCtx), "pinned by the user (rounded up to a multiple of 256, as llama.cpp pads it)")
+	}
+	if s.NBatch <= 0 {
+		s.NBatch = d.NBatch
+	}
+	if s.NUbatch <= 0 {
+		s.NUbatch = d.NUbatch
+	}
+	s.NUbatch = min(s.NUbatch, s.NBatch)
+	if s.NParallel <= 0 {
+		s.NParallel = 1
+	}
+	if s.CacheTypeK == "" {
+		s.CacheTypeK = "f16"
+	}
+	if s.CacheTypeV == "" {
+		s.CacheTypeV = "f16"
+	}
+	if !pin.FlashAttn {
+		s.FlashAttn = true
+		p.why("flash_attn", "on", "llama.cpp's auto setting turns it on where supported: it shrinks the attention compute buffer (no n_ctx×n_ubatch×heads score matrix) and allows a quantized V cache")
+	}
+	if vt, _ := gguf.ParseType(s.CacheTypeV); vt.BlockSize() > 1 && !s.FlashAttn {
+		s.FlashAttn = true
+		p.why("flash_attn", "on", "a quantized V cache needs flash attention")
+	}
+	if !pin.Threads || s.Threads <= 0 {
+		cores := mc.snap.CPU.PhysicalCores
+		if u := int(mc.snap.CPU.UsableCores); u > 0 && u < cores {
+			cores = u
+		}
+		s.Threads = max(cores, 1)
+		p.why("threads", fmt.Sprint(s.Threads), "physical cores usable under the CPU quota (%d physical, %g usable): decode is memory-bound and hyperthreads only add contention", mc.snap.CPU.PhysicalCores, mc.snap.CPU.UsableCores)
+	}
+	if !pin.MMap {
+		s.MMap = true // decided in place()
+	}
+	return s
+}
+
+func kvChoices(s Settings, req Request) []string {
+	out := []string{s.CacheTypeK}
+	if req.AllowQuantizedKV && !req.Pinned.CacheTypeK && !req.Pinned.CacheTypeV && s.CacheTypeK == "f16" && s.CacheTypeV == "f16" && (!req.Pinned.FlashAttn || s.FlashAttn) {
+		out = append(out, "q8_0", "q4_0")
+	}
+	return out
+}
+
+func ctxChoices(s Settings, req Request) []int {
+	out := []int{s.NCtx}
+	if !req.AllowShrinkContext || req.Pinned.NCtx {
+		return out
+	}
+	minCtx := req.MinCtx
+	if minCtx <= 0 {
+		minCtx = min(2048, s.NCtx)
+	}
+	for c := s.NCtx / 2; c >= minCtx; c /= 2 {
+		out = append(out, padTo(c, 256))
+	}
+	if last := out[len(out)-1]; last > minCtx {
+		out = append(out, padTo(minCtx, 256))
+	}
+	return out
+}
+
+func ubChoices(s Settings, req Request) []int {
+	out := []int{s.NUbatch}
+	if req.Pinned.NUbatch {
+		return out
+	}
+	for _, u := range []int{256, 128} {
+		if u < s.NUbatch {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func explainFallback(p *Plan, want, got Settings) {
+	if got.NUbatch != want.NUbatch {
+		p.why("n_ubatch", fmt.Sprint(got.NUbatch), "reduced from %d so that the compute buffers fit (prefill is slower, decode is not)", want.NUbatch)
+	}
+	if got.NCtx != want.NCtx {
+		p.why("n_ctx", fmt.Sprint(got.NCtx), "reduced from %d: the KV cache of the wanted context does not fit", want.NCtx)
+	}
+	if got.CacheTypeK != want.CacheTypeK {
+		p.why("cache_type", got.CacheTypeK, "K and V cache quantized from %s to fit the context (needs flash attention)", want.CacheTypeK)
+	}
+}
+
+// attempt is one evaluated configuration.
+type attempt struct {
+	s       Settings
+	b       *Breakdown
+	fits    bool
+	avail   []uint64 // per device: memory available for the plan
+	margin  []uint64
+	reasons []Reason
+	warn    []string
+	failDev int    // first device that does not fit, -1
+	failWhy string // why, for NoFitError
+}
+
+func margins(mc *machine, req Request) (host, gpu uint64) {
+	return orDefaultU(req.HostMarginBytes, DefaultHostMargin), orDefaultU(req.GPUMarginBytes, DefaultGPUMargin)
+}
+
+// check evaluates settings s: memory per device against what is available.
+func check(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
+	b, err := m.estimate(s, mc.env)
+	if err != nil {
+		return nil, err
+	}
+	hm, gm := margins(mc, req)
+	a := &attempt{s: s, b: b, fits: true, failDev: -1}
+	for d, dm := range b.Devices {
+		avail, margin := mc.hostAvail, hm
+		if d > 0 {
+			avail, margin = mc.gpus[d-1].FreeBytes, gm
+		}
+		a.avail = append(a.avail, avail)
+		a.margin = append(a.margin, margin)
+		need := dm.TotalBytes
+		if d == 0 && s.MLock {
+			need += dm.ResidentBytes
+		}
+		if need+margin > avail && a.fits {
+			a.fits, a.failDev = false, d
+		}
+	}
+	return a, nil
+}
+
+// place decides n_gpu_layers (and expert overrides), mmap and repacking for
+// the fixed context settings in s.
+func place(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
+	var reasons []Reason
+	add := func(setting, choice, format string, args ...any) {
+		reasons = append(reasons, Reason{setting, choice, fmt.Sprintf(format, args...)})
+	}
+	nGPU := len(mc.gpus)
+	_, gm := margins(mc, req)
+	if nGPU > 0 && !req.Pinned.TensorSplit && len(s.TensorSplit) == 0 && nGPU > 1 {
+		// Split by what each GPU can really hold, not by raw free memory:
+		// a GPU with less headroom is not an equal.
+		s.TensorSplit = make([]float64, nGPU)
+		for i, g := range mc.gpus {
+			room := int64(g.FreeBytes) - int64(orDefaultU(req.GPUOverheadBytes, DefaultGPUOverhead)) - int64(gm)
+			s.TensorSplit[i] = float64(max(room, 0)) / (1 << 30)
+		}
+		add("tensor_split", fmtSplit(s.TensorSplit), "layers shared in proportion to each GPU's free memory after its runtime overhead and margin")
+	}
+	if nGPU == 0 {
+		s.NGPULayers = 0
+	} else if !req.Pinned.NGPULayers {
+		// The most layers that fit: memory per GPU grows with n_gpu_layers.
+		lo, hi := 0, m.nLayer+1
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			t := s
+			t.NGPULayers = mid
+			a, err := check(m, mc, t, req)
+			if err != nil {
+				return nil, err
+			}
+			if gpusFit(a) {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		s.NGPULayers = lo
+		switch {
+		case lo == m.nLayer+1:
+			add("n_gpu_layers", fmt.Sprint(lo), "every layer and the output fit on the GPU(s) with the margin")
+		case lo == 0:
+			add("n_gpu_layers", "0", "not even one layer fits on the GPU(s) next to the runtime overhead and margin")
+		default:
+			add("n_gpu_layers", fmt.Sprint(lo), "the most layers that fit on the GPU(s) with a %s margin; %d more would not", human(gm), 1)
+		}
+		if m.expertsN > 0 && lo <= m.nLayer && !req.Pinned.Overrides {
+			if t, ok, err := moeOffload(m, mc, s, req); err != nil {
+				return nil, err
+			} else if ok {
+				plain := predictDecode(m, mc, s, req)
+				moe := predictDecode(m, mc, t, req)
+				if moe > plain {
+					add("overrides", t.Overrides[0].Pattern+"="+t.Overrides[0].Device,
+						"MoE: attention and shared weights of every layer on the GPU and the experts of the first layers on the CPU predicts %.1f tok/s against %.1f tok/s for %d whole layers", moe, plain, lo)
+					s = t
+				}
+			}
+		}
+	}
+	a, err := check(m, mc, s, req)
+	if err != nil {
+		return nil, err
+	}
+	// mmap: on unless the user pinned it. Without mmap every host weight is
+	// anonymous memory, which is what breaks large models ("unable to
+	// allocate CPU buffer"); with it the kernel pages weights in on demand.
+	if !req.Pinned.MMap {
+		s.MMap = true
+		noMap := s
+		noMap.MMap = false
+		an, err := check(m, mc, noMap, req)
+		if err != nil {
+			return nil, err
+		}
+		cpu := a.b.Devices[0]
+		network := false
+		for _, fi := range mc.snap.Files {
+			switch fi.Filesystem {
+			case "nfs", "cifs", "smb2", "fuse", "ceph", "lustre", "gpfs":
+				network = true
+			}
+		}
+		switch {
+		case cpu.WeightsBytes == 0 && network && an.fits:
+			s.MMap, a = false, an
+			add("mmap", "off", "every weight goes to the GPU(s) and the model is on a network filesystem, where one sequential read beats page faults")
+		case !an.fits && a.fits:
+			add("mmap", "on", "host weights (%s) cannot all be allocated as anonymous memory next to the rest; mapped, they are page cache the kernel can evict and page back in", human(cpu.WeightsBytes))
+		case residentFraction(mc) > 0.99:
+			add("mmap", "on", "the file is already in the page cache: mapping it loads instantly and shares the pages")
+		default:
+			add("mmap", "on", "llama.cpp's default: weights stay page cache (reclaimable, shared between processes) rather than anonymous memory")
+		}
+	}
+	// Repacking copies weights into anonymous memory: turn it off when the
+	// copy is what breaks the fit.
+	if !a.fits && a.failDev == 0 && a.b.Devices[0].RepackBytes > 0 && !req.Pinned.NoRepack {
+		t := s
+		t.NoRepack = true
+		an, err := check(m, mc, t, req)
+		if err != nil {
+			return nil, err
+		}
+		if an.fits {
+			add("no_repack", "on", "the CPU_REPACK copy of %s would not fit in host memory; without repacking llama.cpp computes on the mapped weights directly (somewhat slower prompt processing)", human(a.b.Devices[0].RepackBytes))
+			s, a = t, an
+		}
+	}
+	if s.MLock && !a.fits {
+		add("mlock", "on", "pinned by the user: the weights must be locked in RAM, which does not fit")
+	}
+	if s.MLock {
+		if lim := mc.snap.Memory.MlockLimitBytes; lim != nil && *lim < a.b.Devices[0].ResidentBytes+a.b.Devices[0].AnonWeightsBytes {
+			a.fits = false
+			a.failDev = 0
+			a.failWhy = fmt.Sprintf("--mlock needs %s locked but RLIMIT_MEMLOCK is %s (raise it with ulimit -l)", human(a.b.Devices[0].ResidentBytes+a.b.Devices[0].AnonWeightsBytes), human(*lim))
+		}
+	}
+	a.s = s
+	a.reasons = reasons
+	return a, nil
+}
+
+func gpusFit(a *attempt) bool {
+	for d := 1; d < len(a.b.Devices); d++ {
+		if a.b.Devices[d].TotalBytes+a.margin[d] > a.avail[d] {
+			return false
+		}
+	}
+	return true
+}
+
+// moeOffload puts every layer on the GPU(s) and moves the expert tensors of
+// the first k layers to the CPU, for the smallest k that fits.
+func moeOffload(m *model, mc *machine, s Settings, req Request) (Settings, bool, error) {
+	t := s
+	t.NGPULayers = m.nLayer + 1
+	fits := func(k int) (bool, error) {
+		t.Overrides = []Override{{Pattern: m.expertPattern(k), Device: "CPU"}}
+		a, err := check(m, mc, t, req)
+		return err == nil && gpusFit(a), err
+	}
+	// GPU memory falls as k grows: binary search the smallest k that fits.
+	if ok, err := fits(m.nLayer); err != nil || !ok {
+		return s, false, err
+	}
+	lo, hi := 1, m.nLayer
+	for lo < hi {
+		mid := (lo + hi) / 2
+		ok, err := fits(mid)
+		if err != nil {
+			return s, false, err
+		}
+		if ok {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	t.Overrides = []Override{{Pattern: m.expertPattern(lo), Device: "CPU"}}
+	return t, true, nil
+}
+
+// expertPattern returns the llama.cpp -ot pattern matching the expert
+// tensors of layers 0..k-1 (as --n-cpu-moe k does), and remembers it so
+// the estimate matches it without the regexp.
+func (m *model) expertPattern(k int) string {
+	p := `blk\.0\.ffn_(up|down|gate)_exps`
+	if k > 1 {
+		p = fmt.Sprintf(`blk\.(%s)\.ffn_(up|down|gate)_exps`, layerAlternation(k))
+	}
+	m.expertK[p] = k
+	return p
+}
+
+func layerAlternation(k int) string {
+	parts := make([]string, k)
+	for i := range parts {
+		parts[i] = fmt.Sprint(i)
+	}
+	return strings.Join(parts, "|")
+}
+
+func residentFraction(mc *machine) float64 {
+	var size, res int64
+	for _, f := range mc.snap.Files {
+		size += f.SizeBytes
+		if f.ResidentBytes == nil {
+			return 0
+		}
+		res += *f.ResidentBytes
+	}
+	if size == 0 {
+		return 0
+	}
+	return float64(res) / float64(size)
+}
+
+// finish fills the plan from the chosen (or nearest) attempt.
+func finish(p *Plan, m *model, mc *machine, a *attempt, req Request) {
+	p.Fits = a.fits
+	p.Settings = a.s
+	p.breakdown = a.b
+	p.Reasons = append(p.Reasons, a.reasons...)
+	for d, dm := range a.b.Devices {
+		p.Devices = append(p.Devices, PlanDevice{DeviceMemory: dm, AvailableBytes: a.avail[d], MarginBytes: a.margin[d],
+			FreeAfterBytes: int64(a.avail[d]) - int64(dm.TotalBytes)})
+	}
+	cpu := a.b.Devices[0]
+	if a.s.MMap && cpu.ResidentBytes > 0 {
+		room := int64(a.avail[0]) - int64(cpu.TotalBytes)
+		if room < int64(cpu.ResidentBytes) {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("the host weights' working set (%s) exceeds the RAM left after the other buffers (%s): it runs, but every token pages %s in from disk, so decode is bound by the disk's read speed",
+				human(cpu.ResidentBytes), human(uint64(max(room, 0))), human(cpu.ResidentBytes-uint64(max(room, 0)))))
+		}
+	}
+	if !p.Model.DataPresent {
+		p.Warnings = append(p.Warnings, "the file holds only the header (or is truncated): this plan is for the complete model; it cannot be run from this file")
+	}
+	if mc.env.Runtime == RuntimeLlamaCpp && cpu.RepackBytes > 0 && !a.s.NoRepack {
+		p.Reasons = append(p.Reasons, Reason{"repack", "on", fmt.Sprintf("current llama.cpp copies %s of CPU weights (%s) into a CPU_REPACK buffer of anonymous memory for faster matrix kernels; counted in the host total", human(cpu.RepackBytes), repackTypeList(m, mc))})
+	}
+	p.Predicted = predict(m, mc, a, req)
+	p.LlamaArgs = p.LlamaCppArgs(ArgsClassic)
+	if !a.fits {
+		p.NoFit = noFit(m, mc, a, req)
+	}
+}
+
+func repackTypeList(m *model, mc *machine) string {
+	var names []string
+	for t := range repackTypes(mc.env) {
+		names = append(names, t.String())
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func fmtSplit(ts []float64) string {
+	parts := make([]string, len(ts))
+	for i, v := range ts {
+		parts[i] = fmt.Sprintf("%.2f", v)
+	}
+	return strings.Join(parts, ",")
+}
+
+// human renders bytes in GiB/MiB for reasons and errors.
+func human(b uint64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+	}
+	return fmt.Sprintf("%d B", b)
+}

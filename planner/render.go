@@ -1,0 +1,97 @@
+package planner
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ArgsStyle selects how LlamaCppArgs spells the loading mode.
+type ArgsStyle int
+
+// Argument spellings of llama.cpp builds.
+const (
+	// ArgsClassic: --no-mmap / --mlock (llama.cpp through 2025, Ollama's runner).
+	ArgsClassic ArgsStyle = iota
+	// ArgsLoadMode: --load-mode none|mmap|mlock of newer llama.cpp builds.
+	ArgsLoadMode
+)
+
+// LlamaCppArgs renders the plan as llama-server / llama-cli arguments.
+func (p *Plan) LlamaCppArgs(style ArgsStyle) []string {
+	s := p.Settings
+	var a []string
+	if p.Model.Path != "" {
+		a = append(a, "-m", p.Model.Path)
+	}
+	a = append(a, "-c", strconv.Itoa(s.NCtx), "-b", strconv.Itoa(s.NBatch), "-ub", strconv.Itoa(s.NUbatch),
+		"-np", strconv.Itoa(max(s.NParallel, 1)), "-t", strconv.Itoa(s.Threads), "-ngl", strconv.Itoa(s.NGPULayers),
+		"-fa", onOff(s.FlashAttn), "-ctk", s.CacheTypeK, "-ctv", s.CacheTypeV)
+	if len(s.TensorSplit) > 0 {
+		parts := make([]string, len(s.TensorSplit))
+		for i, v := range s.TensorSplit {
+			parts[i] = strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		a = append(a, "-ts", strings.Join(parts, ","))
+	}
+	for _, o := range s.Overrides {
+		a = append(a, "-ot", o.Pattern+"="+o.Device)
+	}
+	if s.NoKVOffload {
+		a = append(a, "-nkvo")
+	}
+	switch style {
+	case ArgsLoadMode:
+		mode := "mmap"
+		switch {
+		case s.MLock:
+			mode = "mlock"
+		case !s.MMap:
+			mode = "none"
+		}
+		a = append(a, "--load-mode", mode)
+	default:
+		if !s.MMap {
+			a = append(a, "--no-mmap")
+		}
+		if s.MLock {
+			a = append(a, "--mlock")
+		}
+	}
+	if s.NoRepack {
+		a = append(a, "--no-repack")
+	}
+	return a
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// OllamaOptions renders the plan as Ollama's request options.
+func (p *Plan) OllamaOptions() map[string]any {
+	s := p.Settings
+	return map[string]any{
+		"num_gpu":    s.NGPULayers,
+		"num_ctx":    s.NCtx,
+		"num_batch":  s.NBatch,
+		"num_thread": s.Threads,
+		"use_mmap":   s.MMap,
+		"use_mlock":  s.MLock,
+	}
+}
+
+// Modelfile renders the plan as Ollama Modelfile PARAMETER lines.
+func (p *Plan) Modelfile() string {
+	s := p.Settings
+	var sb strings.Builder
+	if p.Model.Path != "" {
+		fmt.Fprintf(&sb, "FROM %s\n", p.Model.Path)
+	}
+	fmt.Fprintf(&sb, "PARAMETER num_gpu %d\nPARAMETER num_ctx %d\nPARAMETER num_batch %d\nPARAMETER num_thread %d\nPARAMETER use_mmap %v\nPARAMETER use_mlock %v\n",
+		s.NGPULayers, s.NCtx, s.NBatch, s.Threads, s.MMap, s.MLock)
+	return sb.String()
+}
