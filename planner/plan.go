@@ -169,6 +169,9 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 			break
 		}
 	}
+	if !last.fits {
+		explainFallback(p, s, last.s)
+	}
 	finish(p, m, &mc, last, req)
 	if !p.Fits {
 		return p, p.NoFit
@@ -384,7 +387,7 @@ func place(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
 		case lo == 0:
 			add("n_gpu_layers", "0", "not even one layer fits on the GPU(s) next to the runtime overhead and margin")
 		default:
-			add("n_gpu_layers", fmt.Sprint(lo), "the most layers that fit on the GPU(s) with a %s margin; %d more would not", human(gm), 1)
+			add("n_gpu_layers", fmt.Sprint(lo), "the most whole layers that fit on the GPU(s) with a %s margin; one more would not", human(gm))
 		}
 		if m.expertsN > 0 && lo <= m.nLayer && !req.Pinned.Overrides {
 			if t, ok, err := moeOffload(m, mc, s, req); err != nil {
@@ -393,6 +396,7 @@ func place(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
 				plain := predictDecode(m, mc, s, req)
 				moe := predictDecode(m, mc, t, req)
 				if moe > plain {
+					reasons[len(reasons)-1] = Reason{"n_gpu_layers", fmt.Sprint(t.NGPULayers), fmt.Sprintf("every layer's attention and shared weights on the GPU(s); %d whole layers alone would fit", lo)}
 					add("overrides", t.Overrides[0].Pattern+"="+t.Overrides[0].Device,
 						"MoE: attention and shared weights of every layer on the GPU and the experts of the first layers on the CPU predicts %.1f tok/s against %.1f tok/s for %d whole layers", moe, plain, lo)
 					s = t

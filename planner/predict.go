@@ -29,6 +29,10 @@ const (
 	anonTouchPerByte = 0.5 / (1 << 30) // s/byte: first touch of anonymous memory in a VM (≥0.5 s/GiB measured)
 	hostFlopsThread  = 25e9            // sustained quantized matmul FLOP/s per AVX-512 core
 	gpuFlopsDefault  = 50e12
+	// Per-token cost that does not scale with bytes: graph building and
+	// thread synchronisation, about 20 µs a layer plus 100 µs.
+	tokenOverheadBase  = 100e-6
+	tokenOverheadLayer = 20e-6
 )
 
 // predictDecode returns decode tokens/s for settings s (used to compare MoE
@@ -133,6 +137,7 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 			bound = "disk reads (paging)"
 		}
 	}
+	tDecode += tokenOverheadBase + tokenOverheadLayer*float64(m.nLayer)
 	if tDecode > 0 {
 		p.DecodeTokensPerSecond = round2(1 / tDecode)
 	}

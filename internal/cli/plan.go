@@ -1,0 +1,413 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/units"
+	"github.com/modelfit/modelfit/planner"
+	"github.com/modelfit/modelfit/probe"
+)
+
+func init() {
+	commands["plan"] = command{run: runPlan, summary: "the dry run: how MODEL should be placed on this (or an assumed) machine, and why (default)"}
+	defaultCommand = "plan"
+}
+
+// planFlags are the flags of the dry run, shared with `plan run`. Names
+// follow llama.cpp's where they exist; a flag the user gives is pinned.
+type planFlags struct {
+	fs                                    *flag.FlagSet
+	ctx, batch, ubatch, parallel, threads int
+	minCtx                                int
+	ngl, fa, ctk, ctv, ts, runtime        string
+	noMmap, mmap, mlock, noRepack, nkvo   bool
+	noShrink, noQuantKV                   bool
+	overrides, gpus                       multiFlag
+	ram, probePath, hostMargin, gpuMargin string
+	gpuOverhead                           string
+	cores                                 int
+}
+
+// addPlanFlags defines the plan flags on fs.
+func addPlanFlags(fs *flag.FlagSet) *planFlags {
+	p := &planFlags{fs: fs}
+	intVar := func(v *int, usage string, names ...string) {
+		for _, n := range names {
+			fs.IntVar(v, n, 0, usage)
+		}
+	}
+	strVar := func(v *string, def, usage string, names ...string) {
+		for _, n := range names {
+			fs.StringVar(v, n, def, usage)
+		}
+	}
+	intVar(&p.ctx, "context size in tokens (default: the training context, at most 4096)", "c", "ctx-size")
+	intVar(&p.batch, "logical batch size (default 2048)", "b", "batch-size")
+	intVar(&p.ubatch, "physical batch size (default 512)", "ub", "ubatch-size")
+	intVar(&p.parallel, "parallel sequences sharing the context (default 1)", "np", "parallel")
+	intVar(&p.threads, "CPU threads (default: usable physical cores)", "t", "threads")
+	intVar(&p.minCtx, "smallest context the planner may shrink to (default 2048)", "min-ctx")
+	strVar(&p.ngl, "auto", "layers to offload to GPUs: N, auto or all", "ngl", "n-gpu-layers", "gpu-layers")
+	strVar(&p.fa, "auto", "flash attention: on, off or auto", "fa", "flash-attn")
+	strVar(&p.ctk, "", "K cache type (f16, q8_0, q4_0, …)", "ctk", "cache-type-k")
+	strVar(&p.ctv, "", "V cache type", "ctv", "cache-type-v")
+	strVar(&p.ts, "", "tensor split across GPUs, e.g. 3,1", "ts", "tensor-split")
+	strVar(&p.runtime, "llama.cpp", "target runtime: llama.cpp (current upstream, repacks weights on x86/ARM) or ollama (Ollama v0.17.4's build)", "runtime")
+	fs.BoolVar(&p.noMmap, "no-mmap", false, "read weights into memory instead of mapping the file")
+	fs.BoolVar(&p.mmap, "mmap", false, "map the file (pins mmap on)")
+	fs.BoolVar(&p.mlock, "mlock", false, "lock the weights in RAM")
+	fs.BoolVar(&p.noRepack, "no-repack", false, "do not repack CPU weights (llama.cpp --no-repack)")
+	fs.BoolVar(&p.nkvo, "nkvo", false, "keep the KV cache on the host (llama.cpp --no-kv-offload)")
+	fs.BoolVar(&p.noShrink, "no-shrink", false, "never shrink the context to make the model fit")
+	fs.BoolVar(&p.noQuantKV, "no-quant-kv", false, "never quantize the KV cache to make the model fit")
+	fs.Var(&p.overrides, "ot", "tensor override REGEX=DEVICE, as llama.cpp (repeatable)")
+	fs.Var(&p.overrides, "override-tensor", "same as -ot")
+	fs.StringVar(&p.ram, "ram", "", "plan for an assumed machine with this much RAM (e.g. 200GiB) instead of probing")
+	fs.Var(&p.gpus, "gpu", "an assumed GPU [NAME=]SIZE[@FREE][:BANDWIDTH], e.g. H100=80GiB (repeatable; with --ram)")
+	fs.IntVar(&p.cores, "cores", 0, "physical cores of the assumed machine (default 8)")
+	fs.StringVar(&p.probePath, "probe", "", "read the machine from a snapshot JSON (plan probe --json) instead of probing")
+	fs.StringVar(&p.hostMargin, "host-margin", "", "host memory to keep free (default 1GiB)")
+	fs.StringVar(&p.gpuMargin, "gpu-margin", "", "GPU memory to keep free on each GPU (default 1GiB)")
+	fs.StringVar(&p.gpuOverhead, "gpu-overhead", "", "runtime overhead per GPU (default 512MiB)")
+	return p
+}
+
+// usageError is a bad flag value.
+type usageError struct{ error }
+
+// request turns the flags into a planner request; given flags are pinned.
+func (p *planFlags) request() (planner.Request, error) {
+	set := map[string]bool{}
+	p.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	any := func(names ...string) bool {
+		for _, n := range names {
+			if set[n] {
+				return true
+			}
+		}
+		return false
+	}
+	var r planner.Request
+	s := &r.Settings
+	s.NCtx, s.NBatch, s.NUbatch, s.NParallel, s.Threads = p.ctx, p.batch, p.ubatch, p.parallel, p.threads
+	r.Pinned.NCtx = any("c", "ctx-size")
+	r.Pinned.NBatch = any("b", "batch-size")
+	r.Pinned.NUbatch = any("ub", "ubatch-size")
+	r.Pinned.NParallel = any("np", "parallel")
+	r.Pinned.Threads = any("t", "threads")
+	switch strings.ToLower(p.ngl) {
+	case "auto", "":
+	case "all", "-1":
+		s.NGPULayers, r.Pinned.NGPULayers = 1<<20, true
+	default:
+		n, err := strconv.Atoi(p.ngl)
+		if err != nil || n < 0 {
+			return r, usageError{fmt.Errorf("-ngl %q: want a number, auto or all", p.ngl)}
+		}
+		s.NGPULayers, r.Pinned.NGPULayers = n, true
+	}
+	switch strings.ToLower(p.fa) {
+	case "auto", "":
+	case "on", "1", "true":
+		s.FlashAttn, r.Pinned.FlashAttn = true, true
+	case "off", "0", "false":
+		s.FlashAttn, r.Pinned.FlashAttn = false, true
+	default:
+		return r, usageError{fmt.Errorf("-fa %q: want on, off or auto", p.fa)}
+	}
+	for _, kv := range []struct {
+		v   string
+		dst *string
+		pin *bool
+	}{{p.ctk, &s.CacheTypeK, &r.Pinned.CacheTypeK}, {p.ctv, &s.CacheTypeV, &r.Pinned.CacheTypeV}} {
+		if kv.v == "" {
+			continue
+		}
+		t, ok := gguf.ParseType(kv.v)
+		if !ok {
+			return r, usageError{fmt.Errorf("cache type %q: want f16, f32, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0 or q5_1", kv.v)}
+		}
+		*kv.dst, *kv.pin = t.String(), true
+	}
+	if p.noMmap && p.mmap {
+		return r, usageError{errors.New("--mmap and --no-mmap contradict each other")}
+	}
+	if p.noMmap || p.mmap {
+		s.MMap, r.Pinned.MMap = p.mmap, true
+	}
+	s.MLock, r.Pinned.MLock = p.mlock, p.mlock
+	s.NoRepack, r.Pinned.NoRepack = p.noRepack, p.noRepack
+	s.NoKVOffload = p.nkvo
+	if p.ts != "" {
+		for _, part := range strings.Split(p.ts, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
+			if err != nil || v < 0 {
+				return r, usageError{fmt.Errorf("-ts %q: want proportions such as 3,1", p.ts)}
+			}
+			s.TensorSplit = append(s.TensorSplit, v)
+		}
+		r.Pinned.TensorSplit = true
+	}
+	for _, o := range p.overrides {
+		pat, dev, ok := strings.Cut(o, "=")
+		if !ok || pat == "" || dev == "" {
+			return r, usageError{fmt.Errorf("-ot %q: want REGEX=DEVICE", o)}
+		}
+		s.Overrides = append(s.Overrides, planner.Override{Pattern: pat, Device: dev})
+		r.Pinned.Overrides = true
+	}
+	switch p.runtime {
+	case "llama.cpp", "":
+		r.Runtime = planner.RuntimeLlamaCpp
+	case "ollama":
+		r.Runtime = planner.RuntimeOllama
+	default:
+		return r, usageError{fmt.Errorf("--runtime %q: want llama.cpp or ollama", p.runtime)}
+	}
+	r.MinCtx = p.minCtx
+	r.AllowShrinkContext = !p.noShrink
+	r.AllowQuantizedKV = !p.noQuantKV
+	for _, m := range []struct {
+		v   string
+		dst *uint64
+	}{{p.hostMargin, &r.HostMarginBytes}, {p.gpuMargin, &r.GPUMarginBytes}, {p.gpuOverhead, &r.GPUOverheadBytes}} {
+		if m.v == "" {
+			continue
+		}
+		v, err := probe.ParseSize(m.v)
+		if err != nil {
+			return r, usageError{err}
+		}
+		*m.dst = v
+	}
+	return r, nil
+}
+
+// machine returns the snapshot to plan for: an assumed machine (--ram,
+// --gpu), a snapshot file (--probe), or this machine probed now.
+func (p *planFlags) machine(ctx context.Context, files []string) (*probe.Snapshot, error) {
+	switch {
+	case p.ram != "" || len(p.gpus) > 0:
+		if p.ram == "" {
+			return nil, usageError{errors.New("--gpu describes an assumed machine: give its --ram too")}
+		}
+		ram, err := probe.ParseSize(p.ram)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		d := probe.Description{RAMBytes: ram, Cores: p.cores}
+		for _, g := range p.gpus {
+			gpu, err := probe.ParseGPU(g)
+			if err != nil {
+				return nil, usageError{err}
+			}
+			d.GPUs = append(d.GPUs, gpu)
+		}
+		return probe.Describe(d), nil
+	case p.probePath != "":
+		f, err := os.Open(p.probePath)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return probe.ReadSnapshot(f)
+	}
+	return probe.Probe(ctx, probe.Options{Files: files})
+}
+
+// plan opens the model and plans it.
+func (p *planFlags) plan(ctx context.Context, model string) (*gguf.File, *planner.Plan, error) {
+	req, err := p.request()
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := OpenModel(ctx, model)
+	if err != nil {
+		return nil, nil, err
+	}
+	var files []string
+	if !isURL(model) {
+		for _, part := range f.Parts {
+			files = append(files, part.Path)
+		}
+	}
+	snap, err := p.machine(ctx, files)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	req.ModelPath = model
+	pl, err := planner.Make(ctx, f, snap, req)
+	if pl == nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, pl, err
+}
+
+func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
+
+func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pf := addPlanFlags(fs)
+	asJSON := fs.Bool("json", false, "print the versioned JSON plan")
+	printArgs := fs.Bool("print-args", false, "print only the llama.cpp arguments")
+	loadMode := fs.Bool("load-mode", false, "spell the loading mode as newer llama.cpp's --load-mode")
+	ollama := fs.Bool("ollama", false, "also print Ollama options and a Modelfile snippet")
+	sweep := fs.Bool("sweep", false, "print a table of n_gpu_layers against memory and predicted speed")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: plan [flags] MODEL.gguf|URL\n\nPlans how the model should run on this machine (or the one --ram/--gpu/--probe describe) without running anything.\nExit status: 0 fits, 3 does not fit, 2 usage, 1 other errors.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
+		return ExitUsage
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return ExitUsage
+	}
+	f, pl, err := pf.plan(ctx, fs.Arg(0))
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "plan:", err)
+		return ExitUsage
+	case pl == nil:
+		fmt.Fprintln(stderr, err)
+		return ExitError
+	}
+	defer f.Close()
+	style := planner.ArgsClassic
+	if *loadMode {
+		style = planner.ArgsLoadMode
+	}
+	pl.LlamaArgs = pl.LlamaCppArgs(style)
+	switch {
+	case *printArgs:
+		fmt.Fprintln(stdout, strings.Join(pl.LlamaArgs, " "))
+	case *asJSON:
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(pl); err != nil {
+			fmt.Fprintln(stderr, err)
+			return ExitError
+		}
+	default:
+		printPlan(stdout, pl)
+		if *ollama {
+			b, _ := json.Marshal(pl.OllamaOptions())
+			fmt.Fprintf(stdout, "\nollama options: %s\nModelfile:\n%s", b, pl.Modelfile())
+		}
+		if *sweep && len(pl.Devices) == 1 {
+			fmt.Fprintln(stdout, "\nsweep: no GPU to offload to")
+		} else if *sweep {
+			req, _ := pf.request()
+			req.ModelPath = fs.Arg(0)
+			snap, _ := pf.machine(ctx, nil)
+			rows, err := planner.Sweep(ctx, f, snap, req, 12)
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return ExitError
+			}
+			printSweep(stdout, pl, rows)
+		}
+	}
+	if !pl.Fits {
+		return ExitNoFit
+	}
+	return ExitOK
+}
+
+func printPlan(w io.Writer, p *planner.Plan) {
+	s := p.Settings
+	name := p.Model.Name
+	if name == "" {
+		name = p.Model.Path
+	}
+	fmt.Fprintf(w, "model     %s (%s, %d layers, %s of weights)\n", name, p.Model.Architecture, p.Model.Layers, units.Bytes(p.Model.TensorBytes))
+	fmt.Fprintf(w, "runtime   %s\n", p.Runtime)
+	fmt.Fprintf(w, "settings  n_ctx %d, batch %d/%d, parallel %d, n_gpu_layers %d, flash_attn %v, KV %s/%s, mmap %v, mlock %v, threads %d",
+		s.NCtx, s.NBatch, s.NUbatch, s.NParallel, s.NGPULayers, onOff(s.FlashAttn), s.CacheTypeK, s.CacheTypeV, onOff(s.MMap), onOff(s.MLock), s.Threads)
+	if s.NoRepack {
+		fmt.Fprint(w, ", no-repack")
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "device\tweights\tmapped\trepack\tKV\tcompute\toutput\toverhead\ttotal\tavailable\tfree after\t\t")
+	for _, d := range p.Devices {
+		mapped := "-"
+		if d.MappedBytes > 0 {
+			mapped = units.Bytes(d.MappedBytes)
+		}
+		used := float64(d.TotalBytes+d.MarginBytes) / float64(max(d.AvailableBytes, 1))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", d.Name, units.Bytes(d.WeightsBytes), mapped, units.Bytes(d.RepackBytes),
+			units.Bytes(d.KVBytes), units.Bytes(d.ComputeBytes), units.Bytes(d.OutputBytes), units.Bytes(d.OverheadBytes),
+			units.Bytes(d.TotalBytes), units.Bytes(d.AvailableBytes), units.Bytes(d.FreeAfterBytes), bar(used))
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "  (total = what must be allocated; mapped weights are page cache on top of it)")
+	fmt.Fprintln(w)
+	pr := p.Predicted
+	fmt.Fprintf(w, "predicted load %.1f s, prefill %.1f tok/s, decode %.1f tok/s (bound by %s)\n", pr.LoadSeconds, pr.PrefillTokensPerSecond, pr.DecodeTokensPerSecond, pr.DecodeBound)
+	fmt.Fprintln(w, "\nwhy:")
+	for _, r := range p.Reasons {
+		fmt.Fprintf(w, "  %s = %s: %s\n", r.Setting, r.Choice, r.Why)
+	}
+	for _, wa := range p.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", wa)
+	}
+	fmt.Fprintln(w)
+	if p.Fits {
+		fmt.Fprintln(w, "FITS")
+	} else {
+		fmt.Fprintf(w, "DOES NOT FIT: %s\n", strings.TrimPrefix(p.NoFit.Error(), "planner: does not fit: "))
+	}
+	fmt.Fprintf(w, "llama.cpp: %s\n", strings.Join(p.LlamaArgs, " "))
+}
+
+func bar(frac float64) string {
+	const width = 20
+	n := int(frac*width + 0.5)
+	over := ""
+	if n > width {
+		n, over = width, "!"
+	}
+	return "[" + strings.Repeat("#", max(n, 0)) + strings.Repeat(".", width-max(n, 0)) + "]" + over
+}
+
+func printSweep(w io.Writer, p *planner.Plan, rows []planner.SweepRow) {
+	fmt.Fprintln(w, "\nsweep:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "n_gpu_layers\t")
+	for _, d := range p.Devices {
+		fmt.Fprintf(tw, "%s\t", d.Name)
+	}
+	fmt.Fprintln(tw, "decode tok/s\tload s\tfits\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%d\t", r.NGPULayers)
+		for _, b := range r.DeviceBytes {
+			fmt.Fprintf(tw, "%s\t", units.Bytes(b))
+		}
+		fmt.Fprintf(tw, "%.2f\t%.1f\t%v\t\n", r.Decode, r.Load, r.Fits)
+	}
+	tw.Flush()
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
