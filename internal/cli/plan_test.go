@@ -59,11 +59,11 @@ func TestPlanJSON(t *testing.T) {
 		Fits     bool   `json:"fits"`
 		Settings struct {
 			NCtx, NBatch, NUbatch, NParallel, NGPULayers int
-			FlashAttn                                   bool   `json:"flash_attn"`
-			K                                           string `json:"cache_type_k"`
-			MMap                                        *bool  `json:"mmap"`
-			MLock                                       *bool  `json:"mlock"`
-			Threads                                     int    `json:"threads"`
+			FlashAttn                                    bool   `json:"flash_attn"`
+			K                                            string `json:"cache_type_k"`
+			MMap                                         *bool  `json:"mmap"`
+			MLock                                        *bool  `json:"mlock"`
+			Threads                                      int    `json:"threads"`
 		} `json:"settings"`
 		Devices []struct {
 			Name      string  `json:"name"`
