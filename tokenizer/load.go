@@ -39,7 +39,14 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 		t.bos, t.eos, t.unk = 1, 2, 0
 		t.addSpacePrefix, t.addBOS = true, true
 	case "gpt2":
-		return nil, fmt.Errorf("%w: byte-level BPE (pre-tokenizer %q) is not implemented yet", ErrUnsupported, preName)
+		t.kind = kindBPE
+		t.bos, t.eos, t.unk = 11, 11, null
+		t.cleanSpaces = true
+		p, err := preFor(preName, t)
+		if err != nil {
+			return nil, err
+		}
+		t.pre = p
 	case "":
 		return nil, errors.New("tokenizer: no tokenizer.ggml.model in file")
 	case "bert", "t5", "rwkv", "plamo2", "no_vocab", "none":
@@ -53,6 +60,11 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 
 	if err := t.loadTokens(md); err != nil {
 		return nil, err
+	}
+	if t.kind == kindBPE {
+		if err := t.loadMerges(md); err != nil {
+			return nil, err
+		}
 	}
 	t.loadSpecial(md)
 	t.buildCaches(md)
@@ -152,6 +164,33 @@ func (t *Tokenizer) loadTokens(md *gguf.Metadata) error {
 					d.attr = attrByte
 				}
 			}
+		}
+	}
+	return nil
+}
+
+func (t *Tokenizer) loadMerges(md *gguf.Metadata) error {
+	v, ok := md.Get("tokenizer.ggml.merges")
+	if !ok {
+		return errors.New("tokenizer: gpt2 tokenizer without tokenizer.ggml.merges")
+	}
+	merges, ok := v.Strings()
+	if !ok {
+		return fmt.Errorf("tokenizer: tokenizer.ggml.merges is %s, not a string array", v)
+	}
+	t.ranks = make(map[[2]string]int32, len(merges))
+	for i, m := range merges {
+		var k [2]string
+		// The separator is the first space after the first byte, so a
+		// merge may start with a space. Without one llama.cpp stores an
+		// empty pair, which never matches.
+		if len(m) > 1 {
+			if p := strings.IndexByte(m[1:], ' '); p >= 0 {
+				k = [2]string{m[:p+1], m[p+2:]}
+			}
+		}
+		if _, seen := t.ranks[k]; !seen {
+			t.ranks[k] = int32(i)
 		}
 	}
 	return nil
@@ -362,6 +401,10 @@ func (t *Tokenizer) pieceFor(id int32) string {
 			if b, ok := byteTokenValue(d.text); ok {
 				return string([]byte{b})
 			}
+		}
+	case kindBPE:
+		if d.attr&attrNormal != 0 {
+			return decodeByteLevel(d.text)
 		}
 	}
 	return ""

@@ -53,9 +53,11 @@ type tokenData struct {
 // Tokenizer encodes and decodes text for one vocabulary. It is immutable after
 // FromGGUF and safe for concurrent use.
 type Tokenizer struct {
-	kind vocabKind
-	toks []tokenData
-	ids  map[string]int32
+	kind  vocabKind
+	pre   preTokenizer
+	toks  []tokenData
+	ids   map[string]int32
+	ranks map[[2]string]int32 // BPE merge ranks
 
 	bos, eos, eot, eom, unk, sep, pad, mask        int32
 	fimPre, fimSuf, fimMid, fimPad, fimRep, fimSep int32
@@ -149,6 +151,14 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 			buf = append(buf, text[f.start:f.end]...)
 			out = t.encodeSPM(escapeSpaces(buf), out)
 			prevSpecial = false
+		}
+	case kindBPE:
+		for _, f := range frags {
+			if f.tok != null {
+				out = append(out, f.tok)
+				continue
+			}
+			out = t.encodeBPE(text[f.start:f.end], out)
 		}
 	}
 	if addSpecial && t.addEOS && t.eos != null {

@@ -15,7 +15,7 @@ import (
 )
 
 // vocabs are llama.cpp's tokenizer-only test GGUFs in testdata/vocab.
-var vocabs = []string{"llama-spm", "phi-3"}
+var vocabs = []string{"llama-spm", "phi-3", "gpt-2", "deepseek-coder"}
 
 func openTokenizer(t testing.TB, path string) *Tokenizer {
 	t.Helper()
@@ -102,6 +102,8 @@ func TestReferences(t *testing.T) {
 	}{
 		{"ggml-vocab-llama-spm", func(*testing.T) string { return testutil.Path("vocab", "ggml-vocab-llama-spm.gguf") }},
 		{"ggml-vocab-phi-3", func(*testing.T) string { return testutil.Path("vocab", "ggml-vocab-phi-3.gguf") }},
+		{"ggml-vocab-gpt-2", func(*testing.T) string { return testutil.Path("vocab", "ggml-vocab-gpt-2.gguf") }},
+		{"ggml-vocab-deepseek-coder", func(*testing.T) string { return testutil.Path("vocab", "ggml-vocab-deepseek-coder.gguf") }},
 		{"tok512-karpathy", func(*testing.T) string { return testutil.Path("models", "synth-llama-gqa-Q4_0.gguf") }},
 		{"tok512-aidreams", func(t *testing.T) string { return testutil.Shared(t, "testdata", "models", "aidreams260K-F16.gguf") }},
 	}
