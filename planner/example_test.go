@@ -1,0 +1,59 @@
+package planner_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+
+	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/testutil"
+	"github.com/modelfit/modelfit/planner"
+	"github.com/modelfit/modelfit/probe"
+)
+
+// Plan the 671B DeepSeek-V3 layout on an assumed machine with 64 GiB RAM and
+// one 80 GiB GPU: it runs with mmap (paging from disk), and not without.
+func ExampleMake() {
+	f, err := gguf.Open(testutil.Path("zoo", "deepseek-v3-Q2_K.header.gguf"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	machine := probe.Describe(probe.Description{RAMBytes: 64 << 30, GPUs: []probe.GPU{{Name: "H100", TotalBytes: 80 << 30}}})
+
+	p, err := planner.Make(context.Background(), f, machine, planner.Request{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("fits:", p.Fits, "mmap:", p.Settings.MMap, "decode bound by:", p.Predicted.DecodeBound)
+
+	var req planner.Request
+	req.Settings.MMap, req.Pinned.MMap = false, true
+	_, err = planner.Make(context.Background(), f, machine, req)
+	var nf *planner.NoFitError
+	fmt.Println("no-mmap fits:", !errors.As(err, &nf))
+	fmt.Println(nf.Nearest)
+	// Output:
+	// fits: true mmap: true decode bound by: disk reads (paging)
+	// no-mmap fits: false
+	// fits with mmap; no-mmap needs 153.3 GiB RAM, 64.0 GiB available
+}
+
+func ExampleEstimate() {
+	f, err := gguf.Open(testutil.Path("models", "synth-llama-gqa-Q4_K_M.gguf"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	s := planner.DefaultSettings()
+	s.NCtx = 8192
+	b, err := planner.Estimate(f, s, planner.Env{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	cpu := b.Devices[0]
+	fmt.Printf("weights %d, KV %d, compute %d bytes\n", cpu.WeightsBytes, cpu.KVBytes, cpu.ComputeBytes)
+	// Output:
+	// weights 1602048, KV 16777216, compute 27262976 bytes
+}
