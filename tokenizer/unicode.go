@@ -51,8 +51,8 @@ func classify(r rune) cptFlags {
 		f = flSymbol
 	case unicode.Is(unicode.Z, r):
 		f = flSeparator
-	case unicode.Is(unicode.C, r):
-		f = flControl
+	case unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs):
+		f = flControl // Go's unicode.C also holds unassigned code points
 	default:
 		f = flUndefined
 	}
