@@ -1,0 +1,95 @@
+package quant
+
+import "math"
+
+// The activation quantizers follow ggml's x86 CPU build, which is what
+// llama.cpp runs on this hardware: q8_0 and q8_1 use the AVX2 form (scale
+// amax/127, multiplier 127/amax, round half to even), q8_K the reference
+// form (scale -max/127, nearest_int).
+
+// absMax returns the largest |x[i]|.
+func absMax(x []float32) float32 {
+	var m float32
+	for _, v := range x {
+		a := float32(math.Abs(float64(v)))
+		if a > m {
+			m = a
+		}
+	}
+	return m
+}
+
+// roundEven rounds v to the nearest integer, halves to even, as
+// _mm256_round_ps(_MM_ROUND_NEAREST) and ggml's nearest_int do.
+func roundEven(v float32) int32 { return int32(math.RoundToEven(float64(v))) }
+
+// quantizeQ8Block quantizes 32 values into qs and returns the scale and the
+// sum of the quants.
+func quantizeQ8Block(x []float32, qs []byte) (d float32, sum int32) {
+	amax := absMax(x)
+	d = amax / 127
+	var id float32
+	if amax != 0 {
+		id = 127 / amax
+	}
+	for j, v := range x[:32] {
+		q := roundEven(v * id)
+		qs[j] = byte(int8(q))
+		sum += q
+	}
+	return d, sum
+}
+
+func quantizeQ8_0(x []float32, dst []byte) {
+	for i := 0; i < len(x)/32; i++ {
+		b := dst[i*34 : (i+1)*34]
+		d, _ := quantizeQ8Block(x[i*32:(i+1)*32], b[2:])
+		putU16(b, F32ToF16(d))
+	}
+}
+
+func quantizeQ8_1(x []float32, dst []byte) {
+	for i := 0; i < len(x)/32; i++ {
+		b := dst[i*36 : (i+1)*36]
+		d, sum := quantizeQ8Block(x[i*32:(i+1)*32], b[4:])
+		putU16(b, F32ToF16(d))
+		putU16(b[2:], F32ToF16(d*float32(sum)))
+	}
+}
+
+// q8_K block: f32 d, int8 qs[256], int16 bsums[16] (292 bytes).
+const q8KBytes = 4 + 256 + 32
+
+func quantizeQ8K(x []float32, dst []byte) {
+	for i := 0; i < len(x)/256; i++ {
+		b := dst[i*q8KBytes : (i+1)*q8KBytes]
+		xs := x[i*256 : (i+1)*256]
+		var amax, max float32
+		for _, v := range xs {
+			if a := float32(math.Abs(float64(v))); a > amax {
+				amax, max = a, v
+			}
+		}
+		if amax == 0 {
+			// ggml leaves bsums unwritten here; zero is what they sum to.
+			clear(b)
+			continue
+		}
+		iscale := -127 / max
+		for j, v := range xs {
+			q := roundEven(iscale * v)
+			if q > 127 {
+				q = 127
+			}
+			b[4+j] = byte(int8(q))
+		}
+		for j := 0; j < 16; j++ {
+			var s int32
+			for _, q := range b[4+16*j : 4+16*j+16] {
+				s += int32(int8(q))
+			}
+			putU16(b[260+2*j:], uint16(int16(s)))
+		}
+		putU32(b, math.Float32bits(1/iscale))
+	}
+}

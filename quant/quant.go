@@ -1,0 +1,245 @@
+// Package quant holds the weight formats of the CPU engine: dequantization,
+// activation quantization and dot products for the ggml types, computed the
+// way ggml's CPU backend computes them.
+//
+// A matrix-vector product with weights of type w follows ggml: the activation
+// row is first converted to ActType(w) (ggml's vec_dot_type) by QuantizeAct,
+// then each weight row is dotted with it by Dot, MatVec or MatMul. Weights are
+// read in place (from the mmap); nothing is dequantized whole.
+//
+// Every type has a pure-Go scalar reference; on amd64 the hot types have
+// assembly fast paths chosen at start-up from the CPU features, tested
+// against the reference. Nothing in this package starts goroutines: callers
+// split rows across threads (MatVec over a sub-range of rows is valid).
+package quant
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/modelfit/modelfit/gguf"
+)
+
+// ErrUnsupported is returned for a tensor type the engine cannot compute with.
+var ErrUnsupported = errors.New("quant: unsupported type")
+
+// actTypes maps each supported weight type to its vec_dot_type.
+var actTypes = map[gguf.Type]gguf.Type{
+	gguf.TypeF32:    gguf.TypeF32,
+	gguf.TypeF16:    gguf.TypeF16,
+	gguf.TypeBF16:   gguf.TypeBF16,
+	gguf.TypeQ8_0:   gguf.TypeQ8_0,
+	gguf.TypeQ4_0:   gguf.TypeQ8_0,
+	gguf.TypeQ5_0:   gguf.TypeQ8_0,
+	gguf.TypeIQ4_NL: gguf.TypeQ8_0,
+	gguf.TypeQ4_1:   gguf.TypeQ8_1,
+	gguf.TypeQ5_1:   gguf.TypeQ8_1,
+	gguf.TypeQ2_K:   gguf.TypeQ8_K,
+	gguf.TypeQ3_K:   gguf.TypeQ8_K,
+	gguf.TypeQ4_K:   gguf.TypeQ8_K,
+	gguf.TypeQ5_K:   gguf.TypeQ8_K,
+	gguf.TypeQ6_K:   gguf.TypeQ8_K,
+}
+
+// Supported reports whether the engine supports weight type t.
+func Supported(t gguf.Type) bool { _, ok := actTypes[t]; return ok }
+
+// SupportedTypes lists the supported weight types in id order.
+func SupportedTypes() []gguf.Type {
+	var ts []gguf.Type
+	for _, t := range gguf.Types() {
+		if Supported(t) {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+// ActType is the type activations are converted to before a dot with
+// weights of type w (ggml's vec_dot_type).
+func ActType(w gguf.Type) (gguf.Type, error) {
+	a, ok := actTypes[w]
+	if !ok {
+		return 0, fmt.Errorf("%w: %v", ErrUnsupported, w)
+	}
+	return a, nil
+}
+
+// rowBytes is RowBytes(n) for a type known to the table, or -1 when n is not a
+// whole number of blocks.
+func rowBytes(t gguf.Type, n int) int {
+	if n < 0 {
+		return -1
+	}
+	b, ok := t.RowBytes(uint64(n))
+	if !ok || b > math.MaxInt32*16 {
+		return -1
+	}
+	return int(b)
+}
+
+// QuantizeAct converts the n=len(x) activations to ActType(w) into dst, which
+// must hold exactly ActType(w).RowBytes(n) bytes.
+func QuantizeAct(w gguf.Type, x []float32, dst []byte) error {
+	a, err := ActType(w)
+	if err != nil {
+		return err
+	}
+	want := rowBytes(a, len(x))
+	if want < 0 {
+		return fmt.Errorf("quant: %d activations are not a whole number of %v blocks", len(x), a)
+	}
+	if len(dst) != want {
+		return fmt.Errorf("quant: %v activation buffer is %d bytes, want %d", a, len(dst), want)
+	}
+	quantizeAct(a, x, dst)
+	return nil
+}
+
+func quantizeAct(a gguf.Type, x []float32, dst []byte) {
+	switch a {
+	case gguf.TypeF32:
+		for i, v := range x {
+			putU32(dst[4*i:], math.Float32bits(v))
+		}
+	case gguf.TypeF16:
+		for i, v := range x {
+			putU16(dst[2*i:], F32ToF16(v))
+		}
+	case gguf.TypeBF16:
+		for i, v := range x {
+			putU16(dst[2*i:], F32ToBF16(v))
+		}
+	case gguf.TypeQ8_0:
+		quantizeQ8_0(x, dst)
+	case gguf.TypeQ8_1:
+		quantizeQ8_1(x, dst)
+	case gguf.TypeQ8_K:
+		quantizeQ8K(x, dst)
+	}
+}
+
+// checkDot validates the operands of a dot product and returns the number of
+// blocks, or -1.
+func checkDot(w gguf.Type, row, act []byte, n int) int {
+	a, ok := actTypes[w]
+	if !ok {
+		return -1
+	}
+	rb, ab := rowBytes(w, n), rowBytes(a, n)
+	if rb < 0 || ab < 0 || len(row) < rb || len(act) < ab {
+		return -1
+	}
+	return n / int(w.BlockSize())
+}
+
+// Dot returns the dot product of one weight row (type w, n elements) with an
+// activation row produced by QuantizeAct(w, ...). It returns NaN when the type
+// is unsupported or a buffer is shorter than n elements need: the hot path
+// carries no error, so the caller validates shapes once (QuantizeAct does).
+func Dot(w gguf.Type, row, act []byte, n int) float32 {
+	nb := checkDot(w, row, act, n)
+	if nb < 0 {
+		return float32(math.NaN())
+	}
+	return dotFn[w](row, act, nb)
+}
+
+// DotRef is Dot computed by the pure-Go scalar reference, whatever the CPU.
+func DotRef(w gguf.Type, row, act []byte, n int) float32 {
+	nb := checkDot(w, row, act, n)
+	if nb < 0 {
+		return float32(math.NaN())
+	}
+	return dotRef[w](row, act, nb)
+}
+
+// MatVec computes dst[r] = Dot(w, weights[r*RowBytes(n):], act, n) for r in
+// [0, len(dst)): the rows are contiguous. A caller splitting a matrix across
+// threads passes each thread its sub-slices of weights and dst. On bad shapes
+// dst is filled with NaN.
+func MatVec(w gguf.Type, dst []float32, weights, act []byte, n int) {
+	nb := checkDot(w, weights, act, n)
+	rb := rowBytes(w, n)
+	if nb < 0 || len(weights) < rb*len(dst) {
+		fillNaN(dst)
+		return
+	}
+	f := dotFn[w]
+	for r := range dst {
+		dst[r] = f(weights[r*rb:(r+1)*rb], act, nb)
+	}
+}
+
+// MatMul is the batched form of MatVec used for prompt processing: acts holds
+// nTok activation rows from QuantizeAct, back to back (stride
+// ActType(w).RowBytes(n)), and dst holds nTok output rows of len(dst)/nTok
+// values, back to back: dst[t*rows+r] = Dot(w, row r, token t). It walks the
+// weights in tiles so each weight row is read from memory once per tile of
+// tokens rather than once per token. On bad shapes dst is filled with NaN.
+func MatMul(w gguf.Type, dst []float32, weights, acts []byte, n, nTok int) {
+	a, ok := actTypes[w]
+	if !ok || nTok <= 0 || len(dst)%nTok != 0 {
+		fillNaN(dst)
+		return
+	}
+	rows := len(dst) / nTok
+	rb, ab := rowBytes(w, n), rowBytes(a, n)
+	if rb < 0 || ab < 0 || len(weights) < rb*rows || len(acts) < ab*nTok {
+		fillNaN(dst)
+		return
+	}
+	nb := n / int(w.BlockSize())
+	f := dotFn[w]
+	// Tile rows so a tile of weights (~64 KiB) stays in L2 while every token
+	// passes over it.
+	tile := 1
+	if rb > 0 && rb < 64<<10 {
+		tile = (64 << 10) / rb
+	}
+	for r0 := 0; r0 < rows; r0 += tile {
+		r1 := min(r0+tile, rows)
+		for t := 0; t < nTok; t++ {
+			act := acts[t*ab : (t+1)*ab]
+			out := dst[t*rows:]
+			for r := r0; r < r1; r++ {
+				out[r] = f(weights[r*rb:(r+1)*rb], act, nb)
+			}
+		}
+	}
+}
+
+func fillNaN(dst []float32) {
+	nan := float32(math.NaN())
+	for i := range dst {
+		dst[i] = nan
+	}
+}
+
+// DequantizeRow converts one row of len(dst) elements of type t, stored in
+// src, to float32.
+func DequantizeRow(t gguf.Type, src []byte, dst []float32) error {
+	if !Supported(t) {
+		return fmt.Errorf("%w: %v", ErrUnsupported, t)
+	}
+	rb := rowBytes(t, len(dst))
+	if rb < 0 {
+		return fmt.Errorf("quant: %d elements are not a whole number of %v blocks", len(dst), t)
+	}
+	if len(src) < rb {
+		return fmt.Errorf("quant: %v row of %d elements needs %d bytes, have %d", t, len(dst), rb, len(src))
+	}
+	dequant[t](src[:rb], dst)
+	return nil
+}
+
+func u16(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
+func u32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+func f16(b []byte) float32      { return f16Table[u16(b)] }
+func putU16(b []byte, v uint16) { b[0], b[1] = byte(v), byte(v>>8) }
+func putU32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}
