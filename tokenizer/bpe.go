@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"container/heap"
 	"strconv"
 )
 
@@ -63,23 +62,12 @@ type bpeBigram struct {
 	text        string
 }
 
-// bpeQueue pops the lowest rank first, the leftmost among equal ranks.
-type bpeQueue []bpeBigram
-
-func (q bpeQueue) Len() int { return len(q) }
-func (q bpeQueue) Less(i, j int) bool {
-	if q[i].rank != q[j].rank {
-		return q[i].rank < q[j].rank
+// before pops the lowest rank first, the leftmost among equal ranks.
+func (a bpeBigram) before(b bpeBigram) bool {
+	if a.rank != b.rank {
+		return a.rank < b.rank
 	}
-	return q[i].left < q[j].left
-}
-func (q bpeQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *bpeQueue) Push(x any)   { *q = append(*q, x.(bpeBigram)) }
-func (q *bpeQueue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return x
+	return a.left < b.left
 }
 
 // encodeBPE is llama.cpp's llm_tokenizer_bpe_session: pre-tokenize, map
@@ -87,7 +75,7 @@ func (q *bpeQueue) Pop() any {
 // each symbol as its token or, failing that, its single bytes that are tokens.
 func (t *Tokenizer) encodeBPE(text string, out []int32) []int32 {
 	var syms []symbol
-	var q bpeQueue
+	var q []bpeBigram
 	for _, w := range t.pre.split(text) {
 		word := byteEncode(w)
 		syms = syms[:0]
@@ -117,13 +105,13 @@ func (t *Tokenizer) encodeBPE(text string, out []int32) []int32 {
 			if !ok {
 				return
 			}
-			heap.Push(&q, bpeBigram{left: left, right: right, rank: rank, text: word[l.start : r.start+r.n]})
+			heapPush(&q, bpeBigram{left: left, right: right, rank: rank, text: word[l.start : r.start+r.n]})
 		}
 		for i := 1; i < len(syms); i++ {
 			add(i-1, i)
 		}
-		for q.Len() > 0 {
-			bg := heap.Pop(&q).(bpeBigram)
+		for len(q) > 0 {
+			bg := heapPop(&q)
 			l, r := &syms[bg.left], &syms[bg.right]
 			if l.n == 0 || r.n == 0 {
 				continue

@@ -1,9 +1,5 @@
 package tokenizer
 
-import (
-	"container/heap"
-)
-
 // escapeSpaces replaces every space with SentencePiece's "▁" (U+2581).
 func escapeSpaces(b []byte) []byte {
 	n := 0
@@ -38,23 +34,12 @@ type spmBigram struct {
 	size        int
 }
 
-// spmQueue pops the highest score first, the leftmost among equal scores.
-type spmQueue []spmBigram
-
-func (q spmQueue) Len() int { return len(q) }
-func (q spmQueue) Less(i, j int) bool {
-	if q[i].score != q[j].score {
-		return q[i].score > q[j].score
+// before pops the highest score first, the leftmost among equal scores.
+func (a spmBigram) before(b spmBigram) bool {
+	if a.score != b.score {
+		return a.score > b.score
 	}
-	return q[i].left < q[j].left
-}
-func (q spmQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *spmQueue) Push(x any)   { *q = append(*q, x.(spmBigram)) }
-func (q *spmQueue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return x
+	return a.left < b.left
 }
 
 // encodeSPM is llama.cpp's llm_tokenizer_spm_session: start from UTF-8
@@ -73,7 +58,7 @@ func (t *Tokenizer) encodeSPM(b []byte, out []int32) []int32 {
 		syms = append(syms, symbol{prev: len(syms) - 1, next: next, start: off, n: n})
 		off += n
 	}
-	q := make(spmQueue, 0, len(syms))
+	q := make([]spmBigram, 0, len(syms))
 	try := func(left, right int) {
 		if left < 0 || right < 0 {
 			return
@@ -83,13 +68,13 @@ func (t *Tokenizer) encodeSPM(b []byte, out []int32) []int32 {
 		if !ok {
 			return
 		}
-		heap.Push(&q, spmBigram{left: left, right: right, score: t.toks[id].score, size: l.n + r.n})
+		heapPush(&q, spmBigram{left: left, right: right, score: t.toks[id].score, size: l.n + r.n})
 	}
 	for i := 1; i < len(syms); i++ {
 		try(i-1, i)
 	}
-	for q.Len() > 0 {
-		bg := heap.Pop(&q).(spmBigram)
+	for len(q) > 0 {
+		bg := heapPop(&q)
 		l, r := &syms[bg.left], &syms[bg.right]
 		if l.n == 0 || r.n == 0 || l.n+r.n != bg.size {
 			continue // stale: one side has merged since

@@ -17,14 +17,19 @@ import (
 // vocabs are llama.cpp's tokenizer-only test GGUFs in testdata/vocab.
 var vocabs = []string{"llama-spm", "phi-3", "gpt-2", "deepseek-coder"}
 
-func openTokenizer(t testing.TB, path string) *Tokenizer {
+func openFile(t testing.TB, path string) *gguf.File {
 	t.Helper()
 	f, err := gguf.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	tok, err := FromGGUF(f)
+	return f
+}
+
+func openTokenizer(t testing.TB, path string) *Tokenizer {
+	t.Helper()
+	tok, err := FromGGUF(openFile(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}
