@@ -88,61 +88,67 @@ func existingDir(mount, rel string) string {
 	return mount
 }
 
-// readCgroupMemory applies the cgroup memory limit: the smallest limit on
-// the path from the process's cgroup to the root, and what is left under it
-// counting the cgroup's own reclaimable file cache as available (the page
-// cache is not "used" memory: Ollama's mistake in ollama/ollama#15474).
+// readCgroupMemory applies the cgroup memory limits on the path from the
+// process's cgroup to the root. At each level with a limit, what is left is
+// limit − usage + the level's reclaimable file cache (the page cache is not
+// "used" memory: Ollama's mistake in ollama/ollama#15474); the tightest level
+// binds. A level whose usage cannot be read (a container sees only its own
+// cgroup) is charged at least the usage of the levels below it.
 func readCgroupMemory(o *Options, m *Memory) {
 	d := findCgroups(o)
 	if d.version == 0 {
 		return
 	}
 	m.CgroupVersion = d.version
-	var limit uint64
+	var usage, cache, bestLeft uint64
 	found := false
 	for dir := d.memDir; ; dir = path.Dir(dir) {
-		var v uint64
-		var ok bool
-		if d.version == 2 {
-			v, ok = readLimitV2(path.Join(dir, "memory.max"))
-		} else {
-			v, ok = readUint(path.Join(dir, "memory.limit_in_bytes"))
-			ok = ok && v < v1Unlimited
-		}
-		if ok && (!found || v < limit) {
-			limit, found = v, true
+		u, c := cgroupUsage(d.version, dir)
+		usage, cache = max(usage, u), max(cache, c)
+		if limit, ok := cgroupLimit(d.version, dir); ok {
+			left := cache
+			if limit > usage {
+				left += limit - usage
+			}
+			left = min(left, limit)
+			if !found || left < bestLeft {
+				found, bestLeft = true, left
+				m.CgroupLimitBytes = &limit
+				m.CgroupUsageBytes, m.CgroupCacheBytes = usage, cache
+			}
 		}
 		if dir == d.memMount || len(dir) <= len(d.memMount) {
 			break
 		}
 	}
-	if !found {
-		return
-	}
-	stat := readKV(path.Join(d.memDir, "memory.stat"))
-	var usage uint64
-	if d.version == 2 {
-		usage, _ = readUint(path.Join(d.memDir, "memory.current"))
-		m.CgroupCacheBytes = stat["active_file"] + stat["inactive_file"]
-	} else {
-		usage, _ = readUint(path.Join(d.memDir, "memory.usage_in_bytes"))
-		if _, ok := stat["total_active_file"]; ok {
-			m.CgroupCacheBytes = stat["total_active_file"] + stat["total_inactive_file"]
-		} else {
-			m.CgroupCacheBytes = stat["active_file"] + stat["inactive_file"]
-		}
-	}
-	m.CgroupLimitBytes = &limit
-	m.CgroupUsageBytes = usage
-	left := m.CgroupCacheBytes
-	if limit > usage {
-		left += limit - usage
-	}
-	left = min(left, limit)
-	if left < m.EffectiveAvailableBytes {
-		m.EffectiveAvailableBytes = left
+	if found && bestLeft < m.EffectiveAvailableBytes {
+		m.EffectiveAvailableBytes = bestLeft
 		m.LimitSource = "cgroup v" + strconv.Itoa(d.version)
 	}
+}
+
+// cgroupLimit reads a level's memory limit; false when there is none.
+func cgroupLimit(version int, dir string) (uint64, bool) {
+	if version == 2 {
+		return readLimitV2(path.Join(dir, "memory.max"))
+	}
+	v, ok := readUint(path.Join(dir, "memory.limit_in_bytes"))
+	return v, ok && v < v1Unlimited
+}
+
+// cgroupUsage reads a level's memory usage and the reclaimable file cache
+// charged to it (v1's total_* counters include descendants; v2's always do).
+func cgroupUsage(version int, dir string) (usage, cache uint64) {
+	stat := readKV(path.Join(dir, "memory.stat"))
+	if version == 2 {
+		usage, _ = readUint(path.Join(dir, "memory.current"))
+		return usage, stat["active_file"] + stat["inactive_file"]
+	}
+	usage, _ = readUint(path.Join(dir, "memory.usage_in_bytes"))
+	if _, ok := stat["total_active_file"]; ok {
+		return usage, stat["total_active_file"] + stat["total_inactive_file"]
+	}
+	return usage, stat["active_file"] + stat["inactive_file"]
 }
 
 // cgroupCPUQuota returns the CPU quota in cores (0 when none).

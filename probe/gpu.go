@@ -25,7 +25,8 @@ type NVML interface {
 // readGPUs lists NVIDIA GPUs through NVML and AMD GPUs through sysfs, filtered
 // by CUDA_VISIBLE_DEVICES / HIP_VISIBLE_DEVICES. The note says why none were
 // found; the probe never fails for that.
-func readGPUs(ctx context.Context, o *Options) ([]GPU, string) {
+// A unified-memory GPU gets the host's total and effective available memory.
+func readGPUs(ctx context.Context, o *Options, host *Memory) ([]GPU, string) {
 	var notes []string
 	gpus := []GPU{}
 	lib := o.NVML
@@ -42,6 +43,10 @@ func readGPUs(ctx context.Context, o *Options) ([]GPU, string) {
 		}
 		for i := range nv {
 			nv[i].Vendor, nv[i].Driver, nv[i].CUDAVersion = "nvidia", driver, cuda
+			if nv[i].UnifiedMemory {
+				nv[i].TotalBytes, nv[i].FreeBytes = host.TotalBytes, host.EffectiveAvailableBytes
+				nv[i].UsedBytes = host.TotalBytes - min(host.EffectiveAvailableBytes, host.TotalBytes)
+			}
 		}
 		nv = visible(nv, o.getenv("CUDA_VISIBLE_DEVICES"))
 		if len(nv) == 0 && err == nil {

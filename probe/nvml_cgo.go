@@ -50,16 +50,16 @@ func (n *nvmlLib) Devices() ([]GPU, string, string, error) {
 		g := GPU{Index: i}
 		g.Name, _ = d.GetName()
 		g.UUID, _ = d.GetUUID()
-		if m, ret := d.GetMemoryInfo(); ret == nvml.SUCCESS {
-			g.TotalBytes, g.FreeBytes, g.UsedBytes = m.Total, m.Free, m.Used
-		}
+		n.memory(d, &g)
 		if major, minor, ret := d.GetCudaComputeCapability(); ret == nvml.SUCCESS {
 			g.ComputeCapability = fmt.Sprintf("%d.%d", major, minor)
 		}
 		if pci, ret := d.GetPciInfo(); ret == nvml.SUCCESS {
 			g.PCIBusID = cString(pci.BusId[:])
 		}
-		g.MemoryBusWidth = optional(d.GetMemoryBusWidth)
+		if n.has("nvmlDeviceGetMemoryBusWidth") {
+			g.MemoryBusWidth = optional(d.GetMemoryBusWidth)
+		}
 		g.MemoryClockMHz = optional(func() (uint32, nvml.Return) { return d.GetMaxClockInfo(nvml.CLOCK_MEM) })
 		if g.MemoryBusWidth > 0 && g.MemoryClockMHz > 0 {
 			g.BandwidthBytes = bandwidth(g.MemoryBusWidth, g.MemoryClockMHz)
@@ -67,6 +67,50 @@ func (n *nvmlLib) Devices() ([]GPU, string, string, error) {
 		gpus = append(gpus, g)
 	}
 	return gpus, driver, cuda, nil
+}
+
+// has reports whether the driver library exports symbol. The binding
+// resolves symbols lazily, so calling a function an old driver lacks kills
+// the process ("symbol lookup error"); newer queries are gated on this.
+func (n *nvmlLib) has(symbol string) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return n.lib.Extensions().LookupSymbol(symbol) == nil
+}
+
+// memory fills g's memory, preferring the v2 query (which leaves the
+// driver's reserved memory out of "free") where the driver has it. A device
+// that answers NOT_SUPPORTED shares host memory (GB10, Jetson): it is marked
+// unified, not reported as a GPU with no memory.
+func (n *nvmlLib) memory(d nvml.Device, g *GPU) {
+	if n.has("nvmlDeviceGetMemoryInfo_v2") {
+		m, ret := memoryV2(d)
+		if ret == nvml.SUCCESS {
+			g.TotalBytes, g.FreeBytes, g.UsedBytes = m.Total, m.Free, m.Used+m.Reserved
+			return
+		}
+	}
+	m, ret := d.GetMemoryInfo()
+	switch ret {
+	case nvml.SUCCESS:
+		g.TotalBytes, g.FreeBytes, g.UsedBytes = m.Total, m.Free, m.Used
+	case nvml.ERROR_NOT_SUPPORTED:
+		g.UnifiedMemory = true
+	}
+}
+
+// memoryV2 calls GetMemoryInfo_v2, which go-nvml's mock servers leave unset
+// (calling it panics there).
+func memoryV2(d nvml.Device) (m nvml.Memory_v2, ret nvml.Return) {
+	defer func() {
+		if recover() != nil {
+			ret = nvml.ERROR_NOT_SUPPORTED
+		}
+	}()
+	return d.GetMemoryInfo_v2()
 }
 
 // optional calls an NVML query that old drivers (and go-nvml's mocks) may

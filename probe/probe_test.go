@@ -3,8 +3,6 @@ package probe
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -33,6 +31,8 @@ func TestFixtures(t *testing.T) {
 		{"v2-max", 52000000 * kB, 2, nil, 52000000 * kB, "meminfo", 8, 16, 16, 0, 0},
 		{"v2-limit", 240000000 * kB, 2, u(4 * GiB), 2*GiB + GiB/2, "cgroup v2", 16, 32, 2.5, 0, 0},
 		{"numa-host", 500000000 * kB, 2, nil, 500000000 * kB, "meminfo", 8, 16, 16, 2, 1},
+		// The pod's 8 GiB binds, not the container's 6: its siblings use 7.5.
+		{"v2-nested", 240000000 * kB, 2, u(8 * GiB), GiB, "cgroup v2", 16, 32, 32, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.root, func(t *testing.T) {
@@ -193,28 +193,6 @@ func TestDescribeRoundTrip(t *testing.T) {
 	}
 	if _, err := ReadSnapshot(strings.NewReader(`{"schema":"probe/v0"}`)); err == nil {
 		t.Error("wrong schema accepted")
-	}
-}
-
-func TestFileResidency(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "model.gguf")
-	const size = 4 << 20
-	if err := os.WriteFile(p, bytes.Repeat([]byte{1}, size), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	files, err := FileResidency(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := files[0]
-	if f.SizeBytes != size || f.Filesystem == "" {
-		t.Errorf("file info %+v", f)
-	}
-	if f.ResidentBytes == nil && f.ResidencyNote == "" {
-		t.Error("unknown residency without a note")
-	}
-	if _, err := FileResidency(filepath.Join(t.TempDir(), "missing.gguf")); err == nil {
-		t.Error("missing file: no error")
 	}
 }
 

@@ -96,6 +96,10 @@ type GPU struct {
 	BandwidthBytes    float64 `json:"bandwidth_bytes_per_second,omitempty"` // derived or described
 	Driver            string  `json:"driver_version,omitempty"`
 	CUDAVersion       string  `json:"cuda_version,omitempty"`
+	// UnifiedMemory marks a GPU that has no memory of its own and shares
+	// host RAM (GB10/DGX Spark, Jetson); its total and free are the host's,
+	// so the planner must not count them twice.
+	UnifiedMemory bool `json:"unified_memory,omitempty"`
 }
 
 // FileInfo is a model file's size and page-cache residency.
