@@ -30,11 +30,14 @@ var dotRef = map[gguf.Type]dotKernel{
 	gguf.TypeQ6_K:   dotQ6K,
 }
 
-// dotFn holds the kernels in use: the reference, overridden per type by a
-// fast path where the CPU has one (see init in the arch files).
-var dotFn = func() map[gguf.Type]dotKernel {
-	m := make(map[gguf.Type]dotKernel, len(dotRef))
+// dotFn holds the kernels in use, indexed by type: the reference, overridden
+// per type by a fast path where the CPU has one (fastKernels in the arch
+// files). An array, not a map, because Dot is called per row.
+var dotFn = func() (m [64]dotKernel) {
 	for t, f := range dotRef {
+		m[t] = f
+	}
+	for t, f := range fastKernels() {
 		m[t] = f
 	}
 	return m

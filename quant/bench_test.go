@@ -1,0 +1,76 @@
+package quant
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/modelfit/modelfit/gguf"
+)
+
+// benchTypes are benchmarked in decode order of importance.
+var benchTypes = []gguf.Type{gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ4_0, gguf.TypeF16, gguf.TypeF32,
+	gguf.TypeBF16, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeIQ4_NL, gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ5_K}
+
+// BenchmarkDot measures one 4096-element row (in L1/L2): bytes/s are weight
+// bytes. "ref" is the scalar reference, "fast" what Dot uses on this CPU.
+func BenchmarkDot(b *testing.B) {
+	const n = 4096
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, ty := range benchTypes {
+		a, _ := ActType(ty)
+		row := randRow(r, ty, n)
+		act := make([]byte, rowBytes(a, n))
+		if err := QuantizeAct(ty, randVec(r, n), act); err != nil {
+			b.Fatal(err)
+		}
+		for _, k := range []struct {
+			name string
+			f    dotKernel
+		}{{"ref", dotRef[ty]}, {"fast", dotFn[ty]}} {
+			b.Run(ty.String()+"/"+k.name, func(b *testing.B) {
+				b.SetBytes(int64(len(row)))
+				nb := n / int(ty.BlockSize())
+				for b.Loop() {
+					k.f(row, act, nb)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkMatVec measures a 4096x4096 matrix (larger than L2, most of it in
+// L3 or DRAM): bytes/s are weight bytes, one thread.
+func BenchmarkMatVec(b *testing.B) {
+	const n, rows = 4096, 4096
+	r := rand.New(rand.NewPCG(2, 2))
+	for _, ty := range benchTypes {
+		a, _ := ActType(ty)
+		w := randRow(r, ty, n*rows)
+		act := make([]byte, rowBytes(a, n))
+		if err := QuantizeAct(ty, randVec(r, n), act); err != nil {
+			b.Fatal(err)
+		}
+		dst := make([]float32, rows)
+		b.Run(ty.String(), func(b *testing.B) {
+			b.SetBytes(int64(len(w)))
+			for b.Loop() {
+				MatVec(ty, dst, w, act, n)
+			}
+		})
+	}
+}
+
+// BenchmarkQuantizeAct measures converting a 4096-float activation row.
+func BenchmarkQuantizeAct(b *testing.B) {
+	x := randVec(rand.New(rand.NewPCG(3, 3)), 4096)
+	for _, ty := range []gguf.Type{gguf.TypeQ8_0, gguf.TypeQ4_1, gguf.TypeQ4_K, gguf.TypeF16} {
+		a, _ := ActType(ty)
+		dst := make([]byte, rowBytes(a, len(x)))
+		b.Run(a.String(), func(b *testing.B) {
+			b.SetBytes(int64(4 * len(x)))
+			for b.Loop() {
+				_ = QuantizeAct(ty, x, dst)
+			}
+		})
+	}
+}

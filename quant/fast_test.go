@@ -1,0 +1,109 @@
+package quant
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/testutil"
+)
+
+// fastTol is the tolerance of a fast kernel against the reference, relative
+// to the sum of the magnitudes of the products: the integer sums per block
+// are identical, only the float accumulation order differs (eight lanes and
+// FMA against one running sum).
+const fastTol = 2e-6
+
+// magnitude returns the sum of |w_i*x_i| over the dequantized operands.
+func magnitude(ty gguf.Type, row, act []byte, n int) float64 {
+	a, _ := ActType(ty)
+	w := make([]float32, n)
+	if err := DequantizeRow(ty, row, w); err != nil {
+		panic(err)
+	}
+	x := dequantAct(a, act, n)
+	var m float64
+	for i := range w {
+		m += math.Abs(float64(w[i]) * float64(x[i]))
+	}
+	return m
+}
+
+func checkFast(t *testing.T, ty gguf.Type, row []byte, x []float32) {
+	t.Helper()
+	n := len(x)
+	a, _ := ActType(ty)
+	act := make([]byte, rowBytes(a, n))
+	if err := QuantizeAct(ty, x, act); err != nil {
+		t.Fatal(err)
+	}
+	ref, got := DotRef(ty, row, act, n), Dot(ty, row, act, n)
+	if mag := magnitude(ty, row, act, n); math.Abs(float64(got-ref)) > fastTol*mag {
+		t.Errorf("%v n=%d: fast %g, reference %g (diff %g, sum|p| %g)", ty, n, got, ref, got-ref, mag)
+	}
+}
+
+// TestFastMatchesRef checks every kernel in use against the scalar reference
+// on random rows of odd and even block counts. Off amd64 it compares the
+// reference with itself.
+func TestFastMatchesRef(t *testing.T) {
+	t.Logf("AVX2 kernels: %v", hasAVX2)
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, ty := range SupportedTypes() {
+		t.Run(ty.String(), func(t *testing.T) {
+			bs := int(ty.BlockSize())
+			counts := []int{1, 2, 3, 4, 5, 7, 16, 33}
+			if bs == 1 {
+				counts = []int{1, 31, 32, 33, 64, 100, 4096, 4097}
+			}
+			for _, c := range counts {
+				n := c * bs
+				for rep := 0; rep < 3; rep++ {
+					x := randVec(r, n)
+					if rep == 2 { // extreme activations: saturating quants
+						for i := range x {
+							x[i] *= 1e3
+						}
+					}
+					checkFast(t, ty, randRow(r, ty, n), x)
+				}
+			}
+		})
+	}
+}
+
+// TestFastRealRows runs the fast kernels on rows of the test models.
+func TestFastRealRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, name := range []string{"Q2_K", "Q3_K_M", "Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0"} {
+		t.Run(name, func(t *testing.T) {
+			path := testutil.Path("models", "synth-llama-gqa-"+name+".gguf")
+			f, err := gguf.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			fh, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fh.Close()
+			for _, tn := range f.Tensors {
+				n := int(tn.Shape[0])
+				rb := rowBytes(tn.Type, n)
+				buf := make([]byte, rb)
+				if _, err := fh.ReadAt(buf, tn.Offset); err != nil {
+					t.Fatal(err)
+				}
+				checkFast(t, tn.Type, buf, randVec(r, n))
+				// An odd prefix of the row as well.
+				if bs := int(tn.Type.BlockSize()); n/bs > 2 && bs > 1 {
+					m := (n/bs - 1) | 1
+					checkFast(t, tn.Type, buf[:rowBytes(tn.Type, m*bs)], randVec(r, m*bs))
+				}
+			}
+		})
+	}
+}
