@@ -179,3 +179,32 @@ func TestFromGGUFErrors(t *testing.T) {
 		t.Errorf("bert: got %v, want ErrUnsupported naming bert", err)
 	}
 }
+
+// TestConcurrent uses one Tokenizer from several goroutines (run with -race).
+func TestConcurrent(t *testing.T) {
+	tok := vocab(t, "gpt-2")
+	texts := []string{"Hello world", "日本語のテキスト", "def foo(x):\n    return x", "   spaces   "}
+	want := make([][]int32, len(texts))
+	for i, s := range texts {
+		want[i] = tok.Encode(s, true, true)
+	}
+	done := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for k := 0; k < 50; k++ {
+				i := (g + k) % len(texts)
+				if got := tok.Encode(texts[i], true, true); !slices.Equal(got, want[i]) {
+					done <- errors.New("concurrent Encode differs for " + strconv.Quote(texts[i]))
+					return
+				}
+				_ = tok.Decode(want[i], true, false)
+			}
+			done <- nil
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
