@@ -237,3 +237,14 @@ func BenchmarkProbe(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkProbeDefault is `plan probe` as run: GPU discovery included (on a
+// machine without the NVIDIA driver, a failed library load).
+func BenchmarkProbeDefault(b *testing.B) {
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := Probe(ctx, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -62,8 +62,12 @@ func printSnapshot(w io.Writer, s *probe.Snapshot) {
 	fmt.Fprintf(tw, "  total\t%s\n", units.Bytes(m.TotalBytes))
 	fmt.Fprintf(tw, "  available (MemAvailable)\t%s\n", units.Bytes(m.AvailableBytes))
 	fmt.Fprintf(tw, "  free\t%s\n", units.Bytes(m.FreeBytes))
-	fmt.Fprintf(tw, "  page cache (reclaimable)\t%s (active %s, inactive %s)\n", units.Bytes(m.PageCacheBytes), units.Bytes(m.ActiveFile), units.Bytes(m.InactiveFile))
+	fmt.Fprintf(tw, "  page cache, buffers\t%s, %s (of which shmem %s, not reclaimable)\n", units.Bytes(m.PageCacheBytes), units.Bytes(m.BuffersBytes), units.Bytes(m.ShmemBytes))
+	fmt.Fprintf(tw, "  reclaimable file pages\t%s (active %s, inactive %s)\n", units.Bytes(m.ActiveFile+m.InactiveFile), units.Bytes(m.ActiveFile), units.Bytes(m.InactiveFile))
 	fmt.Fprintf(tw, "  swap\t%s free of %s\n", units.Bytes(m.SwapFreeBytes), units.Bytes(m.SwapTotalBytes))
+	if m.HugePagesTotal > 0 {
+		fmt.Fprintf(tw, "  huge pages\t%d free of %d × %s\n", m.HugePagesFree, m.HugePagesTotal, units.Bytes(m.HugePageBytes))
+	}
 	if m.CgroupLimitBytes != nil {
 		fmt.Fprintf(tw, "  cgroup v%d limit\t%s (used %s, of which %s reclaimable file cache)\n", m.CgroupVersion, units.Bytes(*m.CgroupLimitBytes), units.Bytes(m.CgroupUsageBytes), units.Bytes(m.CgroupCacheBytes))
 	} else if m.CgroupVersion > 0 {
@@ -92,9 +96,17 @@ func printSnapshot(w io.Writer, s *probe.Snapshot) {
 		fmt.Fprintf(w, "gpus: none (%s)\n", s.GPUNote)
 	} else {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "gpu\tname\tfree\ttotal\tcompute\tbus")
+		fmt.Fprintln(tw, "gpu\tname\tfree\ttotal\tbandwidth\tcompute\tbus")
 		for _, g := range s.GPUs {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", g.Index, g.Name, units.Bytes(g.FreeBytes), units.Bytes(g.TotalBytes), g.ComputeCapability, g.PCIBusID)
+			total := units.Bytes(g.TotalBytes)
+			if g.UnifiedMemory {
+				total += " (shared with host)"
+			}
+			bw := "?"
+			if g.BandwidthBytes > 0 {
+				bw = fmt.Sprintf("%.0f GB/s", g.BandwidthBytes/1e9)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Index, g.Name, units.Bytes(g.FreeBytes), total, bw, g.ComputeCapability, g.PCIBusID)
 		}
 		tw.Flush()
 	}

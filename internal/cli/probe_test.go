@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/modelfit/modelfit/internal/testutil"
+	"github.com/modelfit/modelfit/probe"
 )
 
 func TestProbeCommand(t *testing.T) {
@@ -29,12 +31,8 @@ func TestProbeCommand(t *testing.T) {
 			Physical int     `json:"physical_cores"`
 			Usable   float64 `json:"usable_cores"`
 		} `json:"cpu"`
-		GPUs  []json.RawMessage `json:"gpus"`
-		Files []struct {
-			Path string `json:"path"`
-			Size int64  `json:"size_bytes"`
-			FS   string `json:"filesystem"`
-		} `json:"files"`
+		GPUs  []json.RawMessage            `json:"gpus"`
+		Files []map[string]json.RawMessage `json:"files"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
 		t.Fatal(err)
@@ -43,8 +41,12 @@ func TestProbeCommand(t *testing.T) {
 		doc.Memory.Effective > doc.Memory.Total || doc.Memory.Source == "" || doc.CPU.Physical == 0 || doc.CPU.Usable <= 0 || doc.GPUs == nil {
 		t.Errorf("snapshot %s", out.String())
 	}
-	if len(doc.Files) != 1 || doc.Files[0].Size != 1041024 || doc.Files[0].FS == "" {
-		t.Errorf("files %+v", doc.Files)
+	if len(doc.Files) != 1 {
+		t.Fatalf("files %s", out.String())
+	}
+	f := doc.Files[0]
+	if string(f["size_bytes"]) != "1041024" || len(f["filesystem"]) < 3 || f["path"] == nil || f["resident_bytes"] == nil {
+		t.Errorf("file entry lacks size_bytes, filesystem, path or resident_bytes (null when unknown): %s", out.String())
 	}
 
 	out.Reset()
@@ -58,5 +60,30 @@ func TestProbeCommand(t *testing.T) {
 	}
 	if code := Run(context.Background(), []string{"probe", "extra"}, &out, &errb); code != ExitUsage {
 		t.Errorf("stray argument: exit %d", code)
+	}
+}
+
+func TestProbeTable(t *testing.T) {
+	h100, err := probe.ParseGPU("H100=80GiB@76GiB:3350GB/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := uint64(6 << 30)
+	s := probe.Describe(probe.Description{RAMBytes: 64 << 30, GPUs: []probe.GPU{h100, {Name: "GB10", TotalBytes: 128 << 30, FreeBytes: 100 << 30, UnifiedMemory: true}}})
+	s.Memory.CgroupVersion, s.Memory.CgroupLimitBytes, s.Memory.EffectiveAvailableBytes, s.Memory.LimitSource = 1, &limit, 4<<30, "cgroup v1"
+	var out bytes.Buffer
+	printSnapshot(&out, s)
+	for _, want := range []string{"cgroup v1 limit", "6.00 GiB", "effective available", "4.00 GiB (from cgroup v1)",
+		"H100", "76.00 GiB", "3350 GB/s", "GB10", "128.00 GiB (shared with host)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestProbeMissingFile(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Run(context.Background(), []string{"probe", "--file", filepath.Join(t.TempDir(), "none.gguf")}, &out, &errb); code != ExitError || !strings.Contains(errb.String(), "probe:") {
+		t.Errorf("exit %d, stderr %q", code, errb.String())
 	}
 }
