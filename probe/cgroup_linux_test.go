@@ -15,20 +15,25 @@ import (
 const childEnv = "MODELFIT_PROBE_CGROUP_CHILD"
 
 // TestCgroupLimitReal puts a child process (this test binary, re-executed)
-// into a new memory cgroup limited to 512 MiB and checks that the probe in
-// there reports that limit as the effective bound.
+// into a new memory cgroup limited to 512 MiB, and where it can a CPU
+// cgroup with a half-core quota, and checks that the probe in there reports
+// that limit as the effective bound and the quota as the usable cores.
 func TestCgroupLimitReal(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("not root: cannot create a memory cgroup")
 	}
 	const limit = 512 << 20
-	dir, version, err := makeMemoryCgroup(limit)
+	cg, err := makeCgroups(limit)
 	if err != nil {
 		t.Skipf("cannot create a memory cgroup here: %v", err)
 	}
-	defer os.Remove(dir)
-	// The shell moves itself into the cgroup, then becomes the test binary.
-	cmd := exec.Command("/bin/sh", "-c", `echo $$ > "$1/cgroup.procs" && exec "$2" -test.run='^TestCgroupChild$'`, "sh", dir, os.Args[0])
+	defer cg.remove()
+	// The shell moves itself into the cgroups, then becomes the test binary.
+	script := ""
+	for _, d := range cg.dirs {
+		script += `echo $$ > "` + d + `/cgroup.procs" && `
+	}
+	cmd := exec.Command("/bin/sh", "-c", script+`exec "$1" -test.run='^TestCgroupChild$'`, "sh", os.Args[0])
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -41,15 +46,21 @@ func TestCgroupLimitReal(t *testing.T) {
 		t.Fatalf("child printed no snapshot:\n%s", out)
 	}
 	js, _, _ = strings.Cut(js, "\n")
-	var m Memory
-	if err := json.Unmarshal([]byte(js), &m); err != nil {
+	var s Snapshot
+	if err := json.Unmarshal([]byte(js), &s); err != nil {
 		t.Fatal(err)
 	}
+	m := s.Memory
 	if m.CgroupLimitBytes == nil || *m.CgroupLimitBytes != limit {
 		t.Fatalf("child sees limit %v, want %d", deref(m.CgroupLimitBytes), limit)
 	}
-	if m.EffectiveAvailableBytes > limit || m.EffectiveAvailableBytes < limit/2 || m.LimitSource != fmt.Sprintf("cgroup v%d", version) {
-		t.Errorf("effective %d bytes from %q; want at most the 512 MiB limit, from cgroup v%d", m.EffectiveAvailableBytes, m.LimitSource, version)
+	if m.EffectiveAvailableBytes > limit || m.EffectiveAvailableBytes < limit/2 || m.LimitSource != fmt.Sprintf("cgroup v%d", cg.version) {
+		t.Errorf("effective %d bytes from %q; want at most the 512 MiB limit, from cgroup v%d", m.EffectiveAvailableBytes, m.LimitSource, cg.version)
+	}
+	t.Logf("in the cgroup: limit %d, usage %d, reclaimable %d, effective %d (%s); %g usable cores (%s)",
+		*m.CgroupLimitBytes, m.CgroupUsageBytes, m.CgroupCacheBytes, m.EffectiveAvailableBytes, m.LimitSource, s.CPU.UsableCores, s.CPU.QuotaSource)
+	if cg.cpu && (s.CPU.UsableCores != 0.5 || s.CPU.QuotaSource != m.LimitSource) {
+		t.Errorf("child has %g usable cores from %q, want the 0.5-core quota", s.CPU.UsableCores, s.CPU.QuotaSource)
 	}
 }
 
@@ -62,16 +73,36 @@ func TestCgroupChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal(s.Memory)
+	b, _ := json.Marshal(s)
 	fmt.Printf("SNAPSHOT %s\n", b)
 }
 
-// makeMemoryCgroup creates a child of this process's memory cgroup (v2 or v1)
-// with the given limit.
-func makeMemoryCgroup(limit uint64) (string, int, error) {
-	o := &Options{}
-	d := findCgroups(o)
+// testCgroups are the cgroups made for the child.
+type testCgroups struct {
+	version int
+	dirs    []string // to join, and to remove afterwards
+	cpu     bool     // a 0.5-core quota is set
+}
+
+func (c *testCgroups) remove() {
+	for _, d := range c.dirs {
+		os.Remove(d)
+	}
+}
+
+// makeCgroups creates cgroups next to (v2) or below (v1) this process's,
+// with the given memory limit and a half-core CPU quota where it can.
+func makeCgroups(limit uint64) (*testCgroups, error) {
+	d := findCgroups(&Options{})
 	name := fmt.Sprintf("modelfit-probe-test-%d", os.Getpid())
+	c := &testCgroups{version: d.version}
+	mk := func(dir, file, value string) error {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return err
+		}
+		c.dirs = append(c.dirs, dir)
+		return os.WriteFile(filepath.Join(dir, file), []byte(value), 0o644)
+	}
 	switch d.version {
 	case 2:
 		// A v2 child can only get a memory limit where the parent delegates
@@ -82,24 +113,29 @@ func makeMemoryCgroup(limit uint64) (string, int, error) {
 			parent = d.memMount
 		}
 		dir := filepath.Join(parent, name)
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			return "", 0, err
+		if err := mk(dir, "memory.max", fmt.Sprint(limit)); err != nil {
+			c.remove()
+			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(dir, "memory.max"), []byte(fmt.Sprint(limit)), 0o644); err != nil {
-			os.Remove(dir)
-			return "", 0, err
+		if strings.Contains(readString(filepath.Join(parent, "cgroup.subtree_control")), "cpu") {
+			c.cpu = os.WriteFile(filepath.Join(dir, "cpu.max"), []byte("50000 100000"), 0o644) == nil
 		}
-		return dir, 2, nil
+		return c, nil
 	case 1:
-		dir := filepath.Join(d.memDir, name)
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			return "", 0, err
+		if err := mk(filepath.Join(d.memDir, name), "memory.limit_in_bytes", fmt.Sprint(limit)); err != nil {
+			c.remove()
+			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(dir, "memory.limit_in_bytes"), []byte(fmt.Sprint(limit)), 0o644); err != nil {
-			os.Remove(dir)
-			return "", 0, err
+		if d.cpuDir != "" {
+			cpu := filepath.Join(d.cpuDir, name)
+			if err := mk(cpu, "cpu.cfs_quota_us", "50000"); err == nil {
+				c.cpu = readString(filepath.Join(cpu, "cpu.cfs_period_us")) == "100000"
+			} else if len(c.dirs) > 1 {
+				os.Remove(cpu)
+				c.dirs = c.dirs[:1]
+			}
 		}
-		return dir, 1, nil
+		return c, nil
 	}
-	return "", 0, fmt.Errorf("no cgroup memory hierarchy mounted")
+	return nil, fmt.Errorf("no cgroup memory hierarchy mounted")
 }
