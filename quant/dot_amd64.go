@@ -17,6 +17,12 @@ func dotQ8_0AVX2(x, y *byte, nb int) float32
 func dotQ4_0AVX2(x, y *byte, nb int) float32
 
 //go:noescape
+func dotQ4KAVX2(x, y *byte, nb int) float32
+
+//go:noescape
+func dotQ6KAVX2(x, y *byte, nb int) float32
+
+//go:noescape
 func dotF32AVX2(x, y *byte, n int) float32
 
 //go:noescape
@@ -36,6 +42,12 @@ func fastKernels() map[gguf.Type]dotKernel {
 		},
 		gguf.TypeQ4_0: func(row, act []byte, nb int) float32 {
 			return dotQ4_0AVX2(unsafe.SliceData(row), unsafe.SliceData(act), nb)
+		},
+		gguf.TypeQ4_K: func(row, act []byte, nb int) float32 {
+			return dotQ4KAVX2(unsafe.SliceData(row), unsafe.SliceData(act), nb)
+		},
+		gguf.TypeQ6_K: func(row, act []byte, nb int) float32 {
+			return dotQ6KAVX2(unsafe.SliceData(row), unsafe.SliceData(act), nb)
 		},
 		gguf.TypeF32: func(row, act []byte, n int) float32 {
 			m := n &^ 31

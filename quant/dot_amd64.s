@@ -189,3 +189,207 @@ f16done:
 	VZEROUPPER
 	MOVSS X0, ret+24(FP)
 	RET
+
+// Q4KGROUP handles 64 quants of a Q4_K block: the low nibbles of 32 bytes
+// with scale k and the high nibbles with scale k+1 (int16 scales on the
+// stack), adding the eight lane sums to Y7. Needs Y15 = 0x0f bytes.
+#define Q4KGROUP(qoff, yoff, s0, s1) \
+	VMOVDQU      qoff(R8), Y1      \
+	VPSRLW       $4, Y1, Y2        \
+	VPAND        Y15, Y1, Y1       \
+	VPAND        Y15, Y2, Y2       \
+	VPMADDUBSW   yoff(R9), Y1, Y1  \
+	VPMADDUBSW   yoff+32(R9), Y2, Y2 \
+	VPBROADCASTW s0, Y3            \
+	VPBROADCASTW s1, Y4            \
+	VPMADDWD     Y3, Y1, Y1        \
+	VPMADDWD     Y4, Y2, Y2        \
+	VPADDD       Y1, Y7, Y7        \
+	VPADDD       Y2, Y7, Y7
+
+// func dotQ4KAVX2(x, y *byte, nb int) float32
+TEXT ·dotQ4KAVX2(SB), NOSPLIT, $32-28
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS X8, X8, X8
+	BYTES(Y15, X15, $0x0f0f0f0f)
+	TESTQ  CX, CX
+	JLE    q4kdone
+
+q4kloop:
+	// Unpack the eight 6-bit scales and mins (ggml's utmp shuffle).
+	MOVL 4(SI), R8
+	MOVL 8(SI), R9
+	MOVL 12(SI), R10
+	MOVL R10, R11
+	SHRL $4, R11
+	ANDL $0x0f0f0f0f, R11
+	MOVL R9, DX
+	SHRL $6, DX
+	ANDL $0x03030303, DX
+	SHLL $4, DX
+	ORL  DX, R11                  // mins 4..7
+	MOVL R9, R12
+	ANDL $0x3f3f3f3f, R12         // mins 0..3
+	MOVL R10, R13
+	ANDL $0x0f0f0f0f, R13
+	MOVL R8, DX
+	SHRL $6, DX
+	ANDL $0x03030303, DX
+	SHLL $4, DX
+	ORL  DX, R13                  // scales 4..7
+	ANDL $0x3f3f3f3f, R8          // scales 0..3
+	MOVL R8, u-32(SP)
+	MOVL R13, u-28(SP)
+	MOVL R12, u-24(SP)
+	MOVL R11, u-20(SP)
+	VPMOVZXBW u-32(SP), X3
+	VMOVDQU   X3, w-16(SP)
+
+	// Mins: acc_m -= y.d*dmin * (mins · pairwise bsums), four lanes.
+	VPMOVZXBW    u-24(SP), X9
+	VMOVDQU      260(DI), Y10
+	VEXTRACTI128 $1, Y10, X11
+	VPHADDW      X11, X10, X10
+	VPMADDWD     X10, X9, X9
+	VCVTDQ2PS    X9, X9
+	MOVWLZX      2(SI), AX
+	VMOVD        AX, X12
+	VCVTPH2PS    X12, X12
+	VMOVSS       (DI), X13
+	VMULSS       X12, X13, X12
+	VBROADCASTSS X12, X12
+	VFNMADD231PS X9, X12, X8
+
+	// d = y.d * x.d
+	MOVWLZX      (SI), AX
+	VMOVD        AX, X6
+	VCVTPH2PS    X6, X6
+	VMULSS       X6, X13, X6
+	VBROADCASTSS X6, Y6
+
+	LEAQ  16(SI), R8
+	LEAQ  4(DI), R9
+	VPXOR Y7, Y7, Y7
+	Q4KGROUP(0, 0, w-16(SP), w-14(SP))
+	Q4KGROUP(32, 64, w-12(SP), w-10(SP))
+	Q4KGROUP(64, 128, w-8(SP), w-6(SP))
+	Q4KGROUP(96, 192, w-4(SP), w-2(SP))
+	VCVTDQ2PS   Y7, Y7
+	VFMADD231PS Y7, Y6, Y0
+
+	ADDQ $144, SI
+	ADDQ $292, DI
+	DECQ CX
+	JNZ  q4kloop
+
+q4kdone:
+	HSUM8
+	VMOVHLPS  X8, X8, X2
+	VADDPS    X2, X8, X8
+	VMOVSHDUP X8, X2
+	VADDSS    X2, X8, X8
+	VADDSS    X8, X1, X1
+	VZEROUPPER
+	MOVSS X1, ret+24(FP)
+	RET
+
+// q6kShuf<>+16c picks Q6_K scales 2c (eight times) and 2c+1 (eight times).
+DATA q6kShuf<>+0(SB)/8, $0x0000000000000000
+DATA q6kShuf<>+8(SB)/8, $0x0101010101010101
+DATA q6kShuf<>+16(SB)/8, $0x0202020202020202
+DATA q6kShuf<>+24(SB)/8, $0x0303030303030303
+DATA q6kShuf<>+32(SB)/8, $0x0404040404040404
+DATA q6kShuf<>+40(SB)/8, $0x0505050505050505
+DATA q6kShuf<>+48(SB)/8, $0x0606060606060606
+DATA q6kShuf<>+56(SB)/8, $0x0707070707070707
+DATA q6kShuf<>+64(SB)/8, $0x0808080808080808
+DATA q6kShuf<>+72(SB)/8, $0x0909090909090909
+DATA q6kShuf<>+80(SB)/8, $0x0a0a0a0a0a0a0a0a
+DATA q6kShuf<>+88(SB)/8, $0x0b0b0b0b0b0b0b0b
+DATA q6kShuf<>+96(SB)/8, $0x0c0c0c0c0c0c0c0c
+DATA q6kShuf<>+104(SB)/8, $0x0d0d0d0d0d0d0d0d
+DATA q6kShuf<>+112(SB)/8, $0x0e0e0e0e0e0e0e0e
+DATA q6kShuf<>+120(SB)/8, $0x0f0f0f0f0f0f0f0f
+GLOBL q6kShuf<>(SB), RODATA|NOPTR, $128
+
+// Q6KCHUNK adds to Y7 the scaled lane sums of the 32 unsigned 6-bit quants
+// in Y5 against the activations at yoff: sum(q*y) - 32*sum(y) per pair.
+// Needs Y13 = 32 bytes, X10 = the block's int8 scales.
+#define Q6KCHUNK(yoff, k) \
+	VMOVDQU    yoff(DI), Y8                 \
+	VPMADDUBSW Y8, Y13, Y9                  \
+	VPMADDUBSW Y8, Y5, Y11                  \
+	VPSUBW     Y9, Y11, Y11                 \
+	VPSHUFB    q6kShuf<>+(16*(k))(SB), X10, X12 \
+	VPMOVSXBW  X12, Y12                     \
+	VPMADDWD   Y12, Y11, Y11                \
+	VPADDD     Y11, Y7, Y7
+
+// Q6KHALF handles one 128-quant half of a Q6_K block.
+#define Q6KHALF(h) \
+	VMOVDQU  (64*h)(SI), Y1     \
+	VMOVDQU  (64*h+32)(SI), Y2  \
+	VMOVDQU  (128+32*h)(SI), Y3 \
+	VPAND    Y14, Y3, Y4        \
+	VPSLLW   $4, Y4, Y4         \
+	VPAND    Y15, Y1, Y5        \
+	VPOR     Y4, Y5, Y5         \
+	Q6KCHUNK(4+128*h, 4*h)      \
+	VPSRLW   $2, Y3, Y4         \
+	VPAND    Y14, Y4, Y4        \
+	VPSLLW   $4, Y4, Y4         \
+	VPAND    Y15, Y2, Y5        \
+	VPOR     Y4, Y5, Y5         \
+	Q6KCHUNK(4+128*h+32, 4*h+1) \
+	VPSRLW   $4, Y3, Y4         \
+	VPAND    Y14, Y4, Y4        \
+	VPSLLW   $4, Y4, Y4         \
+	VPSRLW   $4, Y1, Y5         \
+	VPAND    Y15, Y5, Y5        \
+	VPOR     Y4, Y5, Y5         \
+	Q6KCHUNK(4+128*h+64, 4*h+2) \
+	VPSRLW   $6, Y3, Y4         \
+	VPAND    Y14, Y4, Y4        \
+	VPSLLW   $4, Y4, Y4         \
+	VPSRLW   $4, Y2, Y5         \
+	VPAND    Y15, Y5, Y5        \
+	VPOR     Y4, Y5, Y5         \
+	Q6KCHUNK(4+128*h+96, 4*h+3)
+
+// func dotQ6KAVX2(x, y *byte, nb int) float32
+TEXT ·dotQ6KAVX2(SB), NOSPLIT, $0-28
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	BYTES(Y15, X15, $0x0f0f0f0f)
+	BYTES(Y14, X14, $0x03030303)
+	BYTES(Y13, X13, $0x20202020)
+	TESTQ  CX, CX
+	JLE    q6kdone
+
+q6kloop:
+	MOVWLZX      208(SI), AX
+	VMOVD        AX, X6
+	VCVTPH2PS    X6, X6
+	VMULSS       (DI), X6, X6
+	VBROADCASTSS X6, Y6
+	VMOVDQU      192(SI), X10
+	VPXOR        Y7, Y7, Y7
+	Q6KHALF(0)
+	Q6KHALF(1)
+	VCVTDQ2PS    Y7, Y7
+	VFMADD231PS  Y7, Y6, Y0
+	ADDQ         $210, SI
+	ADDQ         $292, DI
+	DECQ         CX
+	JNZ          q6kloop
+
+q6kdone:
+	HSUM8
+	VZEROUPPER
+	MOVSS X1, ret+24(FP)
+	RET
