@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,7 +25,7 @@ type NVML interface {
 // by CUDA_VISIBLE_DEVICES / HIP_VISIBLE_DEVICES. The note says why none were
 // found; the probe never fails for that.
 // A unified-memory GPU gets the host's total and effective available memory.
-func readGPUs(ctx context.Context, o *Options, host *Memory) ([]GPU, string) {
+func readGPUs(o *Options, host *Memory) ([]GPU, string) {
 	var notes []string
 	gpus := []GPU{}
 	lib := o.NVML

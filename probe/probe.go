@@ -68,7 +68,7 @@ func Probe(ctx context.Context, opts Options) (*Snapshot, error) {
 		return nil, err
 	}
 	if !opts.NoGPU {
-		s.GPUs, s.GPUNote = readGPUs(ctx, &opts, &s.Memory)
+		s.GPUs, s.GPUNote = readGPUs(&opts, &s.Memory)
 	}
 	if len(opts.Files) > 0 {
 		files, err := FileResidency(opts.Files...)
