@@ -335,6 +335,15 @@ func check(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
 		if d == 0 && s.MLock {
 			need += dm.ResidentBytes
 		}
+		if d == 0 {
+			// A GPU with unified memory allocates from host RAM: the host
+			// must hold its share too.
+			for g, gpu := range mc.gpus {
+				if gpu.UnifiedMemory {
+					need += b.Devices[1+g].TotalBytes
+				}
+			}
+		}
 		if need+margin > avail && a.fits {
 			a.fits, a.failDev = false, d
 		}

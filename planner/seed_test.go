@@ -124,3 +124,23 @@ func BenchmarkPlan(b *testing.B) {
 		}
 	}
 }
+
+// A GPU that shares host memory (GB10, Jetson) must not be counted twice.
+func TestUnifiedMemoryGPU(t *testing.T) {
+	f, err := gguf.Open(testutil.Path("zoo", "mixtral-8x7b-Q4_K_M.header.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpu := probe.GPU{Name: "GB10", TotalBytes: 40 << 30, FreeBytes: 40 << 30}
+	discrete := probe.Describe(probe.Description{RAMBytes: 27 << 30, GPUs: []probe.GPU{gpu}})
+	gpu.UnifiedMemory = true
+	unified := probe.Describe(probe.Description{RAMBytes: 27 << 30, GPUs: []probe.GPU{gpu}})
+	req := Request{Settings: Settings{MMap: false}, Pinned: Pins{MMap: true}}
+	if p, err := Make(context.Background(), f, discrete, req); err != nil || !p.Fits {
+		t.Fatalf("27 GiB RAM + a discrete 40 GiB GPU: %v", err)
+	}
+	// 27 GiB of RAM cannot hold the 26.5 GiB of weights plus the rest and a margin once they are charged to it.
+	if _, err := Make(context.Background(), f, unified, req); err == nil {
+		t.Error("a unified-memory GPU's weights were not charged to the host")
+	}
+}
