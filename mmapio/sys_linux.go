@@ -1,0 +1,90 @@
+package mmapio
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+var (
+	errNoPopulate    = errors.New("MADV_POPULATE_READ not supported")
+	errPopulateFault = errors.New("MADV_POPULATE_READ: EFAULT")
+)
+
+// mmapFile maps the whole file read-only and shared, so that every process
+// mapping the model shares one copy in the page cache.
+func mmapFile(f *os.File, size int64, populate bool) ([]byte, error) {
+	flags := unix.MAP_SHARED
+	if populate {
+		flags |= unix.MAP_POPULATE
+	}
+	return unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, flags)
+}
+
+func munmap(b []byte) error { return unix.Munmap(b) }
+
+var advice = [...]int{
+	AdviceNormal:     unix.MADV_NORMAL,
+	AdviceWillNeed:   unix.MADV_WILLNEED,
+	AdviceSequential: unix.MADV_SEQUENTIAL,
+	AdviceRandom:     unix.MADV_RANDOM,
+	AdviceDontNeed:   unix.MADV_DONTNEED,
+}
+
+func madvise(b []byte, a Advice) error {
+	if a < 0 || int(a) >= len(advice) {
+		return unix.EINVAL
+	}
+	return unix.Madvise(b, advice[a])
+}
+
+func populate(b []byte) error {
+	err := unix.Madvise(b, unix.MADV_POPULATE_READ)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSYS):
+		return errNoPopulate
+	case errors.Is(err, unix.EFAULT):
+		return errPopulateFault
+	}
+	return err
+}
+
+func mlock(b []byte) error   { return unix.Mlock(b) }
+func munlock(b []byte) error { return unix.Munlock(b) }
+
+// memlockLimit is the soft RLIMIT_MEMLOCK in bytes (all ones: unlimited).
+func memlockLimit() uint64 {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_MEMLOCK, &rl) != nil {
+		return 0
+	}
+	return rl.Cur
+}
+
+// allocAnon returns n bytes of anonymous memory outside the Go heap, so that
+// the garbage collector neither scans it nor counts it towards GOGC, and
+// freeAnon returns it to the kernel at once.
+func allocAnon(n int) ([]byte, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	return unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+}
+
+func freeAnon(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	return unix.Munmap(b)
+}
+
+// readOnly makes a filled buffer fault on writes, as a mapping would.
+func readOnly(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	return unix.Mprotect(b, unix.PROT_READ)
+}

@@ -1,0 +1,36 @@
+//go:build !linux
+
+package mmapio
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+var (
+	errNoPopulate    = errors.New("MADV_POPULATE_READ not supported")
+	errPopulateFault = errors.New("MADV_POPULATE_READ: EFAULT")
+)
+
+func mmapFile(f *os.File, size int64, populate bool) ([]byte, error) {
+	return nil, fmt.Errorf("mmap: %w", ErrNotSupported)
+}
+
+func munmap(b []byte) error { return nil }
+
+func madvise(b []byte, a Advice) error { return fmt.Errorf("madvise: %w", ErrNotSupported) }
+
+func populate(b []byte) error { return errNoPopulate }
+
+func mlock(b []byte) error   { return fmt.Errorf("mlock: %w", ErrNotSupported) }
+func munlock(b []byte) error { return fmt.Errorf("munlock: %w", ErrNotSupported) }
+
+func memlockLimit() uint64 { return 0 }
+
+// allocAnon falls back to the Go heap.
+func allocAnon(n int) ([]byte, error) { return make([]byte, n), nil }
+
+func freeAnon(b []byte) error { return nil }
+
+func readOnly(b []byte) error { return nil }
