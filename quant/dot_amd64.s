@@ -208,7 +208,7 @@ f16done:
 	VPADDD       Y2, Y7, Y7
 
 // func dotQ4KAVX2(x, y *byte, nb int) float32
-TEXT ·dotQ4KAVX2(SB), NOSPLIT, $32-28
+TEXT ·dotQ4KAVX2(SB), NOSPLIT, $16-28
 	MOVQ   x+0(FP), SI
 	MOVQ   y+8(FP), DI
 	MOVQ   nb+16(FP), CX
@@ -241,15 +241,17 @@ q4kloop:
 	SHLL $4, DX
 	ORL  DX, R13                  // scales 4..7
 	ANDL $0x3f3f3f3f, R8          // scales 0..3
-	MOVL R8, u-32(SP)
-	MOVL R13, u-28(SP)
-	MOVL R12, u-24(SP)
-	MOVL R11, u-20(SP)
-	VPMOVZXBW u-32(SP), X3
+	// Scales as int16 on the stack (one 16-byte store, so the word loads
+	// below are forwarded from it), mins in X9.
+	VMOVD     R8, X3
+	VPINSRD   $1, R13, X3, X3
+	VPMOVZXBW X3, X3
 	VMOVDQU   X3, w-16(SP)
+	VMOVD     R12, X9
+	VPINSRD   $1, R11, X9, X9
+	VPMOVZXBW X9, X9
 
 	// Mins: acc_m -= y.d*dmin * (mins · pairwise bsums), four lanes.
-	VPMOVZXBW    u-24(SP), X9
 	VMOVDQU      260(DI), Y10
 	VEXTRACTI128 $1, Y10, X11
 	VPHADDW      X11, X10, X10
