@@ -23,6 +23,15 @@ func dotQ4KAVX2(x, y *byte, nb int) float32
 func dotQ6KAVX2(x, y *byte, nb int) float32
 
 //go:noescape
+func dotQ5KAVX2(x, y *byte, nb int) float32
+
+//go:noescape
+func dotQ3KAVX2(x, y *byte, nb int) float32
+
+//go:noescape
+func dotQ2KAVX2(x, y *byte, nb int) float32
+
+//go:noescape
 func dotF32AVX2(x, y *byte, n int) float32
 
 //go:noescape
@@ -48,6 +57,15 @@ func fastKernels() map[gguf.Type]dotKernel {
 		},
 		gguf.TypeQ6_K: func(row, act []byte, nb int) float32 {
 			return dotQ6KAVX2(unsafe.SliceData(row), unsafe.SliceData(act), nb)
+		},
+		gguf.TypeQ5_K: func(row, act []byte, nb int) float32 {
+			return dotQ5KAVX2(unsafe.SliceData(row), unsafe.SliceData(act), nb)
+		},
+		gguf.TypeQ3_K: func(row, act []byte, nb int) float32 {
+			return dotQ3KAVX2(unsafe.SliceData(row), unsafe.SliceData(act), nb)
+		},
+		gguf.TypeQ2_K: func(row, act []byte, nb int) float32 {
+			return dotQ2KAVX2(unsafe.SliceData(row), unsafe.SliceData(act), nb)
 		},
 		gguf.TypeF32: func(row, act []byte, n int) float32 {
 			m := n &^ 31

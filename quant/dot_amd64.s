@@ -395,3 +395,299 @@ q6kdone:
 	VZEROUPPER
 	MOVSS X1, ret+24(FP)
 	RET
+
+// Q5KGROUP is Q4KGROUP with the fifth bits b0 and b0+1 of qh (in Y10) added.
+// Needs Y15 = 0x0f bytes, Y14 = 0x01 bytes.
+#define Q5KGROUP(qoff, yoff, b0, s0, s1) \
+	VMOVDQU      qoff(R8), Y1        \
+	VPSRLW       $4, Y1, Y2          \
+	VPAND        Y15, Y1, Y1         \
+	VPAND        Y15, Y2, Y2         \
+	VPSRLW       $(b0), Y10, Y3      \
+	VPAND        Y14, Y3, Y3         \
+	VPSLLW       $4, Y3, Y3          \
+	VPOR         Y3, Y1, Y1          \
+	VPSRLW       $(b0+1), Y10, Y4    \
+	VPAND        Y14, Y4, Y4         \
+	VPSLLW       $4, Y4, Y4          \
+	VPOR         Y4, Y2, Y2          \
+	VPMADDUBSW   yoff(R9), Y1, Y1    \
+	VPMADDUBSW   yoff+32(R9), Y2, Y2 \
+	VPBROADCASTW s0, Y3              \
+	VPBROADCASTW s1, Y4              \
+	VPMADDWD     Y3, Y1, Y1          \
+	VPMADDWD     Y4, Y2, Y2          \
+	VPADDD       Y1, Y7, Y7          \
+	VPADDD       Y2, Y7, Y7
+
+// UNPACKK4 unpacks the 6-bit scales and mins at 4(SI) (ggml's utmp shuffle):
+// int16 scales to w-16(SP), int16 mins to X9. Clobbers DX, R8-R13.
+#define UNPACKK4 \
+	MOVL      4(SI), R8        \
+	MOVL      8(SI), R9        \
+	MOVL      12(SI), R10      \
+	MOVL      R10, R11         \
+	SHRL      $4, R11          \
+	ANDL      $0x0f0f0f0f, R11 \
+	MOVL      R9, DX           \
+	SHRL      $6, DX           \
+	ANDL      $0x03030303, DX  \
+	SHLL      $4, DX           \
+	ORL       DX, R11          \
+	MOVL      R9, R12          \
+	ANDL      $0x3f3f3f3f, R12 \
+	MOVL      R10, R13         \
+	ANDL      $0x0f0f0f0f, R13 \
+	MOVL      R8, DX           \
+	SHRL      $6, DX           \
+	ANDL      $0x03030303, DX  \
+	SHLL      $4, DX           \
+	ORL       DX, R13          \
+	ANDL      $0x3f3f3f3f, R8  \
+	VMOVD     R8, X3           \
+	VPINSRD   $1, R13, X3, X3  \
+	VPMOVZXBW X3, X3           \
+	VMOVDQU   X3, w-16(SP)     \
+	VMOVD     R12, X9          \
+	VPINSRD   $1, R11, X9, X9  \
+	VPMOVZXBW X9, X9
+
+// func dotQ5KAVX2(x, y *byte, nb int) float32
+TEXT ·dotQ5KAVX2(SB), NOSPLIT, $16-28
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS X8, X8, X8
+	BYTES(Y15, X15, $0x0f0f0f0f)
+	BYTES(Y14, X14, $0x01010101)
+	TESTQ  CX, CX
+	JLE    q5kdone
+
+q5kloop:
+	UNPACKK4
+
+	// Mins: summs -= y.d*dmin * (mins · bsums), one float (ggml's Q5_K form).
+	VMOVDQU      260(DI), Y10
+	VEXTRACTI128 $1, Y10, X11
+	VPHADDW      X11, X10, X10
+	VPMADDWD     X10, X9, X9
+	VPHADDD      X9, X9, X9
+	VPHADDD      X9, X9, X9
+	VCVTDQ2PS    X9, X9
+	MOVWLZX      2(SI), AX
+	VMOVD        AX, X12
+	VCVTPH2PS    X12, X12
+	VMOVSS       (DI), X13
+	VMULSS       X12, X13, X12
+	VFNMADD231SS X9, X12, X8
+
+	MOVWLZX      (SI), AX
+	VMOVD        AX, X6
+	VCVTPH2PS    X6, X6
+	VMULSS       X6, X13, X6
+	VBROADCASTSS X6, Y6
+
+	VMOVDQU 16(SI), Y10
+	LEAQ    48(SI), R8
+	LEAQ    4(DI), R9
+	VPXOR   Y7, Y7, Y7
+	Q5KGROUP(0, 0, 0, w-16(SP), w-14(SP))
+	Q5KGROUP(32, 64, 2, w-12(SP), w-10(SP))
+	Q5KGROUP(64, 128, 4, w-8(SP), w-6(SP))
+	Q5KGROUP(96, 192, 6, w-4(SP), w-2(SP))
+	VCVTDQ2PS   Y7, Y7
+	VFMADD231PS Y7, Y6, Y0
+
+	ADDQ $176, SI
+	ADDQ $292, DI
+	DECQ CX
+	JNZ  q5kloop
+
+q5kdone:
+	HSUM8
+	VADDSS X8, X1, X1
+	VZEROUPPER
+	MOVSS X1, ret+24(FP)
+	RET
+
+// K3CHUNK adds to Y7 the scaled lane sums of (Y5 - Y4) against the
+// activations at yoff, Y5 and Y4 unsigned bytes; X10 holds the block's 16
+// int8 scales (without offset).
+#define K3CHUNK(yoff, k) \
+	VMOVDQU    yoff(DI), Y8                   \
+	VPMADDUBSW Y8, Y4, Y9                     \
+	VPMADDUBSW Y8, Y5, Y11                    \
+	VPSUBW     Y9, Y11, Y11                   \
+	VPSHUFB    q6kShuf<>+(16*(k))(SB), X10, X12 \
+	VPMOVSXBW  X12, Y12                       \
+	VPMADDWD   Y12, Y11, Y11                  \
+	VPADDD     Y11, Y7, Y7
+
+// Q3KPART makes the 32 quants of bit pair (2*p) of qs half Y1 in Y5 and the
+// offset (4 where the hmask bit hb of Y3 is clear) in Y4.
+// Needs Y14 = 0x03 bytes, Y13 = 0x01 bytes.
+#define Q3KPART(p, hb) \
+	VPSRLW $(2*(p)), Y1, Y5 \
+	VPAND  Y14, Y5, Y5      \
+	VPSRLW $(hb), Y3, Y4    \
+	VPANDN Y13, Y4, Y4      \
+	VPSLLW $2, Y4, Y4
+
+// func dotQ3KAVX2(x, y *byte, nb int) float32
+TEXT ·dotQ3KAVX2(SB), NOSPLIT, $0-28
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	BYTES(Y14, X14, $0x03030303)
+	BYTES(Y13, X13, $0x01010101)
+	BYTES(Y15, X15, $0x20202020)
+	TESTQ  CX, CX
+	JLE    q3kdone
+
+q3kloop:
+	MOVWLZX      108(SI), AX
+	VMOVD        AX, X6
+	VCVTPH2PS    X6, X6
+	VMULSS       (DI), X6, X6
+	VBROADCASTSS X6, Y6
+
+	// The sixteen 6-bit scales, minus 32, as int8 in X10.
+	MOVL    96(SI), R8         // a0
+	MOVL    100(SI), R9        // a1
+	MOVL    104(SI), R10       // a2
+	MOVL    R8, R11
+	ANDL    $0x0f0f0f0f, R11
+	MOVL    R10, DX
+	ANDL    $0x03030303, DX
+	SHLL    $4, DX
+	ORL     DX, R11
+	VMOVD   R11, X10
+	MOVL    R9, R11
+	ANDL    $0x0f0f0f0f, R11
+	MOVL    R10, DX
+	SHRL    $2, DX
+	ANDL    $0x03030303, DX
+	SHLL    $4, DX
+	ORL     DX, R11
+	VPINSRD $1, R11, X10, X10
+	MOVL    R8, R11
+	SHRL    $4, R11
+	ANDL    $0x0f0f0f0f, R11
+	MOVL    R10, DX
+	SHRL    $4, DX
+	ANDL    $0x03030303, DX
+	SHLL    $4, DX
+	ORL     DX, R11
+	VPINSRD $2, R11, X10, X10
+	MOVL    R9, R11
+	SHRL    $4, R11
+	ANDL    $0x0f0f0f0f, R11
+	MOVL    R10, DX
+	SHRL    $6, DX
+	ANDL    $0x03030303, DX
+	SHLL    $4, DX
+	ORL     DX, R11
+	VPINSRD $3, R11, X10, X10
+	VPSUBB  X15, X10, X10
+
+	VMOVDQU (SI), Y3           // hmask
+	VPXOR   Y7, Y7, Y7
+	VMOVDQU 32(SI), Y1         // qs, first half
+	Q3KPART(0, 0)
+	K3CHUNK(4, 0)
+	Q3KPART(1, 1)
+	K3CHUNK(36, 1)
+	Q3KPART(2, 2)
+	K3CHUNK(68, 2)
+	Q3KPART(3, 3)
+	K3CHUNK(100, 3)
+	VMOVDQU 64(SI), Y1         // qs, second half
+	Q3KPART(0, 4)
+	K3CHUNK(132, 4)
+	Q3KPART(1, 5)
+	K3CHUNK(164, 5)
+	Q3KPART(2, 6)
+	K3CHUNK(196, 6)
+	Q3KPART(3, 7)
+	K3CHUNK(228, 7)
+	VCVTDQ2PS   Y7, Y7
+	VFMADD231PS Y7, Y6, Y0
+
+	ADDQ $110, SI
+	ADDQ $292, DI
+	DECQ CX
+	JNZ  q3kloop
+
+q3kdone:
+	HSUM8
+	VZEROUPPER
+	MOVSS X1, ret+24(FP)
+	RET
+
+// Q2KCHUNK adds the scaled lane sums of the 2-bit quants (2*p) of Y1.
+#define Q2KCHUNK(p, yoff, k) \
+	VPSRLW $(2*(p)), Y1, Y5 \
+	VPAND  Y14, Y5, Y5      \
+	VPXOR  Y4, Y4, Y4       \
+	K3CHUNK(yoff, k)
+
+// func dotQ2KAVX2(x, y *byte, nb int) float32
+TEXT ·dotQ2KAVX2(SB), NOSPLIT, $0-28
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	BYTES(Y14, X14, $0x03030303)
+	BYTES(Y15, X15, $0x0f0f0f0f)
+	TESTQ  CX, CX
+	JLE    q2kdone
+
+q2kloop:
+	VMOVSS       (DI), X13
+	// Mins first: acc -= y.d*dmin * (mins · bsums), as ggml does.
+	VMOVDQU      (SI), X10
+	VPSRLW       $4, X10, X9
+	VPAND        X15, X9, X9
+	VPMOVSXBW    X9, Y9
+	VPMADDWD     260(DI), Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	MOVWLZX      82(SI), AX
+	VMOVD        AX, X12
+	VCVTPH2PS    X12, X12
+	VMULSS       X12, X13, X12
+	VBROADCASTSS X12, Y12
+	VFNMADD231PS Y9, Y12, Y0
+	VPAND        X15, X10, X10  // scales
+
+	MOVWLZX      80(SI), AX
+	VMOVD        AX, X6
+	VCVTPH2PS    X6, X6
+	VMULSS       X6, X13, X6
+	VBROADCASTSS X6, Y6
+
+	VPXOR   Y7, Y7, Y7
+	VMOVDQU 16(SI), Y1
+	Q2KCHUNK(0, 4, 0)
+	Q2KCHUNK(1, 36, 1)
+	Q2KCHUNK(2, 68, 2)
+	Q2KCHUNK(3, 100, 3)
+	VMOVDQU 48(SI), Y1
+	Q2KCHUNK(0, 132, 4)
+	Q2KCHUNK(1, 164, 5)
+	Q2KCHUNK(2, 196, 6)
+	Q2KCHUNK(3, 228, 7)
+	VCVTDQ2PS   Y7, Y7
+	VFMADD231PS Y7, Y6, Y0
+
+	ADDQ $84, SI
+	ADDQ $292, DI
+	DECQ CX
+	JNZ  q2kloop
+
+q2kdone:
+	HSUM8
+	VZEROUPPER
+	MOVSS X1, ret+24(FP)
+	RET
