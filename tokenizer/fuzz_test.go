@@ -44,6 +44,9 @@ func FuzzEncode(f *testing.F) {
 		subjects = append(subjects, subject{vocab(f, v.name), v.roundTrip})
 	}
 	subjects = append(subjects, subject{openTokenizer(f, testutil.Path("models", "synth-llama-gqa-Q4_0.gguf")), true})
+	if p, ok := testutil.SharedPath("testdata", "vocab", "ggml-vocab-bert-bge.gguf"); ok {
+		subjects = append(subjects, subject{openTokenizer(f, p), false})
+	}
 
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, sub := range subjects {

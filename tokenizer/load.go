@@ -19,9 +19,9 @@ const maxVocab = 1 << 24
 
 // FromGGUF builds the tokenizer described by the tokenizer.ggml.* keys of f,
 // with the defaults and fix-ups llama.cpp applies when it loads a vocabulary.
-// Tokenizers other than "llama" (SentencePiece) and "gpt2" (byte-level BPE),
-// and BPE pre-tokenizers whose splits are not implemented, give an error
-// wrapping ErrUnsupported.
+// Tokenizers other than "llama" (SentencePiece), "gpt2" (byte-level BPE) and
+// "bert" (WordPiece), such as "t5" or "rwkv", and BPE pre-tokenizers whose
+// splits are not implemented, give an error wrapping ErrUnsupported.
 func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 	if f == nil {
 		return nil, errors.New("tokenizer: nil file")
@@ -47,9 +47,13 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 			return nil, err
 		}
 		t.pre = p
+	case "bert":
+		t.kind = kindWPM
+		t.bos, t.eos, t.unk, t.sep, t.pad, t.mask = 101, null, 100, 102, 0, 103
+		t.addBOS, t.cleanSpaces = true, true
 	case "":
 		return nil, errors.New("tokenizer: no tokenizer.ggml.model in file")
-	case "bert", "t5", "rwkv", "plamo2", "no_vocab", "none":
+	case "t5", "rwkv", "plamo2", "no_vocab", "none":
 		return nil, fmt.Errorf("%w: tokenizer.ggml.model %q", ErrUnsupported, model)
 	default:
 		return nil, fmt.Errorf("%w: unknown tokenizer.ggml.model %q", ErrUnsupported, model)
@@ -140,6 +144,7 @@ func (t *Tokenizer) loadTokens(md *gguf.Metadata) error {
 			return fmt.Errorf("tokenizer: token %d %q appears twice in the vocabulary", i, w)
 		}
 		t.ids[w] = int32(i)
+		t.maxTokenLen = max(t.maxTokenLen, len(w))
 		d := &t.toks[i]
 		d.text = w
 		if i < len(scores) {
@@ -393,11 +398,11 @@ func (t *Tokenizer) pieceFor(id int32) string {
 		return d.text
 	}
 	switch t.kind {
-	case kindSPM:
+	case kindSPM, kindWPM:
 		if d.attr&attrNormal != 0 {
 			return strings.ReplaceAll(d.text, "▁", " ")
 		}
-		if d.attr&attrByte != 0 {
+		if d.attr&attrByte != 0 && t.kind == kindSPM {
 			if b, ok := byteTokenValue(d.text); ok {
 				return string([]byte{b})
 			}

@@ -210,3 +210,46 @@ func TestFromGGUFBadMetadata(t *testing.T) {
 		t.Errorf("short arrays: len %d attr %#x piece %q", tok.Len(), tok.toks[3].attr, tok.Piece(3, true))
 	}
 }
+
+func TestSyntheticWPM(t *testing.T) {
+	tok := synthTokenizer(t,
+		kv{"tokenizer.ggml.model", "bert"},
+		kv{"tokenizer.ggml.tokens", []string{"[UNK]", "[CLS]", "[SEP]", "▁hello", "▁world", "▁wor", "ld", "▁,", "▁你"}},
+		kv{"tokenizer.ggml.token_type", []int32{2, 3, 3, 1, 1, 1, 1, 1, 1}},
+		kv{"tokenizer.ggml.unknown_token_id", uint32(0)},
+		kv{"tokenizer.ggml.bos_token_id", uint32(1)},
+		kv{"tokenizer.ggml.seperator_token_id", uint32(2)},
+	)
+	// Longest match first ("▁world", not "▁wor" + "ld"); an unknown word
+	// is one [UNK]; accents go, case folds, punctuation splits off.
+	want := []int32{1, 3, 7, 0, 4, 8, 0, 2}
+	ids := tok.Encode("Héllo, xyz WORLD 你好", true, false)
+	if !slices.Equal(ids, want) {
+		t.Errorf("Encode: got %v want %v", ids, want)
+	}
+	if got := tok.Decode(ids, true, false); got != " hello, world 你" {
+		t.Errorf("Decode: %q", got)
+	}
+	if got := tok.Encode("", true, false); !slices.Equal(got, []int32{1, 2}) {
+		t.Errorf("empty: %v", got)
+	}
+}
+
+func TestWPMWords(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []string
+	}{
+		{"Héllo, WORLD!", []string{"hello", ",", "world", "!"}},
+		{"你好 a\x00b\u00adc", []string{"你", "好", "abc"}},
+		{"x+y~z", []string{"x", "+", "y", "~", "z"}},
+		{"Ωμέγα\t\u3000İ", []string{"ωμεγα", "i"}},
+		{"가", []string{"\u1100"}},
+		{"", nil},
+	}
+	for _, c := range cases {
+		if got := wpmWords(c.in); !slices.Equal(got, c.want) {
+			t.Errorf("%q: got %q want %q", c.in, got, c.want)
+		}
+	}
+}

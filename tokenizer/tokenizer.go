@@ -1,7 +1,8 @@
 // Package tokenizer turns text into token ids and back exactly as llama.cpp
 // does, from the tokenizer.ggml.* metadata of a GGUF file: SentencePiece-style
-// vocabularies (llama, mistral, phi-3; byte fallback) and GPT-2-style byte-level
-// BPE with the pre-tokenizer splits of the common model families.
+// vocabularies (llama, mistral, phi-3; byte fallback), GPT-2-style byte-level
+// BPE with the pre-tokenizer splits of the common model families, and BERT's
+// WordPiece.
 package tokenizer
 
 import (
@@ -15,6 +16,7 @@ type vocabKind int
 const (
 	kindSPM vocabKind = iota // "llama": SentencePiece BPE over scores
 	kindBPE                  // "gpt2": byte-level BPE over merge ranks
+	kindWPM                  // "bert": WordPiece, longest match
 )
 
 // Token attributes, as llama.cpp's llama_token_attr bits.
@@ -63,6 +65,7 @@ type Tokenizer struct {
 	fimPre, fimSuf, fimMid, fimPad, fimRep, fimSep int32
 
 	addSpacePrefix bool
+	maxTokenLen    int
 	addBOS, addEOS bool
 	ignoreMerges   bool
 	cleanSpaces    bool
@@ -131,8 +134,8 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 		frags = t.partition(text, parseSpecial)
 	}
 	out := make([]int32, 0, len(text)/3+2)
-	if addSpecial && t.addBOS && t.bos != null {
-		out = append(out, t.bos)
+	if addSpecial && t.bos != null && (t.addBOS || t.kind == kindWPM) {
+		out = append(out, t.bos) // WordPiece always starts with [CLS]
 	}
 	switch t.kind {
 	case kindSPM:
@@ -160,6 +163,18 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 			}
 			out = t.encodeBPE(text[f.start:f.end], out)
 		}
+	case kindWPM:
+		for _, f := range frags {
+			if f.tok != null {
+				out = append(out, f.tok)
+				continue
+			}
+			out = t.encodeWPM(text[f.start:f.end], out)
+		}
+		if addSpecial && t.sep != null {
+			out = append(out, t.sep)
+		}
+		return out
 	}
 	if addSpecial && t.addEOS && t.eos != null {
 		out = append(out, t.eos)

@@ -39,9 +39,12 @@ func openTokenizer(t testing.TB, path string) *Tokenizer {
 // TestVocabCases runs every .inp/.out case of llama.cpp's test-tokenizer-0
 // (add_special=false, parse_special=false).
 func TestVocabCases(t *testing.T) {
-	for _, name := range vocabs {
+	for _, name := range append(vocabs, "bert-bge") {
 		t.Run(name, func(t *testing.T) {
 			base := testutil.Path("vocab", "ggml-vocab-"+name+".gguf")
+			if name == "bert-bge" {
+				base = testutil.Shared(t, "testdata", "vocab", "ggml-vocab-bert-bge.gguf")
+			}
 			tok := openTokenizer(t, base)
 			inp, err := os.ReadFile(base + ".inp")
 			if err != nil {
@@ -109,6 +112,9 @@ func TestReferences(t *testing.T) {
 		{"ggml-vocab-phi-3", func(*testing.T) string { return testutil.Path("vocab", "ggml-vocab-phi-3.gguf") }},
 		{"ggml-vocab-gpt-2", func(*testing.T) string { return testutil.Path("vocab", "ggml-vocab-gpt-2.gguf") }},
 		{"ggml-vocab-deepseek-coder", func(*testing.T) string { return testutil.Path("vocab", "ggml-vocab-deepseek-coder.gguf") }},
+		{"ggml-vocab-bert-bge", func(t *testing.T) string {
+			return testutil.Shared(t, "testdata", "vocab", "ggml-vocab-bert-bge.gguf")
+		}},
 		{"tok512-karpathy", func(*testing.T) string { return testutil.Path("models", "synth-llama-gqa-Q4_0.gguf") }},
 		{"tok512-aidreams", func(t *testing.T) string { return testutil.Shared(t, "testdata", "models", "aidreams260K-F16.gguf") }},
 	}
@@ -166,17 +172,9 @@ func jsonString(s string) string {
 	return b.String()
 }
 
-func TestFromGGUFErrors(t *testing.T) {
+func TestFromGGUFNil(t *testing.T) {
 	if _, err := FromGGUF(nil); err == nil {
 		t.Error("nil file: no error")
-	}
-	f, err := gguf.Open(testutil.Shared(t, "testdata", "vocab", "ggml-vocab-bert-bge.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := FromGGUF(f); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "bert") {
-		t.Errorf("bert: got %v, want ErrUnsupported naming bert", err)
 	}
 }
 
