@@ -1,8 +1,3 @@
-// Package tokenizer turns text into token ids and back exactly as llama.cpp
-// does, from the tokenizer.ggml.* metadata of a GGUF file: SentencePiece-style
-// vocabularies (llama, mistral, phi-3; byte fallback), GPT-2-style byte-level
-// BPE with the pre-tokenizer splits of the common model families, and BERT's
-// WordPiece.
 package tokenizer
 
 import (
