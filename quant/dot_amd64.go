@@ -32,6 +32,21 @@ func dotQ3KAVX2(x, y *byte, nb int) float32
 func dotQ2KAVX2(x, y *byte, nb int) float32
 
 //go:noescape
+func dotQ4_1AVX2(x, y *byte, nb int) float32
+
+//go:noescape
+func dotQ5_0AVX2(x, y *byte, nb int) float32
+
+//go:noescape
+func dotQ5_1AVX2(x, y *byte, nb int) float32
+
+//go:noescape
+func dotIQ4NLAVX2(x, y *byte, nb int) float32
+
+//go:noescape
+func dotBF16AVX2(x, y *byte, n int) float32
+
+//go:noescape
 func dotF32AVX2(x, y *byte, n int) float32
 
 //go:noescape
@@ -66,6 +81,26 @@ func fastKernels() map[gguf.Type]dotKernel {
 		},
 		gguf.TypeQ2_K: func(row, act []byte, nb int) float32 {
 			return dotQ2KAVX2(unsafe.SliceData(row), unsafe.SliceData(act), nb)
+		},
+		gguf.TypeQ4_1: func(row, act []byte, nb int) float32 {
+			return dotQ4_1AVX2(unsafe.SliceData(row), unsafe.SliceData(act), nb)
+		},
+		gguf.TypeQ5_0: func(row, act []byte, nb int) float32 {
+			return dotQ5_0AVX2(unsafe.SliceData(row), unsafe.SliceData(act), nb)
+		},
+		gguf.TypeQ5_1: func(row, act []byte, nb int) float32 {
+			return dotQ5_1AVX2(unsafe.SliceData(row), unsafe.SliceData(act), nb)
+		},
+		gguf.TypeIQ4_NL: func(row, act []byte, nb int) float32 {
+			return dotIQ4NLAVX2(unsafe.SliceData(row), unsafe.SliceData(act), nb)
+		},
+		gguf.TypeBF16: func(row, act []byte, n int) float32 {
+			m := n &^ 31
+			s := float64(dotBF16AVX2(unsafe.SliceData(row), unsafe.SliceData(act), m))
+			for i := m; i < n; i++ {
+				s += float64(BF16ToF32(u16(row[2*i:])) * BF16ToF32(u16(act[2*i:])))
+			}
+			return float32(s)
 		},
 		gguf.TypeF32: func(row, act []byte, n int) float32 {
 			m := n &^ 31

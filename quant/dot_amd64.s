@@ -691,3 +691,276 @@ q2kdone:
 	VZEROUPPER
 	MOVSS X1, ret+24(FP)
 	RET
+
+// NIBBLES32 expands the 16 bytes at m into 32 bytes in Y1: low nibbles then
+// high nibbles (ggml's bytes_from_nibbles_32). Needs Y14 = 0x0f bytes.
+#define NIBBLES32(m) \
+	VMOVDQU     m, X1          \
+	VPSRLW      $4, X1, X2     \
+	VINSERTI128 $1, X2, Y1, Y1 \
+	VPAND       Y14, Y1, Y1
+
+// BITS32 sets Y2 to 0xff in byte i where bit i of the 32-bit word at m is
+// set (ggml's bytes_from_bits_32). Needs Y12 = bitsShuf, Y11 = bitsMask.
+#define BITS32(m) \
+	VPBROADCASTD m, Y2       \
+	VPSHUFB      Y12, Y2, Y2 \
+	VPOR         Y11, Y2, Y2 \
+	VPCMPEQB     Y10, Y2, Y2
+
+DATA bitsShuf<>+0(SB)/8, $0x0000000000000000
+DATA bitsShuf<>+8(SB)/8, $0x0101010101010101
+DATA bitsShuf<>+16(SB)/8, $0x0202020202020202
+DATA bitsShuf<>+24(SB)/8, $0x0303030303030303
+GLOBL bitsShuf<>(SB), RODATA|NOPTR, $32
+
+// func dotQ4_1AVX2(x, y *byte, nb int) float32
+TEXT ·dotQ4_1AVX2(SB), NOSPLIT, $0-28
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS X8, X8, X8
+	ONES16(Y15, X15)
+	BYTES(Y14, X14, $0x0f0f0f0f)
+	TESTQ  CX, CX
+	JLE    q41done
+
+q41loop:
+	// summs += x.m * y.s
+	MOVWLZX      2(SI), AX
+	MOVWLZX      2(DI), BX
+	VMOVD        AX, X6
+	VMOVD        BX, X7
+	VCVTPH2PS    X6, X6
+	VCVTPH2PS    X7, X7
+	VFMADD231SS  X7, X6, X8
+	NIBBLES32(4(SI))
+	VPMADDUBSW   4(DI), Y1, Y5
+	VPMADDWD     Y15, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	SCALE2((SI), (DI))
+	VFMADD231PS  Y6, Y5, Y0
+	ADDQ         $20, SI
+	ADDQ         $36, DI
+	DECQ         CX
+	JNZ          q41loop
+
+q41done:
+	HSUM8
+	VADDSS X8, X1, X1
+	VZEROUPPER
+	MOVSS X1, ret+24(FP)
+	RET
+
+// func dotQ5_1AVX2(x, y *byte, nb int) float32
+TEXT ·dotQ5_1AVX2(SB), NOSPLIT, $0-28
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS X8, X8, X8
+	ONES16(Y15, X15)
+	BYTES(Y14, X14, $0x0f0f0f0f)
+	BYTES(Y13, X13, $0x10101010)
+	VMOVDQU bitsShuf<>(SB), Y12
+	MOVQ    $0x7fbfdfeff7fbfdfe, AX
+	VMOVQ   AX, X11
+	VPBROADCASTQ X11, Y11
+	VPCMPEQB Y10, Y10, Y10
+	TESTQ  CX, CX
+	JLE    q51done
+
+q51loop:
+	MOVWLZX      2(SI), AX
+	MOVWLZX      2(DI), BX
+	VMOVD        AX, X6
+	VMOVD        BX, X7
+	VCVTPH2PS    X6, X6
+	VCVTPH2PS    X7, X7
+	VFMADD231SS  X7, X6, X8
+	NIBBLES32(8(SI))
+	BITS32(4(SI))
+	VPAND        Y13, Y2, Y2
+	VPOR         Y2, Y1, Y1
+	VPMADDUBSW   4(DI), Y1, Y5
+	VPMADDWD     Y15, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	SCALE2((SI), (DI))
+	VFMADD231PS  Y6, Y5, Y0
+	ADDQ         $24, SI
+	ADDQ         $36, DI
+	DECQ         CX
+	JNZ          q51loop
+
+q51done:
+	HSUM8
+	VADDSS X8, X1, X1
+	VZEROUPPER
+	MOVSS X1, ret+24(FP)
+	RET
+
+// func dotQ5_0AVX2(x, y *byte, nb int) float32
+TEXT ·dotQ5_0AVX2(SB), NOSPLIT, $0-28
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   nb+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	ONES16(Y15, X15)
+	BYTES(Y14, X14, $0x0f0f0f0f)
+	BYTES(Y13, X13, $0xf0f0f0f0)
+	VMOVDQU bitsShuf<>(SB), Y12
+	MOVQ    $0x7fbfdfeff7fbfdfe, AX
+	VMOVQ   AX, X11
+	VPBROADCASTQ X11, Y11
+	VPCMPEQB Y10, Y10, Y10
+	TESTQ  CX, CX
+	JLE    q50done
+
+q50loop:
+	NIBBLES32(6(SI))
+	BITS32(2(SI))
+	VPANDN       Y13, Y2, Y2    // 0xf0 where the fifth bit is clear: q-16
+	VPOR         Y2, Y1, Y1
+	VMOVDQU      2(DI), Y2
+	MULSUM8
+	SCALE2((SI), (DI))
+	VFMADD231PS  Y6, Y5, Y0
+	ADDQ         $22, SI
+	ADDQ         $34, DI
+	DECQ         CX
+	JNZ          q50loop
+
+q50done:
+	HSUM8
+	VZEROUPPER
+	MOVSS X1, ret+24(FP)
+	RET
+
+// IQ4NLHALF sets Y1 to the 32 codebook values of the IQ4_NL block at m.
+// Needs X9 = the codebook, Y14 = 0x0f bytes.
+#define IQ4NLBLOCK(m) \
+	VMOVDQU     m, X1          \
+	VPSRLW      $4, X1, X2     \
+	VPAND       X14, X1, X1    \
+	VPAND       X14, X2, X2    \
+	VPSHUFB     X1, X9, X1     \
+	VPSHUFB     X2, X9, X2     \
+	VINSERTI128 $1, X2, Y1, Y1
+
+DATA iq4nlValues<>+0(SB)/8, $0xf6eaddcfbfad9881
+DATA iq4nlValues<>+8(SB)/8, $0x7159453526190d01
+GLOBL iq4nlValues<>(SB), RODATA|NOPTR, $16
+
+// func dotIQ4NLAVX2(x, y *byte, nb int) float32
+// Two blocks per step into two accumulators, then a scalar tail, as ggml.
+TEXT ·dotIQ4NLAVX2(SB), NOSPLIT, $0-28
+	MOVQ    x+0(FP), SI
+	MOVQ    y+8(FP), DI
+	MOVQ    nb+16(FP), CX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y8, Y8, Y8
+	ONES16(Y15, X15)
+	BYTES(Y14, X14, $0x0f0f0f0f)
+	VMOVDQU iq4nlValues<>(SB), X9
+	MOVQ    CX, DX
+	SHRQ    $1, DX
+	JZ      iq4pairsdone
+
+iq4loop:
+	IQ4NLBLOCK(2(SI))
+	VMOVDQU     2(DI), Y2
+	MULSUM8
+	SCALE2((SI), (DI))
+	VFMADD231PS Y6, Y5, Y0
+	IQ4NLBLOCK(20(SI))
+	VMOVDQU     36(DI), Y2
+	MULSUM8
+	SCALE2(18(SI), 34(DI))
+	VFMADD231PS Y6, Y5, Y8
+	ADDQ        $36, SI
+	ADDQ        $68, DI
+	DECQ        DX
+	JNZ         iq4loop
+
+iq4pairsdone:
+	VADDPS  Y8, Y0, Y0
+	HSUM8
+	VMOVAPS X1, X8
+	ANDQ    $1, CX
+	JZ     iq4done
+	// Odd last block: sumf += d * isum in scalar order.
+	IQ4NLBLOCK(2(SI))
+	VMOVDQU      2(DI), Y2
+	VPSIGNB      Y1, Y1, Y3
+	VPSIGNB      Y1, Y2, Y4
+	VPMADDUBSW   Y4, Y3, Y5
+	VPMADDWD     Y15, Y5, Y5
+	VEXTRACTI128 $1, Y5, X4
+	VPADDD       X4, X5, X5
+	VPHADDD      X5, X5, X5
+	VPHADDD      X5, X5, X5
+	VCVTDQ2PS    X5, X5
+	MOVWLZX      (SI), AX
+	MOVWLZX      (DI), BX
+	VMOVD        AX, X6
+	VMOVD        BX, X7
+	VCVTPH2PS    X6, X6
+	VCVTPH2PS    X7, X7
+	VMULSS       X6, X7, X6
+	VFMADD231SS  X5, X6, X8
+
+iq4done:
+	VZEROUPPER
+	MOVSS X8, ret+24(FP)
+	RET
+
+// func dotBF16AVX2(x, y *byte, n int) float32
+// n must be a multiple of 32.
+TEXT ·dotBF16AVX2(SB), NOSPLIT, $0-28
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   n+16(FP), CX
+	SHRQ   $5, CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	TESTQ  CX, CX
+	JLE    bf16done
+
+bf16loop:
+	VPMOVZXWD   (SI), Y4
+	VPMOVZXWD   16(SI), Y5
+	VPMOVZXWD   32(SI), Y6
+	VPMOVZXWD   48(SI), Y7
+	VPMOVZXWD   (DI), Y8
+	VPMOVZXWD   16(DI), Y9
+	VPMOVZXWD   32(DI), Y10
+	VPMOVZXWD   48(DI), Y11
+	VPSLLD      $16, Y4, Y4
+	VPSLLD      $16, Y5, Y5
+	VPSLLD      $16, Y6, Y6
+	VPSLLD      $16, Y7, Y7
+	VPSLLD      $16, Y8, Y8
+	VPSLLD      $16, Y9, Y9
+	VPSLLD      $16, Y10, Y10
+	VPSLLD      $16, Y11, Y11
+	VFMADD231PS Y8, Y4, Y0
+	VFMADD231PS Y9, Y5, Y1
+	VFMADD231PS Y10, Y6, Y2
+	VFMADD231PS Y11, Y7, Y3
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	DECQ        CX
+	JNZ         bf16loop
+
+bf16done:
+	// ((c1+c2)+(c3+c4)), then ggml's _mm256_reduce_add_ps.
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	HSUM8
+	VZEROUPPER
+	MOVSS X1, ret+24(FP)
+	RET

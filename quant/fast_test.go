@@ -62,7 +62,7 @@ func TestFastMatchesRef(t *testing.T) {
 				n := c * bs
 				for rep := 0; rep < 3; rep++ {
 					x := randVec(r, n)
-					if rep == 2 { // extreme activations: saturating quants
+					if rep == 2 { // large activations
 						for i := range x {
 							x[i] *= 1e3
 						}
