@@ -16,17 +16,14 @@
 	VMOVSHDUP    X1, X2     \
 	VADDSS       X2, X1, X1
 
-// SCALE2 loads the f16 scales at a and b, multiplies them and broadcasts the
-// product to Y6. Clobbers AX, BX, X7.
+// SCALE2 loads the f16 scales at a and b and sets all lanes of Y6 to their
+// product. Clobbers Y7.
 #define SCALE2(a, b) \
-	MOVWLZX      a, AX      \
-	MOVWLZX      b, BX      \
-	VMOVD        AX, X6     \
-	VMOVD        BX, X7     \
-	VCVTPH2PS    X6, X6     \
-	VCVTPH2PS    X7, X7     \
-	VMULSS       X7, X6, X6 \
-	VBROADCASTSS X6, Y6
+	VPBROADCASTW a, X6  \
+	VPBROADCASTW b, X7  \
+	VCVTPH2PS    X6, Y6 \
+	VCVTPH2PS    X7, Y7 \
+	VMULPS       Y7, Y6, Y6
 
 // MULSUM8 sets Y5 to the eight int32 sums of four products of the signed
 // bytes in Y1 (weights) and Y2 (activations), as float. Needs Y15 = int16 ones.
