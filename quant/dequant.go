@@ -262,12 +262,13 @@ func dequantQ5K(src []byte, dst []float32) {
 // q6KValues expands a Q6_K block's 256 signed 6-bit quants (-32..31).
 func q6KValues(ql, qh []byte, out *[256]int8) {
 	for half := 0; half < 2; half++ {
-		l4, h, o := ql[64*half:], qh[32*half:], out[128*half:]
+		l4, h, o := (*[64]byte)(ql[64*half:]), (*[32]byte)(qh[32*half:]), (*[128]int8)(out[128*half:])
 		for l := 0; l < 32; l++ {
-			o[l] = int8((l4[l]&0xf)|((h[l]>>0)&3)<<4) - 32
-			o[l+32] = int8((l4[l+32]&0xf)|((h[l]>>2)&3)<<4) - 32
-			o[l+64] = int8((l4[l]>>4)|((h[l]>>4)&3)<<4) - 32
-			o[l+96] = int8((l4[l+32]>>4)|((h[l]>>6)&3)<<4) - 32
+			a, b, hb := l4[l], l4[l+32], h[l]
+			o[l] = int8((a&0xf)|(hb&3)<<4) - 32
+			o[l+32] = int8((b&0xf)|((hb>>2)&3)<<4) - 32
+			o[l+64] = int8((a>>4)|((hb>>4)&3)<<4) - 32
+			o[l+96] = int8((b>>4)|((hb>>6)&3)<<4) - 32
 		}
 	}
 }

@@ -73,12 +73,12 @@ func dotBF16(row, act []byte, n int) float32 {
 func dotQ8_0(row, act []byte, nb int) float32 {
 	var sum float32
 	for i := 0; i < nb; i++ {
-		x, y := row[i*34:i*34+34], act[i*34:i*34+34]
+		x, y := (*[34]byte)(row[i*34:]), (*[34]byte)(act[i*34:])
 		var s int32
-		for j := 0; j < 32; j++ {
-			s += int32(int8(x[2+j])) * int32(int8(y[2+j]))
+		for j := 2; j < 34; j++ {
+			s += int32(int8(x[j])) * int32(int8(y[j]))
 		}
-		sum += float32(s) * (f16(x) * f16(y))
+		sum += float32(s) * (f16(x[:]) * f16(y[:]))
 	}
 	return sum
 }
@@ -86,14 +86,14 @@ func dotQ8_0(row, act []byte, nb int) float32 {
 func dotQ4_0(row, act []byte, nb int) float32 {
 	var sum float32
 	for i := 0; i < nb; i++ {
-		x, y := row[i*18:i*18+18], act[i*34:i*34+34]
+		x, y := (*[18]byte)(row[i*18:]), (*[34]byte)(act[i*34:])
 		var s int32
 		for j := 0; j < 16; j++ {
 			q := x[2+j]
 			s += (int32(q&0xf) - 8) * int32(int8(y[2+j]))
 			s += (int32(q>>4) - 8) * int32(int8(y[18+j]))
 		}
-		sum += float32(s) * (f16(x) * f16(y))
+		sum += float32(s) * (f16(x[:]) * f16(y[:]))
 	}
 	return sum
 }
@@ -226,15 +226,17 @@ func dotQ3K(row, act []byte, nb int) float32 {
 
 // dotK45 is the shared body of Q4_K and Q5_K: q holds the 256 unsigned quants.
 func dotK45(hdr []byte, q *[256]uint8, act []byte, i int) float32 {
-	yd, q8, bs := q8K(act, i)
+	yd, q8s, bs := q8K(act, i)
+	q8 := (*[256]byte)(q8s)
 	scales := hdr[4:16]
 	var isum, summs int32
 	for g := 0; g < 8; g++ {
 		sc, m := scaleMinK4(g, scales)
 		summs += int32(m) * (bsum(bs, 2*g) + bsum(bs, 2*g+1))
 		var p int32
-		for l := 0; l < 32; l++ {
-			p += int32(q[32*g+l]) * int32(int8(q8[32*g+l]))
+		qg, yg := (*[32]uint8)(q[32*g:]), (*[32]byte)(q8[32*g:])
+		for l := range qg {
+			p += int32(qg[l]) * int32(int8(yg[l]))
 		}
 		isum += int32(sc) * p
 	}
@@ -247,11 +249,11 @@ func dotQ4K(row, act []byte, nb int) float32 {
 	var q [256]uint8
 	for i := 0; i < nb; i++ {
 		x := row[i*144 : (i+1)*144]
-		qs := x[16:144]
+		qs := (*[128]byte)(x[16:])
 		for g := 0; g < 4; g++ {
-			for l := 0; l < 32; l++ {
-				q[64*g+l] = qs[32*g+l] & 0xf
-				q[64*g+32+l] = qs[32*g+l] >> 4
+			src, lo, hi := (*[32]byte)(qs[32*g:]), (*[32]uint8)(q[64*g:]), (*[32]uint8)(q[64*g+32:])
+			for l, b := range src {
+				lo[l], hi[l] = b&0xf, b>>4
 			}
 		}
 		sum += dotK45(x, &q, act, i)
@@ -288,13 +290,15 @@ func dotQ6K(row, act []byte, nb int) float32 {
 	var v [256]int8
 	for i := 0; i < nb; i++ {
 		x := row[i*210 : (i+1)*210]
-		yd, q8, _ := q8K(act, i)
+		yd, q8s, _ := q8K(act, i)
+		q8 := (*[256]byte)(q8s)
 		q6KValues(x[:128], x[128:192], &v)
 		var isum int32
 		for s := 0; s < 16; s++ {
 			var p int32
-			for l := 0; l < 16; l++ {
-				p += int32(v[16*s+l]) * int32(int8(q8[16*s+l]))
+			vs, ys := (*[16]int8)(v[16*s:]), (*[16]byte)(q8[16*s:])
+			for l := range vs {
+				p += int32(vs[l]) * int32(int8(ys[l]))
 			}
 			isum += int32(int8(x[192+s])) * p
 		}
