@@ -1,15 +1,9 @@
 package mmapio
 
 import (
-	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
-)
-
-var (
-	errNoPopulate    = errors.New("MADV_POPULATE_READ not supported")
-	errPopulateFault = errors.New("MADV_POPULATE_READ: EFAULT")
 )
 
 // mmapFile maps the whole file read-only and shared, so that every process
@@ -37,19 +31,6 @@ func madvise(b []byte, a Advice) error {
 		return unix.EINVAL
 	}
 	return unix.Madvise(b, advice[a])
-}
-
-func populate(b []byte) error {
-	err := unix.Madvise(b, unix.MADV_POPULATE_READ)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSYS):
-		return errNoPopulate
-	case errors.Is(err, unix.EFAULT):
-		return errPopulateFault
-	}
-	return err
 }
 
 func mlock(b []byte) error   { return unix.Mlock(b) }

@@ -3,14 +3,8 @@
 package mmapio
 
 import (
-	"errors"
 	"fmt"
 	"os"
-)
-
-var (
-	errNoPopulate    = errors.New("MADV_POPULATE_READ not supported")
-	errPopulateFault = errors.New("MADV_POPULATE_READ: EFAULT")
 )
 
 func mmapFile(f *os.File, size int64, populate bool) ([]byte, error) {
@@ -20,8 +14,6 @@ func mmapFile(f *os.File, size int64, populate bool) ([]byte, error) {
 func munmap(b []byte) error { return nil }
 
 func madvise(b []byte, a Advice) error { return fmt.Errorf("madvise: %w", ErrNotSupported) }
-
-func populate(b []byte) error { return errNoPopulate }
 
 func mlock(b []byte) error   { return fmt.Errorf("mlock: %w", ErrNotSupported) }
 func munlock(b []byte) error { return fmt.Errorf("munlock: %w", ErrNotSupported) }
