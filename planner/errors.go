@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"fmt"
 	"strings"
 )
@@ -41,28 +42,38 @@ func noFit(m *model, mc *machine, a *attempt, req Request) *NoFitError {
 	e := &NoFitError{}
 	for d, dm := range a.b.Devices {
 		need := dm.TotalBytes + a.margin[d]
+		if d == 0 && a.s.MLock {
+			need += dm.ResidentBytes
+		}
 		ds := DeviceShortfall{Name: dm.Name, NeedBytes: need, AvailableBytes: a.avail[d]}
 		if need > a.avail[d] {
 			ds.ShortBytes = need - a.avail[d]
 		}
 		e.Devices = append(e.Devices, ds)
 	}
-	fail := e.Devices[max(a.failDev, 0)]
+	fd := max(a.failDev, 0)
+	fail, dm := e.Devices[fd], a.b.Devices[fd]
 	cpu := a.b.Devices[0]
+	repacked := ""
+	if cpu.RepackBytes > 0 {
+		repacked = fmt.Sprintf(", of which %s copied into CPU_REPACK", human(cpu.RepackBytes))
+	}
 	switch {
 	case a.failWhy != "":
 		e.Reason = a.failWhy
-	case a.failDev == 0 && cpu.RepackBytes > 0 && !a.s.NoRepack:
-		e.Reason = fmt.Sprintf("unable to allocate the CPU_REPACK buffer: the host needs %s (of which %s repacked weights) with a %s margin, %s available",
-			human(fail.NeedBytes), human(cpu.RepackBytes), human(a.margin[0]), human(fail.AvailableBytes))
-	case a.failDev == 0 && !a.s.MMap:
-		e.Reason = fmt.Sprintf("unable to allocate the CPU buffer: without mmap the host needs %s (%s of weights) with a %s margin, %s available — short by %s",
-			human(fail.NeedBytes), human(cpu.AnonWeightsBytes), human(a.margin[0]), human(fail.AvailableBytes), human(fail.ShortBytes))
+	case fd == 0 && !a.s.MMap:
+		e.Reason = fmt.Sprintf("unable to allocate the CPU buffer: without mmap every host weight is anonymous memory; the host needs %s (%s of weights%s) with a %s margin, %s available — short by %s",
+			human(fail.NeedBytes), human(cpu.AnonWeightsBytes+cpu.RepackBytes), repacked, human(a.margin[0]), human(fail.AvailableBytes), human(fail.ShortBytes))
+	case fd == 0 && cpu.RepackBytes > 0 && !a.s.NoRepack:
+		e.Reason = fmt.Sprintf("unable to allocate the CPU_REPACK buffer: llama.cpp copies %s of host weights into anonymous memory even with mmap; the host needs %s with a %s margin, %s available — short by %s",
+			human(cpu.RepackBytes), human(fail.NeedBytes), human(a.margin[0]), human(fail.AvailableBytes), human(fail.ShortBytes))
+	case fd == 0 && a.s.MLock:
+		e.Reason = fmt.Sprintf("--mlock keeps %s of mapped weights locked in RAM: the host needs %s with a %s margin, %s available — short by %s",
+			human(cpu.ResidentBytes), human(fail.NeedBytes), human(a.margin[0]), human(fail.AvailableBytes), human(fail.ShortBytes))
 	default:
 		e.Reason = fmt.Sprintf("%s needs %s (weights %s, KV %s, compute %s, overhead %s, margin %s), %s available — short by %s",
-			fail.Name, human(fail.NeedBytes), human(a.b.Devices[max(a.failDev, 0)].AnonWeightsBytes+a.b.Devices[max(a.failDev, 0)].RepackBytes),
-			human(a.b.Devices[max(a.failDev, 0)].KVBytes), human(a.b.Devices[max(a.failDev, 0)].ComputeBytes),
-			human(a.b.Devices[max(a.failDev, 0)].OverheadBytes), human(a.margin[max(a.failDev, 0)]), human(fail.AvailableBytes), human(fail.ShortBytes))
+			fail.Name, human(fail.NeedBytes), human(dm.AnonWeightsBytes+dm.RepackBytes), human(dm.KVBytes), human(dm.ComputeBytes),
+			human(dm.OverheadBytes), human(a.margin[fd]), human(fail.AvailableBytes), human(fail.ShortBytes))
 	}
 	// Relax one pinned or forbidden choice at a time.
 	type alt struct {
@@ -70,12 +81,12 @@ func noFit(m *model, mc *machine, a *attempt, req Request) *NoFitError {
 		mod  func(r *Request)
 	}
 	alts := []alt{
-		{"fits with mmap (drop --no-mmap)", func(r *Request) { r.Pinned.MMap = false; r.Settings.MMap = true }},
-		{"fits without --mlock", func(r *Request) { r.Pinned.MLock = false; r.Settings.MLock = false }},
-		{"fits with --no-repack", func(r *Request) { r.Pinned.NoRepack = true; r.Settings.NoRepack = true }},
-		{"fits when the planner may choose n_gpu_layers", func(r *Request) { r.Pinned.NGPULayers = false }},
-		{"fits with a shorter context or a quantized KV cache", func(r *Request) {
-			r.Pinned.NCtx, r.Pinned.CacheTypeK, r.Pinned.CacheTypeV = false, false, false
+		{"drop --no-mmap", func(r *Request) { r.Pinned.MMap = false; r.Settings.MMap = true }},
+		{"drop --mlock", func(r *Request) { r.Pinned.MLock = false; r.Settings.MLock = false }},
+		{"--no-repack", func(r *Request) { r.Pinned.NoRepack = true; r.Settings.NoRepack = true }},
+		{"let the planner choose n_gpu_layers", func(r *Request) { r.Pinned.NGPULayers = false }},
+		{"let the planner shrink the context or quantize the KV cache", func(r *Request) {
+			r.Pinned.NCtx, r.Pinned.CacheTypeK, r.Pinned.CacheTypeV, r.Pinned.NUbatch = false, false, false, false
 			r.AllowShrinkContext, r.AllowQuantizedKV, r.MinCtx = true, true, 256
 		}},
 	}
@@ -87,18 +98,50 @@ func noFit(m *model, mc *machine, a *attempt, req Request) *NoFitError {
 			continue
 		}
 		s := initialSettingsQuiet(m, mc, r)
-		if try, err := searchQuiet(m, mc, s, r); err == nil && try != nil && try.fits {
-			ns := try.s
-			e.NearestSettings = &ns
-			e.Nearest = fmt.Sprintf("%s: n_ctx %d, n_gpu_layers %d, KV %s, mmap %v, host needs %s of %s",
-				al.what, ns.NCtx, ns.NGPULayers, ns.CacheTypeK, ns.MMap, human(try.b.Devices[0].TotalBytes+try.margin[0]), human(try.avail[0]))
-			if !a.s.MMap && ns.MMap {
-				e.Nearest = fmt.Sprintf("fits with mmap; no-mmap needs %s RAM, %s available", human(fail.NeedBytes), human(fail.AvailableBytes))
-			}
-			break
+		try, _, err := search(context.Background(), m, mc, s, r)
+		if err != nil || try == nil {
+			continue
 		}
+		ns := try.s
+		e.NearestSettings = &ns
+		e.Nearest = fmt.Sprintf("fits with %s (%s): host needs %s of %s", changes(a.s, ns), al.what,
+			human(try.b.Devices[0].TotalBytes+try.margin[0]), human(try.avail[0]))
+		if !a.s.MMap && ns.MMap && fd == 0 {
+			e.Nearest = fmt.Sprintf("fits with %s; no-mmap needs %s RAM, %s available", changes(a.s, ns), human(fail.NeedBytes), human(fail.AvailableBytes))
+		}
+		break
 	}
 	return e
+}
+
+// changes lists, in words, the settings that differ between a and b.
+func changes(a, b Settings) string {
+	var out []string
+	if a.MMap != b.MMap {
+		out = append(out, map[bool]string{true: "mmap", false: "--no-mmap"}[b.MMap])
+	}
+	if a.MLock != b.MLock && !b.MLock {
+		out = append(out, "no --mlock")
+	}
+	if a.NoRepack != b.NoRepack && b.NoRepack {
+		out = append(out, "--no-repack")
+	}
+	if a.NGPULayers != b.NGPULayers {
+		out = append(out, fmt.Sprintf("n_gpu_layers %d", b.NGPULayers))
+	}
+	if a.NCtx != b.NCtx {
+		out = append(out, fmt.Sprintf("n_ctx %d", b.NCtx))
+	}
+	if a.CacheTypeK != b.CacheTypeK {
+		out = append(out, "KV "+b.CacheTypeK)
+	}
+	if a.NUbatch != b.NUbatch {
+		out = append(out, fmt.Sprintf("n_ubatch %d", b.NUbatch))
+	}
+	if len(out) == 0 {
+		return "the same settings"
+	}
+	return strings.Join(out, " and ")
 }
 
 func sameRequest(r, req Request, s Settings) bool {
@@ -109,28 +152,4 @@ func sameRequest(r, req Request, s Settings) bool {
 // initialSettingsQuiet is initialSettings without a why-trail.
 func initialSettingsQuiet(m *model, mc *machine, r Request) Settings {
 	return initialSettings(m, mc, r, &Plan{})
-}
-
-// searchQuiet runs the fallback search and returns the first fitting attempt.
-func searchQuiet(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
-	for _, kv := range kvChoices(s, req) {
-		for _, c := range ctxChoices(s, req) {
-			for _, ub := range ubChoices(s, req) {
-				t := s
-				t.NUbatch, t.NCtx = ub, c
-				t.NBatch = max(t.NBatch, ub)
-				if kv != s.CacheTypeK {
-					t.CacheTypeK, t.CacheTypeV, t.FlashAttn = kv, kv, true
-				}
-				a, err := place(m, mc, t, req)
-				if err != nil {
-					return nil, err
-				}
-				if a.fits {
-					return a, nil
-				}
-			}
-		}
-	}
-	return nil, nil
 }

@@ -37,7 +37,7 @@ func ExampleMake() {
 	// Output:
 	// fits: true mmap: true decode bound by: disk reads (paging)
 	// no-mmap fits: false
-	// fits with mmap; no-mmap needs 153.3 GiB RAM, 64.0 GiB available
+	// fits with mmap and --no-repack; no-mmap needs 153.3 GiB RAM, 64.0 GiB available
 }
 
 func ExampleEstimate() {

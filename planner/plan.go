@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -99,12 +100,18 @@ func (p *Plan) why(setting, choice, format string, args ...any) {
 	p.Reasons = append(p.Reasons, Reason{setting, choice, fmt.Sprintf(format, args...)})
 }
 
+// assumedFeatures are the CPU features of a machine whose CPU is unknown.
+var assumedFeatures = []string{"avx2", "fma", "f16c"}
+
 // machine is the part of a snapshot the search uses.
 type machine struct {
 	hostAvail uint64
 	gpus      []probe.GPU
 	env       Env
 	snap      *probe.Snapshot
+	// tied: the model has no output.weight and projects logits with the
+	// token embedding, which decode then reads whole every token.
+	tied bool
 }
 
 // Make plans file f on the machine in snap. It returns the plan, and when
@@ -119,8 +126,21 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 	if m.nLayer <= 0 {
 		return nil, fmt.Errorf("planner: %s: architecture %q has no block_count", req.ModelPath, m.h.Architecture)
 	}
-	mc := machine{hostAvail: snap.Memory.EffectiveAvailableBytes, gpus: snap.GPUs, snap: snap}
+	mc := machine{hostAvail: snap.Memory.EffectiveAvailableBytes, gpus: snap.GPUs, snap: snap, tied: true}
+	for i := range f.Tensors {
+		if f.Tensors[i].Name == "output.weight" {
+			mc.tied = false
+		}
+	}
 	mc.env = Env{CPUFeatures: snap.CPU.Features, CPUArch: snap.CPU.Arch, Runtime: orRuntime(req.Runtime), GPUOverheadBytes: req.GPUOverheadBytes}
+	assumedCPU := len(snap.CPU.Features) == 0 && (snap.CPU.Arch == "" || snap.CPU.Arch == "amd64")
+	if assumedCPU {
+		// An assumed machine says nothing about its CPU: plan for a common
+		// x86-64 server (AVX2), on which current llama.cpp repacks some
+		// weight types into anonymous memory. Planning for a CPU that
+		// repacks keeps the plan valid on one that does not.
+		mc.env.CPUFeatures, mc.env.CPUArch = assumedFeatures, "amd64"
+	}
 	for i, g := range snap.GPUs {
 		mc.env.GPUs = append(mc.env.GPUs, gpuName(g, i))
 		mc.env.GPUFree = append(mc.env.GPUFree, g.FreeBytes)
@@ -131,46 +151,19 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 	for _, part := range f.Parts {
 		p.Model.FileBytes += uint64(max(part.Size, part.DataEnd))
 	}
+	if assumedCPU {
+		p.why("cpu", "x86-64 with AVX2 (assumed)", "the machine's CPU features are unknown: planned for a common x86-64 server, where llama.cpp repacks Q4_0, Q4_K, Q2_K and IQ4_NL weights; give --cpu-features for another CPU")
+	}
 	s := initialSettings(m, &mc, req, p)
 
-	// Fallbacks, in the order the issue of each costs the user least: a
-	// smaller ubatch (slower prefill only), a shorter context, then a
-	// quantized KV cache.
-	type cand struct {
-		ub, ctx int
-		kv      string
+	fit, wanted, err := search(ctx, m, &mc, s, req)
+	if err != nil {
+		return nil, err
 	}
-	var cands []cand
-	for _, kv := range kvChoices(s, req) {
-		for _, ctxLen := range ctxChoices(s, req) {
-			for _, ub := range ubChoices(s, req) {
-				cands = append(cands, cand{ub, ctxLen, kv})
-			}
-		}
-	}
-	var last *attempt
-	for _, c := range cands {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		t := s
-		t.NUbatch, t.NCtx = c.ub, c.ctx
-		t.NBatch = max(t.NBatch, t.NUbatch)
-		if c.kv != s.CacheTypeK {
-			t.CacheTypeK, t.CacheTypeV, t.FlashAttn = c.kv, c.kv, true
-		}
-		a, err := place(m, &mc, t, req)
-		if err != nil {
-			return nil, err
-		}
-		last = a
-		if a.fits {
-			explainFallback(p, s, t)
-			break
-		}
-	}
-	if !last.fits {
-		explainFallback(p, s, last.s)
+	last := wanted
+	if fit != nil {
+		last = fit
+		explainFallback(p, s, fit.s)
 	}
 	finish(p, m, &mc, last, req)
 	if !p.Fits {
@@ -256,22 +249,83 @@ func kvChoices(s Settings, req Request) []string {
 	return out
 }
 
-func ctxChoices(s Settings, req Request) []int {
-	out := []int{s.NCtx}
-	if !req.AllowShrinkContext || req.Pinned.NCtx {
-		return out
-	}
+// minContext is the smallest context the search may shrink to.
+func minContext(s Settings, req Request) int {
 	minCtx := req.MinCtx
 	if minCtx <= 0 {
-		minCtx = min(2048, s.NCtx)
+		minCtx = 2048
 	}
-	for c := s.NCtx / 2; c >= minCtx; c /= 2 {
-		out = append(out, padTo(c, 256))
+	return padTo(min(minCtx, s.NCtx), 256)
+}
+
+// search tries the wanted settings, then the fallbacks the request allows,
+// in the order that costs the user least: a smaller ubatch (slower prefill
+// only), then the longest context that fits (a multiple of 256, not below
+// the minimum), then a quantized KV cache (q8_0, then q4_0). It returns the
+// first attempt that fits (nil when none does) and the attempt at the
+// wanted settings.
+func search(ctx context.Context, m *model, mc *machine, s Settings, req Request) (fit, wanted *attempt, err error) {
+	try := func(kv string, nctx, ub int) (*attempt, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		t := s
+		t.NUbatch, t.NCtx = ub, nctx
+		t.NBatch = max(t.NBatch, t.NUbatch)
+		if kv != s.CacheTypeK {
+			t.CacheTypeK, t.CacheTypeV, t.FlashAttn = kv, kv, true
+		}
+		return place(m, mc, t, req)
 	}
-	if last := out[len(out)-1]; last > minCtx {
-		out = append(out, padTo(minCtx, 256))
+	ubs := ubChoices(s, req)
+	for _, kv := range kvChoices(s, req) {
+		for _, ub := range ubs {
+			a, err := try(kv, s.NCtx, ub)
+			if err != nil {
+				return nil, nil, err
+			}
+			if wanted == nil {
+				wanted = a
+			}
+			if a.fits {
+				return a, wanted, nil
+			}
+		}
+		if !req.AllowShrinkContext || req.Pinned.NCtx {
+			continue
+		}
+		// Memory grows with the context: binary search the longest that
+		// fits with the smallest ubatch, then the largest ubatch there.
+		smallest := ubs[len(ubs)-1]
+		var best *attempt
+		lo, hi := minContext(s, req)/256, s.NCtx/256-1
+		for lo <= hi {
+			mid := (lo + hi) / 2
+			a, err := try(kv, mid*256, smallest)
+			if err != nil {
+				return nil, nil, err
+			}
+			if a.fits {
+				best, lo = a, mid+1
+			} else {
+				hi = mid - 1
+			}
+		}
+		if best == nil {
+			continue
+		}
+		for _, ub := range ubs[:len(ubs)-1] {
+			a, err := try(kv, best.s.NCtx, ub)
+			if err != nil {
+				return nil, nil, err
+			}
+			if a.fits {
+				return a, wanted, nil
+			}
+		}
+		return best, wanted, nil
 	}
-	return out
+	return nil, wanted, nil
 }
 
 func ubChoices(s Settings, req Request) []int {
@@ -351,28 +405,120 @@ func check(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
 	return a, nil
 }
 
-// place decides n_gpu_layers (and expert overrides), mmap and repacking for
-// the fixed context settings in s.
+// place decides n_gpu_layers (with the GPU split and MoE expert
+// overrides), repacking and mmap for the fixed context settings in s.
 func place(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
+	a, reasons, err := placeLayers(m, mc, s, req)
+	if err != nil {
+		return nil, err
+	}
+	add := func(setting, choice, format string, args ...any) {
+		reasons = append(reasons, Reason{setting, choice, fmt.Sprintf(format, args...)})
+	}
+	// Repacking copies weights into anonymous memory: turn it off when the
+	// copy is what breaks the fit, and place the layers again (the host
+	// then has more room, which changes the predicted speeds).
+	if !a.fits && a.failDev == 0 && a.b.Devices[0].RepackBytes > 0 && !req.Pinned.NoRepack {
+		t := s
+		t.NoRepack = true
+		an, rn, err := placeLayers(m, mc, t, req)
+		if err != nil {
+			return nil, err
+		}
+		if an.fits {
+			rb := a.b.Devices[0].RepackBytes
+			a, reasons, s = an, rn, an.s
+			add("no_repack", "on", "the CPU_REPACK copy of %s would not fit in host memory; without repacking llama.cpp computes on the mapped weights directly (somewhat slower prompt processing)", human(rb))
+		}
+	}
+	s = a.s
+	// mmap: on unless the user pinned it. Without mmap every host weight is
+	// anonymous memory, which is what breaks large models ("unable to
+	// allocate CPU buffer"); with it the kernel pages weights in on demand.
+	if !req.Pinned.MMap {
+		noMap := s
+		noMap.MMap = false
+		an, err := check(m, mc, noMap, req)
+		if err != nil {
+			return nil, err
+		}
+		cpu := a.b.Devices[0]
+		network := ""
+		for _, fi := range mc.snap.Files {
+			if isNetFS(fi.Filesystem) {
+				network = fi.Filesystem
+			}
+		}
+		switch {
+		case cpu.WeightsBytes == 0 && network != "" && an.fits:
+			s.MMap, a = false, an
+			add("mmap", "off", "every weight goes to the GPU(s) and the model is on a network filesystem (%s), where one sequential read beats page faults and leaves no page cache behind", network)
+		case !an.fits && a.fits:
+			add("mmap", "on", "host weights (%s) cannot all be allocated as anonymous memory next to the rest (without mmap the host would need %s, %s available); mapped, they are page cache the kernel can evict and page back in",
+				human(cpu.WeightsBytes), human(an.b.Devices[0].TotalBytes+an.margin[0]), human(an.avail[0]))
+		case residentFraction(mc) > 0.99:
+			add("mmap", "on", "the file is already in the page cache: mapping it loads instantly and shares the pages")
+		case cpu.WeightsBytes == 0:
+			add("mmap", "on", "every weight goes to the GPU(s): the mapping is only read once to upload them (llama.cpp's default)")
+		default:
+			add("mmap", "on", "llama.cpp's default: host weights stay page cache (reclaimable, shared between processes) rather than anonymous memory")
+		}
+	}
+	if s.MLock {
+		cpu := a.b.Devices[0]
+		if !a.fits && a.failDev == 0 {
+			add("mlock", "on", "pinned by the user: %s of weights must be locked in RAM, which does not fit", human(cpu.ResidentBytes+cpu.AnonWeightsBytes))
+		}
+		if lim := mc.snap.Memory.MlockLimitBytes; lim != nil && *lim < cpu.ResidentBytes+cpu.AnonWeightsBytes {
+			a.fits = false
+			a.failDev = 0
+			a.failWhy = fmt.Sprintf("--mlock needs %s locked but RLIMIT_MEMLOCK is %s (raise it with ulimit -l)", human(cpu.ResidentBytes+cpu.AnonWeightsBytes), human(*lim))
+		}
+	}
+	a.s = s
+	a.reasons = reasons
+	return a, nil
+}
+
+// placeLayers decides n_gpu_layers, the split over several GPUs and, for
+// MoE models, which layers' experts stay on the CPU.
+func placeLayers(m *model, mc *machine, s Settings, req Request) (*attempt, []Reason, error) {
 	var reasons []Reason
 	add := func(setting, choice, format string, args ...any) {
 		reasons = append(reasons, Reason{setting, choice, fmt.Sprintf(format, args...)})
 	}
 	nGPU := len(mc.gpus)
 	_, gm := margins(mc, req)
-	if nGPU > 0 && !req.Pinned.TensorSplit && len(s.TensorSplit) == 0 && nGPU > 1 {
-		// Split by what each GPU can really hold, not by raw free memory:
-		// a GPU with less headroom is not an equal.
-		s.TensorSplit = make([]float64, nGPU)
-		for i, g := range mc.gpus {
-			room := int64(g.FreeBytes) - int64(orDefaultU(req.GPUOverheadBytes, DefaultGPUOverhead)) - int64(gm)
-			s.TensorSplit[i] = float64(max(room, 0)) / (1 << 30)
-		}
-		add("tensor_split", fmtSplit(s.TensorSplit), "layers shared in proportion to each GPU's free memory after its runtime overhead and margin")
-	}
-	if nGPU == 0 {
+	autoSplit := nGPU > 1 && !req.Pinned.TensorSplit && len(s.TensorSplit) == 0
+	switch {
+	case nGPU == 0:
 		s.NGPULayers = 0
-	} else if !req.Pinned.NGPULayers {
+	case req.Pinned.NGPULayers:
+		s.NGPULayers = min(max(s.NGPULayers, 0), m.nLayer+1)
+		if autoSplit {
+			s.TensorSplit = roomSplit(mc, req)
+			add("tensor_split", fmtSplit(s.TensorSplit), "the pinned layers shared in proportion to each GPU's free memory after its runtime overhead and margin")
+		}
+	case autoSplit:
+		counts, order, err := fillGPUs(m, mc, s, req)
+		if err != nil {
+			return nil, nil, err
+		}
+		total := 0
+		for _, c := range counts {
+			total += int(c)
+		}
+		s.NGPULayers = total
+		if total > 0 {
+			s.TensorSplit = counts
+			var parts []string
+			for _, g := range order {
+				parts = append(parts, fmt.Sprintf("%s %.0f", gpuName(mc.gpus[g], g), counts[g]))
+			}
+			add("tensor_split", fmtSplit(counts), "layers per GPU (llama.cpp counts them in -ts): the fastest GPU is filled first, each up to what it holds with a %s margin (%s); a slower or smaller GPU only takes what the faster ones cannot", human(gm), strings.Join(parts, ", "))
+		}
+		explainNGL(add, s.NGPULayers, m.nLayer, gm)
+	default:
 		// The most layers that fit: memory per GPU grows with n_gpu_layers.
 		lo, hi := 0, m.nLayer+1
 		for lo < hi {
@@ -381,7 +527,7 @@ func place(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
 			t.NGPULayers = mid
 			a, err := check(m, mc, t, req)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if gpusFit(a) {
 				lo = mid
@@ -390,91 +536,126 @@ func place(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
 			}
 		}
 		s.NGPULayers = lo
-		switch {
-		case lo == m.nLayer+1:
-			add("n_gpu_layers", fmt.Sprint(lo), "every layer and the output fit on the GPU(s) with the margin")
-		case lo == 0:
-			add("n_gpu_layers", "0", "not even one layer fits on the GPU(s) next to the runtime overhead and margin")
-		default:
-			add("n_gpu_layers", fmt.Sprint(lo), "the most whole layers that fit on the GPU(s) with a %s margin; one more would not", human(gm))
-		}
-		if m.expertsN > 0 && lo <= m.nLayer && !req.Pinned.Overrides {
-			if t, ok, err := moeOffload(m, mc, s, req); err != nil {
-				return nil, err
-			} else if ok {
-				plain := predictDecode(m, mc, s, req)
-				moe := predictDecode(m, mc, t, req)
-				if moe > plain {
-					reasons[len(reasons)-1] = Reason{"n_gpu_layers", fmt.Sprint(t.NGPULayers), fmt.Sprintf("every layer's attention and shared weights on the GPU(s); %d whole layers alone would fit", lo)}
-					add("overrides", t.Overrides[0].Pattern+"="+t.Overrides[0].Device,
-						"MoE: attention and shared weights of every layer on the GPU and the experts of the first layers on the CPU predicts %.1f tok/s against %.1f tok/s for %d whole layers", moe, plain, lo)
-					s = t
+		explainNGL(add, lo, m.nLayer, gm)
+	}
+	if nGPU > 0 && !req.Pinned.NGPULayers && m.expertsN > 0 && s.NGPULayers <= m.nLayer && !req.Pinned.Overrides {
+		if t, ok, err := moeOffload(m, mc, s, req, autoSplit); err != nil {
+			return nil, nil, err
+		} else if ok {
+			plain := predictDecode(m, mc, s, req)
+			moe := predictDecode(m, mc, t, req)
+			if moe > plain {
+				reasons = reasons[:len(reasons)-1]
+				if autoSplit {
+					reasons = reasons[:len(reasons)-1]
+					add("tensor_split", fmtSplit(t.TensorSplit), "all layers shared in proportion to each GPU's free memory after its runtime overhead and margin")
 				}
+				add("n_gpu_layers", fmt.Sprint(t.NGPULayers), "every layer's attention and shared weights on the GPU(s); %d whole layers alone would fit", s.NGPULayers)
+				add("overrides", t.Overrides[0].Pattern+"="+t.Overrides[0].Device,
+					"MoE: attention and shared weights of every layer on the GPU and the experts of the first %d layers on the CPU (llama.cpp's --n-cpu-moe %d) predicts %.1f tok/s against %.1f tok/s for %d whole layers",
+					m.expertK[t.Overrides[0].Pattern], m.expertK[t.Overrides[0].Pattern], moe, plain, s.NGPULayers)
+				s = t
+			} else {
+				add("overrides", "none", "MoE: keeping the experts of some layers on the CPU to fit every layer's attention on the GPU predicts %.1f tok/s, no better than %.1f tok/s for %d whole layers", moe, plain, s.NGPULayers)
 			}
 		}
 	}
 	a, err := check(m, mc, s, req)
-	if err != nil {
-		return nil, err
+	return a, reasons, err
+}
+
+func explainNGL(add func(setting, choice, format string, args ...any), ngl, nLayer int, margin uint64) {
+	switch {
+	case ngl == nLayer+1:
+		add("n_gpu_layers", fmt.Sprint(ngl), "every layer and the output fit on the GPU(s) with the margin")
+	case ngl == 0:
+		add("n_gpu_layers", "0", "not even one layer fits on the GPU(s) next to the runtime overhead and margin")
+	default:
+		add("n_gpu_layers", fmt.Sprint(ngl), "the most whole layers that fit on the GPU(s) with a %s margin; one more would not", human(margin))
 	}
-	// mmap: on unless the user pinned it. Without mmap every host weight is
-	// anonymous memory, which is what breaks large models ("unable to
-	// allocate CPU buffer"); with it the kernel pages weights in on demand.
-	if !req.Pinned.MMap {
-		s.MMap = true
-		noMap := s
-		noMap.MMap = false
-		an, err := check(m, mc, noMap, req)
-		if err != nil {
-			return nil, err
+}
+
+// roomSplit shares layers in proportion to what each GPU has free after its
+// runtime overhead and margin.
+func roomSplit(mc *machine, req Request) []float64 {
+	_, gm := margins(mc, req)
+	ts := make([]float64, len(mc.gpus))
+	for i, g := range mc.gpus {
+		room := int64(g.FreeBytes) - int64(orDefaultU(req.GPUOverheadBytes, DefaultGPUOverhead)) - int64(gm)
+		ts[i] = math.Round(float64(max(room, 0))/(1<<30)*100) / 100
+	}
+	return ts
+}
+
+// fillGPUs gives each GPU a number of layers (llama.cpp's -ts takes counts
+// as proportions): GPUs in order of bandwidth, then free memory, each
+// taking as many layers as it holds next to what the faster ones took.
+// It returns the counts in device order and the fill order.
+func fillGPUs(m *model, mc *machine, s Settings, req Request) ([]float64, []int, error) {
+	n := len(mc.gpus)
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := mc.gpus[order[i]], mc.gpus[order[j]]
+		if a.BandwidthBytes != b.BandwidthBytes {
+			return a.BandwidthBytes > b.BandwidthBytes
 		}
-		cpu := a.b.Devices[0]
-		network := false
-		for _, fi := range mc.snap.Files {
-			switch fi.Filesystem {
-			case "nfs", "cifs", "smb2", "fuse", "ceph", "lustre", "gpfs":
-				network = true
+		return a.FreeBytes > b.FreeBytes
+	})
+	counts := make([]float64, n)
+	fits := func() (bool, error) {
+		t := s
+		t.NGPULayers = 0
+		for _, c := range counts {
+			t.NGPULayers += int(c)
+		}
+		t.TensorSplit = counts
+		if t.NGPULayers == 0 {
+			return true, nil
+		}
+		a, err := check(m, mc, t, req)
+		if err != nil {
+			return false, err
+		}
+		return gpusFit(a), nil
+	}
+	left := m.nLayer + 1
+	for _, g := range order {
+		lo, hi := 0, left
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			counts[g] = float64(mid)
+			ok, err := fits()
+			if err != nil {
+				return nil, nil, err
+			}
+			if ok {
+				lo = mid
+			} else {
+				hi = mid - 1
 			}
 		}
-		switch {
-		case cpu.WeightsBytes == 0 && network && an.fits:
-			s.MMap, a = false, an
-			add("mmap", "off", "every weight goes to the GPU(s) and the model is on a network filesystem, where one sequential read beats page faults")
-		case !an.fits && a.fits:
-			add("mmap", "on", "host weights (%s) cannot all be allocated as anonymous memory next to the rest; mapped, they are page cache the kernel can evict and page back in", human(cpu.WeightsBytes))
-		case residentFraction(mc) > 0.99:
-			add("mmap", "on", "the file is already in the page cache: mapping it loads instantly and shares the pages")
-		default:
-			add("mmap", "on", "llama.cpp's default: weights stay page cache (reclaimable, shared between processes) rather than anonymous memory")
+		counts[g] = float64(lo)
+		left -= lo
+	}
+	// Layers shift between GPUs as later counts grow: take layers back from
+	// the last GPU filled until everything fits again.
+	for k := n - 1; k >= 0; k-- {
+		g := order[k]
+		for counts[g] > 0 {
+			ok, err := fits()
+			if err != nil {
+				return nil, nil, err
+			}
+			if ok {
+				return counts, order, nil
+			}
+			counts[g]--
 		}
 	}
-	// Repacking copies weights into anonymous memory: turn it off when the
-	// copy is what breaks the fit.
-	if !a.fits && a.failDev == 0 && a.b.Devices[0].RepackBytes > 0 && !req.Pinned.NoRepack {
-		t := s
-		t.NoRepack = true
-		an, err := check(m, mc, t, req)
-		if err != nil {
-			return nil, err
-		}
-		if an.fits {
-			add("no_repack", "on", "the CPU_REPACK copy of %s would not fit in host memory; without repacking llama.cpp computes on the mapped weights directly (somewhat slower prompt processing)", human(a.b.Devices[0].RepackBytes))
-			s, a = t, an
-		}
-	}
-	if s.MLock && !a.fits {
-		add("mlock", "on", "pinned by the user: the weights must be locked in RAM, which does not fit")
-	}
-	if s.MLock {
-		if lim := mc.snap.Memory.MlockLimitBytes; lim != nil && *lim < a.b.Devices[0].ResidentBytes+a.b.Devices[0].AnonWeightsBytes {
-			a.fits = false
-			a.failDev = 0
-			a.failWhy = fmt.Sprintf("--mlock needs %s locked but RLIMIT_MEMLOCK is %s (raise it with ulimit -l)", human(a.b.Devices[0].ResidentBytes+a.b.Devices[0].AnonWeightsBytes), human(*lim))
-		}
-	}
-	a.s = s
-	a.reasons = reasons
-	return a, nil
+	return counts, order, nil
 }
 
 func gpusFit(a *attempt) bool {
@@ -488,9 +669,12 @@ func gpusFit(a *attempt) bool {
 
 // moeOffload puts every layer on the GPU(s) and moves the expert tensors of
 // the first k layers to the CPU, for the smallest k that fits.
-func moeOffload(m *model, mc *machine, s Settings, req Request) (Settings, bool, error) {
+func moeOffload(m *model, mc *machine, s Settings, req Request, autoSplit bool) (Settings, bool, error) {
 	t := s
 	t.NGPULayers = m.nLayer + 1
+	if autoSplit {
+		t.TensorSplit = roomSplit(mc, req)
+	}
 	fits := func(k int) (bool, error) {
 		t.Overrides = []Override{{Pattern: m.expertPattern(k), Device: "CPU"}}
 		a, err := check(m, mc, t, req)
@@ -564,10 +748,11 @@ func finish(p *Plan, m *model, mc *machine, a *attempt, req Request) {
 	}
 	cpu := a.b.Devices[0]
 	if a.s.MMap && cpu.ResidentBytes > 0 {
-		room := int64(a.avail[0]) - int64(cpu.TotalBytes)
+		room := int64(a.avail[0]) - int64(cpu.TotalBytes) - int64(a.margin[0])
 		if room < int64(cpu.ResidentBytes) {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("the host weights' working set (%s) exceeds the RAM left after the other buffers (%s): it runs, but every token pages %s in from disk, so decode is bound by the disk's read speed",
-				human(cpu.ResidentBytes), human(uint64(max(room, 0))), human(cpu.ResidentBytes-uint64(max(room, 0)))))
+			miss := cpu.ResidentBytes - uint64(max(room, 0))
+			p.Warnings = append(p.Warnings, fmt.Sprintf("the mapped host weights (%s) exceed the RAM left after the other buffers and the margin (%s): it runs, but %s of them cannot stay in the page cache, so %.0f%% of the host weights every token reads come from disk and decode is bound by the disk's read speed",
+				human(cpu.ResidentBytes), human(uint64(max(room, 0))), human(miss), 100*float64(miss)/float64(cpu.ResidentBytes)))
 		}
 	}
 	if !p.Model.DataPresent {
@@ -585,8 +770,14 @@ func finish(p *Plan, m *model, mc *machine, a *attempt, req Request) {
 
 func repackTypeList(m *model, mc *machine) string {
 	var names []string
-	for t := range repackTypes(mc.env) {
-		names = append(names, t.String())
+	rt := repackTypes(mc.env)
+	seen := map[gguf.Type]bool{}
+	for i := range m.tensors {
+		t := &m.tensors[i]
+		if rt[t.typ] && !seen[t.typ] && repackable(t) {
+			seen[t.typ] = true
+			names = append(names, t.typ.String())
+		}
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")

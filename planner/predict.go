@@ -2,11 +2,36 @@ package planner
 
 import (
 	"fmt"
+	"math"
 	"strings"
+
+	"github.com/modelfit/modelfit/gguf"
 )
 
 // Prediction is the plan's expected load time and speed, with the
 // assumptions behind it.
+//
+// The speed model is a roofline per device. Decoding one token reads, on
+// every device, the weights it holds (MoE experts at the used fraction
+// n_expert_used/n_expert) plus half its KV cache; the time is those bytes
+// over the device's rate, summed over devices (layers run one after the
+// other), plus a per-layer overhead. A CPU thread streams each weight type
+// at its kernel's rate, and all threads together at most at the host's
+// memory bandwidth. When mapped host weights exceed the RAM left, the
+// missing share of every token's host bytes is read from disk. Prefill is
+// compute-bound per token (2 FLOPs per weight) or streams the weights once
+// per ubatch, whichever is slower; with a GPU present, llama.cpp runs big
+// batches of host-resident matrices on the GPU, so their upload over PCIe
+// bounds it. Load reads the bytes not in the page cache at the disk's speed,
+// uploads GPU weights over PCIe and first-touches anonymous copies.
+//
+// Calibration (TestPredictionAccuracy): against llama-bench (llama.cpp build
+// 6529, CPU, 1 and 2 threads) on the reference machine of the shared notes
+// (2 Zen 4 vCPUs, AVX-512, 29/34 GB/s), decode is within 12% and prefill
+// within 25% for qwen2.5-0.5B Q8_0 and llama-3.1-8B Q4_K_M/Q8_0. GPU figures
+// rest on public specifications and one public llama.cpp measurement
+// (RTX 3090, gemma-3-4B Q4_K_M, about 0.5 of the memory bandwidth): treat
+// them as ±40%.
 type Prediction struct {
 	LoadSeconds            float64  `json:"load_seconds"`
 	PrefillTokensPerSecond float64  `json:"prefill_tokens_per_second"`
@@ -15,25 +40,52 @@ type Prediction struct {
 	Assumptions            []string `json:"assumptions"`
 }
 
-// Speed-model constants, measured on this project's reference machine
-// (docs/PERF.md of the shared notes: 2 vCPUs, AVX-512) and public specs.
+// Speed-model constants. Host figures were measured on the reference machine
+// (shared notes PERF.md: AMD Zen 4, 2 vCPUs, AVX-512); the rest are stated
+// assumptions that a measured snapshot or a flag overrides.
 const (
-	hostBWPerThread  = 17e9  // bytes/s one decode thread streams (29 GB/s with 1 thread is the raw bus; llama.cpp reaches ~0.6 of it on Q4_K)
-	hostBWMax        = 100e9 // a dual-channel-per-socket ceiling for unknown hosts
-	decodeEfficiency = 0.9   // llama.cpp decodes at 0.9–1.0× memory bandwidth
-	gpuBWDefault     = 900e9 // bytes/s, when the GPU's bandwidth is unknown
-	pcieBW           = 20e9  // bytes/s host→GPU copies (PCIe 4.0 x16, effective)
-	ssdBW            = 1.7e9 // cold sequential reads measured here: 1.5–1.9 GB/s
-	hddBW            = 0.15e9
-	netFSBW          = 0.3e9
-	anonTouchPerByte = 0.5 / (1 << 30) // s/byte: first touch of anonymous memory in a VM (≥0.5 s/GiB measured)
-	hostFlopsThread  = 25e9            // sustained quantized matmul FLOP/s per AVX-512 core
-	gpuFlopsDefault  = 50e12
-	// Per-token cost that does not scale with bytes: graph building and
-	// thread synchronisation, about 20 µs a layer plus 100 µs.
-	tokenOverheadBase  = 100e-6
-	tokenOverheadLayer = 20e-6
+	hostBW1Thread = 29e9  // bytes/s one thread streams from memory (measured B1)
+	hostBW2Thread = 34e9  // bytes/s two threads stream (measured B2)
+	hostBWPerMore = 8e9   // assumed gain per further thread, up to hostBWMax
+	hostBWMax     = 150e9 // assumed ceiling for a host of unknown bandwidth
+	hostMemEff    = 0.95  // llama.cpp reaches 0.9–1.0 of the bus bandwidth
+	gpuBWDefault  = 900e9 // bytes/s, when the GPU's bandwidth is unknown
+	gpuMemEff     = 0.55  // llama.cpp CUDA decode: about half the bandwidth on mid-size models
+	pcieBW        = 20e9  // bytes/s host→GPU copies (PCIe 4.0 x16, effective)
+	ssdBW         = 1.7e9 // cold sequential reads measured here: 1.5–1.9 GB/s
+	hddBW         = 0.15e9
+	netFSBW       = 0.3e9
+	memFSBW       = 10e9
+	// First touch of anonymous memory: ≥0.5 s/GiB measured in a VM with free
+	// page reporting; bare metal is faster.
+	anonTouchPerByte = 0.5 / (1 << 30)
+	// Sustained quantized matrix-multiplication FLOP/s per thread in prefill:
+	// 113–140 GFLOP/s measured with AVX-512 VNNI; AVX2 and older assumed.
+	hostFlopsAVX512 = 120e9
+	hostFlopsAVX2   = 60e9
+	hostFlopsOther  = 15e9
+	gpuFlopsDefault = 50e12
+	// Per-token costs that do not scale with bytes: graph building and
+	// thread synchronisation (fitted: about 20 µs per layer and thread
+	// doubling on the host), kernel launches on GPUs.
+	tokenOverheadBase     = 100e-6
+	tokenOverheadHostLyr  = 20e-6
+	tokenOverheadGPULayer = 15e-6
 )
+
+// kernelRate is the bytes/s one CPU thread's matrix-vector kernel consumes
+// for weights of type t: the 1-thread decode speed of llama.cpp on the
+// reference machine (Q8_0 22.2–22.8 GB/s, Q4_K 17.7 GB/s measured; the other
+// types assumed from their block complexity).
+func kernelRate(t gguf.Type) float64 {
+	switch t {
+	case gguf.TypeQ8_0, gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16:
+		return 22.5e9
+	case gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeIQ4_NL:
+		return 20e9
+	}
+	return 17.7e9 // k-quants and i-quants
+}
 
 // predictDecode returns decode tokens/s for settings s (used to compare MoE
 // placements).
@@ -45,41 +97,83 @@ func predictDecode(m *model, mc *machine, s Settings, req Request) float64 {
 	return predict(m, mc, a, req).DecodeTokensPerSecond
 }
 
+// hostBandwidth returns the host memory bandwidth for threads, measured or
+// assumed, and says which.
+func hostBandwidth(mc *machine, threads int) (float64, string) {
+	if bw := mc.snap.CPU.MemoryBandwidth; bw > 0 {
+		return bw, ""
+	}
+	bw := hostBW1Thread
+	if threads >= 2 {
+		bw = min(hostBW2Thread+hostBWPerMore*float64(threads-2), hostBWMax)
+	}
+	return bw, fmt.Sprintf("host memory bandwidth %.0f GB/s for %d threads (assumed from the reference machine; give the measured figure with --host-bw)", bw/1e9, threads)
+}
+
+func hostFlops(mc *machine) float64 {
+	has := func(f string) bool {
+		for _, x := range mc.env.CPUFeatures {
+			if x == f {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("avx512f") || has("avx512_vnni") || has("sve") || has("i8mm"):
+		return hostFlopsAVX512
+	case has("avx2") || has("neon") || has("dotprod"):
+		return hostFlopsAVX2
+	}
+	return hostFlopsOther
+}
+
 func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
-	var p Prediction
+	p := Prediction{Assumptions: []string{}}
 	s := a.s
-	hostBW := mc.snap.CPU.MemoryBandwidth
-	if hostBW <= 0 {
-		hostBW = min(float64(max(s.Threads, 1))*hostBWPerThread, hostBWMax)
-		p.Assumptions = append(p.Assumptions, fmt.Sprintf("host memory bandwidth %.0f GB/s (%d threads × %.0f GB/s; measure and set it in the snapshot for better figures)", hostBW/1e9, s.Threads, hostBWPerThread/1e9))
+	threads := max(s.Threads, 1)
+	hostBW, note := hostBandwidth(mc, threads)
+	if note != "" {
+		p.Assumptions = append(p.Assumptions, note)
 	}
 	diskBW, diskWhat := diskBandwidth(mc, req)
 	p.Assumptions = append(p.Assumptions, fmt.Sprintf("model read at %.2f GB/s (%s)", diskBW/1e9, diskWhat))
 
-	// Bytes each device streams per decoded token: its weights, with MoE
-	// experts counted at the used fraction, plus its KV cache.
+	// Seconds each device spends streaming weights per decoded token, and
+	// the bytes and FLOPs behind them.
+	nDev := len(a.b.Devices)
+	tDev := make([]float64, nDev)
+	bytes := make([]float64, nDev)
+	full := make([]float64, nDev) // all weights: a large batch touches every expert
+	flops := make([]float64, nDev)
 	frac := 1.0
 	if m.h.ExpertCount > 0 && m.h.ExpertUsedCount > 0 {
 		frac = float64(m.h.ExpertUsedCount) / float64(m.h.ExpertCount)
 	}
-	perDev := make([]float64, len(a.b.Devices))
-	flops := make([]float64, len(a.b.Devices))
-	devOf := func(t *tinfo) int {
-		switch {
-		case t.layer >= 0:
-			return a.b.LayerDevice[t.layer]
-		case t.out:
-			return a.b.Output
+	gpuBW := make([]float64, nDev)
+	for d := 1; d < nDev; d++ {
+		g := mc.gpus[d-1]
+		gpuBW[d] = g.BandwidthBytes
+		if gpuBW[d] <= 0 {
+			gpuBW[d] = gpuBWDefault
+			p.Assumptions = append(p.Assumptions, fmt.Sprintf("%s bandwidth %.0f GB/s (unknown; give it with --gpu NAME=SIZE:BW)", a.b.Devices[d].Name, gpuBW[d]/1e9))
 		}
-		return 0
 	}
+	hostCeil := hostBW * hostMemEff
 	overrides, _ := m.overrides(s.Overrides, a.b.Devices)
 	for i := range m.tensors {
 		t := &m.tensors[i]
-		if t.name == "token_embd.weight" {
+		d := 0
+		switch {
+		case t.layer >= 0:
+			d = a.b.LayerDevice[t.layer]
+		case t.out:
+			d = a.b.Output
+		case t.name == "token_embd.weight" && mc.tied:
+			d = a.b.Output // the output projection reads the tied embedding
+		case t.name == "token_embd.weight":
 			continue // one row read per token
 		}
-		d := devOf(t)
 		for _, o := range overrides {
 			if o.match[i] {
 				d = o.dev
@@ -90,54 +184,79 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 		if t.exps {
 			f = frac
 		}
-		perDev[d] += float64(t.size) * f
-		var elems float64 = 1
+		n := float64(t.size) * f
+		bytes[d] += n
+		full[d] += float64(t.size)
+		elems := 1.0
 		for _, x := range t.shape {
 			elems *= float64(x)
 		}
 		flops[d] += 2 * elems * f
+		if d == 0 {
+			tDev[0] += n / min(float64(threads)*kernelRate(t.typ), hostCeil)
+		} else {
+			tDev[d] += n / (gpuBW[d] * gpuMemEff)
+		}
 	}
 	for d, dm := range a.b.Devices {
-		perDev[d] += float64(dm.KVBytes) / 2 // half the context filled on average
+		kv := float64(dm.KVBytes) / 2 // half the context filled on average
+		bytes[d] += kv
+		if d == 0 {
+			tDev[0] += kv / hostCeil
+		} else {
+			tDev[d] += kv / (gpuBW[d] * gpuMemEff)
+		}
 	}
+
 	var tDecode, tPrefill float64
 	bound, worst := "", 0.0
+	ub := float64(max(min(s.NUbatch, s.NBatch), 1))
+	offloadOps := nDev > 1 && ub >= 32
 	for d := range a.b.Devices {
-		bw, fl := hostBW*decodeEfficiency, float64(max(s.Threads, 1))*hostFlopsThread
-		name := "host memory bandwidth"
-		if d > 0 {
-			g := mc.gpus[d-1]
-			bw = g.BandwidthBytes
-			if bw <= 0 {
-				bw = gpuBWDefault
-				p.Assumptions = append(p.Assumptions, fmt.Sprintf("%s bandwidth %.0f GB/s (unknown; give it with --gpu NAME=SIZE:BW)", a.b.Devices[d].Name, bw/1e9))
+		tDecode += tDev[d]
+		if tDev[d] > worst {
+			worst, bound = tDev[d], "host memory bandwidth"
+			if d > 0 {
+				bound = "GPU memory bandwidth"
 			}
-			bw *= decodeEfficiency
-			fl = gpuFlopsDefault
-			name = "GPU memory bandwidth"
 		}
-		td := perDev[d] / bw
-		tDecode += td
-		if td > worst {
-			worst, bound = td, name
+		switch {
+		case d == 0 && offloadOps && full[0] > 0:
+			// llama.cpp uploads host weights to the GPU for batches of 32
+			// or more and multiplies there.
+			tPrefill += max(full[0]/pcieBW/ub, flops[0]/gpuFlopsDefault)
+		case d == 0:
+			tPrefill += max(flops[0]/(float64(threads)*hostFlops(mc)), tDev[0]*full[0]/max(bytes[0], 1)/ub)
+		default:
+			tPrefill += max(flops[d]/gpuFlopsDefault, tDev[d]*full[d]/max(bytes[d], 1)/ub)
 		}
-		// Prefill: compute-bound per token, or the weights streamed once per ubatch.
-		tPrefill += max(flops[d]/fl, perDev[d]/bw/float64(max(s.NUbatch, 1)))
+	}
+	if offloadOps && full[0] > 0 {
+		p.Assumptions = append(p.Assumptions, fmt.Sprintf("prefill: host-resident weights are copied to the GPU for each ubatch (llama.cpp's op offload) at %.0f GB/s", pcieBW/1e9))
 	}
 	// Paging: the part of the host working set that does not fit in RAM is
 	// read from disk for every token.
 	cpu := a.b.Devices[0]
-	if s.MMap {
-		room := float64(a.avail[0]) - float64(cpu.TotalBytes)
+	if s.MMap && cpu.ResidentBytes > 0 {
+		room := float64(a.avail[0]) - float64(cpu.TotalBytes) - float64(a.margin[0])
 		if miss := float64(cpu.ResidentBytes) - max(room, 0); miss > 0 {
 			missFrac := miss / float64(cpu.ResidentBytes)
-			tp := perDev[0] * missFrac / diskBW
-			tDecode += tp
-			tPrefill += tp / float64(max(s.NUbatch, 1))
+			tDecode += bytes[0] * missFrac / diskBW
+			tPrefill += full[0] * missFrac / diskBW / ub
 			bound = "disk reads (paging)"
+			p.Assumptions = append(p.Assumptions, fmt.Sprintf("%.0f%% of the host weights a token touches are not in RAM and are read from disk each token", missFrac*100))
 		}
 	}
-	tDecode += tokenOverheadBase + tokenOverheadLayer*float64(m.nLayer)
+	hostLayers, gpuLayers := 0, 0
+	for _, d := range a.b.LayerDevice {
+		if d == 0 {
+			hostLayers++
+		} else {
+			gpuLayers++
+		}
+	}
+	tDecode += tokenOverheadBase + tokenOverheadHostLyr*(1+math.Log2(float64(threads)))*float64(hostLayers) +
+		tokenOverheadGPULayer*float64(gpuLayers)
 	if tDecode > 0 {
 		p.DecodeTokensPerSecond = round2(1 / tDecode)
 	}
@@ -148,24 +267,28 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 
 	// Load: bytes not yet in the page cache from disk, GPU uploads, and the
 	// first touch of anonymous copies.
-	var fileBytes, resident float64
-	fileBytes = float64(m.f.TensorBytes())
-	resident = residentFraction(mc) * fileBytes
-	load := (fileBytes - resident) / diskBW
+	fileBytes := float64(m.f.TensorBytes())
+	load := fileBytes * (1 - residentFraction(mc)) / diskBW
 	var gpuBytes float64
-	for d := 1; d < len(a.b.Devices); d++ {
+	for d := 1; d < nDev; d++ {
 		gpuBytes += float64(a.b.Devices[d].WeightsBytes)
 	}
 	load += gpuBytes / pcieBW
-	anon := float64(cpu.AnonWeightsBytes + cpu.RepackBytes)
-	load += anon * anonTouchPerByte
-	if s.MMap && cpu.ResidentBytes > 0 {
-		// With mmap the weights are read as they are first touched; the
-		// estimate counts that in the load (llama.cpp warms them up).
-		p.Assumptions = append(p.Assumptions, "mmap: load time counts reading the host weights once (llama.cpp's warm-up run touches them)")
+	load += float64(cpu.AnonWeightsBytes+cpu.RepackBytes) * anonTouchPerByte
+	if s.MMap && cpu.MappedBytes > 0 {
+		p.Assumptions = append(p.Assumptions, "mmap: load time counts reading the whole file once (llama.cpp maps with MAP_POPULATE)")
 	}
 	p.LoadSeconds = round2(load)
 	return p
+}
+
+// netFilesystems are filesystems where one sequential read beats page
+// faults and where reads are slow.
+var netFilesystems = map[string]bool{"nfs": true, "nfs4": true, "cifs": true, "smb2": true, "smb3": true,
+	"fuse": true, "ceph": true, "lustre": true, "gpfs": true, "9p": true, "virtiofs": true}
+
+func isNetFS(fs string) bool {
+	return netFilesystems[fs] || strings.HasPrefix(fs, "fuse.")
 }
 
 func diskBandwidth(mc *machine, req Request) (float64, string) {
@@ -173,21 +296,20 @@ func diskBandwidth(mc *machine, req Request) (float64, string) {
 		return req.DiskBandwidth, "given"
 	}
 	for _, f := range mc.snap.Files {
-		if f.ReadBandwidth > 0 {
-			return f.ReadBandwidth, "measured"
-		}
 		switch {
-		case strings.Contains("nfs cifs smb2 fuse ceph lustre gpfs", f.Filesystem) && f.Filesystem != "":
-			return netFSBW, "network filesystem " + f.Filesystem
+		case f.ReadBandwidth > 0:
+			return f.ReadBandwidth, "measured"
+		case isNetFS(f.Filesystem):
+			return netFSBW, "network filesystem " + f.Filesystem + ", assumed"
 		case f.Filesystem == "tmpfs" || f.Filesystem == "ramfs":
-			return 10e9, "in-memory filesystem"
+			return memFSBW, "in-memory filesystem"
 		case f.Rotational != nil && *f.Rotational:
-			return hddBW, "rotational disk"
+			return hddBW, "rotational disk, assumed"
 		}
 	}
-	return ssdBW, "SSD cold sequential read"
+	return ssdBW, "SSD cold sequential read, assumed; give it with --disk-bw"
 }
 
 func round2(x float64) float64 {
-	return float64(int64(x*100+0.5)) / 100
+	return math.Round(x*100) / 100
 }

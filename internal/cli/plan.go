@@ -34,7 +34,8 @@ type planFlags struct {
 	noShrink, noQuantKV                   bool
 	overrides, gpus                       multiFlag
 	ram, probePath, hostMargin, gpuMargin string
-	gpuOverhead                           string
+	gpuOverhead, hostBW, diskBW           string
+	cpuFeatures                           string
 	cores                                 int
 }
 
@@ -75,6 +76,9 @@ func addPlanFlags(fs *flag.FlagSet) *planFlags {
 	fs.StringVar(&p.ram, "ram", "", "plan for an assumed machine with this much RAM (e.g. 200GiB) instead of probing")
 	fs.Var(&p.gpus, "gpu", "an assumed GPU [NAME=]SIZE[@FREE][:BANDWIDTH], e.g. H100=80GiB (repeatable; with --ram)")
 	fs.IntVar(&p.cores, "cores", 0, "physical cores of the assumed machine (default 8)")
+	fs.StringVar(&p.cpuFeatures, "cpu-features", "", "CPU features of the assumed machine, e.g. avx2,avx512f (default: x86-64 with AVX2 assumed)")
+	fs.StringVar(&p.hostBW, "host-bw", "", "measured host memory bandwidth, e.g. 34GB (per second), for the speed prediction")
+	fs.StringVar(&p.diskBW, "disk-bw", "", "measured read speed of the model's disk, e.g. 1.7GB (per second), for the load prediction")
 	fs.StringVar(&p.probePath, "probe", "", "read the machine from a snapshot JSON (plan probe --json) instead of probing")
 	fs.StringVar(&p.hostMargin, "host-margin", "", "host memory to keep free (default 1GiB)")
 	fs.StringVar(&p.gpuMargin, "gpu-margin", "", "GPU memory to keep free on each GPU (default 1GiB)")
@@ -174,6 +178,13 @@ func (p *planFlags) request() (planner.Request, error) {
 	default:
 		return r, usageError{fmt.Errorf("--runtime %q: want llama.cpp or ollama", p.runtime)}
 	}
+	if p.diskBW != "" {
+		v, err := probe.ParseSize(strings.TrimSuffix(p.diskBW, "/s"))
+		if err != nil || v == 0 {
+			return r, usageError{fmt.Errorf("--disk-bw %q: want bytes per second such as 1.7GB", p.diskBW)}
+		}
+		r.DiskBandwidth = float64(v)
+	}
 	r.MinCtx = p.minCtx
 	r.AllowShrinkContext = !p.noShrink
 	r.AllowQuantizedKV = !p.noQuantKV
@@ -196,6 +207,19 @@ func (p *planFlags) request() (planner.Request, error) {
 // machine returns the snapshot to plan for: an assumed machine (--ram,
 // --gpu), a snapshot file (--probe), or this machine probed now.
 func (p *planFlags) machine(ctx context.Context, files []string) (*probe.Snapshot, error) {
+	snap, err := p.snapshot(ctx, files)
+	if err != nil || p.hostBW == "" {
+		return snap, err
+	}
+	bw, err := probe.ParseSize(strings.TrimSuffix(p.hostBW, "/s"))
+	if err != nil || bw == 0 {
+		return nil, usageError{fmt.Errorf("--host-bw %q: want bytes per second such as 34GB", p.hostBW)}
+	}
+	snap.CPU.MemoryBandwidth = float64(bw)
+	return snap, nil
+}
+
+func (p *planFlags) snapshot(ctx context.Context, files []string) (*probe.Snapshot, error) {
 	switch {
 	case p.ram != "" || len(p.gpus) > 0:
 		if p.ram == "" {
@@ -206,6 +230,11 @@ func (p *planFlags) machine(ctx context.Context, files []string) (*probe.Snapsho
 			return nil, usageError{err}
 		}
 		d := probe.Description{RAMBytes: ram, Cores: p.cores}
+		if p.cpuFeatures != "" {
+			for _, f := range strings.Split(p.cpuFeatures, ",") {
+				d.Features = append(d.Features, strings.ToLower(strings.TrimSpace(f)))
+			}
+		}
 		for _, g := range p.gpus {
 			gpu, err := probe.ParseGPU(g)
 			if err != nil {
