@@ -107,3 +107,23 @@ func TestFastRealRows(t *testing.T) {
 		})
 	}
 }
+
+func TestDotF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, n := range []int{0, 1, 31, 32, 100, 4096} {
+		a, b := randVec(r, n), randVec(r, n+3)
+		act := make([]byte, 4*n)
+		row := make([]byte, 4*n)
+		for i := 0; i < n; i++ {
+			putU32(row[4*i:], math.Float32bits(a[i]))
+			putU32(act[4*i:], math.Float32bits(b[i]))
+		}
+		want := Dot(gguf.TypeF32, row, act, n)
+		if n == 0 {
+			want = 0
+		}
+		if got := DotF32(a, b); got != want {
+			t.Errorf("n=%d: DotF32 = %g, Dot = %g", n, got, want)
+		}
+	}
+}
