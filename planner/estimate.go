@@ -49,8 +49,31 @@ type Breakdown struct {
 	SWACells int            `json:"swa_cells"`     // cells of a sliding-window layer (0 without any)
 	Devices  []DeviceMemory `json:"devices"`       // "CPU" first, then GPUs in order
 	Output   int            `json:"output_device"` // device index holding the output layer
-	// LayerDevice is the device index of each repeating layer.
+	// LayerDevice is the device index of each repeating layer (the same as
+	// Layers[i].Device, kept flat for the search's inner loop).
 	LayerDevice []int `json:"layer_device"`
+	// Layers is where each repeating layer lives and what it holds.
+	Layers []LayerPlacement `json:"layers"`
+}
+
+// LayerPlacement is one repeating layer's share of the memory.
+type LayerPlacement struct {
+	Device int `json:"device"` // index into Breakdown.Devices
+	// WeightsBytes counts all the layer's tensors; MovedBytes the part that
+	// tensor overrides placed on another device than Device.
+	WeightsBytes uint64 `json:"weights_bytes"`
+	MovedBytes   uint64 `json:"moved_bytes"`
+	// KVDevice holds the layer's cache: Device, or the CPU with
+	// no-KV-offload.
+	KVDevice int `json:"kv_device"`
+	// KVCells is the length of the layer's cache: the padded n_ctx, or the
+	// window for a sliding-window layer; 0 for a recurrent layer.
+	KVCells int    `json:"kv_cells"`
+	KBytes  uint64 `json:"k_bytes"`
+	VBytes  uint64 `json:"v_bytes"`
+	// StateBytes is a recurrent layer's state (Mamba conv and SSM states,
+	// f32, one per sequence).
+	StateBytes uint64 `json:"state_bytes"`
 }
 
 // DeviceMemory is one device's share. For the CPU, WeightsBytes counts every
@@ -66,14 +89,17 @@ type DeviceMemory struct {
 	ResidentBytes    uint64 `json:"resident_working_set_bytes"`
 	RepackBytes      uint64 `json:"repack_bytes"`
 	KVBytes          uint64 `json:"kv_bytes"`
+	StateBytes       uint64 `json:"state_bytes,omitempty"` // recurrent state (Mamba-style layers)
 	ComputeBytes     uint64 `json:"compute_bytes"`
 	ComputeLowBytes  uint64 `json:"compute_low_bytes"`
 	ComputeHighBytes uint64 `json:"compute_high_bytes"`
 	OutputBytes      uint64 `json:"output_bytes"`
 	OverheadBytes    uint64 `json:"overhead_bytes"`
 	// TotalBytes is what must be allocated on the device: anonymous weights,
-	// repacked copies, KV, compute, output and overhead. Mapped weights are
-	// not in it (see MappedBytes).
+	// repacked copies, KV, recurrent state, compute, output and overhead.
+	// Mapped weights are not in it: for the CPU, add ResidentBytes (the
+	// mapped weights decode reads every token, which must stay in the page
+	// cache) to get the memory the host needs.
 	TotalBytes uint64 `json:"total_bytes"`
 	Layers     []int  `json:"layers"`
 }
@@ -134,6 +160,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	if m.nLayer <= 0 {
 		return nil, fmt.Errorf("planner: %s: no block_count for architecture %q", m.f.Parts[0].Path, m.h.Architecture)
 	}
+	if strings.HasPrefix(m.h.Architecture, "rwkv") {
+		return nil, fmt.Errorf("planner: architecture %q: %w", m.h.Architecture, ErrUnmodeled)
+	}
 	kt, ok := gguf.ParseType(orDefault(s.CacheTypeK, "f16"))
 	if !ok {
 		return nil, fmt.Errorf("planner: unknown K cache type %q", s.CacheTypeK)
@@ -178,9 +207,11 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		return nGPU
 	}
 	b.LayerDevice = make([]int, m.nLayer)
+	b.Layers = make([]LayerPlacement, m.nLayer)
 	for il := range b.LayerDevice {
 		d := devOf(il)
 		b.LayerDevice[il] = d
+		b.Layers[il].Device = d
 		b.Devices[d].Layers = append(b.Devices[d].Layers, il)
 	}
 	b.Output = devOf(m.nLayer)
@@ -204,6 +235,13 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			if o.match[i] {
 				d = o.dev
 				break
+			}
+		}
+		if t.layer >= 0 {
+			lp := &b.Layers[t.layer]
+			lp.WeightsBytes += t.size
+			if d != lp.Device {
+				lp.MovedBytes += t.size
 			}
 		}
 		dm := &b.Devices[d]
@@ -230,30 +268,34 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		cpu.AnonWeightsBytes += pinnedStaging
 	}
 
-	// KV cache, per layer on its layer's device.
+	// KV cache and recurrent state, per layer on its layer's device.
 	b.KVCells = b.NCtx
 	swaCells := min(b.NCtx, padTo(int(m.h.SlidingWindow)*nSeq+ub, 256))
 	kvDevMax := map[int]int{} // largest attended length per device, for compute
 	for il := 0; il < m.nLayer; il++ {
+		lp := &b.Layers[il]
+		d := lp.Device
+		if s.NoKVOffload {
+			d = 0
+		}
+		lp.KVDevice = d
+		if m.recurrent(il) {
+			lp.StateBytes = uint64(nSeq) * 4 * m.stateFloats()
+			b.Devices[d].StateBytes += lp.StateBytes
+			continue
+		}
 		cells := b.NCtx
 		if m.h.IsSWA(il) {
 			cells = swaCells
 			b.SWACells = swaCells
 		}
-		nkv := m.h.HeadCountKV.At(il)
-		kRow, _ := kt.RowBytes(nkv * m.h.KeyLength)
-		vRow, _ := vt.RowBytes(nkv * m.h.ValueLength)
-		if m.h.Architecture == "deepseek2" && m.h.KVLoraRank > 0 && m.h.KeyLengthMLA == 0 {
-			// Files from before MLA-aware conversion store per-head sizes;
-			// llama.cpp caches the compressed latent plus the rope part.
-			kRow, _ = kt.RowBytes(m.h.KVLoraRank + m.h.RopeDimensionCount)
-			vRow, _ = vt.RowBytes(m.h.KVLoraRank)
+		kRow, vRow, err := m.kvRows(il, kt, vt)
+		if err != nil {
+			return nil, err
 		}
-		d := b.LayerDevice[il]
-		if s.NoKVOffload {
-			d = 0
-		}
-		b.Devices[d].KVBytes += uint64(cells) * (kRow + vRow)
+		lp.KVCells = cells
+		lp.KBytes, lp.VBytes = uint64(cells)*kRow, uint64(cells)*vRow
+		b.Devices[d].KVBytes += lp.KBytes + lp.VBytes
 		kvDevMax[d] = max(kvDevMax[d], cells)
 	}
 
@@ -271,106 +313,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	cpu.OutputBytes = uint64(nSeq) * m.h.VocabSize * 4
 	for d := range b.Devices {
 		dm := &b.Devices[d]
-		dm.TotalBytes = dm.AnonWeightsBytes + dm.RepackBytes + dm.KVBytes + dm.ComputeBytes + dm.OutputBytes + dm.OverheadBytes
+		dm.TotalBytes = dm.AnonWeightsBytes + dm.RepackBytes + dm.KVBytes + dm.StateBytes + dm.ComputeBytes + dm.OutputBytes + dm.OverheadBytes
 	}
 	return b, nil
-}
-
-// compute approximates one device's compute buffer: the peak of the graph's
-// live tensors, from the three places it can occur (fitted to what llama.cpp
-// allocated, see docs/accuracy.md): the output projection (logits for the
-// whole ubatch), attention (the f32 KQ matrix without flash attention, the
-// mask with it; for MLA the absorbed query and the logits stay alive too),
-// and the MoE expert activations with the mask. The point estimate is within
-// 10% of llama.cpp's on every reference configuration; low and high bound it
-// by ±10% and by the sum of the peaks.
-func (m *model) compute(s Settings, ub, nKV, swaCells int, layers, output, hostWithGPU bool) (low, point, high uint64) {
-	u := uint64(ub)
-	kv := uint64(nKV)
-	embd := m.h.EmbeddingLength
-	nHead := m.h.HeadCount.Max()
-	var out, attn, moe uint64
-	if output {
-		out = (m.h.VocabSize + embd) * u * 4
-	}
-	if layers {
-		mla := m.h.KVLoraRank > 0
-		switch {
-		case mla && s.FlashAttn:
-			attn = 2*kv*u + nHead*m.h.KVLoraRank*u*4 + out
-		case mla:
-			attn = (nHead+1)*kv*u*4 + nHead*m.h.KVLoraRank*u*4 + out
-		case s.FlashAttn:
-			attn = 6*kv*u + 4*nHead*m.h.KeyLength*u*4
-		default:
-			attn = (nHead+1)*kv*u*4 + 9*nHead*m.h.KeyLength*u*2
-		}
-		if m.h.SlidingWindow > 0 && swaCells > 0 {
-			attn += uint64(swaCells) * u * 4
-		}
-		if m.h.ExpertUsedCount > 0 {
-			ff := m.h.ExpertFeedForwardLength
-			if ff == 0 {
-				ff = m.h.FeedForwardLength.Max()
-			}
-			moe = 7*m.h.ExpertUsedCount*ff*u*2 + 2*kv*u
-		}
-	}
-	if hostWithGPU && !layers && !output {
-		// The host keeps the input embeddings and graph inputs only.
-		out = embd * u * 4 * 2
-	}
-	point = max(out, attn, moe)
-	return point - point/10, point, max(point+point/10, out+attn+moe)
-}
-
-// repackTypes returns the weight types the target runtime copies into a
-// CPU_REPACK buffer on this CPU.
-func repackTypes(env Env) map[gguf.Type]bool {
-	if env.Runtime == RuntimeOllama {
-		return nil
-	}
-	has := func(f string) bool {
-		for _, x := range env.CPUFeatures {
-			if x == f {
-				return true
-			}
-		}
-		return false
-	}
-	switch env.CPUArch {
-	case "arm64":
-		r := map[gguf.Type]bool{}
-		if has("dotprod") || has("neon") {
-			r[gguf.TypeQ4_0], r[gguf.TypeIQ4_NL] = true, true
-		}
-		if has("i8mm") {
-			r[gguf.TypeQ4_K] = true
-		}
-		return r
-	default:
-		if !has("avx2") {
-			return nil
-		}
-		return map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeIQ4_NL: true, gguf.TypeQ4_K: true, gguf.TypeQ2_K: true}
-	}
-}
-
-// repackable mirrors the repack buffer's supports_op: weights of a plain
-// matrix multiplication (2-D) or of the MoE expert multiplication (3-D
-// …_exps), with rows in groups of 8; the token embedding is read by
-// get_rows and never repacked.
-func repackable(t *tinfo) bool {
-	if t.name == "token_embd.weight" || len(t.shape) < 2 || t.shape[1]%8 != 0 {
-		return false
-	}
-	switch len(t.shape) {
-	case 2:
-		return true
-	case 3:
-		return t.exps
-	}
-	return false
 }
 
 // splitPoints returns the cumulative share of offloaded layers at which each

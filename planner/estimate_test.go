@@ -11,6 +11,26 @@ import (
 
 var x86 = []string{"avx2", "avx512f", "f16c", "fma"}
 
+const mib = 1 << 20
+
+// openRef finds a reference model: the repo's testdata first, then the
+// shared data beside the checkout.
+func openRef(name string) (*gguf.File, bool) {
+	for _, p := range []string{testutil.Path("zoo", name), testutil.Path("models", name)} {
+		if f, err := gguf.Open(p); err == nil {
+			return f, true
+		}
+	}
+	for _, p := range [][]string{{"zoo", name}, {"testdata", "models", name}} {
+		if sp, ok := testutil.SharedPath(p...); ok {
+			if f, err := gguf.Open(sp); err == nil {
+				return f, true
+			}
+		}
+	}
+	return nil, false
+}
+
 // TestRepack checks the CPU_REPACK buffer against upstream llama.cpp
 // (build 6529, x86 with AVX2/AVX-512), ../ref/upstream/*.txt.
 func TestRepack(t *testing.T) {

@@ -14,6 +14,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/testutil"
 )
 
 // Absent marks a figure a row does not have.
@@ -37,7 +40,10 @@ type Row struct {
 	// without --no-repack).
 	Repack bool
 
-	Cells int // KV cells llama.cpp reported; 0 when not logged
+	Cells int // KV cells llama.cpp reported (the largest cache's); 0 when not logged
+	// NoAlloc rows were sized by llama.cpp's allocator without allocating:
+	// only the compute buffer and the KV summary are logged.
+	NoAlloc bool
 
 	// Weights is the CPU model buffer: all host weights when mapped, the
 	// non-repacked ones when read (mmap off).
@@ -76,21 +82,28 @@ func blank() Row {
 }
 
 var (
-	kvLine     = regexp.MustCompile(`\(\s*(\d+) cells.*K \((\w+)\):\s*([\d.]+) MiB, V \((\w+)\):\s*([\d.]+) MiB`)
+	kvLine     = regexp.MustCompile(`\(\s*(\d+) cells.*?K \((\w+)\):\s*([\d.]+) MiB, V \((\w+)\):\s*([\d.]+) MiB`)
 	bufferLine = regexp.MustCompile(`^\w+:\s+(\S+)\s+(model|output|KV|compute) buffer size =\s*([\d.]+) MiB`)
 	repackFail = regexp.MustCompile(`failed to allocate CPU_REPACK buffer of size (\d+)`)
 )
 
-// kv fills the K/V figures from llama.cpp's KV summary line.
-func (r *Row) kv(line string) error {
-	m := kvLine.FindStringSubmatch(line)
-	if m == nil {
-		return fmt.Errorf("ref: no K/V figures in %q", line)
+// kv fills the K/V figures from llama.cpp's KV summary lines: one per
+// cache (a model with sliding-window layers has two).
+func (r *Row) kv(lines string) error {
+	ms := kvLine.FindAllStringSubmatch(lines, -1)
+	if ms == nil {
+		return fmt.Errorf("ref: no K/V figures in %q", lines)
 	}
-	r.Cells, _ = strconv.Atoi(m[1])
-	r.TypeK, r.TypeV = m[2], m[4]
-	r.K, _ = strconv.ParseFloat(m[3], 64)
-	r.V, _ = strconv.ParseFloat(m[5], 64)
+	r.K, r.V = 0, 0
+	for _, m := range ms {
+		c, _ := strconv.Atoi(m[1])
+		r.Cells = max(r.Cells, c)
+		r.TypeK, r.TypeV = m[2], m[4]
+		k, _ := strconv.ParseFloat(m[3], 64)
+		v, _ := strconv.ParseFloat(m[5], 64)
+		r.K += k
+		r.V += v
+	}
 	return nil
 }
 
@@ -169,6 +182,7 @@ func loadTiny(path string) ([]Row, error) {
 				K       string `json:"type_k"`
 				V       string `json:"type_v"`
 				MMap    bool   `json:"use_mmap"`
+				NoAlloc bool   `json:"no_alloc"`
 			} `json:"params"`
 			Buffers []string `json:"buffers"`
 			KV      []string `json:"kv_cache"`
@@ -189,6 +203,10 @@ func loadTiny(path string) ([]Row, error) {
 		r.NCtx, r.NBatch, r.NUbatch, r.NSeq, r.FlashAttn, r.MMap = p.NCtx, p.NBatch, p.NUbatch, max(p.NSeq, 1), p.FA, p.MMap
 		for _, l := range run.Buffers {
 			r.buffer(l)
+		}
+		if r.NoAlloc = p.NoAlloc; r.NoAlloc {
+			// Buffers llama.cpp did not allocate are logged as 0.00.
+			r.Weights, r.KV, r.Output = Absent, Absent, Absent
 		}
 		if err := r.kv(run.KV[0]); err != nil {
 			return nil, err
@@ -272,4 +290,26 @@ func readUpstream(name string) (Row, error) {
 		return Row{}, fmt.Errorf("ref: %s: no command line", name)
 	}
 	return r, nil
+}
+
+// Dir is the reference figures' directory in the repository.
+func Dir() string { return testutil.Path("planner", "ref") }
+
+// Open opens a row's model: the repository's testdata first (zoo/,
+// models/), then the project's shared data beside the checkout. It reports
+// false when the file is in neither.
+func Open(file string) (*gguf.File, bool) {
+	for _, p := range []string{testutil.Path("zoo", file), testutil.Path("models", file)} {
+		if f, err := gguf.Open(p); err == nil {
+			return f, true
+		}
+	}
+	for _, p := range [][]string{{"zoo", file}, {"testdata", "models", file}} {
+		if sp, ok := testutil.SharedPath(p...); ok {
+			if f, err := gguf.Open(sp); err == nil {
+				return f, true
+			}
+		}
+	}
+	return nil, false
 }

@@ -1,0 +1,53 @@
+package planner
+
+// compute approximates one device's compute buffer: the peak of the graph's
+// live tensors, from the three places it can occur (fitted to what llama.cpp
+// allocated, see docs/accuracy.md): the output projection (logits for the
+// whole ubatch), attention (the f32 KQ matrix without flash attention, the
+// mask with it; for MLA the absorbed query and the logits stay alive too),
+// and the MoE expert activations with the mask. The point estimate is within
+// 10% of llama.cpp's on every reference configuration; low and high bound it
+// by ±10% and by the sum of the peaks.
+func (m *model) compute(s Settings, ub, nKV, swaCells int, layers, output, hostWithGPU bool) (low, point, high uint64) {
+	u := uint64(ub)
+	kv := uint64(nKV)
+	embd := m.h.EmbeddingLength
+	nHead := m.h.HeadCount.Max()
+	var out, attn, moe uint64
+	if output {
+		out = (m.h.VocabSize + embd) * u * 4
+	}
+	if layers {
+		mla := m.h.KVLoraRank > 0
+		switch {
+		case mla && s.FlashAttn:
+			attn = 2*kv*u + nHead*m.h.KVLoraRank*u*4 + out
+		case mla:
+			attn = (nHead+1)*kv*u*4 + nHead*m.h.KVLoraRank*u*4 + out
+		case s.FlashAttn:
+			attn = 6*kv*u + 4*nHead*m.h.KeyLength*u*4
+		default:
+			// The f32 KQ matrix and mask, the activations around them
+			// (4.5 × n_embd floats per token), and a small per-token rest
+			// (368 + 0.64·n_embd bytes) fitted on the tiny llamas, where it
+			// is 3% of the buffer; on 8B models it is under 0.5%.
+			attn = (nHead+1)*kv*u*4 + 9*nHead*m.h.KeyLength*u*2 + (368+embd*16/25)*u
+		}
+		if m.h.SlidingWindow > 0 && swaCells > 0 {
+			attn += uint64(swaCells) * u * 4
+		}
+		if m.h.ExpertUsedCount > 0 {
+			ff := m.h.ExpertFeedForwardLength
+			if ff == 0 {
+				ff = m.h.FeedForwardLength.Max()
+			}
+			moe = 7*m.h.ExpertUsedCount*ff*u*2 + 2*kv*u
+		}
+	}
+	if hostWithGPU && !layers && !output {
+		// The host keeps the input embeddings and graph inputs only.
+		out = embd * u * 4 * 2
+	}
+	point = max(out, attn, moe)
+	return point - point/10, point, max(point+point/10, out+attn+moe)
+}

@@ -1,0 +1,68 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/modelfit/modelfit/gguf"
+)
+
+// ErrUnmodeled is returned for architectures whose memory the estimate does
+// not model (RWKV's recurrent state): a number for them would be a guess.
+var ErrUnmodeled = errors.New("memory model not implemented for this architecture")
+
+// ErrBadCacheType is returned for a KV cache type whose block size does not
+// divide a layer's K or V row, which llama.cpp refuses.
+var ErrBadCacheType = errors.New("cache type does not fit the row size")
+
+// recurrentArch lists the architectures whose layers keep a Mamba-style
+// recurrent state instead of a KV cache: all layers ("all"), or those with
+// no KV heads (hybrids, as llama.cpp's recurrent_layer_arr marks them).
+var recurrentArch = map[string]string{
+	"mamba": "all", "mamba2": "all",
+	"jamba": "hybrid", "granitehybrid": "hybrid", "nemotron_h": "hybrid",
+}
+
+// recurrent reports whether layer il keeps a recurrent state.
+func (m *model) recurrent(il int) bool {
+	switch recurrentArch[m.h.Architecture] {
+	case "all":
+		return true
+	case "hybrid":
+		return m.h.HeadCountKV.At(il) == 0
+	}
+	return false
+}
+
+// stateFloats is one sequence's recurrent state of one layer in floats:
+// the conv state, (d_conv−1) × (d_inner + 2·n_group·d_state), plus the SSM
+// state, d_state × d_inner. llama.cpp keeps both in f32.
+func (m *model) stateFloats() uint64 {
+	h := &m.h
+	conv := uint64(0)
+	if h.SSMConvKernel > 0 {
+		conv = (h.SSMConvKernel - 1) * (h.SSMInnerSize + 2*h.SSMGroupCount*h.SSMStateSize)
+	}
+	return conv + h.SSMStateSize*h.SSMInnerSize
+}
+
+// kvRows returns the bytes one cache cell of layer il takes in K and in V:
+// n_head_kv(il) × key/value length, in the cache types' row sizes.
+func (m *model) kvRows(il int, kt, vt gguf.Type) (k, v uint64, err error) {
+	h := &m.h
+	nkv := h.HeadCountKV.At(il)
+	kn, vn := nkv*h.KeyLength, nkv*h.ValueLength
+	if h.Architecture == "deepseek2" && h.KVLoraRank > 0 && h.KeyLengthMLA == 0 {
+		// Files from before MLA-aware conversion store per-head sizes;
+		// llama.cpp caches one compressed latent plus the rope part per
+		// token (V: the latent), whatever the head count.
+		kn, vn = h.KVLoraRank+h.RopeDimensionCount, h.KVLoraRank
+	}
+	k, okK := kt.RowBytes(kn)
+	v, okV := vt.RowBytes(vn)
+	if !okK || !okV {
+		// llama.cpp refuses a cache type whose block does not divide the row.
+		return 0, 0, fmt.Errorf("planner: layer %d: K cache %s (rows of %d) or V cache %s (rows of %d): %w", il, kt, kn, vt, vn, ErrBadCacheType)
+	}
+	return k, v, nil
+}
