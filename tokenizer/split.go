@@ -26,6 +26,7 @@ type preTokenizer struct {
 type splitText struct {
 	cps       []rune
 	collapsed []byte
+	wide      []rune
 }
 
 // collapse is the byte llama.cpp's std::regex path sees for a code point.
@@ -95,8 +96,24 @@ func (s *splitText) bytes() []byte {
 	return s.collapsed
 }
 
+// wideText is what llama.cpp's std::wregex path sees: the code points, with
+// every non-ASCII whitespace replaced by a vertical tab.
+func (s *splitText) wideText() []rune {
+	if s.wide == nil {
+		s.wide = make([]rune, len(s.cps))
+		for i, r := range s.cps {
+			if r > 0x7F && flagsOf(r).has(flWhitespace) {
+				r = 0x0B
+			}
+			s.wide[i] = r
+		}
+	}
+	return s.wide
+}
+
 // matcher returns the end of the match starting at p within [lo,hi), or -1.
-// It sees the collapsed bytes b and code points c.
+// A pattern with a \p{..} class sees the collapsed bytes b; one without sees
+// the code points c as std::wregex does.
 type matcher func(b []byte, c []rune, p, lo, hi int) int
 
 // regexStep searches each fragment for successive leftmost matches, as
@@ -104,7 +121,7 @@ type matcher func(b []byte, c []rune, p, lo, hi int) int
 // them as fragments.
 func regexStep(m matcher) step {
 	return func(s *splitText, frags []int) []int {
-		b, c := s.bytes(), s.cps
+		b, c := s.bytes(), s.wideText()
 		out := make([]int, 0, len(frags))
 		start := 0
 		for _, n := range frags {
@@ -316,6 +333,73 @@ func deepseekV3(b []byte, _ []rune, p, _, hi int) int {
 	return spaceTail(b, p, hi)
 }
 
+// casedWord is the letter part of the tekken and gpt-4o patterns as
+// llama.cpp rewrites them for std::regex:
+//
+//	[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+(contraction)?
+//	|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*(contraction)?
+//
+// "Upper" is a letter other than a-z, "lower" a letter other than A-Z, so a
+// non-ASCII letter counts as both.
+func casedWord(b []byte, p, hi int, contractions bool) int {
+	upper := func(x byte) bool { return cL(x) && !(x >= 'a' && x <= 'z') }
+	lower := func(x byte) bool { return cL(x) && !(x >= 'A' && x <= 'Z') }
+	tail := func(e int) int {
+		if contractions && e < hi {
+			if c := contraction(b, e, hi); c > 0 {
+				return c
+			}
+		}
+		return e
+	}
+	s := p
+	if c0 := b[p]; !isCRLF(c0) && !cL(c0) && !cN(c0) {
+		s = p + 1 // the optional leading character; without it nothing matches
+	}
+	if s >= hi {
+		return -1
+	}
+	// Upper* Lower+: the longest run of uppers that still leaves a lower.
+	u := run(b, s, hi, upper)
+	for k := u; k >= s; k-- {
+		if k < hi && lower(b[k]) {
+			return tail(run(b, k, hi, lower))
+		}
+	}
+	// Upper+ Lower*.
+	if u > s {
+		return tail(run(b, u, hi, lower))
+	}
+	return -1
+}
+
+// tekken is casedWord|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+// and gpt4o the same with contractions after words and \p{N}{1,3}.
+func tekken(b []byte, _ []rune, p, _, hi int) int { return casedAlt(b, p, hi, false) }
+func gpt4o(b []byte, _ []rune, p, _, hi int) int  { return casedAlt(b, p, hi, true) }
+
+func casedAlt(b []byte, p, hi int, gpt4o bool) int {
+	if e := casedWord(b, p, hi, gpt4o); e > 0 {
+		return e
+	}
+	if cN(b[p]) {
+		if gpt4o {
+			return min(run(b, p, hi, cN), p+3)
+		}
+		return p + 1
+	}
+	other := func(x byte) bool { return !cS(x) && !cL(x) && !cN(x) }
+	q := p
+	if b[p] == ' ' && p+1 < hi && other(b[p+1]) {
+		q = p + 1
+	}
+	if other(b[q]) {
+		e := run(b, q, hi, other)
+		return run(b, e, hi, func(x byte) bool { return isCRLF(x) || x == '/' })
+	}
+	return spaceTail(b, p, hi)
+}
+
 const outOfRange = -1
 
 // splitGPT2 is llama.cpp's hand-written splitter for GPT-2's pattern
@@ -521,6 +605,8 @@ var (
 	}
 	preStarCoder     = []step{regexStep(oneOf(cN)), splitGPT2}
 	preQwen2         = []step{regexStep(qwen2)}
+	preTekken        = []step{regexStep(tekken)}
+	preGPT4o         = []step{regexStep(gpt4o)}
 	preDeepSeekCoder = []step{
 		regexStep(cpPlusOne(func(r rune) bool { return r == '\r' || r == '\n' })),
 		regexStep(optSpaceThen(cL)),
@@ -584,9 +670,16 @@ func preFor(name string, t *Tokenizer) (preTokenizer, error) {
 		t.cleanSpaces = false
 	case "stablelm2", "megrez":
 		p.steps = preQwen2
-	case "deepseek-llm", "youtu", "jais-2", "qwen35", "poro-chat", "viking", "tekken", "bloom", "gpt3-finnish",
-		"exaone-moe", "chameleon", "gpt-4o", "llama4", "tiny_aya", "superbpe", "bailingmoe", "bailingmoe2",
-		"llada-moe", "seed-coder", "kimi-k2", "afmoe", "minimax-m2":
+	case "tekken":
+		p.steps = preTekken
+		t.cleanSpaces = false
+		t.ignoreMerges, t.addBOS = true, true
+	case "gpt-4o", "llama4", "minimax-m2":
+		p.steps = preGPT4o
+		t.cleanSpaces = false
+	case "deepseek-llm", "youtu", "jais-2", "qwen35", "poro-chat", "viking", "bloom", "gpt3-finnish",
+		"exaone-moe", "chameleon", "tiny_aya", "superbpe", "bailingmoe", "bailingmoe2",
+		"llada-moe", "seed-coder", "kimi-k2", "afmoe":
 		return p, fmt.Errorf("%w: pre-tokenizer %q", ErrUnsupported, name)
 	default:
 		p.steps = preDefault

@@ -81,7 +81,6 @@ func TestPreTokenizers(t *testing.T) {
 		{"deepseek-coder", "日本語のテキスト 你好", []string{"日本語のテキスト", " ", "你好"}},
 		{"deepseek-coder", "🙂🚀 emoji 👍🏽", []string{"🙂🚀", " emoji", " 👍🏽"}},
 		{"deepseek-coder", "def f(x):\n    return x*2  # c", []string{"def", " f", "(", "x", "):", "\n", "   ", " return", " x", "*", "2", " ", " #", " c"}},
-		{"deepseek-coder", "\u00a0nbsp\u2003em", []string{"\u00a0nbsp", "\u2003", "em"}},
 		{"deepseek-coder", "e\u0301te \u0301", []string{"e", "\u0301", "te", " \u0301"}},
 		{"deepseek-coder", "٣٤٥ ٦", []string{"٣", "٤", "٥", " ", "٦"}},
 		{"deepseek-coder", "$$$ +=< |>^`", []string{"$$$ +=< |>^`"}},
@@ -132,6 +131,9 @@ func TestPreTokenizers(t *testing.T) {
 		// \p{S} lacks '~', so deepseek-v3 leaves "~~" unmatched and " ~"
 		// does not join.
 		{"deepseek-v3", "x ~y ~~ a~", []string{"x", " ", "~y", " ", "~~", " a", "~"}},
+		// llama.cpp's std::wregex sees non-ASCII spaces as vertical tabs, so
+		// deepseek-coder's CJK range (U+0800..U+4E00) does not take U+2003.
+		{"deepseek-coder", "\u00a0nbsp\u2003em", []string{"\u00a0nbsp", "\u2003em"}},
 		// Invalid UTF-8 becomes U+FFFD before splitting.
 		{"gpt-2", "a\xffb", []string{"a", "\uFFFD", "b"}},
 		{"llama3", "a\xff\xfeb", []string{"a", "\uFFFD\uFFFD", "b"}},
@@ -156,8 +158,93 @@ func TestPreTokenizers(t *testing.T) {
 	}
 }
 
+// TestPreTokenizersLlamaCpp checks random mixes of letters, digits, marks,
+// CJK, symbols and Unicode spaces against testdata/split_emu.py, which runs
+// each family's pattern list the way llama.cpp's unicode_regex_split does
+// (collapsed categories, std::regex whitespace, fragment by fragment).
+func TestPreTokenizersLlamaCpp(t *testing.T) {
+	cases := []struct {
+		pre, text string
+		want      []string
+	}{
+		{"qwen2", "\u2028&#\\½tS\\", []string{"\u2028", "&#\\", "½", "tS", "\\"}},
+		{"qwen2", "S가#,0ー\u0301 ", []string{"S가", "#,", "0", "ー", "\u0301", " "}},
+		{"qwen2", "(#5Z\u3000ωΩétL", []string{"(#", "5", "Z", "\u3000ωΩétL"}},
+		{"qwen2", "Y&+\"½T\u00a0e.;", []string{"Y", "&+\"", "½", "T", "\u00a0e", ".;"}},
+		{"qwen2", "![٣本M$e\\", []string{"![", "٣", "本M", "$e", "\\"}},
+		{"qwen2", "(]日ｈTD=ー~<Z[", []string{"(]", "日ｈTD", "=ー", "~<", "Z", "["}},
+		{"qwen2", "\t l가ZΩ&:s\u2028t#\\", []string{"\t", " l가ZΩ", "&:", "s", "\u2028t", "#\\"}},
+		{"qwen2", ".-日日ーR\u00adlZ\x0b||% ", []string{".-", "日日ーR", "\u00adlZ", "\x0b", "||%", " "}},
+		{"deepseek-coder", "ｈ本-\x0b\x0bD(\"", []string{"ｈ", "本", "-", "\x0b", "\x0bD", "(\""}},
+		{"deepseek-coder", "\u2028ー Y]Me(be55 ;", []string{"\u2028", "ー", " Y", "]", "Me", "(", "be", "5", "5", " ;"}},
+		{"deepseek-coder", "M<\u00a0🙂T?Y`\\]M", []string{"M", "<\u00a0🙂", "T", "?", "Y", "`", "\\]", "M"}},
+		{"deepseek-coder", "[ω٣-^T^*Ωa", []string{"[", "ω", "٣", "-", "^", "T", "^", "*", "Ωa"}},
+		{"deepseek-coder", "\u00ad~가Zｈ`ω?ー", []string{"\u00ad~", "가", "Zｈ", "`", "ω", "?", "ー"}},
+		{"deepseek-coder", "\u3000 本b९_?\u00a0ｈ'&", []string{"\u3000", " ", "本", "b", "९", "_?", "\u00a0ｈ", "'&"}},
+		{"deepseek-coder", "|É:Z?e\u00ads0/é@[", []string{"|", "É", ":", "Z", "?", "e", "\u00ad", "s", "0", "/", "é", "@["}},
+		{"deepseek-coder", "YD)*0\t\u3000९5\"\x00-", []string{"YD", ")*", "0", "\t\u3000", "९", "5", "\"", "\x00", "-"}},
+		{"deepseek-v3", "\t:t本+ω\rs<sé\nb", []string{"\t", ":t", "本", "+", "ω", "\r", "s", "<s", "é", "\n", "b"}},
+		{"deepseek-v3", "d(ｈ[t本@s#", []string{"d", "(", "ｈ", "[t", "本", "@s", "#"}},
+		{"deepseek-v3", "MD日\u3000*가eé", []string{"MD", "日", "\u3000", "*", "가eé"}},
+		{"deepseek-v3", "/\u0301 ]0\naeω", []string{"/", "\u0301", " ]", "0", "\n", "aeω"}},
+		{"deepseek-v3", "{\u3000,})가$_R}가\x00l", []string{"{", "\u3000", ",})", "가", "$_", "R", "}", "가", "\x00l"}},
+		{"deepseek-v3", "5\u2028a`Y！D>s[S~", []string{"5", "\u2028a", "`Y", "！", "D", ">s", "[S", "~"}},
+		{"deepseek-v3", "`?.½!本:[<}^Z", []string{"`?.", "½", "!", "本", ":[<}^", "Z"}},
+		{"deepseek-v3", "#Y+[\x0bR*\u00ad*<\u3000$ ,", []string{"#Y", "+[", "\x0bR", "*", "\u00ad", "*<", "\u3000", "$", " ,"}},
+		{"default", "Y$`Mｈ$\u2028 ", []string{"Y", "$", "`", "Mｈ", "$", "\u2028 "}},
+		{"default", "L+:/\u0301@९\u0301(]", []string{"L", "+:/", "\u0301", "@", "९", "\u0301", "(]"}},
+		{"default", "$本\u00ad`,tS\u00a0 ", []string{"$", "本", "\u00ad`", ",", "tS", "\u00a0 "}},
+		{"default", "日本\u00a05\x0b(,é/]&[Y%", []string{"日本", "\u00a0", "5", "\x0b", "(,", "é", "/]&[", "Y", "%"}},
+		{"default", "ー\u3000\t\u3000/!0:(Y'½\u00a0", []string{"ー", "\u3000\t\u3000", "/!", "0", ":(", "Y", "'", "½", "\u00a0"}},
+		{"default", "\\-&t\\+\\=९९\u2028", []string{"\\-&", "t", "\\+\\=", "९९", "\u2028"}},
+		{"default", "=:*\t/\u00adSΩωT", []string{"=:*", "\t", "/", "\u00ad", "SΩωT"}},
+		{"default", "\u00ad >eM+]\"！\"ー\n", []string{"\u00ad", " ", ">", "eM", "+]\"！\"", "ー", "\n"}},
+		{"falcon", "( l\x00\x0b[&S\u2028", []string{"(", " l", "\x00", "\x0b", "[&", "S", "\u2028"}},
+		{"falcon", "\u00ad@éa/:~\u00a0-T", []string{"\u00ad", "@", "éa", "/:~", "\u00a0", "-", "T"}},
+		{"falcon", "\u00ad🙂<:'l5M\x0b<)日*", []string{"\u00ad🙂", "<:'", "l", "5", "M", "\x0b", "<)", "日", "*"}},
+		{"falcon", "本>९\r！\u00a0&\x00\\", []string{"本", ">", "९", "\r", "！", "\u00a0", "&", "\x00", "\\"}},
+		{"falcon", "é가&！*가D}", []string{"é가", "&！*", "가D", "}"}},
+		{"falcon", " 5ÉY)<\ts", []string{" 5", "ÉY", ")<", "\t", "s"}},
+		{"falcon", "b%<s[-\n🙂{&d", []string{"b", "%<", "s", "[-", "\n", "🙂", "{&", "d"}},
+		{"falcon", "\\L🙂$Sé;Ω&\u00ad(M", []string{"\\", "L", "🙂", "$", "Sé", ";", "Ω", "&", "\u00ad", "(", "M"}},
+		{"starcoder", " ].e`½*()0?", []string{" ].", "e", "`", "½", "*()", "0", "?"}},
+		{"starcoder", "*b( ω\u00a0M！%<", []string{"*", "b", "(", " ω", "\u00a0", "M", "！%<"}},
+		{"starcoder", "^RΩ([가e日%['Ω", []string{"^", "RΩ", "([", "가e日", "%['", "Ω"}},
+		{"starcoder", "s\u2028(~٣é@本\u2028l", []string{"s", "\u2028", "(~", "٣", "é", "@", "本", "\u2028", "l"}},
+		{"starcoder", "९e[Ω.}_`e[*ω", []string{"९", "e", "[", "Ω", ".}_`", "e", "[*", "ω"}},
+		{"starcoder", "Té[: 5\x00🙂本", []string{"Té", "[:", " ", "5", "\x00🙂", "本"}},
+		{"starcoder", "\x0b5([`!=YtΩeD½९", []string{"\x0b", "5", "([`!=", "YtΩeD", "½", "९"}},
+		{"starcoder", "🙂९@ \x00+\":S~;|", []string{"🙂", "९", "@", " \x00+\":", "S", "~;|"}},
+		{"tekken", "Y5&½M日]$V;", []string{"Y", "5", "&", "½", "M日", "]$", "V", ";"}},
+		{"tekken", "！\\l{>！;?日Z\u00adb", []string{"！\\", "l", "{>！;?", "日", "Z", "\u00adb"}},
+		{"tekken", "\x00)]-l\n.éS٣", []string{"\x00)]-", "l", "\n", ".é", "S", "٣"}},
+		{"tekken", "%é\x0bY|^ \x00日$本t\x00", []string{"%é", "\x0bY", "|^", " \x00", "日", "$本t", "\x00"}},
+		{"tekken", "\"\\\u00a0l\\~,/½🙂:M*", []string{"\"\\", "\u00a0l", "\\~,/", "½", "🙂:", "M", "*"}},
+		{"tekken", ")aeS\t/#\u2028  s", []string{")ae", "S", "\t", "/#", "\u2028 ", " s"}},
+		{"tekken", "*5\r\n0t5@\u00ad", []string{"*", "5", "\r\n", "0", "t", "5", "@\u00ad"}},
+		{"tekken", " \u0301?ω^]a\n(", []string{" \u0301?", "ω", "^]", "a", "\n", "("}},
+		{"gpt-4o", "ωωe#ｈM^가가e", []string{"ωωe", "#ｈ", "M", "^가가e"}},
+		{"gpt-4o", "t٣ !M本R;٣", []string{"t", "٣", " !", "M本", "R", ";", "٣"}},
+		{"gpt-4o", "！L+९@/|ｈｈ?Le\n\u00a0", []string{"！L", "+", "९", "@/|", "ｈｈ", "?Le", "\n", "\u00a0"}},
+		{"gpt-4o", "e_&९\\d日]", []string{"e", "_&", "९", "\\d日", "]"}},
+		{"gpt-4o", "\x0b\\=V=<eT", []string{"\x0b", "\\=", "V", "=<", "e", "T"}},
+		{"gpt-4o", "९V!९TL{|(*ω🙂RT", []string{"९", "V", "!", "९", "TL", "{|(*", "ω", "🙂RT"}},
+		{"gpt-4o", "L\u00ad(\u00a0%la`\x0bD)", []string{"L", "\u00ad(", "\u00a0", "%la", "`", "\x0bD", ")"}},
+		{"gpt-4o", "5\"]a_|T({٣", []string{"5", "\"]", "a", "_|", "T", "({", "٣"}},
+	}
+	for _, c := range cases {
+		p, err := preFor(c.pre, &Tokenizer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.split(c.text); !slices.Equal(got, c.want) {
+			t.Errorf("%s %q:\n got %q\nwant %q", c.pre, c.text, got, c.want)
+		}
+	}
+}
+
 func TestPreForUnsupported(t *testing.T) {
-	for _, name := range []string{"tekken", "gpt-4o", "kimi-k2", "seed-coder"} {
+	for _, name := range []string{"kimi-k2", "seed-coder", "bloom"} {
 		if _, err := preFor(name, &Tokenizer{}); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: got %v, want ErrUnsupported", name, err)
 		}

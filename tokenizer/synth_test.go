@@ -110,6 +110,8 @@ func TestSyntheticBPE(t *testing.T) {
 		// LLaMA-3 ignores merges for a word that is a token, and adds BOS.
 		{"llama3 whole word", bpeVocab("llama3"), "abc", true, []int32{6, 5}, true},
 		{"llama3 merges", bpeVocab("llama3"), "abcab", false, []int32{4, 2, 4}, true},
+		{"tekken whole word", bpeVocab("tekken"), "abc", true, []int32{6, 5}, true},
+		{"gpt-4o merges", bpeVocab("gpt-4o"), "abc", true, []int32{4, 2}, false},
 		{"add_bos key wins", bpeVocab("llama3", kv{"tokenizer.ggml.add_bos_token", false}), "abc", true, []int32{5}, false},
 		// A byte with no token of its own is dropped, as in llama.cpp.
 		{"unknown byte", bpeVocab("gpt-2"), "a d", false, []int32{0, 3}, false},
@@ -193,7 +195,7 @@ func TestFromGGUFBadMetadata(t *testing.T) {
 		{"scores not floats", append(spmVocab()[:2:2], kv{"tokenizer.ggml.scores", []string{"x"}}), nil},
 		{"types not integers", append(spmVocab()[:2:2], kv{"tokenizer.ggml.token_type", []float32{1}}), nil},
 		{"no merges", []kv{{"tokenizer.ggml.model", "gpt2"}, {"tokenizer.ggml.tokens", []string{"a"}}}, nil},
-		{"unsupported pre", bpeVocab("tekken"), ErrUnsupported},
+		{"unsupported pre", bpeVocab("kimi-k2"), ErrUnsupported},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
