@@ -1,0 +1,321 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/modelfit/modelfit/mmapio"
+	"github.com/modelfit/modelfit/quant"
+)
+
+// rowGrain is the fewest matrix rows worth handing to a worker.
+const rowGrain = 16
+
+// scratch is one worker's buffers.
+type scratch struct {
+	out    []float32 // MatMul tile output
+	qAct   []byte    // one query head in the K cache type
+	scores []float32
+	pAct   []byte // attention weights in the V cache type
+}
+
+// buffers are the activations of one ubatch.
+type buffers struct {
+	x, xn, q, k, v, att, tmp []float32
+	gate, up                 []float32
+	logits                   []float32
+	acts                     []byte
+	work                     []scratch
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// Reset empties the KV cache: the next Eval starts at position 0.
+func (m *Model) Reset() { m.kv.n = 0 }
+
+// Pos is the number of positions in the KV cache.
+func (m *Model) Pos() int { return m.kv.n }
+
+// Eval appends tokens to the sequence (after the positions already in the KV
+// cache), processing them in ubatch-sized chunks, and returns the logits
+// after every one of them: teacher forcing over a prompt.
+func (m *Model) Eval(ctx context.Context, tokens []int32) ([][]float32, error) {
+	out := make([][]float32, 0, len(tokens))
+	err := m.eval(ctx, tokens, true, func(l []float32) { out = append(out, append([]float32(nil), l...)) })
+	return out, err
+}
+
+// eval runs tokens through the model chunk by chunk and passes the logits of
+// each position (all, or only the last token's) to emit. The slice passed is
+// reused.
+func (m *Model) eval(ctx context.Context, tokens []int32, all bool, emit func([]float32)) error {
+	if len(tokens) == 0 {
+		return nil
+	}
+	if m.kv.n+len(tokens) > m.kv.nCtx {
+		return fmt.Errorf("exec: %d tokens do not fit the context (%d of %d used)", len(tokens), m.kv.n, m.kv.nCtx)
+	}
+	for _, t := range tokens {
+		if t < 0 || int(t) >= m.hp.nVocab {
+			return fmt.Errorf("exec: token %d out of the vocabulary (%d)", t, m.hp.nVocab)
+		}
+	}
+	ub := m.settings.NUbatch
+	for i := 0; i < len(tokens); i += ub {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		chunk := tokens[i:min(i+ub, len(tokens))]
+		last := i+ub >= len(tokens)
+		err := mmapio.Guard(func() error { return m.forward(chunk, all || last, all) })
+		if err != nil {
+			return fmt.Errorf("exec: %w", err)
+		}
+		if all || last {
+			nv := m.hp.nVocab
+			for t := range len(chunk) {
+				if !all && t != len(chunk)-1 {
+					continue
+				}
+				r := t
+				if !all {
+					r = 0
+				}
+				emit(m.buf.logits[r*nv : (r+1)*nv])
+			}
+		}
+	}
+	return nil
+}
+
+// forward runs one ubatch at the next positions. With logits set it leaves
+// the logits of all tokens (all) or of the last one in m.buf.logits.
+func (m *Model) forward(tokens []int32, logits, all bool) error {
+	hp := &m.hp
+	T := len(tokens)
+	pos0 := m.kv.n
+	qDim, kvDim := hp.nHead*hp.headDim, hp.nHeadKV*hp.headDim
+	b := &m.buf
+	b.x = grow(b.x, T*hp.nEmbd)
+	b.xn = grow(b.xn, T*hp.nEmbd)
+	b.q = grow(b.q, T*qDim)
+	b.k = grow(b.k, T*kvDim)
+	b.v = grow(b.v, T*kvDim)
+	b.att = grow(b.att, T*qDim)
+	b.tmp = grow(b.tmp, T*hp.nEmbd)
+	b.gate = grow(b.gate, T*hp.nFF)
+	b.up = grow(b.up, T*hp.nFF)
+	if len(b.work) != m.pool.n {
+		b.work = make([]scratch, m.pool.n)
+	}
+
+	for t, id := range tokens {
+		e := m.embd
+		if err := quant.DequantizeRow(e.typ, e.data[int(id)*e.rowBytes:], b.x[t*hp.nEmbd:(t+1)*hp.nEmbd]); err != nil {
+			return err
+		}
+	}
+	for il := range m.layers {
+		l := &m.layers[il]
+		rmsNorm(b.xn, b.x, l.attnNorm, hp.nEmbd, hp.eps)
+		if err := m.matmul(l.wq, b.q, b.xn, T); err != nil {
+			return err
+		}
+		if err := m.matmul(l.wk, b.k, b.xn, T); err != nil {
+			return err
+		}
+		if err := m.matmul(l.wv, b.v, b.xn, T); err != nil {
+			return err
+		}
+		addBias(b.q, l.bq)
+		addBias(b.k, l.bk)
+		addBias(b.v, l.bv)
+		for t := range T {
+			pos := pos0 + t
+			m.rope(b.q[t*qDim:(t+1)*qDim], hp.nHead, pos)
+			m.rope(b.k[t*kvDim:(t+1)*kvDim], hp.nHeadKV, pos)
+			m.kv.store(il, pos, b.k[t*kvDim:(t+1)*kvDim], b.v[t*kvDim:(t+1)*kvDim])
+		}
+		if err := m.attention(il, pos0, T); err != nil {
+			return err
+		}
+		if err := m.matmul(l.wo, b.tmp, b.att, T); err != nil {
+			return err
+		}
+		add(b.x, b.tmp)
+
+		rmsNorm(b.xn, b.x, l.ffnNorm, hp.nEmbd, hp.eps)
+		if err := m.matmul(l.gate, b.gate, b.xn, T); err != nil {
+			return err
+		}
+		if err := m.matmul(l.up, b.up, b.xn, T); err != nil {
+			return err
+		}
+		for i, g := range b.gate {
+			b.gate[i] = g / (1 + float32(math.Exp(float64(-g)))) * b.up[i]
+		}
+		if err := m.matmul(l.down, b.tmp, b.gate, T); err != nil {
+			return err
+		}
+		add(b.x, b.tmp)
+	}
+	m.kv.n += T
+	if !logits {
+		return nil
+	}
+	x, n := b.x, T
+	if !all {
+		x, n = b.x[(T-1)*hp.nEmbd:], 1
+	}
+	rmsNorm(b.xn[:n*hp.nEmbd], x, m.outNorm, hp.nEmbd, hp.eps)
+	b.logits = grow(b.logits, n*hp.nVocab)
+	return m.matmul(m.output, b.logits, b.xn[:n*hp.nEmbd], n)
+}
+
+// matmul computes dst[t*rows+r] = w row r · x row t for nTok tokens, with x
+// quantized to the weight's activation type first, rows split over the pool.
+func (m *Model) matmul(w weight, dst, x []float32, nTok int) error {
+	at, err := quant.ActType(w.typ)
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.name, err)
+	}
+	rb, _ := at.RowBytes(uint64(w.cols))
+	ab := int(rb)
+	b := &m.buf
+	b.acts = grow(b.acts, ab*nTok)
+	for t := range nTok {
+		if err := quant.QuantizeAct(w.typ, x[t*w.cols:(t+1)*w.cols], b.acts[t*ab:(t+1)*ab]); err != nil {
+			return fmt.Errorf("%s: %w", w.name, err)
+		}
+	}
+	acts := b.acts
+	return m.pool.run(w.rows, rowGrain, func(wk, lo, hi int) {
+		wts := w.data[lo*w.rowBytes : hi*w.rowBytes]
+		if nTok == 1 {
+			quant.MatVec(w.typ, dst[lo:hi], wts, acts, w.cols)
+			return
+		}
+		s := &b.work[wk]
+		n := hi - lo
+		s.out = grow(s.out, n*nTok)
+		quant.MatMul(w.typ, s.out, wts, acts, w.cols, nTok)
+		for t := range nTok {
+			copy(dst[t*w.rows+lo:t*w.rows+hi], s.out[t*n:(t+1)*n])
+		}
+	})
+}
+
+// attention computes b.att for the T tokens at pos0.. from the KV cache:
+// causal softmax attention per head, KV heads shared by groups of query heads.
+// Like ggml without flash attention, queries are rounded to the K cache type
+// and the softmax weights to the V cache type before their dot products.
+func (m *Model) attention(il, pos0, T int) error {
+	hp := &m.hp
+	kv := m.kv
+	b := &m.buf
+	qDim := hp.nHead * hp.headDim
+	group := hp.nHead / hp.nHeadKV
+	scale := float32(1 / math.Sqrt(float64(hp.headDim)))
+	hd := hp.headDim
+	return m.pool.run(T*hp.nHead, 1, func(wk, lo, hi int) {
+		s := &b.work[wk]
+		s.qAct = grow(s.qAct, hd*int(kv.kt.BlockBytes()))
+		for task := lo; task < hi; task++ {
+			t, h := task/hp.nHead, task%hp.nHead
+			kvh := h / group
+			n := pos0 + t + 1 // causal: positions 0..pos
+			q := b.q[t*qDim+h*hd : t*qDim+(h+1)*hd]
+			_ = quant.QuantizeAct(kv.kt, q, s.qAct)
+			s.scores = grow(s.scores, n)
+			mx := float32(math.Inf(-1))
+			for p := range n {
+				sc := quant.Dot(kv.kt, kv.kRow(il, p, kvh, hd), s.qAct, hd) * scale
+				s.scores[p] = sc
+				mx = max(mx, sc)
+			}
+			var sum float64
+			for p := range n {
+				e := float32(math.Exp(float64(s.scores[p] - mx)))
+				s.scores[p] = e
+				sum += float64(e)
+			}
+			inv := float32(1 / sum)
+			for p := range n {
+				s.scores[p] *= inv
+			}
+			s.pAct = grow(s.pAct, n*int(kv.vt.BlockBytes()))
+			_ = quant.QuantizeAct(kv.vt, s.scores, s.pAct)
+			out := b.att[t*qDim+h*hd : t*qDim+(h+1)*hd]
+			for d := range hd {
+				out[d] = quant.Dot(kv.vt, kv.vRow(il, kvh*hd+d, n), s.pAct, n)
+			}
+		}
+	})
+}
+
+// rope rotates each of the nh heads in x (head-major) for position pos:
+// adjacent pairs (llama) or pairs half the rotated dimensions apart (NeoX),
+// angles computed in float32 as ggml's rope cache does.
+func (m *Model) rope(x []float32, nh, pos int) {
+	hp := &m.hp
+	nd := hp.ropeDims
+	thetaScale := float32(math.Pow(float64(hp.ropeBase), -2/float64(nd)))
+	theta := float32(pos)
+	for i0 := 0; i0 < nd; i0 += 2 {
+		ff := float32(1)
+		if m.ropeFreqs != nil {
+			ff = m.ropeFreqs[i0/2]
+		}
+		th := hp.ropeScale * (theta / ff)
+		c, s := float32(math.Cos(float64(th))), float32(math.Sin(float64(th)))
+		theta *= thetaScale
+		for h := range nh {
+			v := x[h*hp.headDim : (h+1)*hp.headDim]
+			a, bIdx := i0, i0+1
+			if hp.neox {
+				a, bIdx = i0/2, i0/2+nd/2
+			}
+			x0, x1 := v[a], v[bIdx]
+			v[a] = x0*c - x1*s
+			v[bIdx] = x0*s + x1*c
+		}
+	}
+}
+
+// rmsNorm writes x / rms(x) * w for each row of n values, summing squares in
+// float64 as ggml does.
+func rmsNorm(dst, x, w []float32, n int, eps float32) {
+	for r := 0; r+n <= len(x) && r+n <= len(dst); r += n {
+		var sum float64
+		for _, v := range x[r : r+n] {
+			sum += float64(v * v)
+		}
+		mean := float32(sum / float64(n))
+		scale := 1 / float32(math.Sqrt(float64(mean+eps)))
+		for i, v := range x[r : r+n] {
+			dst[r+i] = v * scale * w[i]
+		}
+	}
+}
+
+func add(dst, src []float32) {
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+// addBias adds bias to every row of x.
+func addBias(x, bias []float32) {
+	if bias == nil {
+		return
+	}
+	for r := 0; r+len(bias) <= len(x); r += len(bias) {
+		add(x[r:r+len(bias)], bias)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package exec
+
+func readUsage() usage { return usage{} }
