@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -41,16 +42,31 @@ func Resident(f *os.File, off, n int64) (Result, error) {
 	return mincore(f, off, n)
 }
 
-// mincoreTruthful mirrors the kernel's can_do_mincore for file mappings.
+// mincoreTruthful mirrors the kernel's can_do_mincore for file mappings:
+// the caller owns the file, holds CAP_FOWNER, or could open it for writing
+// (which a read-only mount denies even to the owner's peers).
 func mincoreTruthful(f *os.File) bool {
-	if os.Geteuid() == 0 {
-		return true // CAP_FOWNER
-	}
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err == nil && int(st.Uid) == os.Geteuid() {
 		return true
 	}
-	return unix.Access(f.Name(), unix.W_OK) == nil
+	if hasCap(unix.CAP_FOWNER) {
+		return true
+	}
+	// Through the descriptor, so that a relative name or a renamed file
+	// cannot mislead; AT_EACCESS: the effective ids, as the kernel uses.
+	fd := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+	return unix.Faccessat(unix.AT_FDCWD, fd, unix.W_OK, unix.AT_EACCESS) == nil
+}
+
+// hasCap reports whether the calling thread has capability c in effect.
+func hasCap(c int) bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if unix.Capget(&hdr, &data[0]) != nil {
+		return false
+	}
+	return data[c/32].Effective&(1<<(c%32)) != 0
 }
 
 func mincore(f *os.File, off, n int64) (Result, error) {
