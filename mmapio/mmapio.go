@@ -120,17 +120,15 @@ func (e *MlockError) Unwrap() error { return e.Err }
 type FaultError struct {
 	Path   string
 	Part   int
-	Offset int64   // file offset of the faulting byte, -1 if unknown
-	Addr   uintptr // faulting address, 0 if unknown
-	Err    error   // the runtime error or errno, if any
+	Offset int64   // file offset of the faulting access
+	Addr   uintptr // faulting address
+	Err    error   // the runtime's fault error
 }
 
+// Error leaves out Err, whose text ("invalid memory address or nil pointer
+// dereference") would mislead.
 func (e *FaultError) Error() string {
-	s := fmt.Sprintf("mmapio: %s: fault reading mapped offset %d (file truncated or replaced while mapped, or an I/O error)", e.Path, e.Offset)
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
+	return fmt.Sprintf("mmapio: %s: fault reading mapped offset %d (file truncated or replaced while mapped, or an I/O error)", e.Path, e.Offset)
 }
 
 func (e *FaultError) Unwrap() error { return e.Err }

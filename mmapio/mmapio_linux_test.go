@@ -198,6 +198,11 @@ func TestTruncatedWhileMapped(t *testing.T) {
 	if !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("error does not say why: %v", err)
 	}
+	// A fault inside the runtime's memmove is caught the same way.
+	dst := make([]byte, 8*page)
+	if err := Guard(func() error { copy(dst, b); return nil }); !errors.As(err, &fe) || fe.Offset < 2*page || fe.Offset >= 8*page {
+		t.Errorf("copy from a truncated mapping: %v", err)
+	}
 	if err := m.Prefetch(context.Background(), []Range{all}, nil); !errors.As(err, &fe) || fe.Offset < 2*page {
 		t.Errorf("prefetch of a truncated file: %v", err)
 	}

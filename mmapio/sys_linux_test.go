@@ -5,9 +5,11 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/modelfit/modelfit/internal/pagecache"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,12 +29,38 @@ func dropCapIPCLock(t *testing.T) {
 	}
 }
 
+// vmLocked is the process's locked memory, from /proc/self/status.
+func vmLocked(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmLck:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Skip("no VmLck in /proc/self/status")
+	return 0
+}
+
 func TestMlockLimit(t *testing.T) {
 	paths, _ := tempFiles(t, 1<<20)
+	before := vmLocked(t)
 	if m, err := Map(paths, Options{Mlock: true}); err != nil {
 		t.Logf("locking 1 MiB failed here: %v", err)
 	} else {
+		if got := vmLocked(t) - before; got != 1<<20 {
+			t.Errorf("mapping 1 MiB with Mlock locked %d bytes", got)
+		}
 		m.Close()
+		if got := vmLocked(t) - before; got != 0 {
+			t.Errorf("%d bytes still locked after Close", got)
+		}
 	}
 
 	done := make(chan struct{})
@@ -118,5 +146,23 @@ func TestResidency(t *testing.T) {
 	}
 	if r, err := m.Residency(Range{0, 0, size / 2}); err != nil || r.Bytes != size/2 {
 		t.Errorf("the prefetched half: %+v, %v", r, err)
+	}
+
+	// Populate reads the whole file in before Map returns. (Mapped pages
+	// cannot be dropped: unmap first.)
+	m.Close()
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := pagecache.Resident(f, 0, size); r.Bytes > size/8 {
+		t.Fatalf("%d bytes resident after dropping again", r.Bytes)
+	}
+	p, err := Map(paths, Options{Populate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if r, err := p.Residency(all); err != nil || r.Bytes != size {
+		t.Errorf("after mapping with Populate: %+v, %v", r, err)
 	}
 }
