@@ -281,30 +281,62 @@ func spaceTail(b []byte, p, hi int) int {
 }
 
 // qwen2 is (?:'[sS]|…)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-func qwen2(b []byte, _ []rune, p, _, hi int) int {
+// (bailingmoe's variant, with \s*[\r\n], matches the same). qwen35 takes
+// marks into words: [\p{L}\p{M}]+ and [^\s\p{L}\p{M}\p{N}]+. seedCoder has
+// no [\r\n]* after punctuation.
+func qwen2(b []byte, _ []rune, p, _, hi int) int     { return qwenLike(b, p, hi, cL, true) }
+func qwen35(b []byte, _ []rune, p, _, hi int) int    { return qwenLike(b, p, hi, cLM, true) }
+func seedCoder(b []byte, _ []rune, p, _, hi int) int { return qwenLike(b, p, hi, cL, false) }
+
+func cLM(x byte) bool { return cL(x) || cM(x) }
+
+func qwenLike(b []byte, p, hi int, word func(byte) bool, crlfTail bool) int {
 	if e := contraction(b, p, hi); e > 0 {
 		return e
 	}
 	c0 := b[p]
-	if !isCRLF(c0) && !cL(c0) && !cN(c0) && p+1 < hi && cL(b[p+1]) {
-		return run(b, p+1, hi, cL)
+	if !isCRLF(c0) && !cL(c0) && !cN(c0) && p+1 < hi && word(b[p+1]) {
+		return run(b, p+1, hi, word)
 	}
-	if cL(c0) {
-		return run(b, p, hi, cL)
+	if word(c0) {
+		return run(b, p, hi, word)
 	}
 	if cN(c0) {
 		return p + 1
 	}
-	other := func(x byte) bool { return !cS(x) && !cL(x) && !cN(x) }
+	other := func(x byte) bool { return !cS(x) && !word(x) && !cN(x) }
 	q := p
 	if c0 == ' ' && p+1 < hi && other(b[p+1]) {
 		q = p + 1
 	}
 	if other(b[q]) {
 		e := run(b, q, hi, other)
-		return run(b, e, hi, isCRLF)
+		if crlfTail {
+			e = run(b, e, hi, isCRLF)
+		}
+		return e
 	}
 	return spaceTail(b, p, hi)
+}
+
+// bloom is  ?[^(\s|.,!?…。，、।۔،)]+ , a pattern std::wregex runs on code
+// points (no \p{..} class).
+func bloom(_ []byte, c []rune, p, _, hi int) int {
+	in := func(r rune) bool {
+		switch r {
+		case '\t', '\n', '\v', '\f', '\r', ' ', '(', '|', ')', '.', ',', '!', '?', '…', '。', '，', '、', '।', '۔', '،':
+			return false
+		}
+		return true
+	}
+	q := p
+	if c[p] == ' ' && p+1 < hi && in(c[p+1]) {
+		q = p + 1
+	}
+	if e := cpRun(c, q, hi, in); e > q {
+		return e
+	}
+	return -1
 }
 
 // deepseekV3 is [!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
@@ -605,6 +637,10 @@ var (
 	}
 	preStarCoder     = []step{regexStep(oneOf(cN)), splitGPT2}
 	preQwen2         = []step{regexStep(qwen2)}
+	preQwen35        = []step{regexStep(qwen35)}
+	preSeedCoder     = []step{regexStep(seedCoder)}
+	preBloom         = []step{regexStep(bloom)}
+	preViking        = []step{regexStep(bloom), regexStep(oneOf(cN))}
 	preTekken        = []step{regexStep(tekken)}
 	preGPT4o         = []step{regexStep(gpt4o)}
 	preDeepSeekCoder = []step{
@@ -677,9 +713,24 @@ func preFor(name string, t *Tokenizer) (preTokenizer, error) {
 	case "gpt-4o", "llama4", "minimax-m2":
 		p.steps = preGPT4o
 		t.cleanSpaces = false
-	case "deepseek-llm", "youtu", "jais-2", "qwen35", "poro-chat", "viking", "bloom", "gpt3-finnish",
-		"exaone-moe", "chameleon", "tiny_aya", "superbpe", "bailingmoe", "bailingmoe2",
-		"llada-moe", "seed-coder", "kimi-k2", "afmoe":
+	case "qwen35":
+		p.steps = preQwen35
+		t.cleanSpaces = false
+	case "seed-coder":
+		p.steps = preSeedCoder
+		t.cleanSpaces = false
+	case "bailingmoe", "bailingmoe2", "llada-moe":
+		p.steps = preQwen2
+		t.cleanSpaces = false
+	case "poro-chat":
+		p.steps = preBloom
+		t.cleanSpaces = false
+	case "bloom", "gpt3-finnish":
+		p.steps = preBloom
+	case "viking":
+		p.steps = preViking
+		t.cleanSpaces = false
+	case "deepseek-llm", "youtu", "jais-2", "exaone-moe", "chameleon", "tiny_aya", "superbpe", "kimi-k2", "afmoe":
 		return p, fmt.Errorf("%w: pre-tokenizer %q", ErrUnsupported, name)
 	default:
 		p.steps = preDefault

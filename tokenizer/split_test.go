@@ -231,6 +231,36 @@ func TestPreTokenizersLlamaCpp(t *testing.T) {
 		{"gpt-4o", "९V!९TL{|(*ω🙂RT", []string{"९", "V", "!", "९", "TL", "{|(*", "ω", "🙂RT"}},
 		{"gpt-4o", "L\u00ad(\u00a0%la`\x0bD)", []string{"L", "\u00ad(", "\u00a0", "%la", "`", "\x0bD", ")"}},
 		{"gpt-4o", "5\"]a_|T({٣", []string{"5", "\"]", "a", "_|", "T", "({", "٣"}},
+		{"qwen35", "\u2028TS\u00a0;！a-…\u0301Y+]Z", []string{"\u2028TS", "\u00a0", ";！", "a", "-…", "\u0301Y", "+]", "Z"}},
+		{"qwen35", ";'>e½<R،|।", []string{";'>", "e", "½", "<R", "،|।"}},
+		{"qwen35", "5]=가、%*>\\", []string{"5", "]=", "가", "、%*>\\"}},
+		{"qwen35", ":;é\t}|Dt।가a\u2028", []string{":;", "é", "\t", "}|", "Dt", "।가a", "\u2028"}},
+		{"qwen35", "\"।Vé#.|\"！+éー\x00", []string{"\"।", "Vé", "#.|\"！+", "éー", "\x00"}},
+		{"qwen35", "R@٣V^$%d\x0b", []string{"R", "@", "٣", "V", "^$%", "d", "\x0b"}},
+		{"seed-coder", "\u0301\u00a0日،0|\x0b$", []string{"\u0301", "\u00a0日", "،", "0", "|", "\x0b", "$"}},
+		{"seed-coder", "\u2028M\x0b)½\r-.'\\。!Ω", []string{"\u2028M", "\x0b", ")", "½", "\r", "-.'\\。!", "Ω"}},
+		{"seed-coder", "`日T\"\u0301 ~가#ー\r&९^", []string{"`日T", "\"\u0301", " ~", "가", "#ー", "\r", "&", "९", "^"}},
+		{"seed-coder", "_?>\u00ad\r{本½É]\r", []string{"_?>\u00ad", "\r", "{本", "½", "É", "]", "\r"}},
+		{"seed-coder", "…Y:\x0bωe\x0be½\u2028s", []string{"…Y", ":", "\x0bωe", "\x0be", "½", "\u2028s"}},
+		{"seed-coder", "_\x0b+0#\x00日🙂\u2028", []string{"_", "\x0b", "+", "0", "#\x00", "日", "🙂", "\u2028"}},
+		{"bailingmoe", "=、L,、D\"~%YD\">", []string{"=、", "L", ",、", "D", "\"~%", "YD", "\">"}},
+		{"bailingmoe", "½ ー&ｈω가0~", []string{"½", " ー", "&ｈω가", "0", "~"}},
+		{"bailingmoe", "Y5 !\nM,\\^，", []string{"Y", "5", " !\n", "M", ",\\^，"}},
+		{"bailingmoe", "sY…%)aÉ;-।", []string{"sY", "…%)", "aÉ", ";-।"}},
+		{"bailingmoe", "٣lー$V，Z*가 日", []string{"٣", "lー", "$V", "，Z", "*가", " 日"}},
+		{"bailingmoe", "가Ω½Me\"\u00a0٣Y$/ ", []string{"가Ω", "½", "Me", "\"", "\u00a0", "٣", "Y", "$/", " "}},
+		{"bloom", "?。۔\"É…&aS", []string{"?。۔", "\"É", "…", "&aS"}},
+		{"bloom", "。|LS?、(\t۔٣'~日b", []string{"。|", "LS", "?、(\t۔", "٣'~日b"}},
+		{"bloom", "5M M,!日%½t", []string{"5M", " M", ",!", "日%½t"}},
+		{"bloom", "#e' Ω\nωD0", []string{"#e'", " Ω", "\n", "ωD0"}},
+		{"bloom", " ｈ。本.\n \x0bt0&d\r\\", []string{" ｈ", "。", "本", ".\n \x0b", "t0&d", "\r", "\\"}},
+		{"bloom", "ss。ー[Ss\\、^\u3000", []string{"ss", "。", "ー[Ss\\", "、", "^", "\u3000"}},
+		{"viking", "本ｈ-D<.l;日 。", []string{"本ｈ-D<", ".", "l;日", " 。"}},
+		{"viking", "،(🙂D٣\x0b！L{/\rM…", []string{"،(", "🙂D", "٣", "\x0b", "！L{/", "\r", "M", "…"}},
+		{"viking", "L\"Ω🙂R本\r<&\nL*0\u00a0", []string{"L\"Ω🙂R本", "\r", "<&", "\n", "L*", "0", "\u00a0"}},
+		{"viking", "0 .！T;e\n\n،", []string{"0", " .", "！T;e", "\n\n،"}},
+		{"viking", "T\tV{l、_SDt.", []string{"T", "\t", "V{l", "、", "_SDt", "."}},
+		{"viking", "5९(½#%\t\"", []string{"5", "९", "(", "½", "#%", "\t", "\""}},
 	}
 	for _, c := range cases {
 		p, err := preFor(c.pre, &Tokenizer{})
@@ -244,7 +274,7 @@ func TestPreTokenizersLlamaCpp(t *testing.T) {
 }
 
 func TestPreForUnsupported(t *testing.T) {
-	for _, name := range []string{"kimi-k2", "seed-coder", "bloom"} {
+	for _, name := range []string{"kimi-k2", "afmoe", "jais-2"} {
 		if _, err := preFor(name, &Tokenizer{}); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: got %v, want ErrUnsupported", name, err)
 		}
