@@ -177,7 +177,8 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	nSeq := max(s.NParallel, 1)
 	ub := max(min(s.NUbatch, s.NBatch), 1)
 	nGPU := len(env.GPUs)
-	b := &Breakdown{NCtx: padTo(max(s.NCtx, 1), 256)}
+	cells := cacheCells(m.h, max(s.NCtx, 1), nSeq, ub)
+	b := &Breakdown{NCtx: cells.nCtx}
 	b.Devices = make([]DeviceMemory, 1+nGPU)
 	b.Devices[0].Name = "CPU"
 	for i, n := range env.GPUs {
@@ -270,7 +271,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 
 	// KV cache and recurrent state, per layer on its layer's device.
 	b.KVCells = b.NCtx
-	swaCells := min(b.NCtx, padTo(int(m.h.SlidingWindow)*nSeq+ub, 256))
+	swaCells := cells.swa
 	kvDevMax := map[int]int{} // largest attended length per device, for compute
 	for il := 0; il < m.nLayer; il++ {
 		lp := &b.Layers[il]
@@ -284,19 +285,19 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			b.Devices[d].StateBytes += lp.StateBytes
 			continue
 		}
-		cells := b.NCtx
+		n, attended := b.NCtx, cells.seq
 		if m.h.IsSWA(il) {
-			cells = swaCells
+			n, attended = swaCells, cells.swaSeq
 			b.SWACells = swaCells
 		}
 		kRow, vRow, err := m.kvRows(il, kt, vt)
 		if err != nil {
 			return nil, err
 		}
-		lp.KVCells = cells
-		lp.KBytes, lp.VBytes = uint64(cells)*kRow, uint64(cells)*vRow
+		lp.KVCells = n
+		lp.KBytes, lp.VBytes = uint64(n)*kRow, uint64(n)*vRow
 		b.Devices[d].KVBytes += lp.KBytes + lp.VBytes
-		kvDevMax[d] = max(kvDevMax[d], cells)
+		kvDevMax[d] = max(kvDevMax[d], attended)
 	}
 
 	// Compute buffers: the peak of the graph's live tensors on each device.
@@ -307,7 +308,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		if !hasLayers && !hasOutput && d != 0 {
 			continue
 		}
-		low, point, high := m.compute(s, ub, kvDevMax[d], swaCells, hasLayers, hasOutput, d == 0 && ngl > 0)
+		low, point, high := m.compute(s, ub, kvDevMax[d], cells.swaSeq, hasLayers, hasOutput, d == 0 && ngl > 0)
 		dm.ComputeLowBytes, dm.ComputeBytes, dm.ComputeHighBytes = low, point, high
 	}
 	cpu.OutputBytes = uint64(nSeq) * m.h.VocabSize * 4

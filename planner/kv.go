@@ -51,18 +51,48 @@ func (m *model) stateFloats() uint64 {
 func (m *model) kvRows(il int, kt, vt gguf.Type) (k, v uint64, err error) {
 	h := &m.h
 	nkv := h.HeadCountKV.At(il)
-	kn, vn := nkv*h.KeyLength, nkv*h.ValueLength
+	kh, vh := h.KeyLength, h.ValueLength
 	if h.Architecture == "deepseek2" && h.KVLoraRank > 0 && h.KeyLengthMLA == 0 {
 		// Files from before MLA-aware conversion store per-head sizes;
 		// llama.cpp caches one compressed latent plus the rope part per
-		// token (V: the latent), whatever the head count.
-		kn, vn = h.KVLoraRank+h.RopeDimensionCount, h.KVLoraRank
+		// token (V: the latent), as if for a single head.
+		kh, vh, nkv = h.KVLoraRank+h.RopeDimensionCount, h.KVLoraRank, 1
 	}
+	kn, vn := nkv*kh, nkv*vh
 	k, okK := kt.RowBytes(kn)
 	v, okV := vt.RowBytes(vn)
-	if !okK || !okV {
-		// llama.cpp refuses a cache type whose block does not divide the row.
+	if !okK || !okV || kh%kt.BlockSize() != 0 || vh%vt.BlockSize() != 0 {
+		// llama.cpp refuses a cache type whose block does not divide a
+		// head's row.
 		return 0, 0, fmt.Errorf("planner: layer %d: K cache %s (rows of %d) or V cache %s (rows of %d): %w", il, kt, kn, vt, vn, ErrBadCacheType)
 	}
 	return k, v, nil
+}
+
+// cells is how llama.cpp sizes the caches for a context.
+type cells struct {
+	nCtx   int // n_ctx as padded: the cells of a full-attention layer, all sequences
+	seq    int // cells one sequence's stream attends (n_ctx_seq)
+	swa    int // cells of a sliding-window layer, all streams
+	swaSeq int // cells of a sliding-window layer one stream attends
+}
+
+// cacheCells pads n_ctx as current llama.cpp does (to 256, and with more
+// than one sequence each sequence's share to 256 too) and sizes the
+// sliding-window cache to the window plus a ubatch, padded, per stream.
+// One sequence uses one stream; more use one stream each (llama-server's
+// default when -np is given, the only mode the planner renders), so a
+// sequence attends n_ctx/n_seq cells.
+func cacheCells(h gguf.HParams, nCtx, nSeq, ub int) cells {
+	c := cells{nCtx: padTo(nCtx, 256)}
+	c.seq = c.nCtx
+	if nSeq > 1 {
+		c.seq = padTo(max(c.nCtx/nSeq, 1), 256)
+		c.nCtx = c.seq * nSeq
+	}
+	if h.SlidingWindow > 0 {
+		c.swaSeq = min(c.seq, padTo(int(min(h.SlidingWindow, 1<<30))+ub, 256))
+		c.swa = c.swaSeq * nSeq
+	}
+	return c
 }
