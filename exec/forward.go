@@ -157,9 +157,7 @@ func (m *Model) forward(tokens []int32, logits, all bool) error {
 		if err := m.matmul(l.up, b.up, b.xn, T); err != nil {
 			return err
 		}
-		for i, g := range b.gate {
-			b.gate[i] = g / (1 + float32(math.Exp(float64(-g)))) * b.up[i]
-		}
+		swiglu(b.gate, b.up, hp.nFF)
 		if err := m.matmul(l.down, b.tmp, b.gate, T); err != nil {
 			return err
 		}
@@ -232,28 +230,24 @@ func (m *Model) attention(il, pos0, T int) error {
 			n := pos0 + t + 1 // causal: positions 0..pos
 			q := b.q[t*qDim+h*hd : t*qDim+(h+1)*hd]
 			_ = quant.QuantizeAct(kv.kt, q, s.qAct)
-			s.scores = grow(s.scores, n)
-			mx := float32(math.Inf(-1))
-			for p := range n {
-				sc := quant.Dot(kv.kt, kv.kRow(il, p, kvh, hd), s.qAct, hd) * scale
-				s.scores[p] = sc
-				mx = max(mx, sc)
+			// Like llama.cpp, attend over the KV cells padded to 32, the
+			// masked ones getting zero weight: the padding decides which
+			// exponentials take ggml's vector path.
+			nkv := min(kv.nCtx, (n+31)/32*32)
+			s.scores = grow(s.scores, nkv)
+			for p := range nkv {
+				if p < n {
+					s.scores[p] = quant.Dot(kv.kt, kv.kRow(il, p, kvh, hd), s.qAct, hd) * scale
+				} else {
+					s.scores[p] = float32(math.Inf(-1))
+				}
 			}
-			var sum float64
-			for p := range n {
-				e := float32(math.Exp(float64(s.scores[p] - mx)))
-				s.scores[p] = e
-				sum += float64(e)
-			}
-			inv := float32(1 / sum)
-			for p := range n {
-				s.scores[p] *= inv
-			}
-			s.pAct = grow(s.pAct, n*int(kv.vt.BlockBytes()))
+			softmaxInPlace(s.scores)
+			s.pAct = grow(s.pAct, nkv*int(kv.vt.BlockBytes()))
 			_ = quant.QuantizeAct(kv.vt, s.scores, s.pAct)
 			out := b.att[t*qDim+h*hd : t*qDim+(h+1)*hd]
 			for d := range hd {
-				out[d] = quant.Dot(kv.vt, kv.vRow(il, kvh*hd+d, n), s.pAct, n)
+				out[d] = quant.Dot(kv.vt, kv.vRow(il, kvh*hd+d, nkv), s.pAct, nkv)
 			}
 		}
 	})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -46,30 +45,35 @@ type refCase struct {
 	tol    float64
 }
 
-// Tolerances are relative to the largest |logit| of the reference row. They
-// sit above the spread llama.cpp itself shows when only the KV cache type
-// changes (shared/testdata/README.md), scaled for the quantization noise of
-// each type, and were checked against what this engine measures.
+// Tolerances are relative to the largest |logit| of the reference row:
+// F32 and BF16 1e-4, F16 2e-3 (ggml multiplies f16 prompt batches with
+// llamafile's sgemm, in another summation order), quantized types 3e-2. Most
+// quantized files match llama.cpp bit for bit; where an activation lands one
+// ulp away from ggml's (e.g. a different expf rounding) an 8-bit activation
+// quantization can flip and the logits move by up to ~2% of max|logit|, the
+// size of llama.cpp's own noise when only the KV cache type changes (0.24 of
+// ≈10 for synth Q4_K_M, shared/testdata/README.md). Measured values are
+// logged by the test.
 var refCases = []refCase{
-	{"synth-llama-gqa-Q2_K", false, 0.02},
-	{"synth-llama-gqa-Q3_K_M", false, 0.02},
-	{"synth-llama-gqa-Q4_0", false, 0.02},
-	{"synth-llama-gqa-Q4_K_M", false, 0.02},
-	{"synth-llama-gqa-Q5_K_M", false, 0.02},
-	{"synth-llama-gqa-Q6_K", false, 0.02},
-	{"synth-llama-gqa-Q8_0", false, 0.02},
-	{"synth-llama-gqa-F16", true, 0.005},
-	{"synth-llama-gqa-Q4_1", true, 0.02},
-	{"synth-llama-gqa-Q5_0", true, 0.02},
-	{"synth-llama-gqa-Q5_1", true, 0.02},
-	{"aidreams260K-F32", true, 0.002},
+	{"synth-llama-gqa-Q2_K", false, 0.03},
+	{"synth-llama-gqa-Q3_K_M", false, 0.03},
+	{"synth-llama-gqa-Q4_0", false, 0.03},
+	{"synth-llama-gqa-Q4_K_M", false, 0.03},
+	{"synth-llama-gqa-Q5_K_M", false, 0.03},
+	{"synth-llama-gqa-Q6_K", false, 0.03},
+	{"synth-llama-gqa-Q8_0", false, 0.03},
+	{"synth-llama-gqa-F16", true, 0.002},
+	{"synth-llama-gqa-Q4_1", true, 0.03},
+	{"synth-llama-gqa-Q5_0", true, 0.03},
+	{"synth-llama-gqa-Q5_1", true, 0.03},
+	{"aidreams260K-F32", true, 1e-4},
 	{"aidreams260K-F16", true, 0.002},
-	{"aidreams260K-BF16", true, 0.005},
-	{"aidreams260K-Q2_K", true, 0.02},
-	{"aidreams260K-Q3_K_M", true, 0.02},
-	{"aidreams260K-Q4_K_M", true, 0.02},
-	{"aidreams260K-Q5_K_M", true, 0.02},
-	{"aidreams260K-Q6_K", true, 0.02},
+	{"aidreams260K-BF16", true, 1e-4},
+	{"aidreams260K-Q2_K", true, 0.03},
+	{"aidreams260K-Q3_K_M", true, 0.03},
+	{"aidreams260K-Q4_K_M", true, 0.03},
+	{"aidreams260K-Q5_K_M", true, 0.03},
+	{"aidreams260K-Q6_K", true, 0.03},
 }
 
 func (c refCase) paths(t *testing.T) (model, ref string) {
@@ -161,21 +165,23 @@ func TestLogitsMatchLlamaCpp(t *testing.T) {
 						check(pos, want)
 					}
 					check(len(toks)-1, e.LastLogits.Full)
-					t.Logf("max |Δlogit| %.4g (%.3g of max|logit|)", worst, worstRel)
+					t.Logf("%s %s: max |Δlogit| %.4g (%.3g of max|logit|)", c.name, ev, worst, worstRel)
 
 					// Greedy continuation, fed back one token at a time.
 					last := logits[len(logits)-1]
 					greedyOK := true
+					// aidreams' margins are all >= 0.27: every token must match.
+					strict := strings.HasPrefix(c.name, "aidreams")
 					for i, want := range e.Greedy.Tokens {
 						got := argmax(last)
-						if greedyOK && got != want {
-							if float64(e.Greedy.Top1Margin[i]) > 2*c.tol*maxAbs(last) || strings.HasPrefix(c.name, "aidreams") {
-								t.Errorf("greedy token %d: %d, llama.cpp %d (margin %.3g)", i, got, want, e.Greedy.Top1Margin[i])
-							}
+						// Past a step whose margin is within twice the
+						// tolerance, argmax may legitimately differ.
+						if !strict && float64(e.Greedy.Top1Margin[i]) <= 2*c.tol*maxAbs(last) {
 							greedyOK = false
 						}
-						if float64(e.Greedy.Top1Margin[i]) <= 2*c.tol*maxAbs(last) {
-							greedyOK = false // below tolerance: the rest may diverge
+						if greedyOK && got != want {
+							t.Errorf("greedy token %d: %d, llama.cpp %d (margin %.3g)", i, got, want, e.Greedy.Top1Margin[i])
+							greedyOK = false
 						}
 						l, err := m.Eval(ctx, []int32{want})
 						if err != nil {
@@ -209,4 +215,46 @@ func equalIDs(a, b []int32) bool {
 	return true
 }
 
-var _ = filepath.Join
+// TestOnceUponATime generates greedily from "Once upon a time" through
+// Generate and compares the text with llama.cpp's, for every aidreams260K
+// file (their top-1 margins are large) and the synthetic files up to the
+// first step whose margin is within tolerance.
+func TestOnceUponATime(t *testing.T) {
+	for _, c := range refCases {
+		t.Run(c.name, func(t *testing.T) {
+			model, refPath := c.paths(t)
+			e, ok := loadRef(t, refPath).Evals["once_upon_a_time"]
+			if !ok {
+				t.Skip("no once_upon_a_time eval")
+			}
+			m := openModel(t, model, refSettings("f16"))
+			var ids []int32
+			var text strings.Builder
+			for tok, err := range m.Generate(context.Background(), e.PromptText, GenerateOptions{MaxTokens: len(e.Greedy.Tokens), IgnoreEOG: true}) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, tok.ID)
+				text.WriteString(tok.Text)
+			}
+			if strings.HasPrefix(c.name, "aidreams") {
+				if text.String() != e.Greedy.Text || !equalIDs(ids, e.Greedy.Tokens) {
+					t.Errorf("text %q (%v), llama.cpp %q (%v)", text.String(), ids, e.Greedy.Text, e.Greedy.Tokens)
+				}
+				return
+			}
+			for i, want := range e.Greedy.Tokens {
+				if float64(e.Greedy.Top1Margin[i]) <= 2*c.tol*12 {
+					break
+				}
+				if ids[i] != want {
+					t.Errorf("token %d: %d, llama.cpp %d", i, ids[i], want)
+					break
+				}
+			}
+			if st := m.Stats(); st.PromptTokens != len(e.PromptTokens) || st.GeneratedTokens != len(e.Greedy.Tokens) {
+				t.Errorf("stats count %d prompt and %d generated tokens, want %d and %d", st.PromptTokens, st.GeneratedTokens, len(e.PromptTokens), len(e.Greedy.Tokens))
+			}
+		})
+	}
+}
