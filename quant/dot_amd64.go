@@ -47,6 +47,12 @@ func dotIQ4NLAVX2(x, y *byte, nb int) float32
 func dotBF16AVX2(x, y *byte, n int) float32
 
 //go:noescape
+func dotF32AVX512(x, y *byte, n int) float32
+
+//go:noescape
+func dotF16AVX512(x, y *byte, n int) float32
+
+//go:noescape
 func dotF32AVX2(x, y *byte, n int) float32
 
 //go:noescape
@@ -55,12 +61,15 @@ func dotF16AVX2(x, y *byte, n int) float32
 // hasAVX2 reports whether the AVX2 kernels can run: they also use FMA and F16C.
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 
+// hasAVX512 reports whether the 16-lane float kernels can run.
+var hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
+
 // fastKernels are the assembly kernels for this CPU.
 func fastKernels() map[gguf.Type]dotKernel {
 	if !hasAVX2 {
 		return nil
 	}
-	return map[gguf.Type]dotKernel{
+	m := map[gguf.Type]dotKernel{
 		gguf.TypeQ8_0: func(row, act []byte, nb int) float32 {
 			return dotQ8_0AVX2(unsafe.SliceData(row), unsafe.SliceData(act), nb)
 		},
@@ -102,21 +111,38 @@ func fastKernels() map[gguf.Type]dotKernel {
 			}
 			return float32(s)
 		},
-		gguf.TypeF32: func(row, act []byte, n int) float32 {
-			m := n &^ 31
-			s := float64(dotF32AVX2(unsafe.SliceData(row), unsafe.SliceData(act), m))
-			for i := m; i < n; i++ {
-				s += float64(math.Float32frombits(u32(row[4*i:])) * math.Float32frombits(u32(act[4*i:])))
-			}
-			return float32(s)
-		},
-		gguf.TypeF16: func(row, act []byte, n int) float32 {
-			m := n &^ 31
-			s := float64(dotF16AVX2(unsafe.SliceData(row), unsafe.SliceData(act), m))
-			for i := m; i < n; i++ {
-				s += float64(f16(row[2*i:]) * f16(act[2*i:]))
-			}
-			return float32(s)
-		},
+		gguf.TypeF32: f32Kernel(dotF32AVX2, 32),
+		gguf.TypeF16: f16Kernel(dotF16AVX2, 32),
+	}
+	if hasAVX512 {
+		// ggml built for AVX-512 sums f32 and f16 rows in 16-lane registers.
+		m[gguf.TypeF32] = f32Kernel(dotF32AVX512, 64)
+		m[gguf.TypeF16] = f16Kernel(dotF16AVX512, 64)
+	}
+	return m
+}
+
+// f32Kernel runs k over the largest multiple of step elements and adds the
+// rest in float64, as ggml's ggml_vec_dot_f32 does.
+func f32Kernel(k func(x, y *byte, n int) float32, step int) dotKernel {
+	return func(row, act []byte, n int) float32 {
+		m := n - n%step
+		s := float64(k(unsafe.SliceData(row), unsafe.SliceData(act), m))
+		for i := m; i < n; i++ {
+			s += float64(math.Float32frombits(u32(row[4*i:])) * math.Float32frombits(u32(act[4*i:])))
+		}
+		return float32(s)
+	}
+}
+
+// f16Kernel is f32Kernel for f16 rows.
+func f16Kernel(k func(x, y *byte, n int) float32, step int) dotKernel {
+	return func(row, act []byte, n int) float32 {
+		m := n - n%step
+		s := float64(k(unsafe.SliceData(row), unsafe.SliceData(act), m))
+		for i := m; i < n; i++ {
+			s += float64(f16(row[2*i:]) * f16(act[2*i:]))
+		}
+		return float32(s)
 	}
 }

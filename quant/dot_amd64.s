@@ -961,3 +961,90 @@ bf16done:
 	VZEROUPPER
 	MOVSS X1, ret+24(FP)
 	RET
+
+// REDUCE4Z folds the four AVX-512 accumulators Z0..Z3 to a float in X0 the
+// way ggml's GGML_F32x16_REDUCE and GCC's _mm512_reduce_add_ps do.
+#define REDUCE4Z \
+	VADDPS        Z2, Z0, Z0 \
+	VADDPS        Z3, Z1, Z1 \
+	VADDPS        Z1, Z0, Z0 \
+	VEXTRACTF64X4 $1, Z0, Y1 \
+	VADDPS        Y1, Y0, Y0 \
+	VEXTRACTF128  $1, Y0, X1 \
+	VADDPS        X0, X1, X0 \
+	VMOVHLPS      X0, X0, X1 \
+	VADDPS        X1, X0, X0 \
+	VMOVSHDUP     X0, X1     \
+	VADDSS        X1, X0, X0
+
+// func dotF32AVX512(x, y *byte, n int) float32
+// n must be a multiple of 64.
+TEXT ·dotF32AVX512(SB), NOSPLIT, $0-28
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   n+16(FP), CX
+	SHRQ   $6, CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	TESTQ  CX, CX
+	JLE    f32zdone
+
+f32zloop:
+	VMOVUPS     (SI), Z4
+	VMOVUPS     64(SI), Z5
+	VMOVUPS     128(SI), Z6
+	VMOVUPS     192(SI), Z7
+	VFMADD231PS (DI), Z4, Z0
+	VFMADD231PS 64(DI), Z5, Z1
+	VFMADD231PS 128(DI), Z6, Z2
+	VFMADD231PS 192(DI), Z7, Z3
+	ADDQ        $256, SI
+	ADDQ        $256, DI
+	DECQ        CX
+	JNZ         f32zloop
+
+f32zdone:
+	REDUCE4Z
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func dotF16AVX512(x, y *byte, n int) float32
+// n must be a multiple of 64.
+TEXT ·dotF16AVX512(SB), NOSPLIT, $0-28
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   n+16(FP), CX
+	SHRQ   $6, CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	TESTQ  CX, CX
+	JLE    f16zdone
+
+f16zloop:
+	VCVTPH2PS   (SI), Z4
+	VCVTPH2PS   32(SI), Z5
+	VCVTPH2PS   64(SI), Z6
+	VCVTPH2PS   96(SI), Z7
+	VCVTPH2PS   (DI), Z8
+	VCVTPH2PS   32(DI), Z9
+	VCVTPH2PS   64(DI), Z10
+	VCVTPH2PS   96(DI), Z11
+	VFMADD231PS Z8, Z4, Z0
+	VFMADD231PS Z9, Z5, Z1
+	VFMADD231PS Z10, Z6, Z2
+	VFMADD231PS Z11, Z7, Z3
+	ADDQ        $128, SI
+	ADDQ        $128, DI
+	DECQ        CX
+	JNZ         f16zloop
+
+f16zdone:
+	REDUCE4Z
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET

@@ -4,7 +4,10 @@ package quant
 
 import "github.com/modelfit/modelfit/gguf"
 
-// hasAVX2 is false off amd64: the scalar reference runs.
-const hasAVX2 = false
+// Off amd64 (or with -tags purego) the scalar reference runs.
+const (
+	hasAVX2   = false
+	hasAVX512 = false
+)
 
 func fastKernels() map[gguf.Type]dotKernel { return nil }
