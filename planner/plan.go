@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/modelfit/modelfit/gguf"
@@ -515,7 +516,7 @@ func placeLayers(m *model, mc *machine, s Settings, req Request) (*attempt, []Re
 			for _, g := range order {
 				parts = append(parts, fmt.Sprintf("%s %.0f", gpuName(mc.gpus[g], g), counts[g]))
 			}
-			add("tensor_split", fmtSplit(counts), "layers per GPU (llama.cpp counts them in -ts): the fastest GPU is filled first, each up to what it holds with a %s margin (%s); a slower or smaller GPU only takes what the faster ones cannot", human(gm), strings.Join(parts, ", "))
+			add("tensor_split", fmtSplit(counts), "layers per GPU (llama.cpp reads -ts counts as proportions): as many layers on the GPUs as they hold with a %s margin, the faster GPUs taking all they can (%s); a slower or smaller GPU only takes what the faster ones cannot", human(gm), strings.Join(parts, ", "))
 		}
 		explainNGL(add, s.NGPULayers, m.nLayer, gm)
 	default:
@@ -588,9 +589,13 @@ func roomSplit(mc *machine, req Request) []float64 {
 }
 
 // fillGPUs gives each GPU a number of layers (llama.cpp's -ts takes counts
-// as proportions): GPUs in order of bandwidth, then free memory, each
-// taking as many layers as it holds next to what the faster ones took.
-// It returns the counts in device order and the fill order.
+// as proportions). Two fills are compared: GPUs in order of bandwidth (then
+// free memory), each taking as many layers as it holds; and, when that
+// leaves layers on the CPU, a back-to-front fill with every layer offloaded
+// (the last GPU must then also hold the output layer, which the first fill
+// may have left no room for). The fill that places every layer wins; the
+// result is then polished. It returns the counts in device order and the
+// speed order.
 func fillGPUs(m *model, mc *machine, s Settings, req Request) ([]float64, []int, error) {
 	n := len(mc.gpus)
 	order := make([]int, n)
@@ -604,8 +609,7 @@ func fillGPUs(m *model, mc *machine, s Settings, req Request) ([]float64, []int,
 		}
 		return a.FreeBytes > b.FreeBytes
 	})
-	counts := make([]float64, n)
-	fits := func() (bool, error) {
+	fits := func(counts []float64) (bool, error) {
 		t := s
 		t.NGPULayers = 0
 		for _, c := range counts {
@@ -621,15 +625,131 @@ func fillGPUs(m *model, mc *machine, s Settings, req Request) ([]float64, []int,
 		}
 		return gpusFit(a), nil
 	}
-	left := m.nLayer + 1
-	for _, g := range order {
+	// fill gives the GPUs in seq, one after the other, the most layers each
+	// holds, then takes layers back from the last ones filled until all fit
+	// (layers shift between GPUs as later counts grow).
+	fill := func(seq []int) ([]float64, int, error) {
+		counts := make([]float64, n)
+		left := m.nLayer + 1
+		for _, g := range seq {
+			lo, hi := 0, left
+			for lo < hi {
+				mid := (lo + hi + 1) / 2
+				counts[g] = float64(mid)
+				ok, err := fits(counts)
+				if err != nil {
+					return nil, 0, err
+				}
+				if ok {
+					lo = mid
+				} else {
+					hi = mid - 1
+				}
+			}
+			counts[g] = float64(lo)
+			left -= lo
+		}
+		for k := n - 1; k >= 0; k-- {
+			for g := seq[k]; counts[g] > 0; counts[g]-- {
+				ok, err := fits(counts)
+				if err != nil {
+					return nil, 0, err
+				}
+				if ok {
+					return counts, m.nLayer + 1 - left, nil
+				}
+				left++
+			}
+		}
+		return counts, m.nLayer + 1 - left, nil
+	}
+	bySpeed, nSpeed, err := fill(order)
+	if err != nil {
+		return nil, nil, err
+	}
+	counts := bySpeed
+	if nSpeed < m.nLayer+1 {
+		if all, ok, err := fillAll(m, mc, s, req); err != nil {
+			return nil, nil, err
+		} else if ok {
+			counts = all
+		}
+	}
+	// Polish: layers differ in size (Q4_K_M keeps some at Q6_K), so a GPU
+	// may take one more once another took the heavier top layers; and
+	// layers move from slower to faster GPUs while they fit.
+	total := 0
+	for _, c := range counts {
+		total += int(c)
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, g := range order {
+			for total < m.nLayer+1 {
+				counts[g]++
+				ok, err := fits(counts)
+				if err != nil {
+					return nil, nil, err
+				}
+				if !ok {
+					counts[g]--
+					break
+				}
+				total++
+				changed = true
+			}
+		}
+		for i, fast := range order {
+			for k := n - 1; k > i; k-- {
+				slow := order[k]
+				if mc.gpus[slow].BandwidthBytes >= mc.gpus[fast].BandwidthBytes {
+					continue
+				}
+				for counts[slow] > 0 {
+					counts[slow]--
+					counts[fast]++
+					ok, err := fits(counts)
+					if err != nil {
+						return nil, nil, err
+					}
+					if !ok {
+						counts[slow]++
+						counts[fast]--
+						break
+					}
+					changed = true
+				}
+			}
+		}
+	}
+	return counts, order, nil
+}
+
+// fillAll offloads every layer and the output (which goes to the last GPU)
+// and fills the GPUs from the back, each taking what it holds and the first
+// GPU the rest; ok is false when that does not fit.
+func fillAll(m *model, mc *machine, s Settings, req Request) ([]float64, bool, error) {
+	n := len(mc.gpus)
+	all := m.nLayer + 1
+	counts := make([]float64, n)
+	t := s
+	t.NGPULayers, t.TensorSplit = all, counts
+	devFits := func(d int) (bool, error) {
+		a, err := check(m, mc, t, req)
+		if err != nil {
+			return false, err
+		}
+		return a.b.Devices[1+d].TotalBytes+a.margin[1+d] <= a.avail[1+d], nil
+	}
+	left := all
+	for d := n - 1; d > 0; d-- {
 		lo, hi := 0, left
 		for lo < hi {
 			mid := (lo + hi + 1) / 2
-			counts[g] = float64(mid)
-			ok, err := fits()
+			counts[d], counts[0] = float64(mid), float64(left-mid)
+			ok, err := devFits(d)
 			if err != nil {
-				return nil, nil, err
+				return nil, false, err
 			}
 			if ok {
 				lo = mid
@@ -637,25 +757,15 @@ func fillGPUs(m *model, mc *machine, s Settings, req Request) ([]float64, []int,
 				hi = mid - 1
 			}
 		}
-		counts[g] = float64(lo)
+		counts[d] = float64(lo)
 		left -= lo
 	}
-	// Layers shift between GPUs as later counts grow: take layers back from
-	// the last GPU filled until everything fits again.
-	for k := n - 1; k >= 0; k-- {
-		g := order[k]
-		for counts[g] > 0 {
-			ok, err := fits()
-			if err != nil {
-				return nil, nil, err
-			}
-			if ok {
-				return counts, order, nil
-			}
-			counts[g]--
-		}
+	counts[0] = float64(left)
+	a, err := check(m, mc, t, req)
+	if err != nil {
+		return nil, false, err
 	}
-	return counts, order, nil
+	return counts, gpusFit(a), nil
 }
 
 func gpusFit(a *attempt) bool {
@@ -786,7 +896,7 @@ func repackTypeList(m *model, mc *machine) string {
 func fmtSplit(ts []float64) string {
 	parts := make([]string, len(ts))
 	for i, v := range ts {
-		parts[i] = fmt.Sprintf("%.2f", v)
+		parts[i] = strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return strings.Join(parts, ",")
 }

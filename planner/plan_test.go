@@ -1,0 +1,172 @@
+package planner
+
+import (
+	"context"
+	"testing"
+
+	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/testutil"
+	"github.com/modelfit/modelfit/probe"
+)
+
+func gpu(name string, gib uint64, bw float64) probe.GPU {
+	return probe.GPU{Name: name, TotalBytes: gib << 30, BandwidthBytes: bw}
+}
+
+// planGPUs plans f with every choice free except the MoE overrides (so that
+// whole layers are split) on 64 GiB RAM and the GPUs given.
+func planGPUs(t *testing.T, f *gguf.File, gpus ...probe.GPU) *Plan {
+	t.Helper()
+	snap := probe.Describe(probe.Description{RAMBytes: 64 << 30, GPUs: gpus, Cores: 8})
+	p, err := Make(context.Background(), f, snap, Request{Pinned: Pins{Overrides: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// gpuFull reports whether moving one more layer onto GPU g (from the other
+// GPU, or from the CPU) breaks the fit: g holds all it can.
+func gpuFull(t *testing.T, f *gguf.File, p *Plan, gpus []probe.GPU, g int) bool {
+	t.Helper()
+	m := newModel(f)
+	mc := testMachine(gpus)
+	s := p.Settings
+	s.TensorSplit = append([]float64{}, s.TensorSplit...)
+	s.TensorSplit[g]++
+	if s.NGPULayers < m.nLayer+1 {
+		s.NGPULayers++
+	} else {
+		other := 1 - g
+		if s.TensorSplit[other] == 0 {
+			return true
+		}
+		s.TensorSplit[other]--
+	}
+	a, err := check(m, mc, s, Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return !(a.b.Devices[1+g].TotalBytes+a.margin[1+g] <= a.avail[1+g])
+}
+
+// testMachine is the machine planGPUs plans for, as the search sees it.
+func testMachine(gpus []probe.GPU) *machine {
+	snap := probe.Describe(probe.Description{RAMBytes: 64 << 30, GPUs: gpus, Cores: 8})
+	mc := &machine{hostAvail: 64 << 30, gpus: snap.GPUs, snap: snap}
+	for i, g := range snap.GPUs {
+		mc.env.GPUs = append(mc.env.GPUs, gpuName(g, i))
+	}
+	return mc
+}
+
+func TestMultiGPUSplit(t *testing.T) {
+	mixtral, err := gguf.Open(testutil.Path("zoo", "mixtral-8x7b-Q4_K_M.header.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mixtral.Close()
+	all := mixtral.HParams().BlockCount + 1
+
+	t.Run("fast small GPU filled first", func(t *testing.T) {
+		gpus := []probe.GPU{gpu("slow", 24, 500e9), gpu("fast", 12, 2000e9)}
+		p := planGPUs(t, mixtral, gpus...)
+		if !p.Fits || p.Settings.NGPULayers != all || len(p.Settings.TensorSplit) != 2 {
+			t.Fatalf("fits %v ngl %d split %v", p.Fits, p.Settings.NGPULayers, p.Settings.TensorSplit)
+		}
+		if !gpuFull(t, mixtral, p, gpus, 1) {
+			t.Errorf("split %v: the fast GPU could take another layer", p.Settings.TensorSplit)
+		}
+		if !hasReason(p, "tensor_split") {
+			t.Error("no reason for the split")
+		}
+	})
+	t.Run("slow GPU unused when the fast one holds everything", func(t *testing.T) {
+		p := planGPUs(t, mixtral, gpu("slow", 40, 500e9), gpu("fast", 40, 2000e9))
+		if ts := p.Settings.TensorSplit; !p.Fits || p.Settings.NGPULayers != all || len(ts) != 2 || ts[0] != 0 || ts[1] != float64(all) {
+			t.Errorf("fits %v ngl %d split %v, want 0,%d", p.Fits, p.Settings.NGPULayers, ts, all)
+		}
+	})
+	t.Run("more layers than an even split", func(t *testing.T) {
+		for _, gpus := range [][]probe.GPU{
+			{gpu("a", 16, 900e9), gpu("b", 8, 900e9)},
+			{gpu("a", 10, 900e9), gpu("b", 10, 900e9)},
+			{gpu("a", 6, 300e9), gpu("b", 20, 1000e9)},
+		} {
+			p := planGPUs(t, mixtral, gpus...)
+			// The split in proportion to free memory (llama.cpp's default,
+			// less overheads), with the most layers that fit.
+			m := newModel(mixtral)
+			mc := testMachine(gpus)
+			s := p.Settings
+			s.TensorSplit = roomSplit(mc, Request{})
+			best := 0
+			for n := 0; n <= all; n++ {
+				s.NGPULayers = n
+				if a, err := check(m, mc, s, Request{}); err == nil && gpusFit(a) {
+					best = n
+				}
+			}
+			if p.Settings.NGPULayers < best {
+				t.Errorf("GPUs %v: %d layers with split %v, the proportional split holds %d", gpus, p.Settings.NGPULayers, p.Settings.TensorSplit, best)
+			}
+		}
+	})
+	t.Run("output layer on the last GPU", func(t *testing.T) {
+		f, err := gguf.Open(testutil.Shared(t, "zoo", "gemma-2-9b-Q4_K_M.header.gguf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		// The fast 4 GiB GPU is filled first but has no room left for the
+		// output layer; shifting layers to the slow one makes room.
+		p := planGPUs(t, f, gpu("slow", 6, 500e9), gpu("fast", 4, 2000e9))
+		if !p.Fits || p.Settings.NGPULayers != f.HParams().BlockCount+1 {
+			t.Errorf("ngl %d split %v, want every layer and the output on the GPUs", p.Settings.NGPULayers, p.Settings.TensorSplit)
+		}
+	})
+}
+
+// The longest context that fits is found, not a power of two below it.
+func TestContextSearch(t *testing.T) {
+	f, err := gguf.Open(testutil.Path("models", "synth-llama-gqa-Q4_K_M.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	snap := probe.Describe(probe.Description{RAMBytes: (1 << 30) + 40<<20, Cores: 2})
+	req := Request{Settings: Settings{NCtx: 65536, NUbatch: 512}, Pinned: Pins{NUbatch: true, CacheTypeK: true, CacheTypeV: true}, AllowShrinkContext: true}
+	p, err := Make(context.Background(), f, snap, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Settings.NCtx
+	if c%256 != 0 || c >= 65536 || c < 2048 || !hasReason(p, "n_ctx") {
+		t.Fatalf("n_ctx %d", c)
+	}
+	for _, tt := range []struct {
+		nctx int
+		fits bool
+	}{{c, true}, {c + 256, false}} {
+		r := req
+		r.Settings.NCtx, r.Pinned.NCtx = tt.nctx, true
+		q, _ := Make(context.Background(), f, snap, r)
+		if q == nil || q.Fits != tt.fits {
+			t.Errorf("n_ctx %d pinned: fits %v, want %v", tt.nctx, q != nil && q.Fits, tt.fits)
+		}
+	}
+	// Quantizing the KV cache comes only after the context reached its minimum.
+	if p.Settings.CacheTypeK != "f16" {
+		t.Errorf("KV %s", p.Settings.CacheTypeK)
+	}
+}
+
+// A pinned -ngl beyond the model is clamped to every layer and the output.
+func TestPinnedNGLClamped(t *testing.T) {
+	f := deepseek(t)
+	req := Request{Settings: Settings{NGPULayers: 1 << 20}, Pinned: Pins{NGPULayers: true}}
+	p, _ := Make(context.Background(), f, machine80(1<<40), req)
+	if p == nil || p.Settings.NGPULayers != 62 {
+		t.Fatalf("ngl %v", p)
+	}
+}
