@@ -16,7 +16,7 @@ func fma32(a, b, c float32) float32 {
 // vexpf is one lane of ggml's vector exp approximation.
 func vexpf(x float32) float32 {
 	const (
-		shift = 0x1.8p23
+		shift  = 0x1.8p23
 		invLn2 = 0x1.715476p+0
 		ln2hi  = 0x1.62e4p-1
 		ln2lo  = 0x1.7f7d1cp-20
