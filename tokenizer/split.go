@@ -432,6 +432,64 @@ func casedAlt(b []byte, p, hi int, gpt4o bool) int {
 	return spaceTail(b, p, hi)
 }
 
+// deepseekLLMLetters is the letter class of deepseek-llm's second pattern
+// (cased letters). The escapes are code points that Unicode normalisation
+// would replace by their canonical twins, which would break the ranges.
+const deepseekLLMLetters = "A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\u1f7dᾀ-ᾴᾶ-ᾼ\u1fbeῂ-ῄῆ-ῌῐ-\u1fd3ῖ-\u1fdbῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤ\u2126ℨ\u212a-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃"
+
+// charClass parses the inside of a bracket expression made of single code
+// points and ranges ("a-z").
+func charClass(spec string) func(rune) bool {
+	rs := []rune(spec)
+	var ranges [][2]rune
+	for i := 0; i < len(rs); i++ {
+		if i+2 < len(rs) && rs[i+1] == '-' {
+			ranges = append(ranges, [2]rune{rs[i], rs[i+2]})
+			i += 2
+			continue
+		}
+		ranges = append(ranges, [2]rune{rs[i], rs[i]})
+	}
+	return cpRange(ranges...)
+}
+
+// optSpaceThenCP is \s?[class]+ on code points (std::wregex: \s is C's
+// isspace, non-ASCII spaces having become vertical tabs).
+func optSpaceThenCP(in func(rune) bool) matcher {
+	sp := func(r rune) bool { return r < 0x80 && isCSpace(byte(r)) }
+	return func(_ []byte, c []rune, p, _, hi int) int {
+		if sp(c[p]) && p+1 < hi && in(c[p+1]) {
+			return cpRun(c, p+1, hi, in)
+		}
+		if in(c[p]) {
+			return cpRun(c, p, hi, in)
+		}
+		return -1
+	}
+}
+
+// trailingSpaces is \s+$: the whitespace that ends each fragment.
+func trailingSpaces(s *splitText, frags []int) []int {
+	c := s.wideText()
+	out := make([]int, 0, len(frags)+1)
+	start := 0
+	for _, n := range frags {
+		lo, hi := start, start+n
+		start = hi
+		ts := hi
+		for ts > lo && c[ts-1] < 0x80 && isCSpace(byte(c[ts-1])) {
+			ts--
+		}
+		if ts > lo {
+			out = append(out, ts-lo)
+		}
+		if ts < hi {
+			out = append(out, hi-ts)
+		}
+	}
+	return out
+}
+
 const outOfRange = -1
 
 // splitGPT2 is llama.cpp's hand-written splitter for GPT-2's pattern
@@ -650,6 +708,14 @@ var (
 		regexStep(cpPlus(cpRange([2]rune{0x4E00, 0x9FA5}, [2]rune{0x0800, 0x4E00}, [2]rune{0xAC00, 0xD7FF}))),
 		regexStep(oneOf(cN)),
 	}
+	preDeepSeekLLM = []step{
+		regexStep(cpPlusOne(func(r rune) bool { return r == '\r' || r == '\n' })),
+		regexStep(optSpaceThenCP(charClass(deepseekLLMLetters))),
+		regexStep(optSpaceThenCP(charClass("!-/:-~！-／：-～‘-‟　-。"))),
+		trailingSpaces,
+		regexStep(cpPlus(cpRange([2]rune{0x4E00, 0x9FA5}, [2]rune{0x0800, 0x4E00}, [2]rune{0xAC00, 0xD7FF}))),
+		regexStep(plusOf(cN)),
+	}
 	preDeepSeekV3 = []step{
 		regexStep(upTo3),
 		regexStep(cpPlus(cpRange([2]rune{0x4E00, 0x9FA5}, [2]rune{0x3040, 0x309F}, [2]rune{0x30A0, 0x30FF}))),
@@ -730,7 +796,10 @@ func preFor(name string, t *Tokenizer) (preTokenizer, error) {
 	case "viking":
 		p.steps = preViking
 		t.cleanSpaces = false
-	case "deepseek-llm", "youtu", "jais-2", "exaone-moe", "chameleon", "tiny_aya", "superbpe", "kimi-k2", "afmoe":
+	case "deepseek-llm":
+		p.steps = preDeepSeekLLM
+		t.cleanSpaces = false
+	case "youtu", "jais-2", "exaone-moe", "chameleon", "tiny_aya", "superbpe", "kimi-k2", "afmoe":
 		return p, fmt.Errorf("%w: pre-tokenizer %q", ErrUnsupported, name)
 	default:
 		p.steps = preDefault

@@ -261,6 +261,14 @@ func TestPreTokenizersLlamaCpp(t *testing.T) {
 		{"viking", "0 .！T;e\n\n،", []string{"0", " .", "！T;e", "\n\n،"}},
 		{"viking", "T\tV{l、_SDt.", []string{"T", "\t", "V{l", "、", "_SDt", "."}},
 		{"viking", "5९(½#%\t\"", []string{"5", "९", "(", "½", "#%", "\t", "\""}},
+		{"deepseek-llm", "Mé 、가\u0301\u1fbel.\u00ad-", []string{"M", "é", " ", "、", "가", "\u0301", "\u1fbe", "l", ".", "\u00ad", "-"}},
+		{"deepseek-llm", "+R`।—\u1fbe\u1fbe(|=", []string{"+", "R", "`", "।—", "\u1fbe\u1fbe", "(|="}},
+		{"deepseek-llm", "—🙂\u1f7d0V;日%.日d日", []string{"—", "🙂", "\u1f7d", "0", "V", ";", "日", "%.", "日", "d", "日"}},
+		{"deepseek-llm", "KΩ%\u1f7d,۔Ve)۔\n९", []string{"K", "Ω", "%", "\u1f7d", ",", "۔", "Ve", ")", "۔", "\n", "९"}},
+		{"deepseek-llm", "\u1f7d।;,&Re\u212a！", []string{"\u1f7d", "।", ";,&", "Re", "\u212a", "！"}},
+		{"deepseek-llm", "ーR(=VR~—", []string{"ー", "R", "(=", "VR", "~", "—"}},
+		{"deepseek-llm", "\u1f7d\tbὰ!tsℂ-", []string{"\u1f7d", "\tb", "ὰ", "!", "ts", "ℂ", "-"}},
+		{"deepseek-llm", "K%`t<।é\\e\u2126M~", []string{"K", "%`", "t", "<", "।", "é", "\\", "e", "\u2126", "M", "~"}},
 	}
 	for _, c := range cases {
 		p, err := preFor(c.pre, &Tokenizer{})
