@@ -168,17 +168,22 @@ func (m *Mapping) Unlock(r Range) error {
 	})
 }
 
-// Residency is how much of r is in the page cache, answered as
-// pagecache.Resident answers (Known=false rather than a lie).
-func (m *Mapping) Residency(r Range) (pagecache.Result, error) {
-	var res pagecache.Result
+// Residency is the page-cache residency of a range, the same answer the
+// probe gives for a file.
+type Residency = pagecache.Result
+
+// Residency is how much of r is in the page cache, without reading it:
+// cachestat(2), else mincore(2) where the kernel would not lie, else
+// Known=false with a note.
+func (m *Mapping) Residency(r Range) (Residency, error) {
+	var res Residency
 	err := m.use(r, func(mp *mapped, _ []byte) error {
 		var err error
 		res, err = pagecache.Resident(mp.f, r.Off, r.N)
 		return err
 	})
 	if r.N == 0 && err == nil {
-		res = pagecache.Result{Known: true}
+		res = Residency{Known: true}
 	}
 	return res, err
 }
