@@ -371,3 +371,23 @@ func TestAdvice(t *testing.T) {
 		t.Errorf("unknown advice prints as %q", s)
 	}
 }
+
+// Buffer memory is read-only, as mapped weights are: a stray write is a
+// programming error that Guard re-raises rather than reports as a file fault.
+func TestBufferReadOnly(t *testing.T) {
+	paths, _ := tempFiles(t, 100)
+	b, err := Read(context.Background(), paths, []Range{{0, 0, 100}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got, _ := b.Bytes(0, 10, 1)
+	defer func() {
+		r := recover()
+		if _, ok := r.(interface{ Addr() uintptr }); !ok {
+			t.Errorf("write to the buffer: recovered %v, want a memory fault", r)
+		}
+	}()
+	Guard(func() error { got[0]++; return nil })
+	t.Error("writing into a Buffer did not fault")
+}

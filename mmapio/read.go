@@ -13,7 +13,8 @@ import (
 
 // Buffer holds copies of file ranges in anonymous memory: the no-mmap path.
 // It never faults on a changed file and is not shared with the page cache
-// (the memory counts as the process's own). It is safe for concurrent use.
+// (the memory counts as the process's own). Like a mapping it is read-only:
+// a write faults. It is safe for concurrent use.
 type Buffer struct {
 	mu     sync.RWMutex
 	closed bool
