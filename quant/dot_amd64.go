@@ -53,6 +53,9 @@ func dotF32AVX512(x, y *byte, n int) float32
 func dotF16AVX512(x, y *byte, n int) float32
 
 //go:noescape
+func f32ToF16F16C(dst *byte, src *float32, n int)
+
+//go:noescape
 func dotF32AVX2(x, y *byte, n int) float32
 
 //go:noescape
@@ -144,5 +147,19 @@ func f16Kernel(k func(x, y *byte, n int) float32, step int) dotKernel {
 			s += float64(f16(row[2*i:]) * f16(act[2*i:]))
 		}
 		return float32(s)
+	}
+}
+
+// f32ToF16Row converts x to f16 into dst (2*len(x) bytes).
+func f32ToF16Row(x []float32, dst []byte) {
+	m := 0
+	if hasAVX2 {
+		m = len(x) &^ 7
+		if m > 0 {
+			f32ToF16F16C(unsafe.SliceData(dst), unsafe.SliceData(x), m)
+		}
+	}
+	for i := m; i < len(x); i++ {
+		putU16(dst[2*i:], F32ToF16(x[i]))
 	}
 }

@@ -1048,3 +1048,27 @@ f16zdone:
 	VZEROUPPER
 	MOVSS X0, ret+24(FP)
 	RET
+
+// func f32ToF16F16C(dst *byte, src *float32, n int)
+// Converts n floats (a multiple of 8) with VCVTPS2PH, rounding to nearest
+// even as ggml's GGML_CPU_FP32_TO_FP16 does.
+TEXT ·f32ToF16F16C(SB), NOSPLIT, $0-24
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  n+16(FP), CX
+	SHRQ  $3, CX
+	TESTQ CX, CX
+	JLE   cvtdone
+
+cvtloop:
+	VMOVUPS   (SI), Y0
+	VCVTPS2PH $0, Y0, X1
+	VMOVDQU   X1, (DI)
+	ADDQ      $32, SI
+	ADDQ      $16, DI
+	DECQ      CX
+	JNZ       cvtloop
+
+cvtdone:
+	VZEROUPPER
+	RET

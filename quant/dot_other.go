@@ -11,3 +11,10 @@ const (
 )
 
 func fastKernels() map[gguf.Type]dotKernel { return nil }
+
+// f32ToF16Row converts x to f16 into dst (2*len(x) bytes).
+func f32ToF16Row(x []float32, dst []byte) {
+	for i, v := range x {
+		putU16(dst[2*i:], F32ToF16(v))
+	}
+}

@@ -127,3 +127,27 @@ func TestDotF32(t *testing.T) {
 		}
 	}
 }
+
+// TestF16Row checks the row conversion (F16C on amd64) against F32ToF16 on
+// random bit patterns, NaNs and subnormals included.
+func TestF16Row(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	x := make([]float32, 4099)
+	for i := range x {
+		switch i % 3 {
+		case 0:
+			x[i] = math.Float32frombits(r.Uint32())
+		case 1:
+			x[i] = float32(r.NormFloat64() * 1e-6) // f16 subnormals
+		default:
+			x[i] = float32(r.NormFloat64() * 1e4)
+		}
+	}
+	dst := make([]byte, 2*len(x))
+	f32ToF16Row(x, dst)
+	for i, v := range x {
+		if got, want := u16(dst[2*i:]), F32ToF16(v); got != want {
+			t.Fatalf("x[%d] = %g (%#08x): row %#04x, F32ToF16 %#04x", i, v, math.Float32bits(v), got, want)
+		}
+	}
+}

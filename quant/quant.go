@@ -111,9 +111,7 @@ func quantizeAct(a gguf.Type, x []float32, dst []byte) {
 			putU32(dst[4*i:], math.Float32bits(v))
 		}
 	case gguf.TypeF16:
-		for i, v := range x {
-			putU16(dst[2*i:], F32ToF16(v))
-		}
+		f32ToF16Row(x, dst)
 	case gguf.TypeBF16:
 		for i, v := range x {
 			putU16(dst[2*i:], F32ToBF16(v))
