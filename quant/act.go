@@ -7,12 +7,14 @@ import "math"
 // amax/127, multiplier 127/amax, round half to even), q8_K the reference
 // form (scale -max/127, nearest_int).
 
+// abs32 is |v| by clearing the sign bit, as _mm256_andnot_ps(signBit, v).
+func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
+
 // absMax returns the largest |x[i]|.
 func absMax(x []float32) float32 {
 	var m float32
 	for _, v := range x {
-		a := float32(math.Abs(float64(v)))
-		if a > m {
+		if a := abs32(v); a > m {
 			m = a
 		}
 	}
@@ -20,8 +22,13 @@ func absMax(x []float32) float32 {
 }
 
 // roundEven rounds v to the nearest integer, halves to even, as
-// _mm256_round_ps(_MM_ROUND_NEAREST) and ggml's nearest_int do.
-func roundEven(v float32) int32 { return int32(math.RoundToEven(float64(v))) }
+// _mm256_round_ps(_MM_ROUND_NEAREST) and ggml's nearest_int do. It uses
+// nearest_int's trick: adding 1.5*2^23 leaves the rounded integer in the low
+// mantissa bits; valid for |v| < 2^22, and quants are at most 127.
+func roundEven(v float32) int32 {
+	f := v + 12582912
+	return int32(math.Float32bits(f)&0x7fffff) - 0x400000
+}
 
 // quantizeQ8Block quantizes 32 values into qs and returns the scale and the
 // sum of the quants.
@@ -33,7 +40,7 @@ func quantizeQ8Block(x []float32, qs []byte) (d float32, sum int32) {
 		id = 127 / amax
 	}
 	for j, v := range x[:32] {
-		q := roundEven(v * id)
+		q := roundEven(float32(v * id)) // the conversion forbids fusing into an FMA
 		qs[j] = byte(int8(q))
 		sum += q
 	}
@@ -66,7 +73,7 @@ func quantizeQ8K(x []float32, dst []byte) {
 		xs := x[i*256 : (i+1)*256]
 		var amax, max float32
 		for _, v := range xs {
-			if a := float32(math.Abs(float64(v))); a > amax {
+			if a := abs32(v); a > amax {
 				amax, max = a, v
 			}
 		}
@@ -76,16 +83,17 @@ func quantizeQ8K(x []float32, dst []byte) {
 			continue
 		}
 		iscale := -127 / max
+		qs := (*[256]byte)(b[4:])
 		for j, v := range xs {
-			q := roundEven(iscale * v)
+			q := roundEven(float32(iscale * v))
 			if q > 127 {
 				q = 127
 			}
-			b[4+j] = byte(int8(q))
+			qs[j] = byte(int8(q))
 		}
 		for j := 0; j < 16; j++ {
 			var s int32
-			for _, q := range b[4+16*j : 4+16*j+16] {
+			for _, q := range qs[16*j : 16*j+16] {
 				s += int32(int8(q))
 			}
 			putU16(b[260+2*j:], uint16(int16(s)))

@@ -394,3 +394,16 @@ func TestMatMul(t *testing.T) {
 		})
 	}
 }
+
+func TestRoundEven(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	cases := []float32{0, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, -127.49999, 127, -127}
+	for i := 0; i < 100000; i++ {
+		cases = append(cases, float32(r.NormFloat64()*60))
+	}
+	for _, v := range cases {
+		if got, want := roundEven(v), int32(math.RoundToEven(float64(v))); got != want {
+			t.Fatalf("roundEven(%g) = %d, want %d", v, got, want)
+		}
+	}
+}
