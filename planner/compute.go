@@ -8,7 +8,15 @@ package planner
 // and the MoE expert activations with the mask. The point estimate is within
 // 10% of llama.cpp's on every reference configuration; low and high bound it
 // by ±10% and by the sum of the peaks.
-func (m *model) compute(s Settings, ub, nKV, swaCells int, layers, output, hostWithGPU bool) (low, point, high uint64) {
+//
+// With GPUs two things change. The first GPU also holds staging: the host
+// weights it multiplies for large batches (see opOffloadStaging), added to
+// the point and the high bound (not to the low one: a runtime run with
+// --no-op-offload copies nothing). The host, whose layers' products then
+// run on the GPU, may need as little as its graph inputs (the low bound)
+// but keeps the full graph as its point: the decode graph still runs its
+// layers there, and a planner should not count on less.
+func (m *model) compute(s Settings, ub, nKV, swaCells int, layers, output, hostWithGPU bool, staging uint64) (low, point, high uint64) {
 	u := uint64(ub)
 	kv := uint64(nKV)
 	embd := m.h.EmbeddingLength
@@ -44,10 +52,40 @@ func (m *model) compute(s Settings, ub, nKV, swaCells int, layers, output, hostW
 			moe = 7*m.h.ExpertUsedCount*ff*u*2 + 2*kv*u
 		}
 	}
+	inputs := embd * u * 4 * 2 // the input embeddings and their copy to the first GPU
 	if hostWithGPU && !layers && !output {
-		// The host keeps the input embeddings and graph inputs only.
-		out = embd * u * 4 * 2
+		// The host keeps the graph inputs only.
+		out = inputs
 	}
 	point = max(out, attn, moe)
-	return point - point/10, point, max(point+point/10, out+attn+moe)
+	low, high = point-point/10, max(point+point/10, out+attn+moe)
+	if hostWithGPU && layers && ub >= opOffloadMinBatch {
+		low = min(low, inputs)
+	}
+	return low, point + staging, high + staging
+}
+
+// opOffloadMinBatch is the batch from which the CUDA backend takes over
+// matrix products whose weights are on the host (ggml-cuda's offload_op).
+const opOffloadMinBatch = 32
+
+// opOffloadStaging is what the first GPU's compute buffer holds for host
+// weights it multiplies: for a ubatch of 32 tokens or more the scheduler
+// copies the weights of each host layer (and the output projection when it
+// stays on the host) into it, one graph split at a time, and split inputs
+// are bounded to a handful of tensors, so the peak is about the largest
+// single host layer (its weights, plus the cache views it attends when the
+// layer itself is on the host). MoE expert tensors are copied whole.
+func opOffloadStaging(b *Breakdown, hostLayer []uint64, hostOutput uint64) uint64 {
+	peak := hostOutput
+	for il, w := range hostLayer {
+		if w == 0 {
+			continue
+		}
+		if l := b.Layers[il]; l.KVDevice == 0 {
+			w += l.KBytes + l.VBytes
+		}
+		peak = max(peak, w)
+	}
+	return peak
 }

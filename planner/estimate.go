@@ -111,6 +111,9 @@ type model struct {
 	nLayer   int
 	tensors  []tinfo
 	expertsN uint64 // bytes of expert tensors (MoE)
+	// tied is token_embd when the file has no output.weight: llama.cpp
+	// then uses the embedding matrix as the output projection too.
+	tied *tinfo
 	// matches caches which tensors each override pattern matches: the
 	// search tries the same patterns many times.
 	matches map[string][]bool
@@ -145,6 +148,13 @@ func newModel(f *gguf.File) *model {
 			m.expertsN += ti.size
 		}
 		m.tensors = append(m.tensors, ti)
+	}
+	if _, ok := f.Tensor("output.weight"); !ok {
+		for i := range m.tensors {
+			if m.tensors[i].name == "token_embd.weight" {
+				m.tied = &m.tensors[i]
+			}
+		}
 	}
 	return m
 }
@@ -223,6 +233,11 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	}
 	repacks := repackTypes(env)
 	cpu := &b.Devices[0]
+	// hostLayer counts each layer's tensors left on the host: with GPUs,
+	// llama.cpp runs their matrix products on the first GPU for large
+	// batches and copies them there (see opOffloadStaging).
+	hostLayer := make([]uint64, m.nLayer)
+	var hostOutput uint64
 	for i := range m.tensors {
 		t := &m.tensors[i]
 		d := 0
@@ -245,6 +260,14 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 				lp.MovedBytes += t.size
 			}
 		}
+		if d == 0 {
+			switch {
+			case t.layer >= 0:
+				hostLayer[t.layer] += t.size
+			case t.out:
+				hostOutput += t.size
+			}
+		}
 		dm := &b.Devices[d]
 		dm.WeightsBytes += t.size
 		if d != 0 {
@@ -263,6 +286,28 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			}
 		case !repacked:
 			cpu.AnonWeightsBytes += t.size
+		}
+	}
+	if m.tied != nil {
+		// Tied embeddings: llama.cpp creates the output as a duplicate of
+		// token_embd in the output layer's buffer. On a GPU, or on the host
+		// without mmap, that is a second copy; a mapped host duplicate
+		// points into the same file pages.
+		t := m.tied
+		dm := &b.Devices[b.Output]
+		switch {
+		case b.Output != 0:
+			dm.WeightsBytes += t.size
+			dm.AnonWeightsBytes += t.size
+		case !s.NoRepack && repacks[t.typ] && len(t.shape) == 2 && t.shape[1]%8 == 0:
+			// The host duplicate is a matrix-product weight: repackable.
+			cpu.RepackBytes += t.size
+		case !s.MMap:
+			cpu.WeightsBytes += t.size
+			cpu.AnonWeightsBytes += t.size
+		}
+		if b.Output == 0 {
+			hostOutput += t.size
 		}
 	}
 	if !s.MMap && nGPU > 0 && ngl > 0 {
@@ -308,7 +353,11 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		if !hasLayers && !hasOutput && d != 0 {
 			continue
 		}
-		low, point, high := m.compute(s, ub, kvDevMax[d], cells.swaSeq, hasLayers, hasOutput, d == 0 && ngl > 0)
+		var staging uint64
+		if d == 1 && ub >= opOffloadMinBatch {
+			staging = opOffloadStaging(b, hostLayer, hostOutput)
+		}
+		low, point, high := m.compute(s, ub, kvDevMax[d], cells.swaSeq, hasLayers, hasOutput, d == 0 && nGPU > 0, staging)
 		dm.ComputeLowBytes, dm.ComputeBytes, dm.ComputeHighBytes = low, point, high
 	}
 	cpu.OutputBytes = uint64(nSeq) * m.h.VocabSize * 4

@@ -186,3 +186,72 @@ func TestExpertPatternMatchesRegexp(t *testing.T) {
 
 	}
 }
+
+// Tied embeddings (qwen2, gemma2): the output is a duplicate of token_embd
+// in the output layer's buffer, a second copy except when mapped on the host.
+func TestTiedOutput(t *testing.T) {
+	f, ok := openRef("qwen2.5-0.5b-Q8_0.header.gguf")
+	if !ok {
+		t.Skip("qwen2.5 zoo header not available (shared data)")
+	}
+	embd, _ := f.Tensor("token_embd.weight")
+	total := uint64(f.TensorBytes())
+	env := Env{GPUs: []string{"CUDA0"}, GPUFree: []uint64{8 << 30}}
+	tests := []struct {
+		name     string
+		ngl      int
+		mmap     bool
+		cpu, gpu uint64 // weights
+	}{
+		{"output on the GPU", 99, true, uint64(embd.Size), total},
+		{"output on the mapped host", 0, true, total, 0},
+		{"output on the host, read", 0, false, total + uint64(embd.Size), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := DefaultSettings()
+			s.NGPULayers, s.MMap = tt.ngl, tt.mmap
+			b, err := Estimate(f, s, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Devices[0].WeightsBytes != tt.cpu || b.Devices[1].WeightsBytes != tt.gpu {
+				t.Errorf("weights CPU %d GPU %d, want %d and %d", b.Devices[0].WeightsBytes, b.Devices[1].WeightsBytes, tt.cpu, tt.gpu)
+			}
+		})
+	}
+}
+
+// With a ubatch of 32 or more the first GPU multiplies host weights too and
+// holds a copy of the largest host layer in its compute buffer.
+func TestOpOffloadStaging(t *testing.T) {
+	f, ok := openRef("llama-3.1-8b-Q4_K_M.header.gguf")
+	if !ok {
+		t.Skip("llama-3.1 zoo header not available (shared data)")
+	}
+	env := Env{GPUs: []string{"CUDA0"}, GPUFree: []uint64{8 << 30}}
+	s := DefaultSettings()
+	s.NGPULayers = 33 // everything
+	full, _ := Estimate(f, s, env)
+	s.NGPULayers = 20
+	part, _ := Estimate(f, s, env)
+	var layer uint64
+	for _, tn := range f.Tensors {
+		if tn.Layer == 0 {
+			layer += uint64(tn.Size)
+		}
+	}
+	kv := part.Layers[0].KBytes + part.Layers[0].VBytes
+	// Layer 0 is one of the largest host layers (all are alike).
+	if got := part.Devices[1].ComputeBytes - full.Devices[1].ComputeBytes; got < layer+kv || got > 2*(layer+kv) {
+		t.Errorf("staging %d bytes, a host layer is %d + KV %d", got, layer, kv)
+	}
+	if part.Devices[1].ComputeLowBytes > full.Devices[1].ComputeBytes {
+		t.Error("the low bound should allow a runtime without op offload")
+	}
+	s.NUbatch = 16
+	small, _ := Estimate(f, s, env)
+	if small.Devices[1].ComputeBytes >= part.Devices[1].ComputeBytes/4 {
+		t.Errorf("ubatch 16: compute %d, no staging expected", small.Devices[1].ComputeBytes)
+	}
+}
