@@ -62,14 +62,6 @@ type bpeBigram struct {
 	text        string
 }
 
-// before pops the lowest rank first, the leftmost among equal ranks.
-func (a bpeBigram) before(b bpeBigram) bool {
-	if a.rank != b.rank {
-		return a.rank < b.rank
-	}
-	return a.left < b.left
-}
-
 // encodeBPE is llama.cpp's llm_tokenizer_bpe_session: pre-tokenize, map
 // bytes to the byte-level alphabet, merge by rank within each word, and emit
 // each symbol as its token or, failing that, its single bytes that are tokens.
@@ -105,13 +97,14 @@ func (t *Tokenizer) encodeBPE(text string, out []int32) []int32 {
 			if !ok {
 				return
 			}
-			heapPush(&q, bpeBigram{left: left, right: right, rank: rank, text: word[l.start : r.start+r.n]})
+			q = pushBPE(q, bpeBigram{left: left, right: right, rank: rank, text: word[l.start : r.start+r.n]})
 		}
 		for i := 1; i < len(syms); i++ {
 			add(i-1, i)
 		}
 		for len(q) > 0 {
-			bg := heapPop(&q)
+			var bg bpeBigram
+			bg, q = popBPE(q)
 			l, r := &syms[bg.left], &syms[bg.right]
 			if l.n == 0 || r.n == 0 {
 				continue

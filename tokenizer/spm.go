@@ -34,14 +34,6 @@ type spmBigram struct {
 	size        int
 }
 
-// before pops the highest score first, the leftmost among equal scores.
-func (a spmBigram) before(b spmBigram) bool {
-	if a.score != b.score {
-		return a.score > b.score
-	}
-	return a.left < b.left
-}
-
 // encodeSPM is llama.cpp's llm_tokenizer_spm_session: start from UTF-8
 // characters, repeatedly merge the adjacent pair whose concatenation is the
 // best-scoring token, then emit each symbol as its token or, failing that,
@@ -68,13 +60,14 @@ func (t *Tokenizer) encodeSPM(b []byte, out []int32) []int32 {
 		if !ok {
 			return
 		}
-		heapPush(&q, spmBigram{left: left, right: right, score: t.toks[id].score, size: l.n + r.n})
+		q = pushSPM(q, spmBigram{left: left, right: right, score: t.toks[id].score, size: l.n + r.n})
 	}
 	for i := 1; i < len(syms); i++ {
 		try(i-1, i)
 	}
 	for len(q) > 0 {
-		bg := heapPop(&q)
+		var bg spmBigram
+		bg, q = popSPM(q)
 		l, r := &syms[bg.left], &syms[bg.right]
 		if l.n == 0 || r.n == 0 || l.n+r.n != bg.size {
 			continue // stale: one side has merged since
