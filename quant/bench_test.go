@@ -74,3 +74,23 @@ func BenchmarkQuantizeAct(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDotHead measures the public Dot on a 128-element f16 row, the
+// shape of one attention score: per-call overhead dominates here.
+func BenchmarkDotHead(b *testing.B) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, ty := range []gguf.Type{gguf.TypeF16, gguf.TypeF32, gguf.TypeQ8_0} {
+		const n = 128
+		a, _ := ActType(ty)
+		row := randRow(r, ty, n)
+		act := make([]byte, rowBytes(a, n))
+		if err := QuantizeAct(ty, randVec(r, n), act); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(ty.String(), func(b *testing.B) {
+			for b.Loop() {
+				Dot(ty, row, act, n)
+			}
+		})
+	}
+}

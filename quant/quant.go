@@ -52,6 +52,22 @@ var actTypes = map[gguf.Type]gguf.Type{
 // Supported reports whether the engine supports weight type t.
 func Supported(t gguf.Type) bool { _, ok := actTypes[t]; return ok }
 
+// layout is what the hot path needs to know about a supported weight type,
+// in an array so that Dot costs no map lookups.
+type layout struct {
+	ok         bool
+	blockSize  int // elements per block (same for the activation type)
+	blockBytes int // weight bytes per block
+	actBytes   int // activation bytes per block
+}
+
+var layouts = func() (l [64]layout) {
+	for w, a := range actTypes {
+		l[w] = layout{true, int(w.BlockSize()), int(w.BlockBytes()), int(a.BlockBytes())}
+	}
+	return l
+}()
+
 // SupportedTypes lists the supported weight types in id order.
 func SupportedTypes() []gguf.Type {
 	var ts []gguf.Type
@@ -128,15 +144,19 @@ func quantizeAct(a gguf.Type, x []float32, dst []byte) {
 // checkDot validates the operands of a dot product and returns the number of
 // blocks, or -1.
 func checkDot(w gguf.Type, row, act []byte, n int) int {
-	a, ok := actTypes[w]
-	if !ok {
+	if w >= gguf.Type(len(layouts)) || n < 0 {
 		return -1
 	}
-	rb, ab := rowBytes(w, n), rowBytes(a, n)
-	if rb < 0 || ab < 0 || len(row) < rb || len(act) < ab {
+	l := &layouts[w]
+	if !l.ok || n%l.blockSize != 0 {
 		return -1
 	}
-	return n / int(w.BlockSize())
+	nb := n / l.blockSize
+	// Compare in uint64 so that a huge n cannot overflow.
+	if uint64(len(row)) < uint64(nb)*uint64(l.blockBytes) || uint64(len(act)) < uint64(nb)*uint64(l.actBytes) {
+		return -1
+	}
+	return nb
 }
 
 // Dot returns the dot product of one weight row (type w, n elements) with an
