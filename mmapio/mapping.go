@@ -152,7 +152,7 @@ func (m *Mapping) Advise(r Range, a Advice) error {
 func (m *Mapping) Lock(r Range) error {
 	return m.use(r, func(mp *mapped, b []byte) error {
 		if err := mlock(b); err != nil {
-			return &MlockError{Path: mp.path, Bytes: int64(len(b)), Limit: memlockLimit(), Err: err}
+			return &MlockError{Path: mp.path, Bytes: int64(len(b)), Limit: memlockLimit(), Capable: canLock(), Err: err}
 		}
 		return nil
 	})

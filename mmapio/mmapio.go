@@ -98,19 +98,19 @@ type Options struct {
 
 // MlockError reports that pages could not be locked.
 type MlockError struct {
-	Path  string
-	Bytes int64  // bytes asked to lock
-	Limit uint64 // soft RLIMIT_MEMLOCK in bytes at the time
-	Err   error
+	Path    string
+	Bytes   int64  // bytes asked to lock
+	Limit   uint64 // soft RLIMIT_MEMLOCK in bytes at the time (all ones: unlimited)
+	Capable bool   // the thread had CAP_IPC_LOCK, so the limit did not apply
+	Err     error
 }
 
 func (e *MlockError) Error() string {
-	lim := "unlimited"
-	if e.Limit != ^uint64(0) {
-		lim = fmt.Sprintf("%d bytes", e.Limit)
+	if e.Capable || e.Limit == ^uint64(0) {
+		return fmt.Sprintf("mmapio: mlock %s: %d bytes (RLIMIT_MEMLOCK does not apply here; out of memory?): %v", e.Path, e.Bytes, e.Err)
 	}
-	return fmt.Sprintf("mmapio: mlock %s: %d bytes with RLIMIT_MEMLOCK %s (raise it: ulimit -l, LimitMEMLOCK= in systemd, --ulimit memlock= in docker, or grant CAP_IPC_LOCK): %v",
-		e.Path, e.Bytes, lim, e.Err)
+	return fmt.Sprintf("mmapio: mlock %s: %d bytes with RLIMIT_MEMLOCK %d bytes (raise it: ulimit -l, LimitMEMLOCK= in systemd, --ulimit memlock= in docker, or grant CAP_IPC_LOCK): %v",
+		e.Path, e.Bytes, e.Limit, e.Err)
 }
 
 func (e *MlockError) Unwrap() error { return e.Err }

@@ -45,6 +45,17 @@ func memlockLimit() uint64 {
 	return rl.Cur
 }
 
+// canLock reports whether the calling thread has CAP_IPC_LOCK, which
+// exempts it from RLIMIT_MEMLOCK.
+func canLock() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if unix.Capget(&hdr, &data[0]) != nil {
+		return false
+	}
+	return data[unix.CAP_IPC_LOCK/32].Effective&(1<<(unix.CAP_IPC_LOCK%32)) != 0
+}
+
 // allocAnon returns n bytes of anonymous memory outside the Go heap, so that
 // the garbage collector neither scans it nor counts it towards GOGC, and
 // freeAnon returns it to the kernel at once. It asks for transparent huge

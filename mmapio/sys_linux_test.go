@@ -88,10 +88,10 @@ func TestMlockLimit(t *testing.T) {
 			return
 		}
 		var me *MlockError
-		if !errors.As(err, &me) || me.Limit != limit || me.Bytes != 1<<20 || me.Path != paths[0] {
+		if !errors.As(err, &me) || me.Limit != limit || me.Capable || me.Bytes != 1<<20 || me.Path != paths[0] {
 			t.Errorf("got %#v, want a *MlockError for 1 MiB of %s under a limit of %d", err, paths[0], limit)
 		}
-		if !strings.Contains(err.Error(), "RLIMIT_MEMLOCK 65536 bytes") || !strings.Contains(err.Error(), "ulimit -l") {
+		if !strings.Contains(err.Error(), "RLIMIT_MEMLOCK 65536 bytes (raise it") || !strings.Contains(err.Error(), "ulimit -l") {
 			t.Errorf("message does not name the limit and the fix: %v", err)
 		}
 		if !errors.Is(err, unix.ENOMEM) && !errors.Is(err, unix.EPERM) {

@@ -20,6 +20,8 @@ func munlock(b []byte) error { return fmt.Errorf("munlock: %w", ErrNotSupported)
 
 func memlockLimit() uint64 { return 0 }
 
+func canLock() bool { return false }
+
 // allocAnon falls back to the Go heap.
 func allocAnon(n int) ([]byte, error) { return make([]byte, n), nil }
 
