@@ -136,10 +136,10 @@ func LoadSettings(ctx context.Context, s planner.Settings, f *gguf.File) (m *Mod
 		return nil, fmt.Errorf("exec: %w", err)
 	}
 	m = &Model{settings: s, hp: hp, tok: tok, src: src}
+	built := m // the named result is nil by the time an error return defers
 	defer func() {
 		if err != nil {
-			m.Close()
-			m = nil
+			built.Close()
 		}
 	}()
 	if err := mmapio.Guard(func() error { return m.bind(f) }); err != nil {
