@@ -80,7 +80,10 @@ type LayerPlacement struct {
 // host-placed weight whether mapped or read; AnonWeightsBytes is the part in
 // anonymous memory (all of it without mmap), MappedBytes the part that stays
 // file-backed page cache, of which ResidentBytes must stay in RAM for decode
-// to run at memory speed.
+// to run at memory speed: every mapped weight decode multiplies, that is all
+// but the repacked ones (read once into RepackBytes) and the token embedding
+// (decode reads one row of it per token) unless it is also the output
+// projection or --mlock locks the whole mapping.
 type DeviceMemory struct {
 	Name             string `json:"name"`
 	WeightsBytes     uint64 `json:"weights_bytes"`
@@ -281,7 +284,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		switch {
 		case s.MMap:
 			cpu.MappedBytes += t.size
-			if !repacked {
+			if !repacked && (t.name != "token_embd.weight" || s.MLock || m.tied == t && b.Output == 0) {
 				cpu.ResidentBytes += t.size
 			}
 		case !repacked:

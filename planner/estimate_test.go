@@ -65,7 +65,8 @@ func TestRepack(t *testing.T) {
 			} else if math.Abs(got-tt.repackMiB) > 0.006 {
 				t.Errorf("repack %.2f MiB, llama.cpp %.2f", got, tt.repackMiB)
 			}
-			if cpu.MappedBytes != cpu.WeightsBytes || cpu.ResidentBytes != cpu.WeightsBytes-cpu.RepackBytes {
+			embd, _ := f.Tensor("token_embd.weight")
+			if cpu.MappedBytes != cpu.WeightsBytes || cpu.ResidentBytes != cpu.WeightsBytes-cpu.RepackBytes-uint64(embd.Size) {
 				t.Errorf("mmap: mapped %d resident %d of %d weights", cpu.MappedBytes, cpu.ResidentBytes, cpu.WeightsBytes)
 			}
 			s.MMap = false
@@ -253,5 +254,40 @@ func TestOpOffloadStaging(t *testing.T) {
 	small, _ := Estimate(f, s, env)
 	if small.Devices[1].ComputeBytes >= part.Devices[1].ComputeBytes/4 {
 		t.Errorf("ubatch 16: compute %d, no staging expected", small.Devices[1].ComputeBytes)
+	}
+}
+
+// The resident working set of mapped weights: all that decode multiplies.
+func TestResidentWorkingSet(t *testing.T) {
+	tests := []struct {
+		model     string
+		mlock     bool
+		withEmbed bool // token_embd counted
+	}{
+		{"llama-3.1-8b-Q4_K_M.header.gguf", false, false},
+		{"llama-3.1-8b-Q4_K_M.header.gguf", true, true},
+		{"qwen2.5-0.5b-Q8_0.header.gguf", false, true}, // tied: the output projection
+	}
+	for _, tt := range tests {
+		t.Run(tt.model, func(t *testing.T) {
+			f, ok := openRef(tt.model)
+			if !ok {
+				t.Skip("zoo header not available (shared data)")
+			}
+			s := DefaultSettings()
+			s.MLock = tt.mlock
+			b, err := Estimate(f, s, Env{Runtime: RuntimeOllama})
+			if err != nil {
+				t.Fatal(err)
+			}
+			embd, _ := f.Tensor("token_embd.weight")
+			want := uint64(f.TensorBytes())
+			if !tt.withEmbed {
+				want -= uint64(embd.Size)
+			}
+			if cpu := b.Devices[0]; cpu.ResidentBytes != want || cpu.MappedBytes != uint64(f.TensorBytes()) {
+				t.Errorf("resident %d of %d mapped, want %d", cpu.ResidentBytes, cpu.MappedBytes, want)
+			}
+		})
 	}
 }
