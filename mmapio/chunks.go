@@ -1,6 +1,7 @@
 package mmapio
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -36,7 +37,7 @@ func merge(rs []Range) []Range {
 		if a.Part != b.Part {
 			return a.Part - b.Part
 		}
-		return int(min(max(a.Off-b.Off, -1), 1))
+		return cmp.Compare(a.Off, b.Off)
 	})
 	j := 0
 	for i := 1; i < len(out); i++ {
