@@ -28,9 +28,16 @@ const (
 // are 300–600 MiB on current drivers; the planner assumes 512 MiB unless told.
 const DefaultGPUOverhead = 512 << 20
 
-// pinnedStaging is the host staging llama.cpp allocates to upload weights
-// read without mmap to GPUs (4 pinned buffers of 1 MiB).
-const pinnedStaging = 4 << 20
+// pinnedStaging is the pinned host memory llama.cpp allocates to upload
+// weights read without mmap to GPUs: 4 buffers of 1 MiB, or with the direct
+// I/O reads of current upstream 4 buffers of 64 MiB plus two read
+// alignments (4 KiB) each.
+func pinnedStaging(r Runtime) uint64 {
+	if r == RuntimeOllama {
+		return 4 << 20
+	}
+	return 4 * (64<<20 + 2*4096)
+}
 
 // Env is what the estimate needs to know about the target beyond the settings.
 type Env struct {
@@ -314,7 +321,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		}
 	}
 	if !s.MMap && nGPU > 0 && ngl > 0 {
-		cpu.AnonWeightsBytes += pinnedStaging
+		cpu.AnonWeightsBytes += pinnedStaging(env.Runtime)
 	}
 
 	// KV cache and recurrent state, per layer on its layer's device.

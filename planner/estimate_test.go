@@ -291,3 +291,32 @@ func TestResidentWorkingSet(t *testing.T) {
 		})
 	}
 }
+
+// Without mmap, uploading weights to a GPU goes through pinned host buffers.
+func TestPinnedStaging(t *testing.T) {
+	f, err := gguf.Open(testutil.Path("models", "synth-llama-gqa-Q4_K_M.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := Env{GPUs: []string{"CUDA0"}, GPUFree: []uint64{8 << 30}}
+	for _, tt := range []struct {
+		rt   Runtime
+		want uint64
+	}{{RuntimeOllama, 4 << 20}, {RuntimeLlamaCpp, 4 * (64<<20 + 8192)}} {
+		s := DefaultSettings()
+		s.MMap, s.NGPULayers = false, 99
+		env.Runtime = tt.rt
+		b, err := Estimate(f, s, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cpu := b.Devices[0]
+		if cpu.AnonWeightsBytes != cpu.WeightsBytes+tt.want {
+			t.Errorf("%s: host anonymous %d for %d of weights, want staging %d", tt.rt, cpu.AnonWeightsBytes, cpu.WeightsBytes, tt.want)
+		}
+		s.MMap = true
+		if b, _ := Estimate(f, s, env); b.Devices[0].AnonWeightsBytes != 0 {
+			t.Errorf("%s: staging with mmap", tt.rt)
+		}
+	}
+}
