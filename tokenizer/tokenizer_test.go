@@ -206,3 +206,39 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestZooHeaders loads the vocabularies of released models' headers (real
+// sizes and special-token keys, synthetic token strings) and round-trips
+// text through them. Their SentencePiece vocabularies lack "▁", so the
+// escaped spaces go through byte tokens and come back as "▁".
+func TestZooHeaders(t *testing.T) {
+	cases := []struct {
+		file   string
+		n      int
+		addBOS bool
+		spm    bool
+	}{
+		{"llama-3.1-8b-Q4_K_M", 128256, true, false},
+		{"qwen2.5-0.5b-Q8_0", 151936, false, false},
+		{"gemma-2-9b-Q4_K_M", 256000, true, true},
+		{"mixtral-8x7b-Q4_K_M", 32000, true, true},
+		{"deepseek-v3-Q2_K", 129280, false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			tok := openTokenizer(t, testutil.Shared(t, "zoo", c.file+".header.gguf"))
+			if tok.Len() != c.n || tok.AddBOS() != c.addBOS || !tok.IsEOG(tok.EOS()) {
+				t.Errorf("len %d add_bos %v eos %d EOG %v", tok.Len(), tok.AddBOS(), tok.EOS(), tok.EOG())
+			}
+			const text = "Hello, world!\n\tx = 42"
+			want := text
+			if c.spm {
+				want = strings.ReplaceAll(" "+text, " ", "▁")
+			}
+			ids := tok.Encode(text, true, false)
+			if got := tok.Decode(ids, true, false); got != want {
+				t.Errorf("round trip: %q (ids %v)", got, ids)
+			}
+		})
+	}
+}
