@@ -94,3 +94,40 @@ func BenchmarkDotHead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMatMul measures prompt-sized products: 1024 rows of 4096 against
+// 16 tokens. bytes/s count the weight bytes once per token, so the figure
+// compares with BenchmarkMatVec.
+func BenchmarkMatMul(b *testing.B) {
+	const n, rows, nTok = 4096, 1024, 16
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, ty := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0} {
+		a, _ := ActType(ty)
+		w := randRow(r, ty, n*rows)
+		ab := rowBytes(a, n)
+		acts := make([]byte, ab*nTok)
+		for t := 0; t < nTok; t++ {
+			if err := QuantizeAct(ty, randVec(r, n), acts[t*ab:(t+1)*ab]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		dst := make([]float32, rows*nTok)
+		b.Run(ty.String(), func(b *testing.B) {
+			b.SetBytes(int64(len(w) * nTok))
+			for b.Loop() {
+				MatMul(ty, dst, w, acts, n, nTok)
+			}
+		})
+		if f4 := dot4Fn[ty]; f4 != nil {
+			// The same without the four-token kernel, for comparison.
+			b.Run(ty.String()+"/single", func(b *testing.B) {
+				dot4Fn[ty] = nil
+				defer func() { dot4Fn[ty] = f4 }()
+				b.SetBytes(int64(len(w) * nTok))
+				for b.Loop() {
+					MatMul(ty, dst, w, acts, n, nTok)
+				}
+			})
+		}
+	}
+}

@@ -10,6 +10,19 @@ import (
 // blocks of an activation row; both slices hold at least nb blocks.
 type dotKernel func(row, act []byte, nb int) float32
 
+// dot4Kernel computes one weight row against four activation rows, stride
+// bytes apart (the activations of row t start at act[t*stride:]), bit for
+// bit as four calls of the type's dotKernel would.
+type dot4Kernel func(row, act []byte, stride, nb int, dst *[4]float32)
+
+// dot4Fn holds the four-token kernels where a type has one.
+var dot4Fn = func() (m [64]dot4Kernel) {
+	for t, f := range fast4Kernels() {
+		m[t] = f
+	}
+	return m
+}()
+
 // dotRef holds the scalar reference kernels. Integer sums are exact, so a
 // fast path must give the same integer per block; float accumulation is per
 // block in order, like ggml's generic C.

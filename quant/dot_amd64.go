@@ -163,3 +163,18 @@ func f32ToF16Row(x []float32, dst []byte) {
 		putU16(dst[2*i:], F32ToF16(x[i]))
 	}
 }
+
+//go:noescape
+func dotQ4KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
+
+// fast4Kernels are the four-token kernels for this CPU (used by MatMul).
+func fast4Kernels() map[gguf.Type]dot4Kernel {
+	if !hasAVX2 {
+		return nil
+	}
+	return map[gguf.Type]dot4Kernel{
+		gguf.TypeQ4_K: func(row, act []byte, stride, nb int, dst *[4]float32) {
+			dotQ4KAVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
+		},
+	}
+}

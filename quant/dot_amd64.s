@@ -1072,3 +1072,141 @@ cvtloop:
 cvtdone:
 	VZEROUPPER
 	RET
+
+// HSUMY reduces the eight floats of acc to its low lane as HSUM8 does, in
+// place, using X5 and X6.
+#define HSUMY(acc, xacc) \
+	VEXTRACTF128 $1, acc, X5     \
+	VADDPS       xacc, X5, xacc  \
+	VMOVHLPS     xacc, xacc, X5  \
+	VADDPS       X5, xacc, xacc  \
+	VMOVSHDUP    xacc, X5        \
+	VADDSS       X5, xacc, xacc
+
+// Q4KMINS updates the four-lane min accumulator of one token (at am on the
+// stack) for the block at SI and the token's q8_K block at y (bsums at
+// ysums).
+#define Q4KMINS(ysums, y, am) \
+	VMOVDQU      ysums, Y5      \
+	VEXTRACTI128 $1, Y5, X6     \
+	VPHADDW      X6, X5, X5     \
+	VPMADDWD     mn-32(SP), X5, X5 \
+	VCVTDQ2PS    X5, X5         \
+	VMOVSS       y, X6          \
+	VMULSS       xm-84(SP), X6, X6 \
+	VBROADCASTSS X6, X6         \
+	VMOVUPS      am, X0         \
+	VFNMADD231PS X5, X6, X0     \
+	VMOVUPS      X0, am
+
+// Q4KTOK adds one token's products for the group in Y1..Y4.
+#define Q4KTOK(ylo, yhi, sumi) \
+	VPMADDUBSW ylo, Y1, Y5  \
+	VPMADDWD   Y3, Y5, Y5   \
+	VPADDD     Y5, sumi, sumi \
+	VPMADDUBSW yhi, Y2, Y6  \
+	VPMADDWD   Y4, Y6, Y6   \
+	VPADDD     Y6, sumi, sumi
+
+// Q4KG4 handles quant group g (64 quants) of the block for four tokens.
+#define Q4KG4(g, s0, s1) \
+	VMOVDQU      (16+32*(g))(SI), Y1 \
+	VPSRLW       $4, Y1, Y2          \
+	VPAND        Y15, Y1, Y1         \
+	VPAND        Y15, Y2, Y2         \
+	VPBROADCASTW s0, Y3              \
+	VPBROADCASTW s1, Y4              \
+	Q4KTOK((4+64*(g))(DI), (36+64*(g))(DI), Y7)               \
+	Q4KTOK((4+64*(g))(DI)(AX*1), (36+64*(g))(DI)(AX*1), Y8)   \
+	Q4KTOK((4+64*(g))(DI)(AX*2), (36+64*(g))(DI)(AX*2), Y9)   \
+	Q4KTOK((4+64*(g))(BX), (36+64*(g))(BX), Y10)
+
+// Q4KFMA adds d*sumi of one token to its accumulator.
+#define Q4KFMA(y, sumi, acc) \
+	VMOVSS       y, X0          \
+	VMULSS       xd-88(SP), X0, X0 \
+	VBROADCASTSS X0, Y0         \
+	VCVTDQ2PS    sumi, sumi     \
+	VFMADD231PS  sumi, Y0, acc
+
+// Q4KOUT writes one token's result: HSUM8(acc) + the reduced min lanes.
+#define Q4KOUT(acc, xacc, am, off) \
+	HSUMY(acc, xacc)            \
+	VMOVUPS   am, X0            \
+	VMOVHLPS  X0, X0, X5        \
+	VADDPS    X5, X0, X0        \
+	VMOVSHDUP X0, X5            \
+	VADDSS    X5, X0, X0        \
+	VADDSS    X0, xacc, xacc    \
+	MOVSS     xacc, off(R10)
+
+// func dotQ4KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
+// Four tokens at once: dst[t] = dotQ4KAVX2(x, y+t*ystride, nb), bit for bit,
+// with each weight block unpacked once.
+TEXT ·dotQ4KAVX2x4(SB), NOSPLIT, $112-40
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   ystride+16(FP), AX
+	MOVQ   nb+24(FP), CX
+	LEAQ   (DI)(AX*2), BX
+	ADDQ   AX, BX
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS X0, X0, X0
+	VMOVUPS X0, am0-80(SP)
+	VMOVUPS X0, am1-64(SP)
+	VMOVUPS X0, am2-48(SP)
+	VMOVUPS X0, am3-112(SP)
+	MOVL   $0x0f0f0f0f, DX
+	VMOVD  DX, X15
+	VPBROADCASTD X15, Y15
+	TESTQ  CX, CX
+	JLE    q4k4done
+
+q4k4loop:
+	UNPACKK4
+	VMOVDQU   X9, mn-32(SP)
+	MOVWLZX   (SI), DX
+	VMOVD     DX, X0
+	VCVTPH2PS X0, X0
+	VMOVSS    X0, xd-88(SP)
+	MOVWLZX   2(SI), DX
+	VMOVD     DX, X0
+	VCVTPH2PS X0, X0
+	VMOVSS    X0, xm-84(SP)
+
+	Q4KMINS(260(DI), (DI), am0-80(SP))
+	Q4KMINS(260(DI)(AX*1), (DI)(AX*1), am1-64(SP))
+	Q4KMINS(260(DI)(AX*2), (DI)(AX*2), am2-48(SP))
+	Q4KMINS(260(BX), (BX), am3-112(SP))
+
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	Q4KG4(0, w-16(SP), w-14(SP))
+	Q4KG4(1, w-12(SP), w-10(SP))
+	Q4KG4(2, w-8(SP), w-6(SP))
+	Q4KG4(3, w-4(SP), w-2(SP))
+
+	Q4KFMA((DI), Y7, Y11)
+	Q4KFMA((DI)(AX*1), Y8, Y12)
+	Q4KFMA((DI)(AX*2), Y9, Y13)
+	Q4KFMA((BX), Y10, Y14)
+
+	ADDQ $144, SI
+	ADDQ $292, DI
+	ADDQ $292, BX
+	DECQ CX
+	JNZ  q4k4loop
+
+q4k4done:
+	MOVQ dst+32(FP), R10
+	Q4KOUT(Y11, X11, am0-80(SP), 0)
+	Q4KOUT(Y12, X12, am1-64(SP), 4)
+	Q4KOUT(Y13, X13, am2-48(SP), 8)
+	Q4KOUT(Y14, X14, am3-112(SP), 12)
+	VZEROUPPER
+	RET

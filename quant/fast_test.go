@@ -151,3 +151,37 @@ func TestF16Row(t *testing.T) {
 		}
 	}
 }
+
+// TestDot4 checks the four-token kernels against four single dots, bit for
+// bit, on random and real-sized rows.
+func TestDot4(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, ty := range SupportedTypes() {
+		f4 := dot4Fn[ty]
+		if f4 == nil {
+			continue
+		}
+		t.Run(ty.String(), func(t *testing.T) {
+			a, _ := ActType(ty)
+			for _, nb := range []int{1, 2, 3, 16, 17} {
+				n := nb * int(ty.BlockSize())
+				row := randRow(r, ty, n)
+				ab := rowBytes(a, n)
+				stride := ab + 64*(nb%2) // a padded stride too
+				acts := make([]byte, 3*stride+ab)
+				for k := 0; k < 4; k++ {
+					if err := QuantizeAct(ty, randVec(r, n), acts[k*stride:k*stride+ab]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var got [4]float32
+				f4(row, acts, stride, nb, &got)
+				for k := range got {
+					if want := Dot(ty, row, acts[k*stride:k*stride+ab], n); got[k] != want {
+						t.Errorf("nb=%d token %d: %g, single dot %g", nb, k, got[k], want)
+					}
+				}
+			}
+		})
+	}
+}

@@ -202,7 +202,9 @@ func MatVec(w gguf.Type, dst []float32, weights, act []byte, n int) {
 // ActType(w).RowBytes(n)), and dst holds nTok output rows of len(dst)/nTok
 // values, back to back: dst[t*rows+r] = Dot(w, row r, token t). It walks the
 // weights in tiles so each weight row is read from memory once per tile of
-// tokens rather than once per token. On bad shapes dst is filled with NaN.
+// tokens rather than once per token, and for the types with a four-token
+// kernel (q4_K on AVX2) unpacks each weight block once for four tokens. The
+// results are bit for bit those of Dot. On bad shapes dst is filled with NaN.
 func MatMul(w gguf.Type, dst []float32, weights, acts []byte, n, nTok int) {
 	a, ok := actTypes[w]
 	if !ok || nTok <= 0 || len(dst)%nTok != 0 {
@@ -223,9 +225,24 @@ func MatMul(w gguf.Type, dst []float32, weights, acts []byte, n, nTok int) {
 	if rb > 0 && rb < 64<<10 {
 		tile = (64 << 10) / rb
 	}
+	f4 := dot4Fn[w]
+	var out [4]float32
 	for r0 := 0; r0 < rows; r0 += tile {
 		r1 := min(r0+tile, rows)
-		for t := 0; t < nTok; t++ {
+		t := 0
+		if f4 != nil {
+			// Four tokens per weight row: each block is unpacked once.
+			for ; t+4 <= nTok; t += 4 {
+				act := acts[t*ab : (t+4)*ab]
+				for r := r0; r < r1; r++ {
+					f4(weights[r*rb:(r+1)*rb], act, ab, nb, &out)
+					for k, v := range out {
+						dst[(t+k)*rows+r] = v
+					}
+				}
+			}
+		}
+		for ; t < nTok; t++ {
 			act := acts[t*ab : (t+1)*ab]
 			out := dst[t*rows:]
 			for r := r0; r < r1; r++ {

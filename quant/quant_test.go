@@ -373,21 +373,23 @@ func TestMatMul(t *testing.T) {
 		t.Run(ty.String(), func(t *testing.T) {
 			n := 2 * int(max(ty.BlockSize(), 32))
 			a, _ := ActType(ty)
-			const rows, nTok = 5, 3
-			rb, ab := rowBytes(ty, n), rowBytes(a, n)
-			w := randRow(r, ty, n*rows)
-			acts := make([]byte, ab*nTok)
-			for k := 0; k < nTok; k++ {
-				if err := QuantizeAct(ty, randVec(r, n), acts[k*ab:(k+1)*ab]); err != nil {
-					t.Fatal(err)
+			for _, nTok := range []int{1, 3, 4, 5, 9} {
+				const rows = 5
+				rb, ab := rowBytes(ty, n), rowBytes(a, n)
+				w := randRow(r, ty, n*rows)
+				acts := make([]byte, ab*nTok)
+				for k := 0; k < nTok; k++ {
+					if err := QuantizeAct(ty, randVec(r, n), acts[k*ab:(k+1)*ab]); err != nil {
+						t.Fatal(err)
+					}
 				}
-			}
-			dst := make([]float32, rows*nTok)
-			MatMul(ty, dst, w, acts, n, nTok)
-			for k := 0; k < nTok; k++ {
-				for j := 0; j < rows; j++ {
-					if want := Dot(ty, w[j*rb:(j+1)*rb], acts[k*ab:(k+1)*ab], n); dst[k*rows+j] != want {
-						t.Fatalf("token %d row %d: %g, want %g", k, j, dst[k*rows+j], want)
+				dst := make([]float32, rows*nTok)
+				MatMul(ty, dst, w, acts, n, nTok)
+				for k := 0; k < nTok; k++ {
+					for j := 0; j < rows; j++ {
+						if want := Dot(ty, w[j*rb:(j+1)*rb], acts[k*ab:(k+1)*ab], n); dst[k*rows+j] != want {
+							t.Fatalf("%d tokens: token %d row %d: %g, want %g", nTok, k, j, dst[k*rows+j], want)
+						}
 					}
 				}
 			}
