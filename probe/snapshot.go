@@ -44,7 +44,8 @@ type Memory struct {
 	EffectiveAvailableBytes uint64 `json:"effective_available_bytes"`
 	LimitSource             string `json:"limit_source"` // "meminfo", "cgroup v1", "cgroup v2", "described"
 
-	// MlockLimitBytes is RLIMIT_MEMLOCK (nil when unlimited).
+	// MlockLimitBytes is RLIMIT_MEMLOCK: nil when unlimited, or when the
+	// process has CAP_IPC_LOCK (as root normally does), which exempts it.
 	MlockLimitBytes *uint64 `json:"mlock_limit_bytes"`
 }
 

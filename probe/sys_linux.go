@@ -1,6 +1,12 @@
 package probe
 
-import "golang.org/x/sys/unix"
+import (
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
 
 // affinityCount is the number of CPUs this process may run on; 0 when the
 // probe reads fixtures (Root set) or the call fails.
@@ -15,9 +21,10 @@ func affinityCount(o *Options) int {
 	return set.Count()
 }
 
-// mlockLimit is RLIMIT_MEMLOCK; nil when unlimited or unknown.
+// mlockLimit is RLIMIT_MEMLOCK; nil when unlimited or unknown, or when the
+// process has CAP_IPC_LOCK (as root normally does), which exempts it.
 func mlockLimit(o *Options) *uint64 {
-	if o.Root != "" {
+	if o.Root != "" || hasCapIPCLock() {
 		return nil
 	}
 	var r unix.Rlimit
@@ -26,4 +33,22 @@ func mlockLimit(o *Options) *uint64 {
 	}
 	v := r.Cur
 	return &v
+}
+
+// capIPCLock is CAP_IPC_LOCK's bit in the capability sets.
+const capIPCLock = 14
+
+// hasCapIPCLock reads the effective capabilities from /proc/self/status.
+func hasCapIPCLock() bool {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if hex, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			return err == nil && caps&(1<<capIPCLock) != 0
+		}
+	}
+	return false
 }
