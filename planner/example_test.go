@@ -33,11 +33,11 @@ func ExampleMake() {
 	_, err = planner.Make(context.Background(), f, machine, req)
 	var nf *planner.NoFitError
 	fmt.Println("no-mmap fits:", !errors.As(err, &nf))
-	fmt.Println(nf.Nearest)
+	fmt.Println("nearest plan: mmap", nf.NearestSettings.MMap, "no-repack", nf.NearestSettings.NoRepack)
 	// Output:
 	// fits: true mmap: true decode bound by: disk reads (paging)
 	// no-mmap fits: false
-	// fits with mmap and --no-repack; no-mmap needs 153.3 GiB RAM, 64.0 GiB available
+	// nearest plan: mmap true no-repack true
 }
 
 func ExampleEstimate() {

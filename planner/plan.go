@@ -113,6 +113,10 @@ type machine struct {
 	// tied: the model has no output.weight and projects logits with the
 	// token embedding, which decode then reads whole every token.
 	tied bool
+	// Weight bytes per repeating layer, of its MoE experts, and of the
+	// output layer: for first guesses in the searches.
+	layerBytes, expertBytes []uint64
+	outputBytes             uint64
 }
 
 // Make plans file f on the machine in snap. It returns the plan, and when
@@ -128,9 +132,20 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 		return nil, fmt.Errorf("planner: %s: architecture %q has no block_count", req.ModelPath, m.h.Architecture)
 	}
 	mc := machine{hostAvail: snap.Memory.EffectiveAvailableBytes, gpus: snap.GPUs, snap: snap, tied: true}
-	for i := range f.Tensors {
-		if f.Tensors[i].Name == "output.weight" {
+	mc.layerBytes, mc.expertBytes = make([]uint64, m.nLayer), make([]uint64, m.nLayer)
+	for i := range m.tensors {
+		t := &m.tensors[i]
+		switch {
+		case t.name == "output.weight":
 			mc.tied = false
+			mc.outputBytes += t.size
+		case t.out:
+			mc.outputBytes += t.size
+		case t.layer >= 0:
+			mc.layerBytes[t.layer] += t.size
+			if t.exps {
+				mc.expertBytes[t.layer] += t.size
+			}
 		}
 	}
 	mc.env = Env{CPUFeatures: snap.CPU.Features, CPUArch: snap.CPU.Arch, Runtime: orRuntime(req.Runtime), GPUOverheadBytes: req.GPUOverheadBytes}
@@ -521,21 +536,36 @@ func placeLayers(m *model, mc *machine, s Settings, req Request) (*attempt, []Re
 		explainNGL(add, s.NGPULayers, m.nLayer, gm)
 	default:
 		// The most layers that fit: memory per GPU grows with n_gpu_layers.
-		lo, hi := 0, m.nLayer+1
-		for lo < hi {
-			mid := (lo + hi + 1) / 2
+		// Guess from the layer sizes what has to leave the GPU when all of
+		// them do not fit, then search around the guess.
+		ok := func(n int) (bool, error) {
 			t := s
-			t.NGPULayers = mid
+			t.NGPULayers = n
 			a, err := check(m, mc, t, req)
-			if err != nil {
-				return nil, nil, err
-			}
-			if gpusFit(a) {
-				lo = mid
-			} else {
-				hi = mid - 1
+			return err == nil && gpusFit(a), err
+		}
+		all := m.nLayer + 1
+		t := s
+		t.NGPULayers = all
+		a, err := check(m, mc, t, req)
+		if err != nil {
+			return nil, nil, err
+		}
+		guess := all
+		if g := a.b.Devices[1]; !gpusFit(a) {
+			over := int64(g.TotalBytes+a.margin[1]) - int64(a.avail[1]) - int64(mc.outputBytes)
+			guess = m.nLayer
+			kvPerLayer := int64(g.KVBytes) / int64(max(len(g.Layers), 1))
+			for il := 0; il < m.nLayer && over > 0; il++ {
+				over -= int64(mc.layerBytes[il]) + kvPerLayer
+				guess--
 			}
 		}
+		lo, err := maxTrue(0, all, guess, ok)
+		if err != nil {
+			return nil, nil, err
+		}
+		lo = max(lo, 0)
 		s.NGPULayers = lo
 		explainNGL(add, lo, m.nLayer, gm)
 	}
@@ -768,6 +798,58 @@ func fillAll(m *model, mc *machine, s Settings, req Request) ([]float64, bool, e
 	return counts, gpusFit(a), nil
 }
 
+// maxTrue returns the largest n in [lo, hi] for which ok holds, ok being
+// true up to some n and false after it; lo-1 when it holds nowhere. It
+// starts at guess and gallops away from it, so a good guess costs few
+// calls.
+func maxTrue(lo, hi, guess int, ok func(int) (bool, error)) (int, error) {
+	t, f := lo-1, hi+1 // ok(t) holds (or t is below the range); ok(f) does not
+	g := min(max(guess, lo), hi)
+	good, err := ok(g)
+	if err != nil {
+		return 0, err
+	}
+	if good {
+		t = g
+		for step := 1; t < hi; step *= 2 {
+			n := min(t+step, hi)
+			if good, err = ok(n); err != nil {
+				return 0, err
+			}
+			if !good {
+				f = n
+				break
+			}
+			t = n
+		}
+	} else {
+		f = g
+		for step := 1; f > lo; step *= 2 {
+			n := max(f-step, lo)
+			if good, err = ok(n); err != nil {
+				return 0, err
+			}
+			if good {
+				t = n
+				break
+			}
+			f = n
+		}
+	}
+	for f-t > 1 {
+		mid := (t + f) / 2
+		if good, err = ok(mid); err != nil {
+			return 0, err
+		}
+		if good {
+			t = mid
+		} else {
+			f = mid
+		}
+	}
+	return t, nil
+}
+
 func gpusFit(a *attempt) bool {
 	for d := 1; d < len(a.b.Devices); d++ {
 		if a.b.Devices[d].TotalBytes+a.margin[d] > a.avail[d] {
@@ -790,23 +872,26 @@ func moeOffload(m *model, mc *machine, s Settings, req Request, autoSplit bool) 
 		a, err := check(m, mc, t, req)
 		return err == nil && gpusFit(a), err
 	}
-	// GPU memory falls as k grows: binary search the smallest k that fits.
-	if ok, err := fits(m.nLayer); err != nil || !ok {
-		return s, false, err
-	}
-	lo, hi := 1, m.nLayer
-	for lo < hi {
-		mid := (lo + hi) / 2
-		ok, err := fits(mid)
+	// GPU memory falls as k grows: guess the smallest k that fits from the
+	// experts' sizes (one GPU) and search around it.
+	guess := m.nLayer / 2
+	if t.NGPULayers = m.nLayer + 1; len(mc.gpus) == 1 {
+		t.Overrides = nil
+		a, err := check(m, mc, t, req)
 		if err != nil {
 			return s, false, err
 		}
-		if ok {
-			hi = mid
-		} else {
-			lo = mid + 1
+		over := int64(a.b.Devices[1].TotalBytes+a.margin[1]) - int64(a.avail[1])
+		guess = 0
+		for ; guess < m.nLayer && over > 0; guess++ {
+			over -= int64(mc.expertBytes[guess])
 		}
 	}
+	j, err := maxTrue(0, m.nLayer-1, m.nLayer-max(guess, 1), func(j int) (bool, error) { return fits(m.nLayer - j) })
+	if err != nil || j < 0 {
+		return s, false, err
+	}
+	lo := m.nLayer - j
 	t.Overrides = []Override{{Pattern: m.expertPattern(lo), Device: "CPU"}}
 	return t, true, nil
 }

@@ -87,44 +87,55 @@ func TestMultiGPUSplit(t *testing.T) {
 			t.Errorf("fits %v ngl %d split %v, want 0,%d", p.Fits, p.Settings.NGPULayers, ts, all)
 		}
 	})
-	t.Run("more layers than an even split", func(t *testing.T) {
-		for _, gpus := range [][]probe.GPU{
-			{gpu("a", 16, 900e9), gpu("b", 8, 900e9)},
-			{gpu("a", 10, 900e9), gpu("b", 10, 900e9)},
-			{gpu("a", 6, 300e9), gpu("b", 20, 1000e9)},
-		} {
-			p := planGPUs(t, mixtral, gpus...)
-			// The split in proportion to free memory (llama.cpp's default,
-			// less overheads), with the most layers that fit.
-			m := newModel(mixtral)
-			mc := testMachine(gpus)
-			s := p.Settings
-			s.TensorSplit = roomSplit(mc, Request{})
-			best := 0
-			for n := 0; n <= all; n++ {
-				s.NGPULayers = n
-				if a, err := check(m, mc, s, Request{}); err == nil && gpusFit(a) {
-					best = n
+	t.Run("as many layers as any split", func(t *testing.T) {
+		models := []*gguf.File{mixtral}
+		if path, ok := testutil.SharedPath("zoo", "gemma-2-9b-Q4_K_M.header.gguf"); ok {
+			gemma, err := gguf.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer gemma.Close()
+			models = append(models, gemma)
+		}
+		for _, f := range models {
+			for _, gpus := range [][]probe.GPU{
+				{gpu("a", 16, 900e9), gpu("b", 8, 900e9)},
+				{gpu("a", 10, 900e9), gpu("b", 10, 900e9)},
+				{gpu("a", 6, 300e9), gpu("b", 20, 1000e9)},
+				{gpu("slow", 6, 500e9), gpu("fast", 4, 2000e9)},
+				{gpu("slow", 7, 500e9), gpu("fast", 5, 2000e9)},
+			} {
+				p := planGPUs(t, f, gpus...)
+				if best := bruteForceLayers(t, f, gpus); p.Settings.NGPULayers != best {
+					t.Errorf("%s on %s+%s: %d layers with split %v, the best split holds %d",
+						f.HParams().Architecture, human(gpus[0].TotalBytes), human(gpus[1].TotalBytes), p.Settings.NGPULayers, p.Settings.TensorSplit, best)
 				}
 			}
-			if p.Settings.NGPULayers < best {
-				t.Errorf("GPUs %v: %d layers with split %v, the proportional split holds %d", gpus, p.Settings.NGPULayers, p.Settings.TensorSplit, best)
+		}
+	})
+}
+
+// bruteForceLayers returns the most layers any split over two GPUs holds.
+func bruteForceLayers(t *testing.T, f *gguf.File, gpus []probe.GPU) int {
+	m := newModel(f)
+	mc := testMachine(gpus)
+	s := DefaultSettings()
+	s.Threads = 8
+	best := 0
+	for n := 1; n <= m.nLayer+1; n++ {
+		for c := 0; c <= n; c++ {
+			s.NGPULayers, s.TensorSplit = n, []float64{float64(c), float64(n - c)}
+			a, err := check(m, mc, s, Request{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gpusFit(a) {
+				best = n
+				break
 			}
 		}
-	})
-	t.Run("output layer on the last GPU", func(t *testing.T) {
-		f, err := gguf.Open(testutil.Shared(t, "zoo", "gemma-2-9b-Q4_K_M.header.gguf"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		// The fast 4 GiB GPU is filled first but has no room left for the
-		// output layer; shifting layers to the slow one makes room.
-		p := planGPUs(t, f, gpu("slow", 6, 500e9), gpu("fast", 4, 2000e9))
-		if !p.Fits || p.Settings.NGPULayers != f.HParams().BlockCount+1 {
-			t.Errorf("ngl %d split %v, want every layer and the output on the GPUs", p.Settings.NGPULayers, p.Settings.TensorSplit)
-		}
-	})
+	}
+	return best
 }
 
 // The longest context that fits is found, not a power of two below it.

@@ -380,13 +380,14 @@ func printPlan(w io.Writer, p *planner.Plan) {
 		if d.MappedBytes > 0 {
 			mapped = units.Bytes(d.MappedBytes)
 		}
-		used := float64(d.TotalBytes+d.MarginBytes) / float64(max(d.AvailableBytes, 1))
+		avail := float64(max(d.AvailableBytes, 1))
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", d.Name, units.Bytes(d.WeightsBytes), mapped, units.Bytes(d.RepackBytes),
 			units.Bytes(d.KVBytes), units.Bytes(d.ComputeBytes), units.Bytes(d.OutputBytes), units.Bytes(d.OverheadBytes),
-			units.Bytes(d.TotalBytes), units.Bytes(d.AvailableBytes), units.Bytes(d.FreeAfterBytes), bar(used))
+			units.Bytes(d.TotalBytes), units.Bytes(d.AvailableBytes), units.Bytes(d.FreeAfterBytes),
+			bar(float64(d.TotalBytes+d.MarginBytes)/avail, float64(d.ResidentBytes)/avail))
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "  (total = what must be allocated; mapped weights are page cache on top of it)")
+	fmt.Fprintln(w, "  (total = what must be allocated, with the margin it is # in the bar; mapped weights are page cache on top of it, = in the bar, paged in from disk where they do not fit)")
 	fmt.Fprintln(w)
 	pr := p.Predicted
 	fmt.Fprintf(w, "predicted load %.1f s, prefill %.1f tok/s, decode %.1f tok/s (bound by %s)\n", pr.LoadSeconds, pr.PrefillTokensPerSecond, pr.DecodeTokensPerSecond, pr.DecodeBound)
@@ -406,14 +407,18 @@ func printPlan(w io.Writer, p *planner.Plan) {
 	fmt.Fprintf(w, "llama.cpp: %s\n", strings.Join(p.LlamaArgs, " "))
 }
 
-func bar(frac float64) string {
+// bar draws a device's memory: # allocated (with the margin), = page cache
+// the mapped weights want, . free; ! when the allocation does not fit.
+func bar(alloc, cached float64) string {
 	const width = 20
-	n := int(frac*width + 0.5)
+	a := int(alloc*width + 0.5)
 	over := ""
-	if n > width {
-		n, over = width, "!"
+	if a > width {
+		a, over = width, "!"
 	}
-	return "[" + strings.Repeat("#", max(n, 0)) + strings.Repeat(".", width-max(n, 0)) + "]" + over
+	a = max(a, 0)
+	c := min(max(int((alloc+cached)*width+0.5)-a, 0), width-a)
+	return "[" + strings.Repeat("#", a) + strings.Repeat("=", c) + strings.Repeat(".", width-a-c) + "]" + over
 }
 
 func printSweep(w io.Writer, p *planner.Plan, rows []planner.SweepRow) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -96,5 +98,26 @@ func TestPlanJSON(t *testing.T) {
 		doc.Devices[0].Total == nil || doc.Predicted.Decode == nil || len(doc.Reasons) == 0 || len(doc.LlamaArgs) == 0 ||
 		!strings.Contains(doc.NoFit.Reason, "unable to allocate the CPU buffer") || !strings.Contains(strings.Join(doc.LlamaArgs, " "), "--no-mmap") {
 		t.Errorf("plan JSON:\n%s", out.String())
+	}
+}
+
+// BenchmarkPlanCommand runs the whole dry run (open and parse the header,
+// plan, render the table) on each zoo header for an assumed machine.
+func BenchmarkPlanCommand(b *testing.B) {
+	models := []string{testutil.Path("zoo", "deepseek-v3-Q2_K.header.gguf"), testutil.Path("zoo", "mixtral-8x7b-Q4_K_M.header.gguf")}
+	for _, name := range []string{"llama-3.1-8b-Q4_K_M", "llama-3.1-8b-Q8_0", "qwen2.5-0.5b-Q8_0", "gemma-2-9b-Q4_K_M"} {
+		if p, ok := testutil.SharedPath("zoo", name+".header.gguf"); ok {
+			models = append(models, p)
+		}
+	}
+	for _, path := range models {
+		b.Run(strings.TrimSuffix(filepath.Base(path), ".header.gguf"), func(b *testing.B) {
+			args := []string{path, "--ram", "64GiB", "--gpu", "H100=80GiB:3350GB/s", "--cores", "16"}
+			for b.Loop() {
+				if code := Run(context.Background(), args, io.Discard, io.Discard); code != ExitOK {
+					b.Fatalf("exit %d", code)
+				}
+			}
+		})
 	}
 }
