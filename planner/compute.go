@@ -89,3 +89,16 @@ func opOffloadStaging(b *Breakdown, hostLayer []uint64, hostOutput uint64) uint6
 	}
 	return peak
 }
+
+// schedCopies is the number of copies of each graph input the scheduler
+// keeps with pipeline parallelism (GGML_SCHED_MAX_COPIES).
+const schedCopies = 4
+
+// pipelineCopies is what pipeline parallelism adds to a GPU's compute
+// buffer: the extra copies of the inputs of its graph split, kept alive for
+// the whole graph: the activations it receives (n_embd × ubatch f32) and the
+// f32 attention masks (full and sliding-window).
+func pipelineCopies(embd uint64, ub, nKV, swaCells int) uint64 {
+	u := uint64(ub)
+	return (schedCopies - 1) * (embd*u*4 + uint64(nKV)*u*4 + uint64(swaCells)*u*4)
+}

@@ -355,6 +355,10 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		kvDevMax[d] = max(kvDevMax[d], attended)
 	}
 
+	// llama.cpp pipelines ubatches over several GPUs when the whole model
+	// is on them, split by layers, with no tensor overrides and the cache
+	// on the GPUs.
+	pipeline := nGPU > 1 && s.NGPULayers > m.nLayer && len(s.Overrides) == 0 && !s.NoKVOffload
 	// Compute buffers: the peak of the graph's live tensors on each device.
 	for d := range b.Devices {
 		dm := &b.Devices[d]
@@ -368,6 +372,10 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			staging = opOffloadStaging(b, hostLayer, hostOutput)
 		}
 		low, point, high := m.compute(s, ub, kvDevMax[d], cells.swaSeq, hasLayers, hasOutput, d == 0 && nGPU > 0, staging)
+		if pipeline && d > 0 && hasLayers {
+			extra := pipelineCopies(m.h.EmbeddingLength, ub, kvDevMax[d], cells.swaSeq)
+			point, high = point+extra, high+extra
+		}
 		dm.ComputeLowBytes, dm.ComputeBytes, dm.ComputeHighBytes = low, point, high
 	}
 	cpu.OutputBytes = uint64(nSeq) * m.h.VocabSize * 4

@@ -320,3 +320,29 @@ func TestPinnedStaging(t *testing.T) {
 		}
 	}
 }
+
+// Two GPUs holding the whole model pipeline ubatches: each keeps four
+// copies of its inputs (activations and masks) instead of one.
+func TestPipelineParallelCopies(t *testing.T) {
+	f, err := gguf.Open(testutil.Path("models", "synth-llama-gqa-Q4_K_M.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := DefaultSettings()
+	s.NGPULayers = 99
+	two := Env{GPUs: []string{"CUDA0", "CUDA1"}, GPUFree: []uint64{8 << 30, 8 << 30}}
+	pp, _ := Estimate(f, s, two)
+	// Any tensor override turns pipelining off, even one matching nothing.
+	s.Overrides = []Override{{Pattern: `^nothing$`, Device: "CPU"}}
+	flat, _ := Estimate(f, s, two)
+	want := uint64(3 * (256*512*4 + 4096*512*4))
+	for d := 1; d <= 2; d++ {
+		if got := pp.Devices[d].ComputeBytes - flat.Devices[d].ComputeBytes; got != want {
+			t.Errorf("GPU %d: pipeline copies %d bytes, want %d", d, got, want)
+		}
+	}
+	s.Overrides, s.NGPULayers = nil, 4 // the output on the host: no pipelining
+	if part, _ := Estimate(f, s, two); part.Devices[2].ComputeBytes >= pp.Devices[2].ComputeBytes {
+		t.Error("pipelining with the output layer on the host")
+	}
+}
