@@ -167,6 +167,9 @@ func f32ToF16Row(x []float32, dst []byte) {
 //go:noescape
 func dotQ4KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
 
+//go:noescape
+func dotQ6KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
+
 // fast4Kernels are the four-token kernels for this CPU (used by MatMul).
 func fast4Kernels() map[gguf.Type]dot4Kernel {
 	if !hasAVX2 {
@@ -175,6 +178,9 @@ func fast4Kernels() map[gguf.Type]dot4Kernel {
 	return map[gguf.Type]dot4Kernel{
 		gguf.TypeQ4_K: func(row, act []byte, stride, nb int, dst *[4]float32) {
 			dotQ4KAVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
+		},
+		gguf.TypeQ6_K: func(row, act []byte, stride, nb int, dst *[4]float32) {
+			dotQ6KAVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
 		},
 	}
 }

@@ -1210,3 +1210,130 @@ q4k4done:
 	Q4KOUT(Y14, X14, am3-112(SP), 12)
 	VZEROUPPER
 	RET
+
+DATA bytes0f<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA bytes0f<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA bytes0f<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA bytes0f<>+24(SB)/8, $0x0f0f0f0f0f0f0f0f
+GLOBL bytes0f<>(SB), RODATA|NOPTR, $32
+
+DATA bytes03<>+0(SB)/8, $0x0303030303030303
+DATA bytes03<>+8(SB)/8, $0x0303030303030303
+DATA bytes03<>+16(SB)/8, $0x0303030303030303
+DATA bytes03<>+24(SB)/8, $0x0303030303030303
+GLOBL bytes03<>(SB), RODATA|NOPTR, $32
+
+// Q6KTOK adds one token's scaled lane sums for the chunk in Y4 (quants) and
+// Y5 (int16 scales). Needs Y15 = 32 bytes.
+#define Q6KTOK(y, sumi) \
+	VMOVDQU    y, Y0          \
+	VPMADDUBSW Y0, Y15, Y6    \
+	VPMADDUBSW Y0, Y4, Y0     \
+	VPSUBW     Y6, Y0, Y0     \
+	VPMADDWD   Y5, Y0, Y0     \
+	VPADDD     Y0, sumi, sumi
+
+// Q6KCHUNK4 adds chunk k of the current half for the four tokens, with the
+// chunk's quants already in Y4.
+#define Q6KCHUNK4(yoff, k) \
+	VMOVDQU   sc-16(SP), X5                      \
+	VPSHUFB   q6kShuf<>+(16*(k))(SB), X5, X5     \
+	VPMOVSXBW X5, Y5                             \
+	Q6KTOK(yoff(DI), Y7)                         \
+	Q6KTOK(yoff(DI)(AX*1), Y8)                   \
+	Q6KTOK(yoff(DI)(AX*2), Y9)                   \
+	Q6KTOK(yoff(BX), Y10)
+
+// Q6KHALF4 handles one 128-quant half of a Q6_K block for four tokens.
+#define Q6KHALF4(h) \
+	VMOVDQU (64*(h))(SI), Y1       \
+	VMOVDQU (64*(h)+32)(SI), Y2    \
+	VMOVDQU (128+32*(h))(SI), Y3   \
+	VPAND   bytes03<>(SB), Y3, Y5  \
+	VPSLLW  $4, Y5, Y5             \
+	VPAND   bytes0f<>(SB), Y1, Y4  \
+	VPOR    Y5, Y4, Y4             \
+	Q6KCHUNK4(4+128*(h), 4*(h))    \
+	VPSRLW  $2, Y3, Y5             \
+	VPAND   bytes03<>(SB), Y5, Y5  \
+	VPSLLW  $4, Y5, Y5             \
+	VPAND   bytes0f<>(SB), Y2, Y4  \
+	VPOR    Y5, Y4, Y4             \
+	Q6KCHUNK4(4+128*(h)+32, 4*(h)+1) \
+	VPSRLW  $4, Y3, Y5             \
+	VPAND   bytes03<>(SB), Y5, Y5  \
+	VPSLLW  $4, Y5, Y5             \
+	VPSRLW  $4, Y1, Y4             \
+	VPAND   bytes0f<>(SB), Y4, Y4  \
+	VPOR    Y5, Y4, Y4             \
+	Q6KCHUNK4(4+128*(h)+64, 4*(h)+2) \
+	VPSRLW  $6, Y3, Y5             \
+	VPAND   bytes03<>(SB), Y5, Y5  \
+	VPSLLW  $4, Y5, Y5             \
+	VPSRLW  $4, Y2, Y4             \
+	VPAND   bytes0f<>(SB), Y4, Y4  \
+	VPOR    Y5, Y4, Y4             \
+	Q6KCHUNK4(4+128*(h)+96, 4*(h)+3)
+
+// Q6KFMA adds d*sumi of one token to its accumulator.
+#define Q6KFMA(y, sumi, acc) \
+	VMOVSS       y, X0             \
+	VMULSS       xd-20(SP), X0, X0 \
+	VBROADCASTSS X0, Y0            \
+	VCVTDQ2PS    sumi, sumi        \
+	VFMADD231PS  sumi, Y0, acc
+
+// func dotQ6KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
+// Four tokens at once, bit for bit as dotQ6KAVX2 on each.
+TEXT ·dotQ6KAVX2x4(SB), NOSPLIT, $24-40
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   ystride+16(FP), AX
+	MOVQ   nb+24(FP), CX
+	LEAQ   (DI)(AX*2), BX
+	ADDQ   AX, BX
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	MOVL   $0x20202020, DX
+	VMOVD  DX, X15
+	VPBROADCASTD X15, Y15
+	TESTQ  CX, CX
+	JLE    q6k4done
+
+q6k4loop:
+	MOVWLZX   208(SI), DX
+	VMOVD     DX, X0
+	VCVTPH2PS X0, X0
+	VMOVSS    X0, xd-20(SP)
+	VMOVDQU   192(SI), X0
+	VMOVDQU   X0, sc-16(SP)
+	VPXOR     Y7, Y7, Y7
+	VPXOR     Y8, Y8, Y8
+	VPXOR     Y9, Y9, Y9
+	VPXOR     Y10, Y10, Y10
+	Q6KHALF4(0)
+	Q6KHALF4(1)
+	Q6KFMA((DI), Y7, Y11)
+	Q6KFMA((DI)(AX*1), Y8, Y12)
+	Q6KFMA((DI)(AX*2), Y9, Y13)
+	Q6KFMA((BX), Y10, Y14)
+	ADDQ $210, SI
+	ADDQ $292, DI
+	ADDQ $292, BX
+	DECQ CX
+	JNZ  q6k4loop
+
+q6k4done:
+	MOVQ  dst+32(FP), R10
+	HSUMY(Y11, X11)
+	MOVSS X11, 0(R10)
+	HSUMY(Y12, X12)
+	MOVSS X12, 4(R10)
+	HSUMY(Y13, X13)
+	MOVSS X13, 8(R10)
+	HSUMY(Y14, X14)
+	MOVSS X14, 12(R10)
+	VZEROUPPER
+	RET
