@@ -319,6 +319,95 @@ func qwenLike(b []byte, p, hi int, word func(byte) bool, crlfTail bool) int {
 	return spaceTail(b, p, hi)
 }
 
+// exaoneMoE is (?:'[sS]|…)|[^\r\n\p{L}\p{N}]?(?:\p{L}\p{M}*(?: \p{L}\p{M}*)*)+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]?|\s*[\r\n]|\s+(?!\S)|\s+
+// whose words run on over single spaces between letters.
+func exaoneMoE(b []byte, _ []rune, p, _, hi int) int {
+	if e := contraction(b, p, hi); e > 0 {
+		return e
+	}
+	c0 := b[p]
+	s := -1
+	if !isCRLF(c0) && !cL(c0) && !cN(c0) && p+1 < hi && cL(b[p+1]) {
+		s = p + 1
+	} else if cL(c0) {
+		s = p
+	}
+	if s >= 0 {
+		e := s
+		for {
+			e = run(b, e+1, hi, cM) // a letter, then its marks
+			switch {
+			case e < hi && cL(b[e]):
+			case e+1 < hi && b[e] == ' ' && cL(b[e+1]):
+				e++
+			default:
+				return e
+			}
+		}
+	}
+	if cN(c0) {
+		return p + 1
+	}
+	other := func(x byte) bool { return !cS(x) && !cL(x) && !cN(x) }
+	q := p
+	if c0 == ' ' && p+1 < hi && other(b[p+1]) {
+		q = p + 1
+	}
+	if other(b[q]) {
+		e := run(b, q, hi, other)
+		if e < hi && (isCRLF(b[e]) || b[e] == '/') {
+			e++
+		}
+		return e
+	}
+	return spaceTail(b, p, hi)
+}
+
+// jais2 is LLaMA-3's pattern with its last two alternatives replaced by
+// \s{512}(?!\S)|\s{256}(?!\S)|…|\s{4}(?!\S)|\s{1,2}(?!\S)|\s{1}, run by
+// std::regex since it is not the pattern llama.cpp splits by hand.
+func jais2(b []byte, _ []rune, p, _, hi int) int {
+	if e := contraction(b, p, hi); e > 0 {
+		return e
+	}
+	c0 := b[p]
+	if !isCRLF(c0) && !cL(c0) && !cN(c0) && p+1 < hi && cL(b[p+1]) {
+		return run(b, p+1, hi, cL)
+	}
+	if cL(c0) {
+		return run(b, p, hi, cL)
+	}
+	if cN(c0) {
+		return upTo3(b, nil, p, 0, hi)
+	}
+	other := func(x byte) bool { return !cS(x) && !cL(x) && !cN(x) }
+	q := p
+	if c0 == ' ' && p+1 < hi && other(b[p+1]) {
+		q = p + 1
+	}
+	if other(b[q]) {
+		e := run(b, q, hi, other)
+		return run(b, e, hi, isCRLF)
+	}
+	end := run(b, p, hi, cS)
+	if end == p {
+		return -1
+	}
+	for k := end - 1; k >= p; k-- {
+		if isCRLF(b[k]) {
+			return k + 1 // \s*[\r\n]+
+		}
+	}
+	// \s{k}(?!\S): k spaces followed by a space or the end of the text.
+	fits := func(k int) bool { return p+k < end || (p+k == end && end == hi) }
+	for _, k := range []int{512, 256, 128, 64, 32, 16, 8, 4, 2, 1} {
+		if fits(k) {
+			return p + k
+		}
+	}
+	return p + 1
+}
+
 // bloom is  ?[^(\s|.,!?…。，、।۔،)]+ , a pattern std::wregex runs on code
 // points (no \p{..} class).
 func bloom(_ []byte, c []rune, p, _, hi int) int {
@@ -700,6 +789,8 @@ var (
 	preBloom         = []step{regexStep(bloom)}
 	preViking        = []step{regexStep(bloom), regexStep(oneOf(cN))}
 	preTekken        = []step{regexStep(tekken)}
+	preExaoneMoE     = []step{regexStep(exaoneMoE)}
+	preJais2         = []step{regexStep(jais2)}
 	preGPT4o         = []step{regexStep(gpt4o)}
 	preDeepSeekCoder = []step{
 		regexStep(cpPlusOne(func(r rune) bool { return r == '\r' || r == '\n' })),
@@ -799,7 +890,11 @@ func preFor(name string, t *Tokenizer) (preTokenizer, error) {
 	case "deepseek-llm":
 		p.steps = preDeepSeekLLM
 		t.cleanSpaces = false
-	case "youtu", "jais-2", "exaone-moe", "chameleon", "tiny_aya", "superbpe", "kimi-k2", "afmoe":
+	case "exaone-moe":
+		p.steps = preExaoneMoE
+	case "jais-2":
+		p.steps = preJais2
+	case "youtu", "chameleon", "tiny_aya", "superbpe", "kimi-k2", "afmoe":
 		return p, fmt.Errorf("%w: pre-tokenizer %q", ErrUnsupported, name)
 	default:
 		p.steps = preDefault

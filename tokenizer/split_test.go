@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -269,6 +270,18 @@ func TestPreTokenizersLlamaCpp(t *testing.T) {
 		{"deepseek-llm", "ーR(=VR~—", []string{"ー", "R", "(=", "VR", "~", "—"}},
 		{"deepseek-llm", "\u1f7d\tbὰ!tsℂ-", []string{"\u1f7d", "\tb", "ὰ", "!", "ts", "ℂ", "-"}},
 		{"deepseek-llm", "K%`t<।é\\e\u2126M~", []string{"K", "%`", "t", "<", "।", "é", "\\", "e", "\u2126", "M", "~"}},
+		{"exaone-moe", "[.½本\u0301۔\u0301\u1f7d)\u1f7dω%", []string{"[.", "½", "本\u0301", "۔\u0301", "\u1f7d", ")\u1f7dω", "%"}},
+		{"exaone-moe", "\u1fbe\u00ad！۔|\\     \n^              \u00a0", []string{"\u1fbe", "\u00ad！۔|\\", "     \n", "^", "              \u00a0"}},
+		{"exaone-moe", "#R\u00a0*         ", []string{"#R", "\u00a0", "*", "         "}},
+		{"exaone-moe", "R,\u3000     +R\u0301=…&", []string{"R", ",", "\u3000    ", " +", "R\u0301", "=…&"}},
+		{"exaone-moe", "，beS            )<\u2126۔    @t", []string{"，beS", "           ", " )<", "\u2126", "۔", "   ", " @", "t"}},
+		{"jais-2", "-}本.@｝    ωｈ", []string{"-}", "本", ".@｝", "  ", " ", " ωｈ"}},
+		{"jais-2", "。\u3000,        ，)\u3000            Z", []string{"。", "\u3000", ",", "    ", "  ", " ", " ，)", "\u3000       ", "    ", " Z"}},
+		{"jais-2", "।:%:/       가", []string{"।:%:/", "    ", "  ", " 가"}},
+		{"jais-2", "                                 \u0301;Rt\u3000", []string{"                                ", " \u0301;", "Rt", "\u3000"}},
+		{"jais-2", "    {    t…M🙂               ", []string{"  ", " ", " {", "  ", " ", " t", "…M", "🙂", "        ", "    ", "  ", " "}},
+		{"exaone-moe", "Hello big world, 2024!", []string{"Hello big world", ",", " ", "2", "0", "2", "4", "!"}},
+		{"jais-2", strings.Repeat(" ", 40) + "x", []string{strings.Repeat(" ", 32), "    ", "  ", " ", " x"}},
 	}
 	for _, c := range cases {
 		p, err := preFor(c.pre, &Tokenizer{})
@@ -282,7 +295,7 @@ func TestPreTokenizersLlamaCpp(t *testing.T) {
 }
 
 func TestPreForUnsupported(t *testing.T) {
-	for _, name := range []string{"kimi-k2", "afmoe", "jais-2"} {
+	for _, name := range []string{"kimi-k2", "afmoe", "youtu"} {
 		if _, err := preFor(name, &Tokenizer{}); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: got %v, want ErrUnsupported", name, err)
 		}
