@@ -170,6 +170,12 @@ func dotQ4KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
 //go:noescape
 func dotQ6KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
 
+//go:noescape
+func dotQ8_0AVX2x4(x, y *byte, ystride, nb int, dst *float32)
+
+//go:noescape
+func dotQ4_0AVX2x4(x, y *byte, ystride, nb int, dst *float32)
+
 // fast4Kernels are the four-token kernels for this CPU (used by MatMul).
 func fast4Kernels() map[gguf.Type]dot4Kernel {
 	if !hasAVX2 {
@@ -181,6 +187,12 @@ func fast4Kernels() map[gguf.Type]dot4Kernel {
 		},
 		gguf.TypeQ6_K: func(row, act []byte, stride, nb int, dst *[4]float32) {
 			dotQ6KAVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
+		},
+		gguf.TypeQ8_0: func(row, act []byte, stride, nb int, dst *[4]float32) {
+			dotQ8_0AVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
+		},
+		gguf.TypeQ4_0: func(row, act []byte, stride, nb int, dst *[4]float32) {
+			dotQ4_0AVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
 		},
 	}
 }

@@ -1337,3 +1337,104 @@ q6k4done:
 	MOVSS X14, 12(R10)
 	VZEROUPPER
 	RET
+
+// Q8TOK adds one token's block product to acc: the weights are in Y1 (signed)
+// and Y3 (their absolute values), the weight scale in all lanes of Y12.
+// Needs Y15 = int16 ones.
+#define Q8TOK(yq, yd, acc) \
+	VMOVDQU      yq, Y4     \
+	VPSIGNB      Y1, Y4, Y4 \
+	VPMADDUBSW   Y4, Y3, Y5 \
+	VPMADDWD     Y15, Y5, Y5 \
+	VCVTDQ2PS    Y5, Y5     \
+	VPBROADCASTW yd, X6     \
+	VCVTPH2PS    X6, Y6     \
+	VMULPS       Y6, Y12, Y6 \
+	VFMADD231PS  Y6, Y5, acc
+
+// Q8TOK4 runs Q8TOK for the four tokens; the q8_0 block of token 0 is at
+// off(DI).
+#define Q8TOK4(off) \
+	Q8TOK(off+2(DI), off(DI), Y8)                     \
+	Q8TOK(off+2(DI)(AX*1), off(DI)(AX*1), Y9)         \
+	Q8TOK(off+2(DI)(AX*2), off(DI)(AX*2), Y10)        \
+	Q8TOK(off+2(BX), off(BX), Y11)
+
+// X4PROLOGUE loads the arguments of a four-token kernel and clears Y8-Y11.
+#define X4PROLOGUE \
+	MOVQ   x+0(FP), SI          \
+	MOVQ   y+8(FP), DI          \
+	MOVQ   ystride+16(FP), AX   \
+	MOVQ   nb+24(FP), CX        \
+	LEAQ   (DI)(AX*2), BX       \
+	ADDQ   AX, BX               \
+	VXORPS Y8, Y8, Y8           \
+	VXORPS Y9, Y9, Y9           \
+	VXORPS Y10, Y10, Y10        \
+	VXORPS Y11, Y11, Y11        \
+	MOVL   $0x00010001, DX      \
+	VMOVD  DX, X15              \
+	VPBROADCASTD X15, Y15
+
+// X4EPILOGUE stores HSUM8 of Y8-Y11 to dst[0..3].
+#define X4EPILOGUE \
+	MOVQ  dst+32(FP), R10 \
+	HSUMY(Y8, X8)         \
+	MOVSS X8, 0(R10)      \
+	HSUMY(Y9, X9)         \
+	MOVSS X9, 4(R10)      \
+	HSUMY(Y10, X10)       \
+	MOVSS X10, 8(R10)     \
+	HSUMY(Y11, X11)       \
+	MOVSS X11, 12(R10)    \
+	VZEROUPPER
+
+// func dotQ8_0AVX2x4(x, y *byte, ystride, nb int, dst *float32)
+TEXT ·dotQ8_0AVX2x4(SB), NOSPLIT, $0-40
+	X4PROLOGUE
+	TESTQ CX, CX
+	JLE   q804done
+
+q804loop:
+	VMOVDQU      2(SI), Y1
+	VPSIGNB      Y1, Y1, Y3
+	VPBROADCASTW (SI), X12
+	VCVTPH2PS    X12, Y12
+	Q8TOK4(0)
+	ADDQ         $34, SI
+	ADDQ         $34, DI
+	ADDQ         $34, BX
+	DECQ         CX
+	JNZ          q804loop
+
+q804done:
+	X4EPILOGUE
+	RET
+
+// func dotQ4_0AVX2x4(x, y *byte, ystride, nb int, dst *float32)
+TEXT ·dotQ4_0AVX2x4(SB), NOSPLIT, $0-40
+	BYTES(Y14, X14, $0x0f0f0f0f)
+	BYTES(Y13, X13, $0x08080808)
+	X4PROLOGUE
+	TESTQ CX, CX
+	JLE   q404done
+
+q404loop:
+	VMOVDQU      2(SI), X1
+	VPSRLW       $4, X1, X2
+	VINSERTI128  $1, X2, Y1, Y1
+	VPAND        Y14, Y1, Y1
+	VPSUBB       Y13, Y1, Y1
+	VPSIGNB      Y1, Y1, Y3
+	VPBROADCASTW (SI), X12
+	VCVTPH2PS    X12, Y12
+	Q8TOK4(0)
+	ADDQ         $18, SI
+	ADDQ         $34, DI
+	ADDQ         $34, BX
+	DECQ         CX
+	JNZ          q404loop
+
+q404done:
+	X4EPILOGUE
+	RET
