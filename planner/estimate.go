@@ -140,6 +140,26 @@ type tinfo struct {
 	layer int  // -1 for non-layer tensors
 	out   bool // output group: placed with the output layer
 	exps  bool // MoE expert tensor (…_exps)
+	// gpuSize is what the tensor takes in a CUDA/ROCm buffer: quantized
+	// rows padded to 512 values (one partial row's worth, as ggml-cuda's
+	// get_alloc_size adds), then aligned to the buffer's 128 bytes.
+	gpuSize uint64
+}
+
+// cudaRowPadding and cudaAlignment are ggml-cuda's MATRIX_ROW_PADDING and
+// buffer alignment.
+const (
+	cudaRowPadding = 512
+	cudaAlignment  = 128
+)
+
+func gpuAllocSize(typ gguf.Type, shape []uint64, size uint64) uint64 {
+	if typ.BlockSize() > 1 && len(shape) > 0 && shape[0]%cudaRowPadding != 0 {
+		if pad, ok := typ.RowBytes(cudaRowPadding - shape[0]%cudaRowPadding); ok {
+			size += pad
+		}
+	}
+	return (size + cudaAlignment - 1) / cudaAlignment * cudaAlignment
 }
 
 func newModel(f *gguf.File) *model {
@@ -149,6 +169,7 @@ func newModel(f *gguf.File) *model {
 		t := &f.Tensors[i]
 		ti := tinfo{name: t.Name, typ: t.Type, shape: t.Shape, size: uint64(t.Size), layer: t.Layer,
 			out: t.Group() == gguf.GroupOutput, exps: strings.Contains(t.Name, "_exps")}
+		ti.gpuSize = gpuAllocSize(ti.typ, ti.shape, ti.size)
 		if ti.layer >= m.nLayer {
 			// Layers past block_count (e.g. DeepSeek's next-token-prediction
 			// layer) are not run; llama.cpp leaves them on the CPU.
@@ -279,11 +300,12 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			}
 		}
 		dm := &b.Devices[d]
-		dm.WeightsBytes += t.size
 		if d != 0 {
-			dm.AnonWeightsBytes += t.size
+			dm.WeightsBytes += t.gpuSize
+			dm.AnonWeightsBytes += t.gpuSize
 			continue
 		}
+		dm.WeightsBytes += t.size
 		repacked := !s.NoRepack && repacks[t.typ] && repackable(t)
 		if repacked {
 			cpu.RepackBytes += t.size
@@ -307,8 +329,8 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		dm := &b.Devices[b.Output]
 		switch {
 		case b.Output != 0:
-			dm.WeightsBytes += t.size
-			dm.AnonWeightsBytes += t.size
+			dm.WeightsBytes += t.gpuSize
+			dm.AnonWeightsBytes += t.gpuSize
 		case !s.NoRepack && repacks[t.typ] && len(t.shape) == 2 && t.shape[1]%8 == 0:
 			// The host duplicate is a matrix-product weight: repackable.
 			cpu.RepackBytes += t.size

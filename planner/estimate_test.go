@@ -115,9 +115,22 @@ func TestLayerPlacement(t *testing.T) {
 		if !equalInts(cpu.Layers, tt.cpuLayers) || !equalInts(gpu.Layers, tt.gpuLayers) || (b.Output == 1) != tt.outputGPU {
 			t.Errorf("ngl %d: CPU layers %v GPU layers %v output on %d", tt.ngl, cpu.Layers, gpu.Layers, b.Output)
 		}
-		// The token embedding always stays on the host.
-		if cpu.WeightsBytes < uint64(embd.Size) || cpu.WeightsBytes+gpu.WeightsBytes != uint64(f.TensorBytes()) {
-			t.Errorf("ngl %d: weights CPU %d + GPU %d != %d", tt.ngl, cpu.WeightsBytes, gpu.WeightsBytes, f.TensorBytes())
+		// The token embedding always stays on the host; GPU tensors take
+		// their CUDA allocation size.
+		var onCPU, onGPU uint64
+		for _, tn := range f.Tensors {
+			gpuSide := tn.Layer >= 4-tt.ngl || tn.Group() == gguf.GroupOutput && tt.outputGPU
+			if tn.Layer < 0 && tn.Group() != gguf.GroupOutput {
+				gpuSide = false
+			}
+			if gpuSide {
+				onGPU += gpuAllocSize(tn.Type, tn.Shape, uint64(tn.Size))
+			} else {
+				onCPU += uint64(tn.Size)
+			}
+		}
+		if cpu.WeightsBytes < uint64(embd.Size) || cpu.WeightsBytes != onCPU || gpu.WeightsBytes != onGPU {
+			t.Errorf("ngl %d: weights CPU %d GPU %d, want %d and %d", tt.ngl, cpu.WeightsBytes, gpu.WeightsBytes, onCPU, onGPU)
 		}
 		if tt.outputGPU && gpu.WeightsBytes < uint64(out.Size) {
 			t.Errorf("ngl %d: output not on the GPU", tt.ngl)
@@ -197,6 +210,10 @@ func TestTiedOutput(t *testing.T) {
 	}
 	embd, _ := f.Tensor("token_embd.weight")
 	total := uint64(f.TensorBytes())
+	var gpuAll uint64 // every tensor at its CUDA allocation size, the embedding as the output copy
+	for _, tn := range f.Tensors {
+		gpuAll += gpuAllocSize(tn.Type, tn.Shape, uint64(tn.Size))
+	}
 	env := Env{GPUs: []string{"CUDA0"}, GPUFree: []uint64{8 << 30}}
 	tests := []struct {
 		name     string
@@ -204,7 +221,7 @@ func TestTiedOutput(t *testing.T) {
 		mmap     bool
 		cpu, gpu uint64 // weights
 	}{
-		{"output on the GPU", 99, true, uint64(embd.Size), total},
+		{"output on the GPU", 99, true, uint64(embd.Size), gpuAll},
 		{"output on the mapped host", 0, true, total, 0},
 		{"output on the host, read", 0, false, total + uint64(embd.Size), 0},
 	}
@@ -344,5 +361,25 @@ func TestPipelineParallelCopies(t *testing.T) {
 	s.Overrides, s.NGPULayers = nil, 4 // the output on the host: no pipelining
 	if part, _ := Estimate(f, s, two); part.Devices[2].ComputeBytes >= pp.Devices[2].ComputeBytes {
 		t.Error("pipelining with the output layer on the host")
+	}
+}
+
+func TestGPUAllocSize(t *testing.T) {
+	tests := []struct {
+		typ   gguf.Type
+		shape []uint64
+		size  uint64
+		want  uint64
+	}{
+		{gguf.TypeQ4_K, []uint64{4096, 4096}, 4096 * 4096 / 256 * 144, 4096 * 4096 / 256 * 144},
+		// 256-wide rows: one Q4_K block (144 bytes) of padding, then 128-byte alignment.
+		{gguf.TypeQ4_K, []uint64{256, 512}, 512 * 144, 512*144 + 256},
+		{gguf.TypeF32, []uint64{10}, 40, 128},
+		{gguf.TypeF16, []uint64{100, 3}, 600, 640}, // not quantized: no row padding
+	}
+	for _, tt := range tests {
+		if got := gpuAllocSize(tt.typ, tt.shape, tt.size); got != tt.want {
+			t.Errorf("%s %v: %d, want %d", tt.typ, tt.shape, got, tt.want)
+		}
 	}
 }
