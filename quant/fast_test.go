@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/modelfit/modelfit/gguf"
-	"github.com/modelfit/modelfit/internal/testutil"
 )
 
 // fastTol is the tolerance of a fast kernel against the reference, relative
@@ -77,9 +76,9 @@ func TestFastMatchesRef(t *testing.T) {
 // TestFastRealRows runs the fast kernels on rows of the test models.
 func TestFastRealRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
-	for _, name := range []string{"Q2_K", "Q3_K_M", "Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0"} {
-		t.Run(name, func(t *testing.T) {
-			path := testutil.Path("models", "synth-llama-gqa-"+name+".gguf")
+	for _, m := range testModels {
+		t.Run(m.name, func(t *testing.T) {
+			path := m.path(t)
 			f, err := gguf.Open(path)
 			if err != nil {
 				t.Fatal(err)

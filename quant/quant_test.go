@@ -112,6 +112,30 @@ func TestBadShapes(t *testing.T) {
 	}
 }
 
+// testModel is a model file whose rows the tests run through the kernels.
+type testModel struct {
+	name   string
+	shared bool // in the shared data directory (skipped when absent)
+}
+
+func (m testModel) path(t *testing.T) string {
+	if m.shared {
+		return testutil.Shared(t, "testdata", "models", m.name+".gguf")
+	}
+	return testutil.Path("models", m.name+".gguf")
+}
+
+// testModels covers every supported type but iq4_nl with real rows: the
+// repository's models, plus the shared ones for f16, bf16, f32, q4_1, q5_0
+// and q5_1.
+var testModels = []testModel{
+	{"synth-llama-gqa-Q2_K", false}, {"synth-llama-gqa-Q3_K_M", false}, {"synth-llama-gqa-Q4_0", false},
+	{"synth-llama-gqa-Q4_K_M", false}, {"synth-llama-gqa-Q5_K_M", false}, {"synth-llama-gqa-Q6_K", false},
+	{"synth-llama-gqa-Q8_0", false},
+	{"synth-llama-gqa-F16", true}, {"synth-llama-gqa-Q4_1", true}, {"synth-llama-gqa-Q5_0", true},
+	{"synth-llama-gqa-Q5_1", true}, {"aidreams260K-BF16", true}, {"aidreams260K-F32", true},
+}
+
 // dequantAct converts an activation row back to float32 (for the checks).
 func dequantAct(a gguf.Type, b []byte, n int) []float32 {
 	out := make([]float32, n)
@@ -299,12 +323,11 @@ func TestActRoundTrip(t *testing.T) {
 // TestRealRows dequantizes the first rows of every tensor of the test models
 // and checks that the values are sane and Dot agrees with them.
 func TestRealRows(t *testing.T) {
-	names := []string{"Q2_K", "Q3_K_M", "Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0"}
 	r := rand.New(rand.NewPCG(7, 8))
 	seen := map[gguf.Type]bool{}
-	for _, name := range names {
-		t.Run(name, func(t *testing.T) {
-			path := testutil.Path("models", "synth-llama-gqa-"+name+".gguf")
+	for _, m := range testModels {
+		t.Run(m.name, func(t *testing.T) {
+			path := m.path(t)
 			f, err := gguf.Open(path)
 			if err != nil {
 				t.Fatal(err)
@@ -359,6 +382,25 @@ func TestRealRows(t *testing.T) {
 				for k := range mv {
 					if d := Dot(tn.Type, buf[k*rb:(k+1)*rb], act, n); d != mv[k] {
 						t.Fatalf("%s row %d: MatVec %g != Dot %g", tn.Name, k, mv[k], d)
+					}
+				}
+				// MatMul over five tokens (a four-token group and one more)
+				// equals Dot too.
+				const nTok = 5
+				ab := len(act)
+				acts := make([]byte, nTok*ab)
+				for k := 0; k < nTok; k++ {
+					if err := QuantizeAct(tn.Type, randVec(r, n), acts[k*ab:(k+1)*ab]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				mm := make([]float32, rows*nTok)
+				MatMul(tn.Type, mm, buf, acts, n, nTok)
+				for k := 0; k < nTok; k++ {
+					for j := 0; j < rows; j++ {
+						if d := Dot(tn.Type, buf[j*rb:(j+1)*rb], acts[k*ab:(k+1)*ab], n); d != mm[k*rows+j] {
+							t.Fatalf("%s token %d row %d: MatMul %g != Dot %g", tn.Name, k, j, mm[k*rows+j], d)
+						}
 					}
 				}
 			}
