@@ -34,7 +34,7 @@ type planFlags struct {
 	noShrink, noQuantKV                   bool
 	overrides, gpus                       multiFlag
 	ram, probePath, hostMargin, gpuMargin string
-	gpuOverhead, hostBW, diskBW           string
+	gpuOverhead, hostBW, diskBW, loadMode string
 	cpuFeatures                           string
 	cores                                 int
 }
@@ -64,6 +64,7 @@ func addPlanFlags(fs *flag.FlagSet) *planFlags {
 	strVar(&p.ctv, "", "V cache type", "ctv", "cache-type-v")
 	strVar(&p.ts, "", "tensor split across GPUs, e.g. 3,1", "ts", "tensor-split")
 	strVar(&p.runtime, "llama.cpp", "target runtime: llama.cpp (current upstream, repacks weights on x86/ARM) or ollama (Ollama v0.17.4's build)", "runtime")
+	fs.StringVar(&p.loadMode, "load-mode", "", "newer llama.cpp's loading mode: none (= --no-mmap), mmap or mlock (= --mlock); pins it and renders the arguments in that spelling")
 	fs.BoolVar(&p.noMmap, "no-mmap", false, "read weights into memory instead of mapping the file")
 	fs.BoolVar(&p.mmap, "mmap", false, "map the file (pins mmap on)")
 	fs.BoolVar(&p.mlock, "mlock", false, "lock the weights in RAM")
@@ -142,6 +143,19 @@ func (p *planFlags) request() (planner.Request, error) {
 			return r, usageError{fmt.Errorf("cache type %q: want f16, f32, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0 or q5_1", kv.v)}
 		}
 		*kv.dst, *kv.pin = t.String(), true
+	}
+	switch p.loadMode {
+	case "":
+	case "none":
+		p.noMmap = true
+	case "mmap":
+		p.mmap = true
+	case "mlock":
+		p.mmap, p.mlock = true, true
+	case "dio":
+		return r, usageError{errors.New("--load-mode dio: direct I/O takes the same memory as none; plan with --load-mode none")}
+	default:
+		return r, usageError{fmt.Errorf("--load-mode %q: want none, mmap or mlock", p.loadMode)}
 	}
 	if p.noMmap && p.mmap {
 		return r, usageError{errors.New("--mmap and --no-mmap contradict each other")}
@@ -292,7 +306,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	pf := addPlanFlags(fs)
 	asJSON := fs.Bool("json", false, "print the versioned JSON plan")
 	printArgs := fs.Bool("print-args", false, "print only the llama.cpp arguments")
-	loadMode := fs.Bool("load-mode", false, "spell the loading mode as newer llama.cpp's --load-mode")
+	argsStyle := fs.String("args-style", "", "how to spell loading in the llama.cpp arguments: classic (--no-mmap, --mlock) or load-mode (newer builds' --load-mode); default classic unless --load-mode is given")
 	ollama := fs.Bool("ollama", false, "also print Ollama options and a Modelfile snippet")
 	sweep := fs.Bool("sweep", false, "print a table of n_gpu_layers against memory and predicted speed")
 	fs.Usage = func() {
@@ -318,8 +332,17 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer f.Close()
 	style := planner.ArgsClassic
-	if *loadMode {
+	switch *argsStyle {
+	case "load-mode":
 		style = planner.ArgsLoadMode
+	case "":
+		if pf.loadMode != "" {
+			style = planner.ArgsLoadMode
+		}
+	case "classic":
+	default:
+		fmt.Fprintf(stderr, "plan: --args-style %q: want classic or load-mode\n", *argsStyle)
+		return ExitUsage
 	}
 	pl.LlamaArgs = pl.LlamaCppArgs(style)
 	switch {
@@ -404,7 +427,7 @@ func printPlan(w io.Writer, p *planner.Plan) {
 	} else {
 		fmt.Fprintf(w, "DOES NOT FIT: %s\n", strings.TrimPrefix(p.NoFit.Error(), "planner: does not fit: "))
 	}
-	fmt.Fprintf(w, "llama.cpp: %s\n", strings.Join(p.LlamaArgs, " "))
+	fmt.Fprintf(w, "llama.cpp: %s\n", shellJoin(p.LlamaArgs))
 }
 
 // bar draws a device's memory: # allocated (with the margin), = page cache
@@ -437,6 +460,19 @@ func printSweep(w io.Writer, p *planner.Plan, rows []planner.SweepRow) {
 		fmt.Fprintf(tw, "%.2f\t%.1f\t%v\t\n", r.Decode, r.Load, r.Fits)
 	}
 	tw.Flush()
+}
+
+// shellJoin quotes the arguments that a POSIX shell would interpret, so the
+// printed command line can be pasted.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n\\|&;()<>$`'\"*?[]#~!{}") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
 }
 
 func onOff(b bool) string {
