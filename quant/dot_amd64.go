@@ -171,6 +171,9 @@ func dotQ4KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
 func dotQ6KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
 
 //go:noescape
+func dotQ5KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
+
+//go:noescape
 func dotQ8_0AVX2x4(x, y *byte, ystride, nb int, dst *float32)
 
 //go:noescape
@@ -187,6 +190,9 @@ func fast4Kernels() map[gguf.Type]dot4Kernel {
 		},
 		gguf.TypeQ6_K: func(row, act []byte, stride, nb int, dst *[4]float32) {
 			dotQ6KAVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
+		},
+		gguf.TypeQ5_K: func(row, act []byte, stride, nb int, dst *[4]float32) {
+			dotQ5KAVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
 		},
 		gguf.TypeQ8_0: func(row, act []byte, stride, nb int, dst *[4]float32) {
 			dotQ8_0AVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])

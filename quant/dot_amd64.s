@@ -1438,3 +1438,124 @@ q404loop:
 q404done:
 	X4EPILOGUE
 	RET
+
+DATA bytes01<>+0(SB)/8, $0x0101010101010101
+DATA bytes01<>+8(SB)/8, $0x0101010101010101
+DATA bytes01<>+16(SB)/8, $0x0101010101010101
+DATA bytes01<>+24(SB)/8, $0x0101010101010101
+GLOBL bytes01<>(SB), RODATA|NOPTR, $32
+
+// Q5KMINS updates one token's scalar min sum (at am on the stack) the way
+// dotQ5KAVX2 does.
+#define Q5KMINS(ysums, y, am) \
+	VMOVDQU      ysums, Y5         \
+	VEXTRACTI128 $1, Y5, X6        \
+	VPHADDW      X6, X5, X5        \
+	VPMADDWD     mn-32(SP), X5, X5 \
+	VPHADDD      X5, X5, X5        \
+	VPHADDD      X5, X5, X5        \
+	VCVTDQ2PS    X5, X5            \
+	VMOVSS       y, X6             \
+	VMULSS       xm-84(SP), X6, X6 \
+	VMOVSS       am, X0            \
+	VFNMADD231SS X5, X6, X0        \
+	VMOVSS       X0, am
+
+// Q5KG4 handles quant group g of a Q5_K block for four tokens; Y0 holds qh.
+#define Q5KG4(g, s0, s1) \
+	VMOVDQU      (48+32*(g))(SI), Y1 \
+	VPSRLW       $4, Y1, Y2          \
+	VPAND        Y15, Y1, Y1         \
+	VPAND        Y15, Y2, Y2         \
+	VPSRLW       $(2*(g)), Y0, Y3    \
+	VPAND        bytes01<>(SB), Y3, Y3 \
+	VPSLLW       $4, Y3, Y3          \
+	VPOR         Y3, Y1, Y1          \
+	VPSRLW       $(2*(g)+1), Y0, Y4  \
+	VPAND        bytes01<>(SB), Y4, Y4 \
+	VPSLLW       $4, Y4, Y4          \
+	VPOR         Y4, Y2, Y2          \
+	VPBROADCASTW s0, Y3              \
+	VPBROADCASTW s1, Y4              \
+	Q4KTOK((4+64*(g))(DI), (36+64*(g))(DI), Y7)               \
+	Q4KTOK((4+64*(g))(DI)(AX*1), (36+64*(g))(DI)(AX*1), Y8)   \
+	Q4KTOK((4+64*(g))(DI)(AX*2), (36+64*(g))(DI)(AX*2), Y9)   \
+	Q4KTOK((4+64*(g))(BX), (36+64*(g))(BX), Y10)
+
+// Q5KOUT writes one token's result: HSUM8(acc) + its min sum.
+#define Q5KOUT(acc, xacc, am, off) \
+	HSUMY(acc, xacc)     \
+	VMOVSS am, X0        \
+	VADDSS X0, xacc, xacc \
+	MOVSS  xacc, off(R10)
+
+// func dotQ5KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
+// Four tokens at once, bit for bit as dotQ5KAVX2 on each.
+TEXT ·dotQ5KAVX2x4(SB), NOSPLIT, $112-40
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   ystride+16(FP), AX
+	MOVQ   nb+24(FP), CX
+	LEAQ   (DI)(AX*2), BX
+	ADDQ   AX, BX
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS X0, X0, X0
+	VMOVSS X0, am0-80(SP)
+	VMOVSS X0, am1-64(SP)
+	VMOVSS X0, am2-48(SP)
+	VMOVSS X0, am3-112(SP)
+	MOVL   $0x0f0f0f0f, DX
+	VMOVD  DX, X15
+	VPBROADCASTD X15, Y15
+	TESTQ  CX, CX
+	JLE    q5k4done
+
+q5k4loop:
+	UNPACKK4
+	VMOVDQU   X9, mn-32(SP)
+	MOVWLZX   (SI), DX
+	VMOVD     DX, X0
+	VCVTPH2PS X0, X0
+	VMOVSS    X0, xd-88(SP)
+	MOVWLZX   2(SI), DX
+	VMOVD     DX, X0
+	VCVTPH2PS X0, X0
+	VMOVSS    X0, xm-84(SP)
+
+	Q5KMINS(260(DI), (DI), am0-80(SP))
+	Q5KMINS(260(DI)(AX*1), (DI)(AX*1), am1-64(SP))
+	Q5KMINS(260(DI)(AX*2), (DI)(AX*2), am2-48(SP))
+	Q5KMINS(260(BX), (BX), am3-112(SP))
+
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	VPXOR   Y9, Y9, Y9
+	VPXOR   Y10, Y10, Y10
+	VMOVDQU 16(SI), Y0
+	Q5KG4(0, w-16(SP), w-14(SP))
+	Q5KG4(1, w-12(SP), w-10(SP))
+	Q5KG4(2, w-8(SP), w-6(SP))
+	Q5KG4(3, w-4(SP), w-2(SP))
+
+	Q4KFMA((DI), Y7, Y11)
+	Q4KFMA((DI)(AX*1), Y8, Y12)
+	Q4KFMA((DI)(AX*2), Y9, Y13)
+	Q4KFMA((BX), Y10, Y14)
+
+	ADDQ $176, SI
+	ADDQ $292, DI
+	ADDQ $292, BX
+	DECQ CX
+	JNZ  q5k4loop
+
+q5k4done:
+	MOVQ dst+32(FP), R10
+	Q5KOUT(Y11, X11, am0-80(SP), 0)
+	Q5KOUT(Y12, X12, am1-64(SP), 4)
+	Q5KOUT(Y13, X13, am2-48(SP), 8)
+	Q5KOUT(Y14, X14, am3-112(SP), 12)
+	VZEROUPPER
+	RET
