@@ -2,4 +2,14 @@
 // memory every device needs under given settings, the best settings for a
 // probed or assumed machine, and predictions of load time and speed, each
 // choice with its reason. It is pure: no I/O, no environment, no clock.
+//
+// Make(ctx, file, snapshot, request) returns the *Plan: the issue names both
+// the planning function and its result Plan, and a Go package cannot give one
+// name to a function and a type, so the function is Make. When nothing fits,
+// Make returns the nearest plan (Fits false) together with a *NoFitError
+// that says what each device would need and which relaxed request would fit.
+// Estimate is the memory model alone for fixed settings; Sweep tabulates
+// n_gpu_layers against memory and predicted speed. A Plan renders itself as
+// llama.cpp arguments (LlamaCppArgs, in the classic or the --load-mode
+// spelling) and as Ollama options (OllamaOptions, Modelfile).
 package planner

@@ -50,6 +50,17 @@ type Request struct {
 
 // Plan is the placement a llama.cpp-family runtime should use, the memory it
 // takes on every device, predictions, and the reason for every choice.
+//
+// Its JSON (schema "plan/v1", SchemaVersion) is stable: fields may be added,
+// none renamed or removed without a new schema version. Sizes are bytes,
+// speeds tokens per second, times seconds. Devices lists "CPU" first, then
+// the GPUs as CUDA0, CUDA1, … (ROCm0, … for AMD). For the CPU, weights_bytes
+// counts every host-placed weight, mapped or read; anon_weights_bytes is the
+// part in anonymous memory and total_bytes what must be allocated, while
+// resident_working_set_bytes is the page cache the mapped weights want on top
+// of it. available_bytes is what the device has for the plan and
+// free_after_bytes is available minus total (the margin is kept out of it by
+// the search, not by this figure).
 type Plan struct {
 	Schema    string       `json:"schema"`
 	Fits      bool         `json:"fits"`

@@ -37,6 +37,23 @@ func TestSeedScenario200GiB(t *testing.T) {
 	if gpu.TotalBytes+DefaultGPUMargin > 80<<30 || gpu.TotalBytes < 60<<30 {
 		t.Errorf("GPU holds %s of 80 GiB: not as much as fits with the margin", human(gpu.TotalBytes))
 	}
+	// As much as fits: the experts of one more layer on the GPU would not.
+	if len(p.Settings.Overrides) != 1 {
+		t.Fatalf("overrides %v: want the experts of the first layers on the CPU", p.Settings.Overrides)
+	}
+	k := strings.Count(p.Settings.Overrides[0].Pattern, "|") - 1 // blk\.(0|…|k-1)\.ffn_(up|down|gate)_exps
+	m := newModel(f)
+	mc := &machine{hostAvail: 200 << 30, gpus: machine80(0).GPUs, snap: machine80(200 << 30)}
+	mc.env = Env{GPUs: []string{"CUDA0"}}
+	s := p.Settings
+	s.Overrides = []Override{{Pattern: m.expertPattern(k - 1), Device: "CPU"}}
+	if a, err := check(m, mc, s, Request{}); err != nil || gpusFit(a) {
+		t.Errorf("the experts of %d layers on the CPU, but %d would fit too (err %v)", k, k-1, err)
+	}
+	s.Overrides = []Override{{Pattern: m.expertPattern(k), Device: "CPU"}}
+	if a, err := check(m, mc, s, Request{}); err != nil || !gpusFit(a) {
+		t.Errorf("the plan's own placement (%d layers' experts on the CPU) does not fit the GPU (err %v)", k, err)
+	}
 	if !hasReason(p, "mmap") || !hasReason(p, "n_gpu_layers") {
 		t.Errorf("reasons do not explain mmap and n_gpu_layers: %+v", p.Reasons)
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -125,5 +127,31 @@ func BenchmarkPlanCommand(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// plan MODEL accepts an http(s) URL: the header is read with range requests.
+func TestPlanURL(t *testing.T) {
+	srv := httptest.NewServer(http.FileServer(http.Dir(testutil.Path("zoo"))))
+	defer srv.Close()
+	var out, errb bytes.Buffer
+	args := []string{srv.URL + "/mixtral-8x7b-Q4_K_M.header.gguf", "--ram", "64GiB", "--gpu", "24GiB", "--json"}
+	if code := Run(context.Background(), args, &out, &errb); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var doc struct {
+		Fits     bool `json:"fits"`
+		Settings struct {
+			NGPULayers int `json:"n_gpu_layers"`
+		} `json:"settings"`
+		Model struct {
+			Path string `json:"path"`
+		} `json:"model"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !doc.Fits || doc.Settings.NGPULayers == 0 || !strings.HasPrefix(doc.Model.Path, "http://") {
+		t.Errorf("plan over HTTP: %s", out.String())
 	}
 }
