@@ -69,35 +69,38 @@ const q8KBytes = 4 + 256 + 32
 
 func quantizeQ8K(x []float32, dst []byte) {
 	for i := 0; i < len(x)/256; i++ {
-		b := dst[i*q8KBytes : (i+1)*q8KBytes]
-		xs := x[i*256 : (i+1)*256]
-		var amax, max float32
-		for _, v := range xs {
-			if a := abs32(v); a > amax {
-				amax, max = a, v
-			}
-		}
-		if amax == 0 {
-			// ggml leaves bsums unwritten here; zero is what they sum to.
-			clear(b)
-			continue
-		}
-		iscale := -127 / max
-		qs := (*[256]byte)(b[4:])
-		for j, v := range xs {
-			q := roundEven(float32(iscale * v))
-			if q > 127 {
-				q = 127
-			}
-			qs[j] = byte(int8(q))
-		}
-		for j := 0; j < 16; j++ {
-			var s int32
-			for _, q := range qs[16*j : 16*j+16] {
-				s += int32(int8(q))
-			}
-			putU16(b[260+2*j:], uint16(int16(s)))
-		}
-		putU32(b, math.Float32bits(1/iscale))
+		quantizeQ8KBlock(x[i*256:(i+1)*256], dst[i*q8KBytes:(i+1)*q8KBytes])
 	}
+}
+
+// quantizeQ8KBlockRef is ggml's quantize_row_q8_K_ref for one block.
+func quantizeQ8KBlockRef(xs []float32, b []byte) {
+	var amax, max float32
+	for _, v := range xs {
+		if a := abs32(v); a > amax {
+			amax, max = a, v
+		}
+	}
+	if amax == 0 {
+		// ggml leaves bsums unwritten here; zero is what they sum to.
+		clear(b)
+		return
+	}
+	iscale := -127 / max
+	qs := (*[256]byte)(b[4:])
+	for j, v := range xs {
+		q := roundEven(float32(iscale * v))
+		if q > 127 {
+			q = 127
+		}
+		qs[j] = byte(int8(q))
+	}
+	for j := 0; j < 16; j++ {
+		var s int32
+		for _, q := range qs[16*j : 16*j+16] {
+			s += int32(int8(q))
+		}
+		putU16(b[260+2*j:], uint16(int16(s)))
+	}
+	putU32(b, math.Float32bits(1/iscale))
 }

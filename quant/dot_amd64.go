@@ -53,6 +53,12 @@ func dotF32AVX512(x, y *byte, n int) float32
 func dotF16AVX512(x, y *byte, n int) float32
 
 //go:noescape
+func absMaxAVX2(x *float32, n int) float32
+
+//go:noescape
+func q8KBlockAVX2(x *float32, iscale float32, dst *byte)
+
+//go:noescape
 func f32ToF16F16C(dst *byte, src *float32, n int)
 
 //go:noescape
@@ -201,4 +207,29 @@ func fast4Kernels() map[gguf.Type]dot4Kernel {
 			dotQ4_0AVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
 		},
 	}
+}
+
+// quantizeQ8KBlock quantizes 256 values into the q8_K block b (292 bytes),
+// exactly as ggml's quantize_row_q8_K_ref.
+func quantizeQ8KBlock(xs []float32, b []byte) {
+	if !hasAVX2 {
+		quantizeQ8KBlockRef(xs, b)
+		return
+	}
+	amax := absMaxAVX2(unsafe.SliceData(xs), 256)
+	if !(amax > 0) { // zero, or NaN in the block: the reference decides
+		quantizeQ8KBlockRef(xs, b)
+		return
+	}
+	// ggml keeps the first element of largest magnitude, with its sign.
+	var max float32
+	for _, v := range xs[:256] {
+		if abs32(v) == amax {
+			max = v
+			break
+		}
+	}
+	iscale := -127 / max
+	q8KBlockAVX2(unsafe.SliceData(xs), iscale, unsafe.SliceData(b))
+	putU32(b, math.Float32bits(1/iscale))
 }

@@ -1559,3 +1559,114 @@ q5k4done:
 	Q5KOUT(Y14, X14, am3-112(SP), 12)
 	VZEROUPPER
 	RET
+
+DATA permPack<>+0(SB)/4, $0
+DATA permPack<>+4(SB)/4, $4
+DATA permPack<>+8(SB)/4, $1
+DATA permPack<>+12(SB)/4, $5
+DATA permPack<>+16(SB)/4, $2
+DATA permPack<>+20(SB)/4, $6
+DATA permPack<>+24(SB)/4, $3
+DATA permPack<>+28(SB)/4, $7
+GLOBL permPack<>(SB), RODATA|NOPTR, $32
+
+// func absMaxAVX2(x *float32, n int) float32
+// n must be a multiple of 32.
+TEXT ·absMaxAVX2(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	SHRQ         $5, CX
+	MOVL         $0x7fffffff, DX
+	VMOVD        DX, X15
+	VPBROADCASTD X15, Y15
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	TESTQ        CX, CX
+	JLE          amdone
+
+amloop:
+	VANDPS  (SI), Y15, Y2
+	VANDPS  32(SI), Y15, Y3
+	VANDPS  64(SI), Y15, Y4
+	VANDPS  96(SI), Y15, Y5
+	VMAXPS  Y2, Y0, Y0
+	VMAXPS  Y3, Y1, Y1
+	VMAXPS  Y4, Y0, Y0
+	VMAXPS  Y5, Y1, Y1
+	ADDQ    $128, SI
+	DECQ    CX
+	JNZ     amloop
+
+amdone:
+	VMAXPS       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VMAXPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VMAXSS       X1, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+16(FP)
+	RET
+
+// func q8KBlockAVX2(x *float32, iscale float32, dst *byte)
+// Quantizes 256 floats to the qs and bsums of a q8_K block at dst (whose
+// first 4 bytes, d, are left alone): min(127, nearest_int(iscale*x)).
+TEXT ·q8KBlockAVX2(SB), NOSPLIT, $0-24
+	MOVQ         x+0(FP), SI
+	VBROADCASTSS iscale+8(FP), Y15
+	MOVQ         dst+16(FP), DI
+	MOVL         $127, DX
+	VMOVD        DX, X14
+	VPBROADCASTD X14, Y14
+	VMOVDQU      permPack<>(SB), Y13
+	MOVL         $0x01010101, DX
+	VMOVD        DX, X12
+	VPBROADCASTD X12, Y12
+	MOVL         $0x00010001, DX
+	VMOVD        DX, X11
+	VPBROADCASTD X11, Y11
+	LEAQ         260(DI), R8
+	MOVQ         $8, CX
+
+q8kloop:
+	VMULPS     (SI), Y15, Y0
+	VMULPS     32(SI), Y15, Y1
+	VMULPS     64(SI), Y15, Y2
+	VMULPS     96(SI), Y15, Y3
+	VROUNDPS   $0, Y0, Y0
+	VROUNDPS   $0, Y1, Y1
+	VROUNDPS   $0, Y2, Y2
+	VROUNDPS   $0, Y3, Y3
+	VCVTPS2DQ  Y0, Y0
+	VCVTPS2DQ  Y1, Y1
+	VCVTPS2DQ  Y2, Y2
+	VCVTPS2DQ  Y3, Y3
+	VPMINSD    Y14, Y0, Y0
+	VPMINSD    Y14, Y1, Y1
+	VPMINSD    Y14, Y2, Y2
+	VPMINSD    Y14, Y3, Y3
+	VPACKSSDW  Y1, Y0, Y0
+	VPACKSSDW  Y3, Y2, Y2
+	VPACKSSWB  Y2, Y0, Y0
+	VPERMD     Y0, Y13, Y0
+	VMOVDQU    Y0, 4(DI)
+
+	// Two bsums: the 16-byte halves of the 32 quants.
+	VPMADDUBSW   Y0, Y12, Y1
+	VPMADDWD     Y11, Y1, Y1
+	VPHADDD      Y1, Y1, Y1
+	VPHADDD      Y1, Y1, Y1
+	VMOVD        X1, DX
+	MOVW         DX, (R8)
+	VEXTRACTI128 $1, Y1, X1
+	VMOVD        X1, DX
+	MOVW         DX, 2(R8)
+
+	ADDQ $128, SI
+	ADDQ $32, DI
+	ADDQ $4, R8
+	DECQ CX
+	JNZ  q8kloop
+	VZEROUPPER
+	RET

@@ -20,3 +20,5 @@ func f32ToF16Row(x []float32, dst []byte) {
 }
 
 func fast4Kernels() map[gguf.Type]dot4Kernel { return nil }
+
+func quantizeQ8KBlock(xs []float32, b []byte) { quantizeQ8KBlockRef(xs, b) }

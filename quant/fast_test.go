@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -182,5 +183,34 @@ func TestDot4(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestQ8KBlock checks the q8_K quantizer in use against the reference,
+// byte for byte, on random, tied and zero blocks.
+func TestQ8KBlock(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for i := 0; i < 300; i++ {
+		x := randVec(r, 256)
+		switch i % 5 {
+		case 1: // the largest magnitude twice, with both signs
+			x[r.IntN(128)], x[128+r.IntN(128)] = -9, 9
+		case 2: // all zero
+			clear(x)
+		case 3: // integers, so that products land on .5 ties
+			for j := range x {
+				x[j] = float32(r.IntN(255) - 127)
+			}
+		case 4:
+			for j := range x {
+				x[j] *= 1e-30
+			}
+		}
+		got, want := make([]byte, q8KBytes), make([]byte, q8KBytes)
+		quantizeQ8KBlock(x, got)
+		quantizeQ8KBlockRef(x, want)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("case %d: block differs:\n got  %x\n want %x", i, got, want)
+		}
 	}
 }
