@@ -128,6 +128,8 @@ type machine struct {
 	// output layer: for first guesses in the searches.
 	layerBytes, expertBytes []uint64
 	outputBytes             uint64
+	// memo holds the attempts already evaluated, by settings.
+	memo map[string]*attempt
 }
 
 // Make plans file f on the machine in snap. It returns the plan, and when
@@ -142,7 +144,7 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 	if m.nLayer <= 0 {
 		return nil, fmt.Errorf("planner: %s: architecture %q has no block_count", req.ModelPath, m.h.Architecture)
 	}
-	mc := machine{hostAvail: snap.Memory.EffectiveAvailableBytes, gpus: snap.GPUs, snap: snap, tied: true}
+	mc := machine{hostAvail: snap.Memory.EffectiveAvailableBytes, gpus: snap.GPUs, snap: snap, tied: true, memo: map[string]*attempt{}}
 	mc.layerBytes, mc.expertBytes = make([]uint64, m.nLayer), make([]uint64, m.nLayer)
 	for i := range m.tensors {
 		t := &m.tensors[i]
@@ -398,13 +400,26 @@ func margins(mc *machine, req Request) (host, gpu uint64) {
 }
 
 // check evaluates settings s: memory per device against what is available.
-func check(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
+func check(m *model, mc *machine, s Settings, req Request) (a *attempt, err error) {
+	// The searches revisit settings (the same n_gpu_layers with and without
+	// MoE overrides, the winner again at the end): estimate each once.
+	key := fmt.Sprint(s, req.HostMarginBytes, req.GPUMarginBytes)
+	if a, ok := mc.memo[key]; ok {
+		c := *a
+		return &c, nil
+	}
 	b, err := m.estimate(s, mc.env)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if mc.memo != nil {
+			c := *a
+			mc.memo[key] = &c
+		}
+	}()
 	hm, gm := margins(mc, req)
-	a := &attempt{s: s, b: b, fits: true, failDev: -1}
+	a = &attempt{s: s, b: b, fits: true, failDev: -1}
 	for d, dm := range b.Devices {
 		avail, margin := mc.hostAvail, hm
 		if d > 0 {
