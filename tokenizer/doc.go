@@ -4,9 +4,9 @@
 // fallback), GPT-2-style byte-level BPE ("gpt2") with the pre-tokenizer
 // splits of the common families (tokenizer.ggml.pre "gpt-2", "llama-bpe",
 // "qwen2", "qwen35", "tekken", "gpt-4o"/"llama4", "deepseek-coder",
-// "deepseek-llm", "deepseek-v3", "seed-coder", "exaone-moe", "jais-2",
-// "bloom", "default", starcoder and falcon styles, and the names llama.cpp
-// maps to them), and BERT's WordPiece ("bert").
+// "deepseek-llm", "deepseek-v3", "kimi-k2", "seed-coder", "exaone-moe",
+// "jais-2", "bloom", "default", starcoder and falcon styles, and the names
+// llama.cpp maps to them), and BERT's WordPiece ("bert").
 //
 // Encode, Piece and Decode follow llama_tokenize, llama_token_to_piece and
 // llama_detokenize, including the defaults and fix-ups llama.cpp applies when
@@ -24,5 +24,5 @@
 //
 // Not implemented (FromGGUF returns an error wrapping ErrUnsupported):
 // Unigram ("t5"), RWKV and PLaMo-2 tokenizers, and the BPE pre-tokenizers
-// youtu, chameleon, tiny_aya, superbpe, kimi-k2 and afmoe.
+// youtu, chameleon, tiny_aya, superbpe and afmoe.
 package tokenizer

@@ -1,12 +1,14 @@
 package tokenizer
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/modelfit/modelfit/gguf"
 	"github.com/modelfit/modelfit/internal/testutil"
 )
 
@@ -66,5 +68,59 @@ func FuzzEncode(f *testing.F) {
 				}
 			}
 		}
+	})
+}
+
+// FuzzFromGGUF builds tokenizers from arbitrary small vocabularies and checks
+// that loading, encoding and decoding never panic.
+func FuzzFromGGUF(f *testing.F) {
+	f.Add(uint8(0), "default", "<unk>\x00<s>\x00</s>\x00▁a\x00a\x00<0x62>", []byte{2, 3, 3, 1, 1, 6}, "", "ab a", uint32(1), true)
+	f.Add(uint8(1), "llama3", "a\x00b\x00ab\x00Ġ\x00<|eot_id|>", []byte{1, 1, 1, 1, 3}, "a b\nab a", "ab ab<|eot_id|>", uint32(4), false)
+	f.Add(uint8(2), "", "[UNK]\x00[CLS]\x00[SEP]\x00▁x\x00y", []byte{2, 3, 3, 1, 1}, "", "X y, z", uint32(1), true)
+	f.Add(uint8(1), "qwen2", "<|im_end|>\x00<|end|>\x00<|return|>\x00<|call|>\x00x", []byte{1, 1, 3, 3, 1}, "x x", "x<|end|>", uint32(99), true)
+	models := []string{"llama", "gpt2", "bert"}
+	pres := []string{"", "default", "gpt-2", "llama3", "qwen2", "qwen35", "tekken", "gpt-4o", "deepseek-coder", "deepseek-llm",
+		"deepseek-v3", "kimi-k2", "seed-coder", "exaone-moe", "jais-2", "bloom", "viking", "falcon", "starcoder", "glm4"}
+	f.Fuzz(func(t *testing.T, model uint8, pre, tokens string, types []byte, merges, text string, bos uint32, addBOS bool) {
+		toks := strings.Split(tokens, "\x00")
+		if len(toks) > 64 {
+			toks = toks[:64]
+		}
+		tt := make([]int32, len(types))
+		for i, x := range types {
+			tt[i] = int32(x % 8)
+		}
+		kvs := []kv{
+			{"tokenizer.ggml.model", models[int(model)%len(models)]},
+			{"tokenizer.ggml.tokens", toks},
+			{"tokenizer.ggml.token_type", tt},
+			{"tokenizer.ggml.merges", strings.Split(merges, "\n")},
+			{"tokenizer.ggml.bos_token_id", bos},
+			{"tokenizer.ggml.add_bos_token", addBOS},
+			{"general.name", pre},
+		}
+		if pre != "" {
+			kvs = append(kvs, kv{"tokenizer.ggml.pre", pres[len(pre)%len(pres)]})
+		}
+		raw := synthBytes(t, kvs...)
+		file, err := gguf.Parse(bytes.NewReader(raw), int64(len(raw)))
+		if err != nil {
+			return
+		}
+		tok, err := FromGGUF(file)
+		if err != nil {
+			return
+		}
+		for _, special := range []bool{false, true} {
+			ids := tok.Encode(text, special, special)
+			for _, id := range ids {
+				if !tok.valid(id) {
+					t.Fatalf("id %d outside a vocabulary of %d", id, tok.Len())
+				}
+				_ = tok.Piece(id, special)
+			}
+			_ = tok.Decode(ids, special, special)
+		}
+		_ = tok.Decode([]int32{-5, 0, int32(tok.Len()), 1 << 30}, true, true)
 	})
 }

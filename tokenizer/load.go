@@ -177,6 +177,9 @@ func (t *Tokenizer) loadTokens(md *gguf.Metadata) error {
 func (t *Tokenizer) loadMerges(md *gguf.Metadata) error {
 	v, ok := md.Get("tokenizer.ggml.merges")
 	if !ok {
+		if md.String("tokenizer.ggml.pre") == "kimi-k2" {
+			return nil // llama.cpp lets Kimi-K2 go without merges
+		}
 		return errors.New("tokenizer: gpt2 tokenizer without tokenizer.ggml.merges")
 	}
 	merges, ok := v.Strings()
@@ -250,6 +253,12 @@ func (t *Tokenizer) loadSpecial(md *gguf.Metadata) {
 			continue // llama.cpp keeps the default for a bad id
 		}
 		*k.id = int32(u)
+	}
+	// A default that the vocabulary is too small for names no token.
+	for _, k := range t.specialKeys() {
+		if !t.valid(*k.id) {
+			*k.id = null
+		}
 	}
 	if b, ok := metaBool(md, "tokenizer.ggml.add_bos_token"); ok {
 		t.addBOS = b

@@ -693,6 +693,84 @@ func splitLLaMA3(s *splitText, frags []int) []int {
 	})
 }
 
+// isHan is llama.cpp's unicode_cpt_is_han: the CJK ideograph blocks.
+func isHan(r rune) bool {
+	return (r >= 0x4E00 && r <= 0x9FFF) || (r >= 0x3400 && r <= 0x4DBF) ||
+		(r >= 0x20000 && r <= 0x2A6DF) || (r >= 0x2A700 && r <= 0x2B73F) ||
+		(r >= 0x2B740 && r <= 0x2B81F) || (r >= 0x2B820 && r <= 0x2CEAF) ||
+		(r >= 0x2CEB0 && r <= 0x2EBEF) || (r >= 0xF900 && r <= 0xFAFF) ||
+		(r >= 0x2F800 && r <= 0x2FA1F)
+}
+
+// splitKimiK2 is llama.cpp's hand-written splitter for Kimi-K2: Han runs,
+// then words of other letters with an optional leading character and
+// contraction, digits in threes, and LLaMA-3's punctuation and spaces.
+func splitKimiK2(s *splitText, frags []int) []int {
+	return customSplit(s, frags, func(c *cursor) {
+		r, f := c.cpt(c.pos), c.flags(c.pos)
+		if isHan(r) {
+			for isHan(c.cpt(c.pos)) {
+				c.pos++
+			}
+			c.add(c.pos)
+			return
+		}
+		letter := func(p int) bool { return c.flags(p).has(flLetter) && !isHan(c.cpt(p)) }
+		lead := !(r == '\r' || r == '\n' || f.has(flLetter|flNumber))
+		if (f.has(flLetter) && !isHan(r)) || (lead && letter(c.pos+1)) {
+			if lead {
+				c.pos++
+			}
+			for letter(c.pos) {
+				c.pos++
+			}
+			if c.cpt(c.pos) == '\'' && c.pos+1 < c.hi {
+				n := asciiLower(c.cpt(c.pos + 1))
+				if n == 's' || n == 't' || n == 'm' || n == 'd' {
+					c.pos += 2
+				} else if c.pos+2 < c.hi {
+					nn := asciiLower(c.cpt(c.pos + 2))
+					if (n == 'r' && nn == 'e') || (n == 'v' && nn == 'e') || (n == 'l' && nn == 'l') {
+						c.pos += 3
+					}
+				}
+			}
+			c.add(c.pos)
+			return
+		}
+		if f.has(flNumber) {
+			ini := c.pos
+			for c.flags(c.pos).has(flNumber) {
+				c.pos++
+				if c.pos-ini >= 3 {
+					c.add(c.pos)
+					ini = c.pos
+				}
+			}
+			c.add(c.pos)
+			return
+		}
+		f2 := f
+		if r == ' ' {
+			f2 = c.flags(c.pos + 1)
+		}
+		if !f2.has(flWhitespace|flLetter|flNumber) && f2 != 0 {
+			if r == ' ' {
+				c.pos++
+			}
+			for g := c.flags(c.pos); !g.has(flWhitespace|flLetter|flNumber) && g != 0; g = c.flags(c.pos) {
+				c.pos++
+			}
+			for x := c.cpt(c.pos); x == '\r' || x == '\n'; x = c.cpt(c.pos) {
+				c.pos++
+			}
+			c.add(c.pos)
+			return
+		}
+		c.spaces(true)
+	})
+}
+
 func asciiLower(r rune) rune {
 	if r >= 'A' && r <= 'Z' {
 		return r + 'a' - 'A'
@@ -789,6 +867,7 @@ var (
 	preBloom         = []step{regexStep(bloom)}
 	preViking        = []step{regexStep(bloom), regexStep(oneOf(cN))}
 	preTekken        = []step{regexStep(tekken)}
+	preKimiK2        = []step{splitKimiK2}
 	preExaoneMoE     = []step{regexStep(exaoneMoE)}
 	preJais2         = []step{regexStep(jais2)}
 	preGPT4o         = []step{regexStep(gpt4o)}
@@ -894,7 +973,10 @@ func preFor(name string, t *Tokenizer) (preTokenizer, error) {
 		p.steps = preExaoneMoE
 	case "jais-2":
 		p.steps = preJais2
-	case "youtu", "chameleon", "tiny_aya", "superbpe", "kimi-k2", "afmoe":
+	case "kimi-k2":
+		p.steps = preKimiK2
+		t.cleanSpaces = false
+	case "youtu", "chameleon", "tiny_aya", "superbpe", "afmoe":
 		return p, fmt.Errorf("%w: pre-tokenizer %q", ErrUnsupported, name)
 	default:
 		p.steps = preDefault

@@ -282,6 +282,13 @@ func TestPreTokenizersLlamaCpp(t *testing.T) {
 		{"jais-2", "    {    t…M🙂               ", []string{"  ", " ", " {", "  ", " ", " t", "…M", "🙂", "        ", "    ", "  ", " "}},
 		{"exaone-moe", "Hello big world, 2024!", []string{"Hello big world", ",", " ", "2", "0", "2", "4", "!"}},
 		{"jais-2", strings.Repeat(" ", 40) + "x", []string{strings.Repeat(" ", 32), "    ", "  ", " ", " x"}},
+		{"kimi-k2", "}                           本｝", []string{"}", "                          ", " ", "本", "｝"}},
+		{"kimi-k2", ".éK،                             Ωé/！日", []string{".éK", "،", "                            ", " Ωé", "/！", "日"}},
+		{"kimi-k2", "      \u2028    \u30000Éω\x0be(", []string{"      \u2028    ", "\u3000", "0", "Éω", "\x0be", "("}},
+		{"kimi-k2", "_          \\日", []string{"_", "         ", " \\", "日"}},
+		{"kimi-k2", "               e!‘>!🙂\\Ω\u2126     ,+", []string{"              ", " e", "!‘>!🙂\\", "Ω\u2126", "    ", " ,+"}},
+		{"kimi-k2", "                 ｈ \u2028'             @。", []string{"                ", " ｈ", " ", "\u2028", "'", "            ", " @。"}},
+		{"kimi-k2", "Kimi说你好 it's 12345", []string{"Kimi", "说你好", " it's", " ", "123", "45"}},
 	}
 	for _, c := range cases {
 		p, err := preFor(c.pre, &Tokenizer{})
@@ -295,7 +302,7 @@ func TestPreTokenizersLlamaCpp(t *testing.T) {
 }
 
 func TestPreForUnsupported(t *testing.T) {
-	for _, name := range []string{"kimi-k2", "afmoe", "youtu"} {
+	for _, name := range []string{"chameleon", "afmoe", "youtu"} {
 		if _, err := preFor(name, &Tokenizer{}); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: got %v, want ErrUnsupported", name, err)
 		}

@@ -21,6 +21,17 @@ type kv struct {
 // synthGGUF writes a tensor-less GGUF v3 holding kvs and parses it.
 func synthGGUF(t testing.TB, kvs ...kv) *gguf.File {
 	t.Helper()
+	raw := synthBytes(t, kvs...)
+	f, err := gguf.Parse(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// synthBytes encodes kvs as a tensor-less GGUF v3 file.
+func synthBytes(t testing.TB, kvs ...kv) []byte {
+	t.Helper()
 	var b bytes.Buffer
 	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
 	str := func(s string) { le(uint64(len(s))); b.WriteString(s) }
@@ -62,14 +73,10 @@ func synthGGUF(t testing.TB, kvs ...kv) *gguf.File {
 				le(x)
 			}
 		default:
-			t.Fatalf("synthGGUF: unsupported value %T", v)
+			t.Fatalf("synthBytes: unsupported value %T", v)
 		}
 	}
-	f, err := gguf.Parse(bytes.NewReader(b.Bytes()), int64(b.Len()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return b.Bytes()
 }
 
 func synthTokenizer(t testing.TB, kvs ...kv) *Tokenizer {
@@ -195,7 +202,7 @@ func TestFromGGUFBadMetadata(t *testing.T) {
 		{"scores not floats", append(spmVocab()[:2:2], kv{"tokenizer.ggml.scores", []string{"x"}}), nil},
 		{"types not integers", append(spmVocab()[:2:2], kv{"tokenizer.ggml.token_type", []float32{1}}), nil},
 		{"no merges", []kv{{"tokenizer.ggml.model", "gpt2"}, {"tokenizer.ggml.tokens", []string{"a"}}}, nil},
-		{"unsupported pre", bpeVocab("kimi-k2"), ErrUnsupported},
+		{"unsupported pre", bpeVocab("afmoe"), ErrUnsupported},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -204,6 +211,15 @@ func TestFromGGUFBadMetadata(t *testing.T) {
 				t.Errorf("got %v, want an error (%v)", err, c.want)
 			}
 		})
+	}
+	// Kimi-K2 may come without merges; then nothing merges, as in llama.cpp.
+	// The default BOS/EOS (11) are past this vocabulary and name no token.
+	kimi := synthTokenizer(t, kv{"tokenizer.ggml.model", "gpt2"}, kv{"tokenizer.ggml.pre", "kimi-k2"}, kv{"tokenizer.ggml.tokens", []string{"a", "b", "ab"}})
+	if kimi.BOS() != -1 || kimi.EOS() != -1 || len(kimi.EOG()) != 0 {
+		t.Errorf("kimi-k2: bos %d eos %d eog %v", kimi.BOS(), kimi.EOS(), kimi.EOG())
+	}
+	if got := kimi.Encode("ab", true, false); !slices.Equal(got, []int32{0, 1}) {
+		t.Errorf("kimi-k2 without merges: %v", got)
 	}
 	// Short score and type arrays are padded, as llama.cpp reads them.
 	tok := synthTokenizer(t, kv{"tokenizer.ggml.model", "llama"}, kv{"tokenizer.ggml.tokens", []string{"<unk>", "<s>", "</s>", "▁a"}},

@@ -83,7 +83,7 @@ func (t *Tokenizer) encodeWPM(text string, out []int32) []int32 {
 				break
 			}
 		}
-		if len(out) == mark {
+		if len(out) == mark && t.unk != null {
 			out = append(out, t.unk)
 		}
 	}

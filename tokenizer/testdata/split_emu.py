@@ -63,8 +63,8 @@ def split(text, regexes):
     wtext = "".join("\x0b" if (ord(ch)>0x7f and ord(ch) in WS) else ch for ch in text)
     offs=[len(text)]
     for r in regexes:
-        if r == GPT2:
-            src = text; rx = regex.compile(r)
+        if r == GPT2 or r.startswith("RAW:"):
+            src = text; rx = regex.compile(r.removeprefix("RAW:"))
         elif uses_cat(r):
             src = col; rx = regex.compile(fix_s(collapse_regex(r)), flags=regex.V0)
         else:
@@ -83,6 +83,9 @@ def split(text, regexes):
     for o in offs: words.append(text[st:st+o]); st+=o
     return words
 GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"
+# The Han blocks of llama.cpp's unicode_cpt_is_han; Kimi-K2's splitter is
+# hand-written there, so it is emulated by the regex it implements.
+HAN = "\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0002a6df\U0002a700-\U0002b73f\U0002b740-\U0002b81f\U0002b820-\U0002ceaf\U0002ceb0-\U0002ebef\uf900-\ufaff\U0002f800-\U0002fa1f"
 CS = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])"
 PATS = {
  "qwen2": [CS + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"],
@@ -99,11 +102,12 @@ PATS = {
  "deepseek-llm": ["[\r\n]", "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\u1f7dᾀ-ᾴᾶ-ᾼ\u1fbeῂ-ῄῆ-ῌῐ-\u1fd3ῖ-\u1fdbῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤ\u2126ℨ\u212a-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+", "\\s?[!-/:-~！-／：-～‘-‟　-。]+", "\\s+$", "[一-龥ࠀ-一가-퟿]+", "\\p{N}+"],
  "exaone-moe": [CS + "|[^\\r\\n\\p{L}\\p{N}]?(?:\\p{L}\\p{M}*(?: \\p{L}\\p{M}*)*)+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]?|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+"],
  "jais-2": [CS + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s{512}(?!\\S)|\\s{256}(?!\\S)|\\s{128}(?!\\S)|\\s{64}(?!\\S)|\\s{32}(?!\\S)|\\s{16}(?!\\S)|\\s{8}(?!\\S)|\\s{4}(?!\\S)|\\s{1,2}(?!\\S)|\\s{1}"],
+ "kimi-k2": ["RAW:[" + HAN + "]+|[^\\r\\n\\p{L}\\p{N}]?(?:(?![" + HAN + "])\\p{L})+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"],
  "tekken": ["[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"],
  "gpt-4o": ["[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+" + CS + "?|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*" + CS + "?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"],
 }
 random.seed(11)
-alpha = list("\u1f7d\u2126\u212aὰΩK\u1fbeＺ｝‘—ℂ　、…。，、।۔،aZbYé ÉΩω日本ー가\n\r\t  0९5'sStTReVeLlMdD!?.,~$+<=>^`|_-()[]{}\"#%&*/:;@\\") + ["\u00a0","\u3000","\u0301","🙂","٣","\u2028","ｈ","！","\u00ad","½","\x0b","\x00"]
+alpha = list("㐀豈𠀀\u1f7d\u2126\u212aὰΩK\u1fbeＺ｝‘—ℂ　、…。，、।۔،aZbYé ÉΩω日本ー가\n\r\t  0९5'sStTReVeLlMdD!?.,~$+<=>^`|_-()[]{}\"#%&*/:;@\\") + ["\u00a0","\u3000","\u0301","🙂","٣","\u2028","ｈ","！","\u00ad","½","\x0b","\x00"]
 res={}
 for name, ps in PATS.items():
     lst=[]
