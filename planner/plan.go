@@ -239,8 +239,14 @@ func initialSettings(m *model, mc *machine, req Request, p *Plan) Settings {
 		s.NUbatch = d.NUbatch
 	}
 	s.NUbatch = min(s.NUbatch, s.NBatch)
+	if !pin.NBatch && !pin.NUbatch {
+		p.why("n_batch", fmt.Sprintf("%d/%d", s.NBatch, s.NUbatch), "llama-server's defaults: a logical batch of %d tokens in physical batches (ubatch) of %d; the compute buffers grow with the ubatch, which is the first thing given up when memory is short", s.NBatch, s.NUbatch)
+	}
 	if s.NParallel <= 0 {
 		s.NParallel = 1
+	}
+	if !pin.NParallel {
+		p.why("n_parallel", fmt.Sprint(s.NParallel), "one sequence; with -np N the sequences share the n_ctx cells of one KV cache")
 	}
 	if s.CacheTypeK == "" {
 		s.CacheTypeK = "f16"
@@ -248,13 +254,17 @@ func initialSettings(m *model, mc *machine, req Request, p *Plan) Settings {
 	if s.CacheTypeV == "" {
 		s.CacheTypeV = "f16"
 	}
-	if !pin.FlashAttn {
-		s.FlashAttn = true
-		p.why("flash_attn", "on", "llama.cpp's auto setting turns it on where supported: it shrinks the attention compute buffer (no n_ctx×n_ubatch×heads score matrix) and allows a quantized V cache")
+	if !pin.CacheTypeK && !pin.CacheTypeV {
+		p.why("cache_type", s.CacheTypeK, "llama.cpp's default KV cache type; quantized to q8_0, then q4_0, only when the wanted context does not fit otherwise")
 	}
-	if vt, _ := gguf.ParseType(s.CacheTypeV); vt.BlockSize() > 1 && !s.FlashAttn {
+	vt, _ := gguf.ParseType(s.CacheTypeV)
+	switch {
+	case !pin.FlashAttn && vt.BlockSize() > 1:
 		s.FlashAttn = true
 		p.why("flash_attn", "on", "a quantized V cache needs flash attention")
+	case !pin.FlashAttn:
+		s.FlashAttn = true
+		p.why("flash_attn", "on", "llama.cpp's auto setting turns it on where supported: it shrinks the attention compute buffer (no n_ctx×n_ubatch×heads score matrix) and allows a quantized V cache")
 	}
 	if !pin.Threads || s.Threads <= 0 {
 		cores := mc.snap.CPU.PhysicalCores

@@ -157,6 +157,9 @@ func (p *planFlags) request() (planner.Request, error) {
 	default:
 		return r, usageError{fmt.Errorf("--load-mode %q: want none, mmap or mlock", p.loadMode)}
 	}
+	if vt, _ := gguf.ParseType(s.CacheTypeV); vt.BlockSize() > 1 && r.Pinned.FlashAttn && !s.FlashAttn {
+		return r, usageError{fmt.Errorf("-ctv %s with -fa off: llama.cpp quantizes the V cache only with flash attention", s.CacheTypeV)}
+	}
 	if p.noMmap && p.mmap {
 		return r, usageError{errors.New("--mmap and --no-mmap contradict each other")}
 	}

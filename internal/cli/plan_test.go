@@ -36,6 +36,7 @@ func TestPlanCommand(t *testing.T) {
 			"-m testdata/zoo/mixtral-8x7b-Q4_K_M.header.gguf -c 4096 -b 2048 -ub 512 -np 1 -t 8 -ngl 33 -fa on -ctk f16 -ctv f16 -ot blk\\.(0|1|2|3|4|5|6)\\.ffn_(up|down|gate)_exps=CPU --load-mode none\n"},
 		{"ngl all", []string{synth, "--ram", "8GiB", "--gpu", "8GiB", "-ngl", "all", "--print-args"}, ExitOK, "",
 			"-m testdata/models/synth-llama-gqa-Q4_K_M.gguf -c 2048 -b 2048 -ub 512 -np 1 -t 8 -ngl 5 -fa on -ctk f16 -ctv f16\n"},
+		{"quantized V without flash attention", []string{synth, "--ram", "8GiB", "-fa", "off", "-ctv", "q8_0"}, ExitUsage, "", ""},
 		{"load-mode dio", []string{synth, "--ram", "8GiB", "--load-mode", "dio"}, ExitUsage, "", ""},
 		{"bad ngl", []string{synth, "-ngl", "many", "--ram", "8GiB"}, ExitUsage, "", ""},
 		{"gpu without ram", []string{synth, "--gpu", "8GiB"}, ExitUsage, "", ""},
