@@ -124,6 +124,8 @@ type model struct {
 	// tied is token_embd when the file has no output.weight: llama.cpp
 	// then uses the embedding matrix as the output projection too.
 	tied *tinfo
+	// perLayer lists the tensors every layer duplicates.
+	perLayer []*tinfo
 	// matches caches which tensors each override pattern matches: the
 	// search tries the same patterns many times.
 	matches map[string][]bool
@@ -140,11 +142,19 @@ type tinfo struct {
 	layer int  // -1 for non-layer tensors
 	out   bool // output group: placed with the output layer
 	exps  bool // MoE expert tensor (…_exps)
+	// perLayer marks a tensor stored once but used by every layer (rope
+	// frequency factors): llama.cpp gives each layer its own copy.
+	perLayer bool
 	// gpuSize is what the tensor takes in a CUDA/ROCm buffer: quantized
 	// rows padded to 512 values (one partial row's worth, as ggml-cuda's
 	// get_alloc_size adds), then aligned to the buffer's 128 bytes.
 	gpuSize uint64
 }
+
+// perLayerTensors are the tensors llama.cpp loads with layer 0 and
+// duplicates into every other layer (Llama-3.1's rope_freqs, Phi-3's long
+// and short rope factors).
+var perLayerTensors = map[string]bool{"rope_freqs.weight": true, "rope_factors_long.weight": true, "rope_factors_short.weight": true}
 
 // cudaRowPadding and cudaAlignment are ggml-cuda's MATRIX_ROW_PADDING and
 // buffer alignment.
@@ -170,6 +180,7 @@ func newModel(f *gguf.File) *model {
 		ti := tinfo{name: t.Name, typ: t.Type, shape: t.Shape, size: uint64(t.Size), layer: t.Layer,
 			out: t.Group() == gguf.GroupOutput, exps: strings.Contains(t.Name, "_exps")}
 		ti.gpuSize = gpuAllocSize(ti.typ, ti.shape, ti.size)
+		ti.perLayer = perLayerTensors[ti.name]
 		if ti.layer >= m.nLayer {
 			// Layers past block_count (e.g. DeepSeek's next-token-prediction
 			// layer) are not run; llama.cpp leaves them on the CPU.
@@ -179,6 +190,11 @@ func newModel(f *gguf.File) *model {
 			m.expertsN += ti.size
 		}
 		m.tensors = append(m.tensors, ti)
+	}
+	for i := range m.tensors {
+		if m.tensors[i].perLayer {
+			m.perLayer = append(m.perLayer, &m.tensors[i])
+		}
 	}
 	if _, ok := f.Tensor("output.weight"); !ok {
 		for i := range m.tensors {
@@ -277,6 +293,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			d = b.LayerDevice[t.layer]
 		case t.out:
 			d = b.Output
+		case t.perLayer:
+			// Created with layer 0; the other layers get duplicates.
+			d = b.LayerDevice[0]
 		}
 		for _, o := range overrides {
 			if o.match[i] {
@@ -320,11 +339,32 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			cpu.AnonWeightsBytes += t.size
 		}
 	}
+	for _, t := range m.perLayer {
+		// llama.cpp duplicates it once into each other buffer type the
+		// layers use: one copy per further device (on the host, a view of
+		// the same file pages when mapped).
+		dup := map[int]bool{b.LayerDevice[0]: true}
+		for il := 1; il < m.nLayer; il++ {
+			d := b.LayerDevice[il]
+			if dup[d] {
+				continue
+			}
+			dup[d] = true
+			switch {
+			case d != 0:
+				b.Devices[d].WeightsBytes += t.gpuSize
+				b.Devices[d].AnonWeightsBytes += t.gpuSize
+			case !s.MMap:
+				cpu.WeightsBytes += t.size
+				cpu.AnonWeightsBytes += t.size
+			}
+		}
+	}
 	if m.tied != nil {
 		// Tied embeddings: llama.cpp creates the output as a duplicate of
-		// token_embd in the output layer's buffer. On a GPU, or on the host
-		// without mmap, that is a second copy; a mapped host duplicate
-		// points into the same file pages.
+		// token_embd in the output layer's buffer type, unless that is the
+		// embedding's own: a second copy on a GPU, or in CPU_REPACK when the
+		// host repacks it for the output's matrix products.
 		t := m.tied
 		dm := &b.Devices[b.Output]
 		switch {
@@ -332,11 +372,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			dm.WeightsBytes += t.gpuSize
 			dm.AnonWeightsBytes += t.gpuSize
 		case !s.NoRepack && repacks[t.typ] && len(t.shape) == 2 && t.shape[1]%8 == 0:
-			// The host duplicate is a matrix-product weight: repackable.
 			cpu.RepackBytes += t.size
-		case !s.MMap:
-			cpu.WeightsBytes += t.size
-			cpu.AnonWeightsBytes += t.size
 		}
 		if b.Output == 0 {
 			hostOutput += t.size
@@ -386,14 +422,21 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		dm := &b.Devices[d]
 		hasLayers := len(dm.Layers) > 0
 		hasOutput := b.Output == d
-		if !hasLayers && !hasOutput && d != 0 {
-			continue
-		}
+		nKV := kvDevMax[d]
 		var staging uint64
 		if d == 1 && ub >= opOffloadMinBatch {
 			staging = opOffloadStaging(b, hostLayer, hostOutput)
+			if staging > 0 {
+				// The first GPU runs the host layers' large-batch graph
+				// too (even at -ngl 0), attending the host's cache.
+				hasLayers, hasOutput = hasLayers || len(cpu.Layers) > 0, hasOutput || b.Output == 0
+				nKV = max(nKV, kvDevMax[0])
+			}
 		}
-		low, point, high := m.compute(s, ub, kvDevMax[d], cells.swaSeq, hasLayers, hasOutput, d == 0 && nGPU > 0, staging)
+		if !hasLayers && !hasOutput && d != 0 {
+			continue
+		}
+		low, point, high := m.compute(s, ub, nKV, cells.swaSeq, hasLayers, hasOutput, d == 0 && nGPU > 0, staging)
 		if pipeline && d > 0 && hasLayers {
 			extra := pipelineCopies(m.h.EmbeddingLength, ub, kvDevMax[d], cells.swaSeq)
 			point, high = point+extra, high+extra
