@@ -180,6 +180,12 @@ func dotQ6KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
 func dotQ5KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
 
 //go:noescape
+func dotQ3KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
+
+//go:noescape
+func dotQ2KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
+
+//go:noescape
 func dotQ8_0AVX2x4(x, y *byte, ystride, nb int, dst *float32)
 
 //go:noescape
@@ -199,6 +205,12 @@ func fast4Kernels() map[gguf.Type]dot4Kernel {
 		},
 		gguf.TypeQ5_K: func(row, act []byte, stride, nb int, dst *[4]float32) {
 			dotQ5KAVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
+		},
+		gguf.TypeQ3_K: func(row, act []byte, stride, nb int, dst *[4]float32) {
+			dotQ3KAVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
+		},
+		gguf.TypeQ2_K: func(row, act []byte, stride, nb int, dst *[4]float32) {
+			dotQ2KAVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
 		},
 		gguf.TypeQ8_0: func(row, act []byte, stride, nb int, dst *[4]float32) {
 			dotQ8_0AVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])

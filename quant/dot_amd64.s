@@ -1670,3 +1670,242 @@ q8kloop:
 	JNZ  q8kloop
 	VZEROUPPER
 	RET
+
+// K3TOK adds one token's scaled lane sums of (Y5 - Y4) · y, scales in Y2.
+#define K3TOK(y, sumi) \
+	VMOVDQU    y, Y0       \
+	VPMADDUBSW Y0, Y4, Y6  \
+	VPMADDUBSW Y0, Y5, Y0  \
+	VPSUBW     Y6, Y0, Y0  \
+	VPMADDWD   Y2, Y0, Y0  \
+	VPADDD     Y0, sumi, sumi
+
+// K3CHUNK4 runs chunk k (quants in Y5, offsets in Y4) for four tokens.
+#define K3CHUNK4(yoff, k) \
+	VMOVDQU   sc-16(SP), X2                  \
+	VPSHUFB   q6kShuf<>+(16*(k))(SB), X2, X2 \
+	VPMOVSXBW X2, Y2                         \
+	K3TOK(yoff(DI), Y7)                      \
+	K3TOK(yoff(DI)(AX*1), Y8)                \
+	K3TOK(yoff(DI)(AX*2), Y9)                \
+	K3TOK(yoff(BX), Y10)
+
+// Q3KPART4 is Q3KPART with its masks in memory.
+#define Q3KPART4(p, hb) \
+	VPSRLW $(2*(p)), Y1, Y5           \
+	VPAND  bytes03<>(SB), Y5, Y5      \
+	VPSRLW $(hb), Y3, Y4              \
+	VPANDN bytes01<>(SB), Y4, Y4      \
+	VPSLLW $2, Y4, Y4
+
+// func dotQ3KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
+// Four tokens at once, bit for bit as dotQ3KAVX2 on each.
+TEXT ·dotQ3KAVX2x4(SB), NOSPLIT, $24-40
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   ystride+16(FP), AX
+	MOVQ   nb+24(FP), CX
+	LEAQ   (DI)(AX*2), BX
+	ADDQ   AX, BX
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	MOVL         $0x20202020, DX
+	VMOVD        DX, X15
+	VPBROADCASTD X15, X15
+	TESTQ        CX, CX
+	JLE          q3k4done
+
+q3k4loop:
+	MOVWLZX   108(SI), DX
+	VMOVD     DX, X0
+	VCVTPH2PS X0, X0
+	VMOVSS    X0, xd-20(SP)
+
+	MOVL    96(SI), R8
+	MOVL    100(SI), R9
+	MOVL    104(SI), R10
+	MOVL    R8, R11
+	ANDL    $0x0f0f0f0f, R11
+	MOVL    R10, DX
+	ANDL    $0x03030303, DX
+	SHLL    $4, DX
+	ORL     DX, R11
+	VMOVD   R11, X2
+	MOVL    R9, R11
+	ANDL    $0x0f0f0f0f, R11
+	MOVL    R10, DX
+	SHRL    $2, DX
+	ANDL    $0x03030303, DX
+	SHLL    $4, DX
+	ORL     DX, R11
+	VPINSRD $1, R11, X2, X2
+	MOVL    R8, R11
+	SHRL    $4, R11
+	ANDL    $0x0f0f0f0f, R11
+	MOVL    R10, DX
+	SHRL    $4, DX
+	ANDL    $0x03030303, DX
+	SHLL    $4, DX
+	ORL     DX, R11
+	VPINSRD $2, R11, X2, X2
+	MOVL    R9, R11
+	SHRL    $4, R11
+	ANDL    $0x0f0f0f0f, R11
+	MOVL    R10, DX
+	SHRL    $6, DX
+	ANDL    $0x03030303, DX
+	SHLL    $4, DX
+	ORL     DX, R11
+	VPINSRD $3, R11, X2, X2
+	VPSUBB  X15, X2, X2
+	VMOVDQU X2, sc-16(SP)
+
+	VMOVDQU (SI), Y3
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	VPXOR   Y9, Y9, Y9
+	VPXOR   Y10, Y10, Y10
+	VMOVDQU 32(SI), Y1
+	Q3KPART4(0, 0)
+	K3CHUNK4(4, 0)
+	Q3KPART4(1, 1)
+	K3CHUNK4(36, 1)
+	Q3KPART4(2, 2)
+	K3CHUNK4(68, 2)
+	Q3KPART4(3, 3)
+	K3CHUNK4(100, 3)
+	VMOVDQU 64(SI), Y1
+	Q3KPART4(0, 4)
+	K3CHUNK4(132, 4)
+	Q3KPART4(1, 5)
+	K3CHUNK4(164, 5)
+	Q3KPART4(2, 6)
+	K3CHUNK4(196, 6)
+	Q3KPART4(3, 7)
+	K3CHUNK4(228, 7)
+
+	Q6KFMA((DI), Y7, Y11)
+	Q6KFMA((DI)(AX*1), Y8, Y12)
+	Q6KFMA((DI)(AX*2), Y9, Y13)
+	Q6KFMA((BX), Y10, Y14)
+	ADDQ $110, SI
+	ADDQ $292, DI
+	ADDQ $292, BX
+	DECQ CX
+	JNZ  q3k4loop
+
+q3k4done:
+	MOVQ  dst+32(FP), R10
+	HSUMY(Y11, X11)
+	MOVSS X11, 0(R10)
+	HSUMY(Y12, X12)
+	MOVSS X12, 4(R10)
+	HSUMY(Y13, X13)
+	MOVSS X13, 8(R10)
+	HSUMY(Y14, X14)
+	MOVSS X14, 12(R10)
+	VZEROUPPER
+	RET
+
+// Q2KMINS4 subtracts one token's min term from its accumulator, before the
+// block's scaled sums as dotQ2KAVX2 does. The int16 mins are on the stack.
+#define Q2KMINS4(ysums, y, acc) \
+	VMOVDQU      ysums, Y0          \
+	VPMADDWD     mn-52(SP), Y0, Y0  \
+	VCVTDQ2PS    Y0, Y0             \
+	VMOVSS       y, X6              \
+	VMULSS       xm-56(SP), X6, X6  \
+	VBROADCASTSS X6, Y6             \
+	VFNMADD231PS Y0, Y6, acc
+
+// Q2KPART4 puts the 2-bit quants (2*p) of Y1 in Y5 (no offset: Y4 = 0).
+#define Q2KPART4(p) \
+	VPSRLW $(2*(p)), Y1, Y5      \
+	VPAND  bytes03<>(SB), Y5, Y5
+
+// func dotQ2KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
+// Four tokens at once, bit for bit as dotQ2KAVX2 on each.
+TEXT ·dotQ2KAVX2x4(SB), NOSPLIT, $64-40
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   ystride+16(FP), AX
+	MOVQ   nb+24(FP), CX
+	LEAQ   (DI)(AX*2), BX
+	ADDQ   AX, BX
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	TESTQ CX, CX
+	JLE   q2k4done
+
+q2k4loop:
+	MOVWLZX   80(SI), DX
+	VMOVD     DX, X0
+	VCVTPH2PS X0, X0
+	VMOVSS    X0, xd-20(SP)
+	MOVWLZX   82(SI), DX
+	VMOVD     DX, X0
+	VCVTPH2PS X0, X0
+	VMOVSS    X0, xm-56(SP)
+	VMOVDQU   (SI), X2
+	VPSRLW    $4, X2, X0
+	VPAND     bytes0f<>(SB), X0, X0
+	VPMOVSXBW X0, Y0
+	VMOVDQU   Y0, mn-52(SP)
+	VPAND     bytes0f<>(SB), X2, X2
+	VMOVDQU   X2, sc-16(SP)
+
+	Q2KMINS4(260(DI), (DI), Y11)
+	Q2KMINS4(260(DI)(AX*1), (DI)(AX*1), Y12)
+	Q2KMINS4(260(DI)(AX*2), (DI)(AX*2), Y13)
+	Q2KMINS4(260(BX), (BX), Y14)
+
+	VPXOR   Y4, Y4, Y4
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	VPXOR   Y9, Y9, Y9
+	VPXOR   Y10, Y10, Y10
+	VMOVDQU 16(SI), Y1
+	Q2KPART4(0)
+	K3CHUNK4(4, 0)
+	Q2KPART4(1)
+	K3CHUNK4(36, 1)
+	Q2KPART4(2)
+	K3CHUNK4(68, 2)
+	Q2KPART4(3)
+	K3CHUNK4(100, 3)
+	VMOVDQU 48(SI), Y1
+	Q2KPART4(0)
+	K3CHUNK4(132, 4)
+	Q2KPART4(1)
+	K3CHUNK4(164, 5)
+	Q2KPART4(2)
+	K3CHUNK4(196, 6)
+	Q2KPART4(3)
+	K3CHUNK4(228, 7)
+
+	Q6KFMA((DI), Y7, Y11)
+	Q6KFMA((DI)(AX*1), Y8, Y12)
+	Q6KFMA((DI)(AX*2), Y9, Y13)
+	Q6KFMA((BX), Y10, Y14)
+	ADDQ $84, SI
+	ADDQ $292, DI
+	ADDQ $292, BX
+	DECQ CX
+	JNZ  q2k4loop
+
+q2k4done:
+	MOVQ  dst+32(FP), R10
+	HSUMY(Y11, X11)
+	MOVSS X11, 0(R10)
+	HSUMY(Y12, X12)
+	MOVSS X12, 4(R10)
+	HSUMY(Y13, X13)
+	MOVSS X13, 8(R10)
+	HSUMY(Y14, X14)
+	MOVSS X14, 12(R10)
+	VZEROUPPER
+	RET
