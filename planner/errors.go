@@ -129,6 +129,20 @@ func changes(a, b Settings) string {
 	if a.NGPULayers != b.NGPULayers {
 		out = append(out, fmt.Sprintf("n_gpu_layers %d", b.NGPULayers))
 	}
+	if fmt.Sprint(a.Overrides) != fmt.Sprint(b.Overrides) {
+		if len(b.Overrides) == 0 {
+			out = append(out, "no tensor overrides")
+		} else {
+			var ot []string
+			for _, o := range b.Overrides {
+				ot = append(ot, o.Pattern+"="+o.Device)
+			}
+			out = append(out, "-ot "+strings.Join(ot, ","))
+		}
+	}
+	if fmt.Sprint(a.TensorSplit) != fmt.Sprint(b.TensorSplit) && len(b.TensorSplit) > 0 {
+		out = append(out, "-ts "+fmtSplit(b.TensorSplit))
+	}
 	if a.NCtx != b.NCtx {
 		out = append(out, fmt.Sprintf("n_ctx %d", b.NCtx))
 	}

@@ -605,8 +605,25 @@ func placeLayers(m *model, mc *machine, s Settings, req Request) (*attempt, []Re
 		s.NGPULayers = lo
 		explainNGL(add, lo, m.nLayer, gm)
 	}
+	if nGPU > 0 && req.Pinned.NGPULayers && s.NGPULayers > 0 && m.expertsN > 0 && !req.Pinned.Overrides {
+		// The pinned layers do not fit whole: keep them and move experts
+		// to the CPU, as the user's -ngl asks (llama.cpp's --fit gives up
+		// here, #27872).
+		if a, err := check(m, mc, s, req); err != nil {
+			return nil, nil, err
+		} else if !gpusFit(a) {
+			if t, ok, err := moeOffload(m, mc, s, req, autoSplit, s.NGPULayers); err != nil {
+				return nil, nil, err
+			} else if ok {
+				k := m.expertK[t.Overrides[0].Pattern]
+				add("overrides", t.Overrides[0].Pattern+"="+t.Overrides[0].Device,
+					"MoE: the pinned %d layers do not fit the GPU(s) whole; with the experts of the first %d layers on the CPU (llama.cpp's --n-cpu-moe %d) they do", s.NGPULayers, k, k)
+				s = t
+			}
+		}
+	}
 	if nGPU > 0 && !req.Pinned.NGPULayers && m.expertsN > 0 && s.NGPULayers <= m.nLayer && !req.Pinned.Overrides {
-		if t, ok, err := moeOffload(m, mc, s, req, autoSplit); err != nil {
+		if t, ok, err := moeOffload(m, mc, s, req, autoSplit, m.nLayer+1); err != nil {
 			return nil, nil, err
 		} else if ok {
 			plain := predictDecode(m, mc, s, req)
@@ -895,11 +912,11 @@ func gpusFit(a *attempt) bool {
 	return true
 }
 
-// moeOffload puts every layer on the GPU(s) and moves the expert tensors of
-// the first k layers to the CPU, for the smallest k that fits.
-func moeOffload(m *model, mc *machine, s Settings, req Request, autoSplit bool) (Settings, bool, error) {
+// moeOffload offloads ngl layers and moves the expert tensors of the first
+// k layers to the CPU, for the smallest k with which the GPU(s) fit.
+func moeOffload(m *model, mc *machine, s Settings, req Request, autoSplit bool, ngl int) (Settings, bool, error) {
 	t := s
-	t.NGPULayers = m.nLayer + 1
+	t.NGPULayers = ngl
 	if autoSplit {
 		t.TensorSplit = roomSplit(mc, req)
 	}
@@ -911,7 +928,7 @@ func moeOffload(m *model, mc *machine, s Settings, req Request, autoSplit bool) 
 	// GPU memory falls as k grows: guess the smallest k that fits from the
 	// experts' sizes (one GPU) and search around it.
 	guess := m.nLayer / 2
-	if t.NGPULayers = m.nLayer + 1; len(mc.gpus) == 1 {
+	if len(mc.gpus) == 1 {
 		t.Overrides = nil
 		a, err := check(m, mc, t, req)
 		if err != nil {

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/modelfit/modelfit/gguf"
@@ -179,5 +180,29 @@ func TestPinnedNGLClamped(t *testing.T) {
 	p, _ := Make(context.Background(), f, machine80(1<<40), req)
 	if p == nil || p.Settings.NGPULayers != 62 {
 		t.Fatalf("ngl %v", p)
+	}
+}
+
+// A pinned -ngl that does not fit whole keeps its layers on the GPU and
+// moves experts to the CPU instead (the planner may: -ot was not given).
+func TestPinnedNGLMoE(t *testing.T) {
+	f, err := gguf.Open(testutil.Path("zoo", "mixtral-8x7b-Q4_K_M.header.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	snap := probe.Describe(probe.Description{RAMBytes: 32 << 30, GPUs: []probe.GPU{gpu("g", 8, 0)}})
+	p, err := Make(context.Background(), f, snap, Request{Settings: Settings{NGPULayers: 33}, Pinned: Pins{NGPULayers: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Fits || p.Settings.NGPULayers != 33 || len(p.Settings.Overrides) != 1 || !hasReason(p, "overrides") {
+		t.Errorf("fits %v ngl %d overrides %v", p.Fits, p.Settings.NGPULayers, p.Settings.Overrides)
+	}
+	// With -ot pinned (here: none) it does not fit, and says so.
+	_, err = Make(context.Background(), f, snap, Request{Settings: Settings{NGPULayers: 33}, Pinned: Pins{NGPULayers: true, Overrides: true}})
+	var nf *NoFitError
+	if !errors.As(err, &nf) || nf.Devices[1].ShortBytes == 0 {
+		t.Errorf("pinned -ngl 33 without overrides: %v", err)
 	}
 }
