@@ -199,9 +199,14 @@ func readHParams(f *gguf.File) (hparams, error) {
 	if hp.nHead%hp.nHeadKV != 0 {
 		return hp, fmt.Errorf("exec: %d heads are not a multiple of %d KV heads", hp.nHead, hp.nHeadKV)
 	}
+	// The head size is n_embd/n_head unless the file says otherwise (Mistral
+	// Nemo's 128 with n_embd 5120 and 32 heads).
 	hp.headDim = hp.nEmbd / hp.nHead
-	if h.KeyLength != 0 && int(h.KeyLength) != hp.headDim || h.ValueLength != 0 && int(h.ValueLength) != hp.headDim {
-		return hp, fmt.Errorf("exec: key/value length %d/%d differ from n_embd/n_head %d", h.KeyLength, h.ValueLength, hp.headDim)
+	if h.KeyLength != 0 {
+		hp.headDim = int(h.KeyLength)
+	}
+	if hp.headDim <= 0 || hp.headDim > 1<<12 || h.ValueLength != 0 && int(h.ValueLength) != hp.headDim {
+		return hp, fmt.Errorf("exec: key/value length %d/%d not supported", h.KeyLength, h.ValueLength)
 	}
 	hp.nFF = int(h.FeedForwardLength.At(0))
 	hp.eps = float32(h.RMSEpsilon)
