@@ -186,6 +186,15 @@ func dotQ3KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
 func dotQ2KAVX2x4(x, y *byte, ystride, nb int, dst *float32)
 
 //go:noescape
+func dotQ5_0AVX2x4(x, y *byte, ystride, nb int, dst *float32)
+
+//go:noescape
+func dotQ4_1AVX2x4(x, y *byte, ystride, nb int, dst *float32)
+
+//go:noescape
+func dotQ5_1AVX2x4(x, y *byte, ystride, nb int, dst *float32)
+
+//go:noescape
 func dotQ8_0AVX2x4(x, y *byte, ystride, nb int, dst *float32)
 
 //go:noescape
@@ -211,6 +220,15 @@ func fast4Kernels() map[gguf.Type]dot4Kernel {
 		},
 		gguf.TypeQ2_K: func(row, act []byte, stride, nb int, dst *[4]float32) {
 			dotQ2KAVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
+		},
+		gguf.TypeQ5_0: func(row, act []byte, stride, nb int, dst *[4]float32) {
+			dotQ5_0AVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
+		},
+		gguf.TypeQ4_1: func(row, act []byte, stride, nb int, dst *[4]float32) {
+			dotQ4_1AVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
+		},
+		gguf.TypeQ5_1: func(row, act []byte, stride, nb int, dst *[4]float32) {
+			dotQ5_1AVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
 		},
 		gguf.TypeQ8_0: func(row, act []byte, stride, nb int, dst *[4]float32) {
 			dotQ8_0AVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])

@@ -1909,3 +1909,160 @@ q2k4done:
 	MOVSS X14, 12(R10)
 	VZEROUPPER
 	RET
+
+DATA bitsMask<>+0(SB)/8, $0x7fbfdfeff7fbfdfe
+DATA bitsMask<>+8(SB)/8, $0x7fbfdfeff7fbfdfe
+DATA bitsMask<>+16(SB)/8, $0x7fbfdfeff7fbfdfe
+DATA bitsMask<>+24(SB)/8, $0x7fbfdfeff7fbfdfe
+GLOBL bitsMask<>(SB), RODATA|NOPTR, $32
+
+DATA bytesff<>+0(SB)/8, $-1
+DATA bytesff<>+8(SB)/8, $-1
+DATA bytesff<>+16(SB)/8, $-1
+DATA bytesff<>+24(SB)/8, $-1
+GLOBL bytesff<>(SB), RODATA|NOPTR, $32
+
+DATA bytesf0<>+0(SB)/8, $0xf0f0f0f0f0f0f0f0
+DATA bytesf0<>+8(SB)/8, $0xf0f0f0f0f0f0f0f0
+DATA bytesf0<>+16(SB)/8, $0xf0f0f0f0f0f0f0f0
+DATA bytesf0<>+24(SB)/8, $0xf0f0f0f0f0f0f0f0
+GLOBL bytesf0<>(SB), RODATA|NOPTR, $32
+
+DATA bytes10<>+0(SB)/8, $0x1010101010101010
+DATA bytes10<>+8(SB)/8, $0x1010101010101010
+DATA bytes10<>+16(SB)/8, $0x1010101010101010
+DATA bytes10<>+24(SB)/8, $0x1010101010101010
+GLOBL bytes10<>(SB), RODATA|NOPTR, $32
+
+// BITS32M is BITS32 with its constants in memory: Y2 gets 0xff in byte i
+// where bit i of the word at m is set.
+#define BITS32M(m) \
+	VPBROADCASTD m, Y2                \
+	VPSHUFB      bitsShuf<>(SB), Y2, Y2 \
+	VPOR         bitsMask<>(SB), Y2, Y2 \
+	VPCMPEQB     bytesff<>(SB), Y2, Y2
+
+// func dotQ5_0AVX2x4(x, y *byte, ystride, nb int, dst *float32)
+// Four tokens at once, bit for bit as dotQ5_0AVX2 on each.
+TEXT ·dotQ5_0AVX2x4(SB), NOSPLIT, $0-40
+	BYTES(Y14, X14, $0x0f0f0f0f)
+	X4PROLOGUE
+	TESTQ CX, CX
+	JLE   q504done
+
+q504loop:
+	NIBBLES32(6(SI))
+	BITS32M(2(SI))
+	VPANDN       bytesf0<>(SB), Y2, Y2
+	VPOR         Y2, Y1, Y1
+	VPSIGNB      Y1, Y1, Y3
+	VPBROADCASTW (SI), X12
+	VCVTPH2PS    X12, Y12
+	Q8TOK4(0)
+	ADDQ         $22, SI
+	ADDQ         $34, DI
+	ADDQ         $34, BX
+	DECQ         CX
+	JNZ          q504loop
+
+q504done:
+	X4EPILOGUE
+	RET
+
+// Q41TOK adds one token's q8_1 block to acc and x.m*y.s to its sum at summ:
+// unsigned weights in Y1, x.d in all lanes of Y12, x.m in X13.
+#define Q41TOK(yq, yd, ys, acc, summ) \
+	MOVWLZX      ys, DX          \
+	VMOVD        DX, X7          \
+	VCVTPH2PS    X7, X7          \
+	VMOVSS       summ, X0        \
+	VFMADD231SS  X7, X13, X0     \
+	VMOVSS       X0, summ        \
+	VPMADDUBSW   yq, Y1, Y5      \
+	VPMADDWD     Y15, Y5, Y5     \
+	VCVTDQ2PS    Y5, Y5          \
+	VPBROADCASTW yd, X6          \
+	VCVTPH2PS    X6, Y6          \
+	VMULPS       Y6, Y12, Y6     \
+	VFMADD231PS  Y6, Y5, acc
+
+#define Q41TOK4 \
+	Q41TOK(4(DI), (DI), 2(DI), Y8, s0-16(SP))                         \
+	Q41TOK(4(DI)(AX*1), (DI)(AX*1), 2(DI)(AX*1), Y9, s1-12(SP))       \
+	Q41TOK(4(DI)(AX*2), (DI)(AX*2), 2(DI)(AX*2), Y10, s2-8(SP))       \
+	Q41TOK(4(BX), (BX), 2(BX), Y11, s3-4(SP))
+
+// Q41STORE stores HSUM8(acc) + summ.
+#define Q41STORE(acc, xacc, summ, off) \
+	HSUMY(acc, xacc)      \
+	VADDSS summ, xacc, xacc \
+	MOVSS  xacc, off(R10)
+
+// func dotQ4_1AVX2x4(x, y *byte, ystride, nb int, dst *float32)
+// Four tokens at once, bit for bit as dotQ4_1AVX2 on each.
+TEXT ·dotQ4_1AVX2x4(SB), NOSPLIT, $16-40
+	BYTES(Y14, X14, $0x0f0f0f0f)
+	X4PROLOGUE
+	VXORPS X0, X0, X0
+	VMOVUPS X0, s0-16(SP)
+	TESTQ CX, CX
+	JLE   q414done
+
+q414loop:
+	MOVWLZX      2(SI), DX
+	VMOVD        DX, X13
+	VCVTPH2PS    X13, X13
+	NIBBLES32(4(SI))
+	VPBROADCASTW (SI), X12
+	VCVTPH2PS    X12, Y12
+	Q41TOK4
+	ADDQ         $20, SI
+	ADDQ         $36, DI
+	ADDQ         $36, BX
+	DECQ         CX
+	JNZ          q414loop
+
+q414done:
+	MOVQ dst+32(FP), R10
+	Q41STORE(Y8, X8, s0-16(SP), 0)
+	Q41STORE(Y9, X9, s1-12(SP), 4)
+	Q41STORE(Y10, X10, s2-8(SP), 8)
+	Q41STORE(Y11, X11, s3-4(SP), 12)
+	VZEROUPPER
+	RET
+
+// func dotQ5_1AVX2x4(x, y *byte, ystride, nb int, dst *float32)
+// Four tokens at once, bit for bit as dotQ5_1AVX2 on each.
+TEXT ·dotQ5_1AVX2x4(SB), NOSPLIT, $16-40
+	BYTES(Y14, X14, $0x0f0f0f0f)
+	X4PROLOGUE
+	VXORPS X0, X0, X0
+	VMOVUPS X0, s0-16(SP)
+	TESTQ CX, CX
+	JLE   q514done
+
+q514loop:
+	MOVWLZX      2(SI), DX
+	VMOVD        DX, X13
+	VCVTPH2PS    X13, X13
+	NIBBLES32(8(SI))
+	BITS32M(4(SI))
+	VPAND        bytes10<>(SB), Y2, Y2
+	VPOR         Y2, Y1, Y1
+	VPBROADCASTW (SI), X12
+	VCVTPH2PS    X12, Y12
+	Q41TOK4
+	ADDQ         $24, SI
+	ADDQ         $36, DI
+	ADDQ         $36, BX
+	DECQ         CX
+	JNZ          q514loop
+
+q514done:
+	MOVQ dst+32(FP), R10
+	Q41STORE(Y8, X8, s0-16(SP), 0)
+	Q41STORE(Y9, X9, s1-12(SP), 4)
+	Q41STORE(Y10, X10, s2-8(SP), 8)
+	Q41STORE(Y11, X11, s3-4(SP), 12)
+	VZEROUPPER
+	RET
