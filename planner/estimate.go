@@ -9,19 +9,30 @@ import (
 )
 
 // Runtime is the llama.cpp build a plan targets: they differ in which
-// weights they repack.
+// weights they repack and in which layers -ngl offloads.
 type Runtime string
 
 // Runtimes whose memory behaviour the estimate models.
 const (
-	// RuntimeLlamaCpp is current upstream llama.cpp (build 6529 and later):
-	// on x86 with AVX2 and on ARM it copies CPU weights of some types into a
-	// CPU_REPACK buffer of anonymous memory, even with mmap on.
+	// RuntimeLlamaCpp is current upstream llama.cpp: on x86 with AVX2 and
+	// on ARM it copies CPU weights of some types into a CPU_REPACK buffer
+	// of anonymous memory, even with mmap on (as build 6529 does), and -ngl
+	// N offloads the output layer first, then the last N-1 repeating layers
+	// (since PR 18148, December 2025).
 	RuntimeLlamaCpp Runtime = "llama.cpp"
+	// RuntimeLlamaCppB6529 is upstream build 6529 (September 2025), the
+	// build of the repacking reference figures: it repacks like current
+	// upstream, but -ngl N offloads the last N repeating layers and the
+	// output layer only at N = n_layer+1.
+	RuntimeLlamaCppB6529 Runtime = "llama.cpp-b6529"
 	// RuntimeOllama is the llama.cpp vendored in Ollama v0.17.4 (commit
-	// ec98e2002), which does not repack.
+	// ec98e2002), which does not repack and offloads the output first.
 	RuntimeOllama Runtime = "ollama"
 )
+
+// outputFirst reports whether -ngl offloads the output layer before the
+// repeating layers in this build.
+func (r Runtime) outputFirst() bool { return r != RuntimeLlamaCppB6529 }
 
 // DefaultGPUOverhead is what a CUDA/ROCm context, cuBLAS workspaces and
 // allocator slack take on each GPU before any model buffer: measured values
@@ -243,15 +254,20 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		b.Devices[1+i].OverheadBytes = orDefaultU(env.GPUOverheadBytes, DefaultGPUOverhead)
 	}
 
-	// Layers to devices, as llama.cpp's load_tensors: layer il (il == n_layer
-	// being the output) is offloaded when il >= n_layer - ngl, split over the
-	// GPUs by cumulative proportions.
+	// Layers to devices, as llama.cpp's load_tensors: the offloaded layers
+	// are split over the GPUs by cumulative proportions.
 	ngl := min(max(s.NGPULayers, 0), m.nLayer+1)
 	if nGPU == 0 {
 		ngl = 0
 	}
 	split := splitPoints(s.TensorSplit, env.GPUFree, nGPU)
+	// Layer il (il == n_layer being the output) is offloaded when il >=
+	// start: the last ngl of the n_layer+1 layers with the output first, or
+	// of the repeating layers alone in older builds.
 	start := max(m.nLayer-ngl, 0)
+	if env.Runtime.outputFirst() {
+		start = max(m.nLayer+1-ngl, 0)
+	}
 	devOf := func(il int) int {
 		if il < start || il-start >= ngl {
 			return 0

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/modelfit/modelfit/gguf"
@@ -94,21 +95,28 @@ func TestLayerPlacement(t *testing.T) {
 	out, _ := f.Tensor("output.weight")
 	embd, _ := f.Tensor("token_embd.weight")
 	tests := []struct {
+		rt        Runtime
 		ngl       int
 		cpuLayers []int
 		gpuLayers []int
 		outputGPU bool
 	}{
-		{0, []int{0, 1, 2, 3}, nil, false},
-		{1, []int{0, 1, 2}, []int{3}, false},
-		{4, nil, []int{0, 1, 2, 3}, false},
-		{5, nil, []int{0, 1, 2, 3}, true},
-		{99, nil, []int{0, 1, 2, 3}, true},
+		{RuntimeLlamaCpp, 0, []int{0, 1, 2, 3}, nil, false},
+		// Current builds offload the output layer first.
+		{RuntimeLlamaCpp, 1, []int{0, 1, 2, 3}, nil, true},
+		{RuntimeOllama, 2, []int{0, 1, 2}, []int{3}, true},
+		{RuntimeLlamaCpp, 4, []int{0}, []int{1, 2, 3}, true},
+		{RuntimeLlamaCpp, 5, nil, []int{0, 1, 2, 3}, true},
+		{RuntimeLlamaCpp, 99, nil, []int{0, 1, 2, 3}, true},
+		// Build 6529 offloads it last.
+		{RuntimeLlamaCppB6529, 1, []int{0, 1, 2}, []int{3}, false},
+		{RuntimeLlamaCppB6529, 4, nil, []int{0, 1, 2, 3}, false},
+		{RuntimeLlamaCppB6529, 5, nil, []int{0, 1, 2, 3}, true},
 	}
 	for _, tt := range tests {
 		s := DefaultSettings()
 		s.NGPULayers = tt.ngl
-		b, err := Estimate(f, s, Env{GPUs: []string{"CUDA0"}, GPUFree: []uint64{8 << 30}})
+		b, err := Estimate(f, s, Env{GPUs: []string{"CUDA0"}, GPUFree: []uint64{8 << 30}, Runtime: tt.rt})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,10 +128,7 @@ func TestLayerPlacement(t *testing.T) {
 		// their CUDA allocation size.
 		var onCPU, onGPU uint64
 		for _, tn := range f.Tensors {
-			gpuSide := tn.Layer >= 4-tt.ngl || tn.Group() == gguf.GroupOutput && tt.outputGPU
-			if tn.Layer < 0 && tn.Group() != gguf.GroupOutput {
-				gpuSide = false
-			}
+			gpuSide := tn.Layer >= 0 && slices.Contains(tt.gpuLayers, tn.Layer) || tn.Group() == gguf.GroupOutput && tt.outputGPU
 			if gpuSide {
 				onGPU += gpuAllocSize(tn.Type, tn.Shape, uint64(tn.Size))
 			} else {
@@ -253,7 +258,9 @@ func TestOpOffloadStaging(t *testing.T) {
 	s.NGPULayers = 33 // everything
 	full, _ := Estimate(f, s, env)
 	s.NGPULayers = 20
-	part, _ := Estimate(f, s, env)
+	old := env
+	old.Runtime = RuntimeLlamaCppB6529 // the output layer offloaded last
+	part, _ := Estimate(f, s, old)
 	var layer uint64
 	for _, tn := range f.Tensors {
 		if tn.Layer == 0 {
