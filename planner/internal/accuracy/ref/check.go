@@ -65,7 +65,7 @@ func (r Row) Settings() (planner.Settings, planner.Env) {
 	s.MMap, s.NoRepack = r.MMap, !r.Repack
 	env := planner.Env{Runtime: planner.RuntimeOllama}
 	if r.Source == "upstream" {
-		env = planner.Env{Runtime: planner.RuntimeLlamaCpp, CPUFeatures: X86, CPUArch: "amd64"}
+		env = planner.Env{Runtime: planner.RuntimeLlamaCppB6529, CPUFeatures: X86, CPUArch: "amd64"}
 	}
 	return s, env
 }
