@@ -11,13 +11,19 @@
 //
 // Every type has a pure-Go scalar reference (DotRef), used off amd64 and as
 // the ground truth in tests. On amd64 with AVX2, FMA and F16C every supported
-// type has an assembly kernel that reproduces ggml's AVX2 code: the same
-// integer sum in each of eight 32-bit lanes per block, one FMA accumulator,
-// and ggml's horizontal-sum order. Integer sums are exact, so a fast kernel
-// differs from the reference only by float summation order (tested within
-// 2e-6 of the sum of |products|). Build with -tags purego to force the
-// reference. Nothing in this package starts goroutines: callers split rows
-// across threads (MatVec over a sub-range of rows is valid).
+// type has an assembly kernel that reproduces ggml's x86 code: the same
+// integer sum in each of eight 32-bit lanes per block, the same FMA
+// accumulators and horizontal-sum order (16-lane AVX-512 ones for f32 and
+// f16 where the CPU has AVX-512F, as ggml built with -march=native uses), so
+// Dot equals ggml's vec_dot bit for bit on the golden rows in
+// testdata/dequant. The activation quantizers are byte-identical to ggml's.
+// Against the scalar reference the fast kernels differ only by float
+// summation order (tested within 2e-6 of the sum of |products|). MatMul has
+// four-token kernels for every quantized type but iq4_nl that unpack each
+// weight block once for four activation rows, bit-identical to Dot. Build
+// with -tags purego to force the reference. Nothing in this package starts
+// goroutines: callers split rows across threads (MatVec and MatMul over a
+// sub-range of rows are valid).
 package quant
 
 import (
@@ -203,8 +209,9 @@ func MatVec(w gguf.Type, dst []float32, weights, act []byte, n int) {
 // values, back to back: dst[t*rows+r] = Dot(w, row r, token t). It walks the
 // weights in tiles so each weight row is read from memory once per tile of
 // tokens rather than once per token, and for the types with a four-token
-// kernel (q4_K on AVX2) unpacks each weight block once for four tokens. The
-// results are bit for bit those of Dot. On bad shapes dst is filled with NaN.
+// kernel (the quantized types but iq4_nl, on AVX2) unpacks each weight block
+// once for four tokens. The results are bit for bit those of Dot. On bad
+// shapes dst is filled with NaN.
 func MatMul(w gguf.Type, dst []float32, weights, acts []byte, n, nTok int) {
 	a, ok := actTypes[w]
 	if !ok || nTok <= 0 || len(dst)%nTok != 0 {
