@@ -128,6 +128,9 @@ type machine struct {
 	// output layer: for first guesses in the searches.
 	layerBytes, expertBytes []uint64
 	outputBytes             uint64
+	// dataPresent: the files hold the tensor data, so their page-cache
+	// residency is the model's.
+	dataPresent bool
 	// memo holds the attempts already evaluated, by settings.
 	memo map[string]*attempt
 }
@@ -144,7 +147,7 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 	if m.nLayer <= 0 {
 		return nil, fmt.Errorf("planner: %s: architecture %q has no block_count", req.ModelPath, m.h.Architecture)
 	}
-	mc := machine{hostAvail: snap.Memory.EffectiveAvailableBytes, gpus: snap.GPUs, snap: snap, tied: true, memo: map[string]*attempt{}}
+	mc := machine{hostAvail: snap.Memory.EffectiveAvailableBytes, gpus: snap.GPUs, snap: snap, tied: true, memo: map[string]*attempt{}, dataPresent: f.DataPresent()}
 	mc.layerBytes, mc.expertBytes = make([]uint64, m.nLayer), make([]uint64, m.nLayer)
 	for i := range m.tensors {
 		t := &m.tensors[i]
@@ -481,6 +484,22 @@ func place(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
 			rb := a.b.Devices[0].RepackBytes
 			a, reasons, s = an, rn, an.s
 			add("no_repack", "on", "the CPU_REPACK copy of %s would not fit in host memory; without repacking llama.cpp computes on the mapped weights directly (somewhat slower prompt processing)", human(rb))
+		}
+	}
+	// Repacking also takes RAM from the page cache the mapped weights need:
+	// when the host then pages weights in from disk, keep whichever is
+	// predicted faster.
+	if cpu := a.b.Devices[0]; a.fits && a.s.MMap && cpu.RepackBytes > 0 && !a.s.NoRepack && !req.Pinned.NoRepack && pages(a) {
+		t := a.s
+		t.NoRepack = true
+		an, rn, err := placeLayers(m, mc, t, req)
+		if err != nil {
+			return nil, err
+		}
+		if with, without := predict(m, mc, a, req).DecodeTokensPerSecond, predict(m, mc, an, req).DecodeTokensPerSecond; an.fits && without > with {
+			a, reasons = an, rn
+			add("no_repack", "on", "the CPU_REPACK copy of %s would take the RAM the mapped weights need and page more of them in from disk each token: %.3g tok/s without it against %.3g tok/s with it",
+				human(cpu.RepackBytes), without, with)
 		}
 	}
 	s = a.s
@@ -903,6 +922,13 @@ func maxTrue(lo, hi, guess int, ok func(int) (bool, error)) (int, error) {
 	return t, nil
 }
 
+// pages reports whether the mapped host weights do not all fit in the RAM
+// left, so that decode reads some of them from disk.
+func pages(a *attempt) bool {
+	cpu := a.b.Devices[0]
+	return a.s.MMap && cpu.ResidentBytes > 0 && int64(a.avail[0])-int64(cpu.TotalBytes)-int64(a.margin[0]) < int64(cpu.ResidentBytes)
+}
+
 func gpusFit(a *attempt) bool {
 	for d := 1; d < len(a.b.Devices); d++ {
 		if a.b.Devices[d].TotalBytes+a.margin[d] > a.avail[d] {
@@ -969,7 +995,12 @@ func layerAlternation(k int) string {
 	return strings.Join(parts, "|")
 }
 
+// residentFraction is the share of the model's files in the page cache; 0
+// when unknown, or when the files hold only the header of the model planned.
 func residentFraction(mc *machine) float64 {
+	if !mc.dataPresent {
+		return 0
+	}
 	var size, res int64
 	for _, f := range mc.snap.Files {
 		size += f.SizeBytes

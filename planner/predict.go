@@ -258,10 +258,10 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 	tDecode += tokenOverheadBase + tokenOverheadHostLyr*(1+math.Log2(float64(threads)))*float64(hostLayers) +
 		tokenOverheadGPULayer*float64(gpuLayers)
 	if tDecode > 0 {
-		p.DecodeTokensPerSecond = round2(1 / tDecode)
+		p.DecodeTokensPerSecond = round3(1 / tDecode)
 	}
 	if tPrefill > 0 {
-		p.PrefillTokensPerSecond = round2(1 / tPrefill)
+		p.PrefillTokensPerSecond = round3(1 / tPrefill)
 	}
 	p.DecodeBound = bound
 
@@ -278,7 +278,7 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 	if s.MMap && cpu.MappedBytes > 0 {
 		p.Assumptions = append(p.Assumptions, "mmap: load time counts reading the whole file once (llama.cpp maps with MAP_POPULATE)")
 	}
-	p.LoadSeconds = round2(load)
+	p.LoadSeconds = round3(load)
 	return p
 }
 
@@ -310,6 +310,12 @@ func diskBandwidth(mc *machine, req Request) (float64, string) {
 	return ssdBW, "SSD cold sequential read, assumed; give it with --disk-bw"
 }
 
-func round2(x float64) float64 {
-	return math.Round(x*100) / 100
+// round3 keeps three significant digits: the model is not more precise,
+// and slow plans (0.0347 tok/s) keep their figure.
+func round3(x float64) float64 {
+	if x <= 0 || math.IsInf(x, 0) || math.IsNaN(x) {
+		return 0
+	}
+	p := math.Pow(10, 2-math.Floor(math.Log10(x)))
+	return math.Round(x*p) / p
 }

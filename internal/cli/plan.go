@@ -416,7 +416,10 @@ func printPlan(w io.Writer, p *planner.Plan) {
 	fmt.Fprintln(w, "  (total = what must be allocated, with the margin it is # in the bar; mapped weights are page cache on top of it, = in the bar, paged in from disk where they do not fit)")
 	fmt.Fprintln(w)
 	pr := p.Predicted
-	fmt.Fprintf(w, "predicted load %.1f s, prefill %.1f tok/s, decode %.1f tok/s (bound by %s)\n", pr.LoadSeconds, pr.PrefillTokensPerSecond, pr.DecodeTokensPerSecond, pr.DecodeBound)
+	fmt.Fprintf(w, "predicted load %.3g s, prefill %.3g tok/s, decode %.3g tok/s (bound by %s)\n", pr.LoadSeconds, pr.PrefillTokensPerSecond, pr.DecodeTokensPerSecond, pr.DecodeBound)
+	for _, as := range pr.Assumptions {
+		fmt.Fprintf(w, "  (%s)\n", as)
+	}
 	fmt.Fprintln(w, "\nwhy:")
 	for _, r := range p.Reasons {
 		fmt.Fprintf(w, "  %s = %s: %s\n", r.Setting, r.Choice, r.Why)
