@@ -206,3 +206,27 @@ func TestPinnedNGLMoE(t *testing.T) {
 		t.Errorf("pinned -ngl 33 without overrides: %v", err)
 	}
 }
+
+// Repacking copies weights out of the mapping into anonymous memory: on a
+// host where the mapped weights then page from disk, not repacking is
+// predicted faster and chosen, with its reason.
+func TestRepackVersusPaging(t *testing.T) {
+	f, err := gguf.Open(testutil.Path("zoo", "mixtral-8x7b-Q4_K_M.header.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, tt := range []struct {
+		ram      uint64
+		noRepack bool
+	}{{23 << 30, true}, {64 << 30, false}} {
+		snap := probe.Describe(probe.Description{RAMBytes: tt.ram, Cores: 2, Features: []string{"avx2", "fma", "f16c"}})
+		p, err := Make(context.Background(), f, snap, Request{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Settings.NoRepack != tt.noRepack || hasReason(p, "no_repack") != tt.noRepack {
+			t.Errorf("%s RAM: no_repack %v, want %v; reasons %v", human(tt.ram), p.Settings.NoRepack, tt.noRepack, p.Reasons)
+		}
+	}
+}
