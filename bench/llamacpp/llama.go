@@ -3,6 +3,7 @@ package llamacpp
 /*
 #include <stdlib.h>
 #include "llama.h"
+#include "ggml-cpu.h"
 
 static void mf_quiet(enum ggml_log_level level, const char *text, void *user) {
 	(void)level; (void)text; (void)user;
@@ -31,6 +32,16 @@ static struct llama_context *mf_context(struct llama_model *m, int n_ctx, int n_
 	p.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
 	p.no_perf = true;
 	return llama_init_from_model(m, p);
+}
+
+// mf_threadpool attaches a persistent CPU threadpool (as llama-bench and
+// llama-cli do) instead of the per-graph one ggml creates when none is set.
+static struct ggml_threadpool *mf_threadpool(struct llama_context *c, int threads, int poll) {
+	struct ggml_threadpool_params p = ggml_threadpool_params_default(threads);
+	p.poll = poll;
+	struct ggml_threadpool *tp = ggml_threadpool_new(&p);
+	if (tp != NULL) llama_attach_threadpool(c, tp, tp);
+	return tp;
 }
 
 static int mf_decode(struct llama_context *c, llama_token *toks, int n) {
@@ -64,16 +75,21 @@ type Options struct {
 	Threads int // CPU threads for prefill and decode
 	Ctx     int // context length in tokens
 	Batch   int // logical and physical batch size; defaults to Ctx
-	Verbose bool
+	// NoPoll makes idle threadpool workers sleep at once instead of
+	// spinning (ggml's default polling level, 50, is what llama-bench uses).
+	NoPoll  bool
+	Verbose bool // show llama.cpp's log
 }
 
 // Model is a GGUF model loaded by llama.cpp on the CPU with one context.
 type Model struct {
 	model  *C.struct_llama_model
 	ctx    *C.struct_llama_context
+	pool   *C.struct_ggml_threadpool
 	vocab  *C.struct_llama_vocab
 	nVocab int
 	nCtx   int
+	pos    int
 }
 
 // Load loads path with llama.cpp (CPU only, mmap) and creates a context.
@@ -105,16 +121,31 @@ func Load(path string, o Options) (*Model, error) {
 		C.llama_model_free(m.model)
 		return nil, fmt.Errorf("llamacpp: llama.cpp could not create a context for %s", path)
 	}
+	poll := C.int(50)
+	if o.NoPoll {
+		poll = 0
+	}
+	if m.pool = C.mf_threadpool(m.ctx, C.int(o.Threads), poll); m.pool == nil {
+		m.Close()
+		return nil, fmt.Errorf("llamacpp: ggml could not create a %d-thread pool", o.Threads)
+	}
 	m.vocab = C.llama_model_get_vocab(m.model)
 	m.nVocab = int(C.llama_vocab_n_tokens(m.vocab))
 	return m, nil
 }
+
+// VocabSize is the number of tokens in the model's vocabulary.
+func (m *Model) VocabSize() int { return m.nVocab }
 
 // Close frees the context and the model.
 func (m *Model) Close() {
 	if m.ctx != nil {
 		C.llama_free(m.ctx)
 		m.ctx = nil
+	}
+	if m.pool != nil {
+		C.ggml_threadpool_free(m.pool)
+		m.pool = nil
 	}
 	if m.model != nil {
 		C.llama_model_free(m.model)
@@ -142,12 +173,44 @@ func (m *Model) Tokenize(text string) ([]int32, error) {
 	return out, nil
 }
 
+// Reset clears the KV cache: the next Eval starts at position 0.
+func (m *Model) Reset() {
+	C.mf_clear(m.ctx)
+	m.pos = 0
+}
+
+// Pos is the number of tokens in the KV cache.
+func (m *Model) Pos() int { return m.pos }
+
+// Eval decodes tokens in one llama_decode call (logits of the last one
+// only) at the current position.
+func (m *Model) Eval(tokens []int32) error {
+	if len(tokens) == 0 || m.pos+len(tokens) > m.nCtx {
+		return fmt.Errorf("llamacpp: %d tokens at position %d do not fit a %d-token context", len(tokens), m.pos, m.nCtx)
+	}
+	toks := make([]C.llama_token, len(tokens))
+	for i, t := range tokens {
+		if t < 0 || int(t) >= m.nVocab {
+			return fmt.Errorf("llamacpp: token %d out of vocabulary (%d)", t, m.nVocab)
+		}
+		toks[i] = C.llama_token(t)
+	}
+	if rc := C.mf_decode(m.ctx, &toks[0], C.int(len(toks))); rc != 0 {
+		return fmt.Errorf("llamacpp: llama_decode of %d tokens at position %d: %d", len(tokens), m.pos, rc)
+	}
+	m.pos += len(tokens)
+	return nil
+}
+
+// Argmax is the most likely next token after the last Eval.
+func (m *Model) Argmax() int32 { return int32(C.mf_argmax(m.ctx, C.int(m.nVocab))) }
+
 // Timing is one prefill of a prompt followed by greedy decoding.
 type Timing struct {
 	PromptTokens int
 	GenTokens    int
-	Prefill      time.Duration // llama_decode of the whole prompt
-	Decode       time.Duration // GenTokens one-token llama_decode calls and their argmax
+	Prefill      time.Duration // Eval of the whole prompt and its argmax
+	Decode       time.Duration // GenTokens one-token Evals and their argmax
 	Output       []int32       // the greedy tokens
 }
 
@@ -161,36 +224,29 @@ func (t Timing) DecodeTPS() float64 { return float64(t.GenTokens) / t.Decode.Sec
 // generates gen tokens one at a time (not stopping at end of sequence, so
 // every run does the same work).
 func (m *Model) Run(ctx context.Context, prompt []int32, gen int) (Timing, error) {
-	if len(prompt) == 0 || len(prompt)+gen > m.nCtx {
+	if len(prompt)+gen > m.nCtx {
 		return Timing{}, fmt.Errorf("llamacpp: %d prompt + %d generated tokens do not fit a %d-token context", len(prompt), gen, m.nCtx)
 	}
-	C.mf_clear(m.ctx)
-	toks := make([]C.llama_token, len(prompt))
-	for i, t := range prompt {
-		if t < 0 || int(t) >= m.nVocab {
-			return Timing{}, fmt.Errorf("llamacpp: token %d out of vocabulary (%d)", t, m.nVocab)
-		}
-		toks[i] = C.llama_token(t)
-	}
+	m.Reset()
 	tm := Timing{PromptTokens: len(prompt), GenTokens: gen}
 	start := time.Now()
-	if rc := C.mf_decode(m.ctx, &toks[0], C.int(len(toks))); rc != 0 {
-		return tm, fmt.Errorf("llamacpp: llama_decode of the prompt: %d", rc)
+	if err := m.Eval(prompt); err != nil {
+		return tm, err
 	}
-	next := C.mf_argmax(m.ctx, C.int(m.nVocab))
+	next := m.Argmax()
 	tm.Prefill = time.Since(start)
 	start = time.Now()
-	one := make([]C.llama_token, 1)
-	for i := 0; i < gen; i++ {
+	one := make([]int32, 1)
+	for range gen {
 		if err := ctx.Err(); err != nil {
 			return tm, err
 		}
-		tm.Output = append(tm.Output, int32(next))
+		tm.Output = append(tm.Output, next)
 		one[0] = next
-		if rc := C.mf_decode(m.ctx, &one[0], 1); rc != 0 {
-			return tm, fmt.Errorf("llamacpp: llama_decode of token %d: %d", i, rc)
+		if err := m.Eval(one); err != nil {
+			return tm, err
 		}
-		next = C.mf_argmax(m.ctx, C.int(m.nVocab))
+		next = m.Argmax()
 	}
 	tm.Decode = time.Since(start)
 	return tm, nil
