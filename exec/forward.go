@@ -2,8 +2,11 @@ package exec
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/modelfit/modelfit/gguf"
 
 	"github.com/modelfit/modelfit/mmapio"
 	"github.com/modelfit/modelfit/quant"
@@ -237,7 +240,7 @@ func (m *Model) attention(il, pos0, T int) error {
 			s.scores = grow(s.scores, nkv)
 			for p := range nkv {
 				if p < n {
-					s.scores[p] = quant.Dot(kv.kt, kv.kRow(il, p, kvh, hd), s.qAct, hd) * scale
+					s.scores[p] = m.qk(kv.kRow(il, p, kvh, hd), s.qAct, hd) * scale
 				} else {
 					s.scores[p] = float32(math.Inf(-1))
 				}
@@ -247,10 +250,38 @@ func (m *Model) attention(il, pos0, T int) error {
 			_ = quant.QuantizeAct(kv.vt, s.scores, s.pAct)
 			out := b.att[t*qDim+h*hd : t*qDim+(h+1)*hd]
 			for d := range hd {
-				out[d] = quant.Dot(kv.vt, kv.vRow(il, kvh*hd+d, nkv), s.pAct, nkv)
+				vr := kv.vRow(il, kvh*hd+d, nkv)
+				r, ok := gemmDot(kv.vt, vr, s.pAct, nkv)
+				if !ok {
+					r = quant.Dot(kv.vt, vr, s.pAct, nkv)
+				}
+				out[d] = r
 			}
 		}
 	})
+}
+
+// qk is one attention score before scaling. ggml takes tinyBLAS for it only
+// when the query had to be converted to the K cache type (f16), as the
+// permuted f32 query is not contiguous; otherwise its vec_dot.
+func (m *Model) qk(k, q []byte, hd int) float32 {
+	if m.kv.kt == gguf.TypeF16 {
+		if r, ok := gemmDot(m.kv.kt, k, q, hd); ok {
+			return r
+		}
+	}
+	if m.kv.kt == gguf.TypeF32 && hd < 4*vecLanes {
+		// ggml_vec_dot_f32 below one step of its SIMD loop: the compiler
+		// fuses the leftover loop's multiply-adds in float32.
+		var s float32
+		for i := 0; i < hd; i++ {
+			x := math.Float32frombits(binary.LittleEndian.Uint32(k[4*i:]))
+			y := math.Float32frombits(binary.LittleEndian.Uint32(q[4*i:]))
+			s = fma32(x, y, s)
+		}
+		return s
+	}
+	return quant.Dot(m.kv.kt, k, q, hd)
 }
 
 // rope rotates each of the nh heads in x (head-major) for position pos:
