@@ -147,7 +147,42 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 	if m.nLayer <= 0 {
 		return nil, fmt.Errorf("planner: %s: architecture %q has no block_count", req.ModelPath, m.h.Architecture)
 	}
-	mc := machine{hostAvail: snap.Memory.EffectiveAvailableBytes, gpus: snap.GPUs, snap: snap, tied: true, memo: map[string]*attempt{}, dataPresent: f.DataPresent()}
+	mc, assumedCPU := newMachine(f, m, snap, req)
+	p := &Plan{Schema: SchemaVersion, Runtime: mc.env.Runtime, Warnings: []string{}}
+	p.Model = ModelInfo{Path: req.ModelPath, Name: f.Metadata.String("general.name"), Architecture: m.h.Architecture,
+		Layers: m.nLayer, TensorBytes: uint64(f.TensorBytes()), Experts: m.h.ExpertCount, DataPresent: f.DataPresent()}
+	for _, part := range f.Parts {
+		p.Model.FileBytes += uint64(max(part.Size, part.DataEnd))
+	}
+	if assumedCPU {
+		why := "the machine's CPU features are unknown: planned for a common x86-64 server, where current llama.cpp repacks Q4_0, Q4_K, Q2_K and IQ4_NL weights; give --cpu-features for another CPU"
+		if mc.env.Runtime == RuntimeOllama {
+			why = "the machine's CPU features are unknown: planned for a common x86-64 server; give --cpu-features for another CPU"
+		}
+		p.why("cpu", "x86-64 with AVX2 (assumed)", "%s", why)
+	}
+	s := initialSettings(m, mc, req, p)
+
+	fit, wanted, err := search(ctx, m, mc, s, req)
+	if err != nil {
+		return nil, err
+	}
+	last := wanted
+	if fit != nil {
+		last = fit
+		explainFallback(p, s, fit.s)
+	}
+	finish(p, m, mc, last, req)
+	if !p.Fits {
+		return p, p.NoFit
+	}
+	return p, nil
+}
+
+// newMachine gathers what the search needs from the snapshot and the
+// model's layout; assumedCPU says the CPU's features were unknown.
+func newMachine(f *gguf.File, m *model, snap *probe.Snapshot, req Request) (mc *machine, assumedCPU bool) {
+	mc = &machine{hostAvail: snap.Memory.EffectiveAvailableBytes, gpus: snap.GPUs, snap: snap, tied: true, memo: map[string]*attempt{}, dataPresent: f.DataPresent()}
 	mc.layerBytes, mc.expertBytes = make([]uint64, m.nLayer), make([]uint64, m.nLayer)
 	for i := range m.tensors {
 		t := &m.tensors[i]
@@ -165,7 +200,7 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 		}
 	}
 	mc.env = Env{CPUFeatures: snap.CPU.Features, CPUArch: snap.CPU.Arch, Runtime: orRuntime(req.Runtime), GPUOverheadBytes: req.GPUOverheadBytes}
-	assumedCPU := len(snap.CPU.Features) == 0 && (snap.CPU.Arch == "" || snap.CPU.Arch == "amd64")
+	assumedCPU = len(snap.CPU.Features) == 0 && (snap.CPU.Arch == "" || snap.CPU.Arch == "amd64")
 	if assumedCPU {
 		// An assumed machine says nothing about its CPU: plan for a common
 		// x86-64 server (AVX2), on which current llama.cpp repacks some
@@ -177,31 +212,7 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 		mc.env.GPUs = append(mc.env.GPUs, gpuName(g, i))
 		mc.env.GPUFree = append(mc.env.GPUFree, g.FreeBytes)
 	}
-	p := &Plan{Schema: SchemaVersion, Runtime: mc.env.Runtime, Warnings: []string{}}
-	p.Model = ModelInfo{Path: req.ModelPath, Name: f.Metadata.String("general.name"), Architecture: m.h.Architecture,
-		Layers: m.nLayer, TensorBytes: uint64(f.TensorBytes()), Experts: m.h.ExpertCount, DataPresent: f.DataPresent()}
-	for _, part := range f.Parts {
-		p.Model.FileBytes += uint64(max(part.Size, part.DataEnd))
-	}
-	if assumedCPU {
-		p.why("cpu", "x86-64 with AVX2 (assumed)", "the machine's CPU features are unknown: planned for a common x86-64 server, where llama.cpp repacks Q4_0, Q4_K, Q2_K and IQ4_NL weights; give --cpu-features for another CPU")
-	}
-	s := initialSettings(m, &mc, req, p)
-
-	fit, wanted, err := search(ctx, m, &mc, s, req)
-	if err != nil {
-		return nil, err
-	}
-	last := wanted
-	if fit != nil {
-		last = fit
-		explainFallback(p, s, fit.s)
-	}
-	finish(p, m, &mc, last, req)
-	if !p.Fits {
-		return p, p.NoFit
-	}
-	return p, nil
+	return mc, assumedCPU
 }
 
 func orRuntime(r Runtime) Runtime {
