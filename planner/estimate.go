@@ -294,7 +294,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	if err != nil {
 		return nil, err
 	}
-	repacks := repackTypes(env)
+	repacks := repackRows(env)
 	cpu := &b.Devices[0]
 	// hostLayer counts each layer's tensors left on the host: with GPUs,
 	// llama.cpp runs their matrix products on the first GPU for large
@@ -341,7 +341,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			continue
 		}
 		dm.WeightsBytes += t.size
-		repacked := !s.NoRepack && repacks[t.typ] && repackable(t)
+		repacked := !s.NoRepack && repackableRows(t, repacks[t.typ])
 		if repacked {
 			cpu.RepackBytes += t.size
 		}
@@ -387,7 +387,8 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		case b.Output != 0:
 			dm.WeightsBytes += t.gpuSize
 			dm.AnonWeightsBytes += t.gpuSize
-		case !s.NoRepack && repacks[t.typ] && len(t.shape) == 2 && t.shape[1]%8 == 0:
+		case !s.NoRepack && repackableRows(&tinfo{shape: t.shape}, repacks[t.typ]):
+			// The duplicate (not token_embd by name) is a matrix-product weight.
 			cpu.RepackBytes += t.size
 		}
 		if b.Output == 0 {

@@ -463,3 +463,35 @@ func TestRopeFreqsDuplicates(t *testing.T) {
 		}
 	}
 }
+
+// Which weights the CPU_REPACK buffer takes depends on the CPU and build,
+// as ggml_repack_get_optimal_repack_type decides.
+func TestRepackRules(t *testing.T) {
+	tests := []struct {
+		env  Env
+		want map[gguf.Type]uint64
+	}{
+		{Env{CPUFeatures: []string{"avx2"}}, map[gguf.Type]uint64{gguf.TypeQ4_0: 8, gguf.TypeQ4_K: 8, gguf.TypeIQ4_NL: 8, gguf.TypeMXFP4: 8}},
+		{Env{CPUFeatures: []string{"avx2", "avx512f"}}, map[gguf.Type]uint64{gguf.TypeQ4_0: 8, gguf.TypeQ4_K: 8, gguf.TypeQ2_K: 8, gguf.TypeIQ4_NL: 8, gguf.TypeMXFP4: 8}},
+		{Env{CPUFeatures: []string{"sse4_2"}}, map[gguf.Type]uint64{}},
+		{Env{CPUFeatures: []string{"avx2", "avx512f"}, Runtime: RuntimeOllama}, nil},
+		{Env{CPUArch: "arm64", CPUFeatures: []string{"neon"}}, map[gguf.Type]uint64{gguf.TypeIQ4_NL: 4}},
+		{Env{CPUArch: "arm64", CPUFeatures: []string{"neon", "dotprod", "i8mm"}}, map[gguf.Type]uint64{
+			gguf.TypeQ4_0: 4, gguf.TypeQ4_K: 8, gguf.TypeQ5_K: 8, gguf.TypeQ6_K: 8, gguf.TypeIQ4_NL: 4, gguf.TypeMXFP4: 4, gguf.TypeQ8_0: 4}},
+		{Env{CPUArch: "arm64", CPUFeatures: []string{"neon", "dotprod"}, Runtime: RuntimeLlamaCppB6529}, map[gguf.Type]uint64{
+			gguf.TypeQ4_0: 4, gguf.TypeQ4_K: 8, gguf.TypeIQ4_NL: 4, gguf.TypeMXFP4: 4}},
+	}
+	for _, tt := range tests {
+		got := repackRows(tt.env)
+		if len(got) != len(tt.want) {
+			t.Errorf("%+v: %v, want %v", tt.env, got, tt.want)
+			continue
+		}
+		for typ, rows := range tt.want {
+			if got[typ] != rows {
+				t.Errorf("%+v: %v, want %v", tt.env, got, tt.want)
+				break
+			}
+		}
+	}
+}

@@ -1,45 +1,97 @@
 package planner
 
-import "github.com/modelfit/modelfit/gguf"
+import (
+	"slices"
 
-// repackTypes returns the weight types the target runtime copies into a
-// CPU_REPACK buffer on this CPU.
-func repackTypes(env Env) map[gguf.Type]bool {
+	"github.com/modelfit/modelfit/gguf"
+)
+
+// repackRule is one line of ggml-cpu's choice of a repacked layout: weights
+// of type typ are repacked when the CPU has every feature in need and their
+// row count is a multiple of rows. since marks rules only current upstream
+// has (not build 6529).
+type repackRule struct {
+	typ     gguf.Type
+	need    []string
+	rows    uint64
+	current bool
+}
+
+// repackRules mirror ggml_repack_get_optimal_repack_type, first match per
+// type winning. x86 features are probe's "avx2"/"avx512f"; arm64's "neon",
+// "dotprod", "i8mm". SVE-only layouts (Q4_0 8x8 on 256-bit SVE) are left
+// out: the probe does not report the vector length.
+var repackRules = map[string][]repackRule{
+	"amd64": {
+		{typ: gguf.TypeQ4_0, need: []string{"avx2"}, rows: 8},
+		{typ: gguf.TypeQ4_K, need: []string{"avx2"}, rows: 8},
+		{typ: gguf.TypeQ2_K, need: []string{"avx512f"}, rows: 8},
+		{typ: gguf.TypeIQ4_NL, need: []string{"avx2"}, rows: 8},
+		{typ: gguf.TypeMXFP4, need: []string{"avx2"}, rows: 8},
+	},
+	"arm64": {
+		{typ: gguf.TypeQ4_0, need: []string{"neon", "i8mm"}, rows: 4},
+		{typ: gguf.TypeQ4_0, need: []string{"neon", "dotprod"}, rows: 4},
+		{typ: gguf.TypeQ4_K, need: []string{"neon", "i8mm"}, rows: 8},
+		{typ: gguf.TypeQ4_K, need: []string{"neon", "dotprod"}, rows: 8},
+		{typ: gguf.TypeQ5_K, need: []string{"neon", "i8mm"}, rows: 8, current: true},
+		{typ: gguf.TypeQ5_K, need: []string{"neon", "dotprod"}, rows: 8, current: true},
+		{typ: gguf.TypeQ6_K, need: []string{"neon", "i8mm"}, rows: 8, current: true},
+		{typ: gguf.TypeQ6_K, need: []string{"neon", "dotprod"}, rows: 8, current: true},
+		{typ: gguf.TypeIQ4_NL, need: []string{"neon"}, rows: 4},
+		{typ: gguf.TypeMXFP4, need: []string{"neon", "dotprod"}, rows: 4},
+		{typ: gguf.TypeQ8_0, need: []string{"neon", "i8mm"}, rows: 4, current: true},
+		{typ: gguf.TypeQ8_0, need: []string{"neon", "dotprod"}, rows: 4, current: true},
+	},
+}
+
+// repackRows returns, per weight type the target runtime copies into a
+// CPU_REPACK buffer on this CPU, the row multiple the repacked layout needs.
+// Ollama's build does not repack.
+func repackRows(env Env) map[gguf.Type]uint64 {
 	if env.Runtime == RuntimeOllama {
 		return nil
 	}
-	has := func(f string) bool {
-		for _, x := range env.CPUFeatures {
-			if x == f {
-				return true
-			}
-		}
-		return false
+	arch := env.CPUArch
+	if arch == "" {
+		arch = "amd64"
 	}
-	switch env.CPUArch {
-	case "arm64":
-		r := map[gguf.Type]bool{}
-		if has("dotprod") || has("neon") {
-			r[gguf.TypeQ4_0], r[gguf.TypeIQ4_NL] = true, true
+	out := map[gguf.Type]uint64{}
+	for _, r := range repackRules[arch] {
+		if _, done := out[r.typ]; done || r.current && env.Runtime == RuntimeLlamaCppB6529 {
+			continue
 		}
-		if has("i8mm") {
-			r[gguf.TypeQ4_K] = true
+		ok := true
+		for _, f := range r.need {
+			ok = ok && slices.Contains(env.CPUFeatures, f)
 		}
-		return r
-	default:
-		if !has("avx2") {
-			return nil
+		if ok {
+			out[r.typ] = r.rows
 		}
-		return map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeIQ4_NL: true, gguf.TypeQ4_K: true, gguf.TypeQ2_K: true}
 	}
+	return out
 }
 
-// repackable mirrors the repack buffer's supports_op: weights of a plain
-// matrix multiplication (2-D) or of the MoE expert multiplication (3-D
-// …_exps), with rows in groups of 8; the token embedding is read by
-// get_rows and never repacked.
-func repackable(t *tinfo) bool {
-	if t.name == "token_embd.weight" || len(t.shape) < 2 || t.shape[1]%8 != 0 {
+// repackTypes returns the weight types the target runtime repacks on this
+// CPU.
+func repackTypes(env Env) map[gguf.Type]bool {
+	out := map[gguf.Type]bool{}
+	for t := range repackRows(env) {
+		out[t] = true
+	}
+	return out
+}
+
+// repackable reports whether a weight can live in CPU_REPACK with rows in
+// groups of 8 (every x86 layout; see repackableRows).
+func repackable(t *tinfo) bool { return repackableRows(t, 8) }
+
+// repackableRows mirrors the repack buffer's supports_op: weights of a
+// plain matrix multiplication (2-D) or of the MoE expert multiplication
+// (3-D …_exps) whose row count is a multiple of rows; the token embedding
+// is read by get_rows and never repacked.
+func repackableRows(t *tinfo, rows uint64) bool {
+	if rows == 0 || t.name == "token_embd.weight" || len(t.shape) < 2 || t.shape[1]%rows != 0 {
 		return false
 	}
 	switch len(t.shape) {
