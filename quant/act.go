@@ -47,7 +47,8 @@ func quantizeQ8Block(x []float32, qs []byte) (d float32, sum int32) {
 	return d, sum
 }
 
-func quantizeQ8_0(x []float32, dst []byte) {
+// quantizeQ8_0Ref is the Go form of ggml's AVX2 quantize_row_q8_0.
+func quantizeQ8_0Ref(x []float32, dst []byte) {
 	for i := 0; i < len(x)/32; i++ {
 		b := dst[i*34 : (i+1)*34]
 		d, _ := quantizeQ8Block(x[i*32:(i+1)*32], b[2:])
@@ -55,7 +56,8 @@ func quantizeQ8_0(x []float32, dst []byte) {
 	}
 }
 
-func quantizeQ8_1(x []float32, dst []byte) {
+// quantizeQ8_1Ref is the Go form of ggml's AVX2 quantize_row_q8_1.
+func quantizeQ8_1Ref(x []float32, dst []byte) {
 	for i := 0; i < len(x)/32; i++ {
 		b := dst[i*36 : (i+1)*36]
 		d, sum := quantizeQ8Block(x[i*32:(i+1)*32], b[4:])

@@ -53,6 +53,12 @@ func dotF32AVX512(x, y *byte, n int) float32
 func dotF16AVX512(x, y *byte, n int) float32
 
 //go:noescape
+func quantQ8_0AVX2(x *float32, dst *byte, nb int)
+
+//go:noescape
+func quantQ8_1AVX2(x *float32, dst *byte, nb int)
+
+//go:noescape
 func absMaxAVX2(x *float32, n int) float32
 
 //go:noescape
@@ -262,4 +268,22 @@ func quantizeQ8KBlock(xs []float32, b []byte) {
 	iscale := -127 / max
 	q8KBlockAVX2(unsafe.SliceData(xs), iscale, unsafe.SliceData(b))
 	putU32(b, math.Float32bits(1/iscale))
+}
+
+// quantizeQ8_0 quantizes x (a multiple of 32 values) to q8_0 blocks in dst.
+func quantizeQ8_0(x []float32, dst []byte) {
+	if hasAVX2 && len(x) >= 32 {
+		quantQ8_0AVX2(unsafe.SliceData(x), unsafe.SliceData(dst), len(x)/32)
+		return
+	}
+	quantizeQ8_0Ref(x, dst)
+}
+
+// quantizeQ8_1 quantizes x (a multiple of 32 values) to q8_1 blocks in dst.
+func quantizeQ8_1(x []float32, dst []byte) {
+	if hasAVX2 && len(x) >= 32 {
+		quantQ8_1AVX2(unsafe.SliceData(x), unsafe.SliceData(dst), len(x)/32)
+		return
+	}
+	quantizeQ8_1Ref(x, dst)
 }

@@ -2066,3 +2066,120 @@ q514done:
 	Q41STORE(Y11, X11, s3-4(SP), 12)
 	VZEROUPPER
 	RET
+
+// Q8QUANT quantizes the 32 floats at SI the way ggml's AVX2
+// quantize_row_q8_0 does: Y0 gets the 32 int8 quants (in order), X5 the
+// scale max/127 as float, Y8 the int32 quants summed in eight lanes.
+// Needs Y15 = 0x7fffffff, X14 = 127.0, Y13 = permPack.
+#define Q8QUANT \
+	VMOVUPS      (SI), Y0        \
+	VMOVUPS      32(SI), Y1      \
+	VMOVUPS      64(SI), Y2      \
+	VMOVUPS      96(SI), Y3      \
+	VANDPS       Y15, Y0, Y4     \
+	VANDPS       Y15, Y1, Y5     \
+	VMAXPS       Y5, Y4, Y4      \
+	VANDPS       Y15, Y2, Y5     \
+	VMAXPS       Y5, Y4, Y4      \
+	VANDPS       Y15, Y3, Y5     \
+	VMAXPS       Y5, Y4, Y4      \
+	VEXTRACTF128 $1, Y4, X5      \
+	VMAXPS       X4, X5, X4      \
+	VMOVHLPS     X4, X4, X5      \
+	VMAXPS       X5, X4, X4      \
+	VMOVSHDUP    X4, X5          \
+	VMAXSS       X5, X4, X4      \
+	VDIVSS       X14, X4, X5     \
+	VDIVSS       X4, X14, X6     \
+	VXORPS       X7, X7, X7      \
+	VCMPSS       $4, X7, X4, X7  \
+	VANDPS       X7, X6, X6      \
+	VBROADCASTSS X6, Y6          \
+	VMULPS       Y6, Y0, Y0      \
+	VMULPS       Y6, Y1, Y1      \
+	VMULPS       Y6, Y2, Y2      \
+	VMULPS       Y6, Y3, Y3      \
+	VROUNDPS     $0, Y0, Y0      \
+	VROUNDPS     $0, Y1, Y1      \
+	VROUNDPS     $0, Y2, Y2      \
+	VROUNDPS     $0, Y3, Y3      \
+	VCVTPS2DQ    Y0, Y0          \
+	VCVTPS2DQ    Y1, Y1          \
+	VCVTPS2DQ    Y2, Y2          \
+	VCVTPS2DQ    Y3, Y3          \
+	VPADDD       Y1, Y0, Y8      \
+	VPADDD       Y3, Y2, Y9      \
+	VPADDD       Y9, Y8, Y8      \
+	VPACKSSDW    Y1, Y0, Y0      \
+	VPACKSSDW    Y3, Y2, Y2      \
+	VPACKSSWB    Y2, Y0, Y0      \
+	VPERMD       Y0, Y13, Y0
+
+#define Q8CONSTS \
+	MOVL         $0x7fffffff, DX \
+	VMOVD        DX, X15         \
+	VPBROADCASTD X15, Y15        \
+	MOVL         $0x42fe0000, DX \
+	VMOVD        DX, X14         \
+	VMOVDQU      permPack<>(SB), Y13
+
+// func quantQ8_0AVX2(x *float32, dst *byte, nb int)
+TEXT ·quantQ8_0AVX2(SB), NOSPLIT, $0-24
+	MOVQ  x+0(FP), SI
+	MOVQ  dst+8(FP), DI
+	MOVQ  nb+16(FP), CX
+	Q8CONSTS
+	TESTQ CX, CX
+	JLE   qq80done
+
+qq80loop:
+	Q8QUANT
+	VCVTPS2PH $0, X5, X6
+	VPEXTRW   $0, X6, DX
+	MOVW      DX, (DI)
+	VMOVDQU   Y0, 2(DI)
+	ADDQ      $128, SI
+	ADDQ      $34, DI
+	DECQ      CX
+	JNZ       qq80loop
+
+qq80done:
+	VZEROUPPER
+	RET
+
+// func quantQ8_1AVX2(x *float32, dst *byte, nb int)
+TEXT ·quantQ8_1AVX2(SB), NOSPLIT, $0-24
+	MOVQ  x+0(FP), SI
+	MOVQ  dst+8(FP), DI
+	MOVQ  nb+16(FP), CX
+	Q8CONSTS
+	TESTQ CX, CX
+	JLE   qq81done
+
+qq81loop:
+	Q8QUANT
+	VCVTPS2PH $0, X5, X6
+	VPEXTRW   $0, X6, DX
+	MOVW      DX, (DI)
+	VMOVDQU   Y0, 4(DI)
+	// s = d * (sum of the quants), as ggml's hsum_i32_8.
+	VEXTRACTI128 $1, Y8, X9
+	VPADDD       X9, X8, X8
+	VPSHUFD      $0x4e, X8, X9
+	VPADDD       X9, X8, X8
+	VPSHUFD      $0xb1, X8, X9
+	VPADDD       X9, X8, X8
+	VMOVD        X8, DX
+	VCVTSI2SSL   DX, X9, X9
+	VMULSS       X9, X5, X9
+	VCVTPS2PH    $0, X9, X6
+	VPEXTRW      $0, X6, DX
+	MOVW         DX, 2(DI)
+	ADDQ         $128, SI
+	ADDQ         $36, DI
+	DECQ         CX
+	JNZ          qq81loop
+
+qq81done:
+	VZEROUPPER
+	RET

@@ -22,3 +22,7 @@ func f32ToF16Row(x []float32, dst []byte) {
 func fast4Kernels() map[gguf.Type]dot4Kernel { return nil }
 
 func quantizeQ8KBlock(xs []float32, b []byte) { quantizeQ8KBlockRef(xs, b) }
+
+func quantizeQ8_0(x []float32, dst []byte) { quantizeQ8_0Ref(x, dst) }
+
+func quantizeQ8_1(x []float32, dst []byte) { quantizeQ8_1Ref(x, dst) }

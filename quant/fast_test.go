@@ -214,3 +214,39 @@ func TestQ8KBlock(t *testing.T) {
 		}
 	}
 }
+
+// TestQ8Quantizers checks the q8_0 and q8_1 quantizers in use against their
+// Go forms, byte for byte, on random, zero, tied and tiny blocks.
+func TestQ8Quantizers(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	x := make([]float32, 32*64)
+	for b := 0; b < 64; b++ {
+		blk := x[32*b : 32*b+32]
+		for j := range blk {
+			switch b % 4 {
+			case 0:
+				blk[j] = float32(r.NormFloat64())
+			case 1:
+				blk[j] = 0
+			case 2: // multiples of amax/254: products land on .5 ties
+				blk[j] = float32(r.IntN(255)-127) / 2
+			case 3:
+				blk[j] = float32(r.NormFloat64() * 1e-20)
+			}
+		}
+	}
+	for _, c := range []struct {
+		name     string
+		fast, rf func([]float32, []byte)
+		bs       int
+	}{{"q8_0", quantizeQ8_0, quantizeQ8_0Ref, 34}, {"q8_1", quantizeQ8_1, quantizeQ8_1Ref, 36}} {
+		got, want := make([]byte, 64*c.bs), make([]byte, 64*c.bs)
+		c.fast(x, got)
+		c.rf(x, want)
+		for b := 0; b < 64; b++ {
+			if g, w := got[b*c.bs:(b+1)*c.bs], want[b*c.bs:(b+1)*c.bs]; !bytes.Equal(g, w) {
+				t.Errorf("%s block %d:\n got  %x\n want %x", c.name, b, g, w)
+			}
+		}
+	}
+}
