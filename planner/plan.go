@@ -113,7 +113,9 @@ func (p *Plan) why(setting, choice, format string, args ...any) {
 }
 
 // assumedFeatures are the CPU features of a machine whose CPU is unknown.
-var assumedFeatures = []string{"avx2", "fma", "f16c"}
+// They include AVX-512, on which current llama.cpp repacks the most weight
+// types (the worst case for memory); speed is predicted for AVX2 only.
+var assumedFeatures = []string{"avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl"}
 
 // machine is the part of a snapshot the search uses.
 type machine struct {
@@ -131,6 +133,8 @@ type machine struct {
 	// dataPresent: the files hold the tensor data, so their page-cache
 	// residency is the model's.
 	dataPresent bool
+	// assumedCPU: the CPU's features are unknown (see assumedFeatures).
+	assumedCPU bool
 	// memo holds the attempts already evaluated, by settings.
 	memo map[string]*attempt
 }
@@ -155,11 +159,11 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 		p.Model.FileBytes += uint64(max(part.Size, part.DataEnd))
 	}
 	if assumedCPU {
-		why := "the machine's CPU features are unknown: planned for a common x86-64 server, where current llama.cpp repacks Q4_0, Q4_K, Q2_K and IQ4_NL weights; give --cpu-features for another CPU"
+		why := "the machine's CPU features are unknown: memory is planned for an x86-64 server CPU with AVX-512, on which current llama.cpp copies the most weight types (Q4_0, Q4_K, Q2_K, IQ4_NL, MXFP4) into a CPU_REPACK buffer, and speed for one with AVX2 only; give --cpu-features for another CPU"
 		if mc.env.Runtime == RuntimeOllama {
-			why = "the machine's CPU features are unknown: planned for a common x86-64 server; give --cpu-features for another CPU"
+			why = "the machine's CPU features are unknown: speed is predicted for an x86-64 CPU with AVX2; give --cpu-features for another CPU"
 		}
-		p.why("cpu", "x86-64 with AVX2 (assumed)", "%s", why)
+		p.why("cpu", "x86-64 (assumed)", "%s", why)
 	}
 	s := initialSettings(m, mc, req, p)
 
@@ -207,6 +211,7 @@ func newMachine(f *gguf.File, m *model, snap *probe.Snapshot, req Request) (mc *
 		// weight types into anonymous memory. Planning for a CPU that
 		// repacks keeps the plan valid on one that does not.
 		mc.env.CPUFeatures, mc.env.CPUArch = assumedFeatures, "amd64"
+		mc.assumedCPU = true
 	}
 	for i, g := range snap.GPUs {
 		mc.env.GPUs = append(mc.env.GPUs, gpuName(g, i))

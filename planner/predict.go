@@ -111,6 +111,9 @@ func hostBandwidth(mc *machine, threads int) (float64, string) {
 }
 
 func hostFlops(mc *machine) float64 {
+	if mc.assumedCPU {
+		return hostFlopsAVX2
+	}
 	has := func(f string) bool {
 		for _, x := range mc.env.CPUFeatures {
 			if x == f {
