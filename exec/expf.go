@@ -172,7 +172,9 @@ func gemmDot(t gguf.Type, a, b []byte, n int) (float32, bool) {
 				j := 2 * (l + i)
 				x := quant.F16ToF32(binary.LittleEndian.Uint16(a[j:]))
 				y := quant.F16ToF32(binary.LittleEndian.Uint16(b[j:]))
-				acc[i] = fma32(x, y, acc[i])
+				// Products of halves are exact in float32, so the FMA's
+				// single rounding is that of the addition.
+				acc[i] += x * y
 			}
 		}
 	} else {

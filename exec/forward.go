@@ -250,10 +250,13 @@ func (m *Model) attention(il, pos0, T int) error {
 			_ = quant.QuantizeAct(kv.vt, s.scores, s.pAct)
 			out := b.att[t*qDim+h*hd : t*qDim+(h+1)*hd]
 			for d := range hd {
-				vr := kv.vRow(il, kvh*hd+d, nkv)
-				r, ok := gemmDot(kv.vt, vr, s.pAct, nkv)
+				// The masked cells add exact zeros to tinyBLAS's lanes:
+				// stop at the first whole vector past the causal end.
+				nv := min(nkv, (n+vecLanes-1)/vecLanes*vecLanes)
+				vr := kv.vRow(il, kvh*hd+d, nv)
+				r, ok := gemmDot(kv.vt, vr, s.pAct, nv)
 				if !ok {
-					r = quant.Dot(kv.vt, vr, s.pAct, nkv)
+					r = quant.Dot(kv.vt, kv.vRow(il, kvh*hd+d, nkv), s.pAct, nkv)
 				}
 				out[d] = r
 			}
