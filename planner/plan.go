@@ -624,7 +624,10 @@ func placeLayers(m *model, mc *machine, s Settings, req Request) (*attempt, []Re
 		}
 		guess := all
 		if g := a.b.Devices[1]; !gpusFit(a) {
-			over := int64(g.TotalBytes+a.margin[1]) - int64(a.avail[1]) - int64(mc.outputBytes)
+			over := int64(g.TotalBytes+a.margin[1]) - int64(a.avail[1])
+			if !mc.env.Runtime.outputFirst() {
+				over -= int64(mc.outputBytes) // the output leaves the GPU first
+			}
 			guess = m.nLayer
 			kvPerLayer := int64(g.KVBytes) / int64(max(len(g.Layers), 1))
 			for il := 0; il < m.nLayer && over > 0; il++ {
