@@ -189,3 +189,19 @@ func gemmDot(t gguf.Type, a, b []byte, n int) (float32, bool) {
 	}
 	return hsum(acc[:w]), true
 }
+
+// gemmDotF16 is gemmDot for an f16 row a and a row b already rounded to f16
+// and widened, len(b) a multiple of vecLanes.
+func gemmDotF16(a []byte, b []float32) float32 {
+	w := vecLanes
+	var acc [16]float32
+	a = a[:2*len(b)]
+	for l := 0; l+w <= len(b); l += w {
+		bl := b[l : l+w]
+		al := a[2*l : 2*(l+w)]
+		for i := range bl {
+			acc[i] += quant.F16ToF32(uint16(al[2*i])|uint16(al[2*i+1])<<8) * bl[i]
+		}
+	}
+	return hsum(acc[:w])
+}

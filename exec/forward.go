@@ -20,7 +20,8 @@ type scratch struct {
 	out    []float32 // MatMul tile output
 	qAct   []byte    // one query head in the K cache type
 	scores []float32
-	pAct   []byte // attention weights in the V cache type
+	pAct   []byte    // attention weights in the V cache type
+	qF, pF []float32 // the same rounded to f16 and widened, for f16 caches
 }
 
 // buffers are the activations of one ubatch.
@@ -238,21 +239,35 @@ func (m *Model) attention(il, pos0, T int) error {
 			// exponentials take ggml's vector path.
 			nkv := min(kv.nCtx, (n+31)/32*32)
 			s.scores = grow(s.scores, nkv)
+			fastK := kv.kt == gguf.TypeF16 && hd%vecLanes == 0
+			if fastK {
+				s.qF = widenF16(s.qF, s.qAct)
+			}
 			for p := range nkv {
-				if p < n {
-					s.scores[p] = m.qk(kv.kRow(il, p, kvh, hd), s.qAct, hd) * scale
-				} else {
+				switch {
+				case p >= n:
 					s.scores[p] = float32(math.Inf(-1))
+				case fastK:
+					s.scores[p] = gemmDotF16(kv.kRow(il, p, kvh, hd), s.qF) * scale
+				default:
+					s.scores[p] = m.qk(kv.kRow(il, p, kvh, hd), s.qAct, hd) * scale
 				}
 			}
 			softmaxInPlace(s.scores)
 			s.pAct = grow(s.pAct, nkv*int(kv.vt.BlockBytes()))
 			_ = quant.QuantizeAct(kv.vt, s.scores, s.pAct)
 			out := b.att[t*qDim+h*hd : t*qDim+(h+1)*hd]
+			// The masked cells add exact zeros to tinyBLAS's lanes: stop at
+			// the first whole vector past the causal end.
+			nv := min(nkv, (n+vecLanes-1)/vecLanes*vecLanes)
+			if kv.vt == gguf.TypeF16 && nv%vecLanes == 0 {
+				s.pF = widenF16(s.pF, s.pAct[:2*nv])
+				for d := range hd {
+					out[d] = gemmDotF16(kv.vRow(il, kvh*hd+d, nv), s.pF)
+				}
+				continue
+			}
 			for d := range hd {
-				// The masked cells add exact zeros to tinyBLAS's lanes:
-				// stop at the first whole vector past the causal end.
-				nv := min(nkv, (n+vecLanes-1)/vecLanes*vecLanes)
 				vr := kv.vRow(il, kvh*hd+d, nv)
 				r, ok := gemmDot(kv.vt, vr, s.pAct, nv)
 				if !ok {
@@ -346,4 +361,13 @@ func addBias(x, bias []float32) {
 	for r := 0; r+len(bias) <= len(x); r += len(bias) {
 		add(x[r:r+len(bias)], bias)
 	}
+}
+
+// widenF16 converts the f16 values in b to float32, reusing dst.
+func widenF16(dst []float32, b []byte) []float32 {
+	dst = grow(dst, len(b)/2)
+	for i := range dst {
+		dst[i] = quant.F16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
+	}
+	return dst
 }
