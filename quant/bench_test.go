@@ -101,7 +101,7 @@ func BenchmarkDotHead(b *testing.B) {
 func BenchmarkMatMul(b *testing.B) {
 	const n, rows, nTok = 4096, 1024, 16
 	r := rand.New(rand.NewPCG(5, 5))
-	for _, ty := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_K, gguf.TypeQ3_K, gguf.TypeQ2_K, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1} {
+	for _, ty := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_K, gguf.TypeQ3_K, gguf.TypeQ2_K, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeF16} {
 		a, _ := ActType(ty)
 		w := randRow(r, ty, n*rows)
 		ab := rowBytes(a, n)

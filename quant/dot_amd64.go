@@ -201,6 +201,12 @@ func dotQ4_1AVX2x4(x, y *byte, ystride, nb int, dst *float32)
 func dotQ5_1AVX2x4(x, y *byte, ystride, nb int, dst *float32)
 
 //go:noescape
+func dotF16AVX512x4(x, y *byte, ystride, n int, dst *float32)
+
+//go:noescape
+func dotF32AVX512x4(x, y *byte, ystride, n int, dst *float32)
+
+//go:noescape
 func dotQ8_0AVX2x4(x, y *byte, ystride, nb int, dst *float32)
 
 //go:noescape
@@ -211,7 +217,7 @@ func fast4Kernels() map[gguf.Type]dot4Kernel {
 	if !hasAVX2 {
 		return nil
 	}
-	return map[gguf.Type]dot4Kernel{
+	m := map[gguf.Type]dot4Kernel{
 		gguf.TypeQ4_K: func(row, act []byte, stride, nb int, dst *[4]float32) {
 			dotQ4KAVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
 		},
@@ -243,6 +249,33 @@ func fast4Kernels() map[gguf.Type]dot4Kernel {
 			dotQ4_0AVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
 		},
 	}
+	if hasAVX512 {
+		m[gguf.TypeF16] = func(row, act []byte, stride, n int, dst *[4]float32) {
+			k := n - n%64
+			dotF16AVX512x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, k, &dst[0])
+			for t := range dst {
+				s := float64(dst[t])
+				a := act[t*stride:]
+				for i := k; i < n; i++ {
+					s += float64(f16(row[2*i:]) * f16(a[2*i:]))
+				}
+				dst[t] = float32(s)
+			}
+		}
+		m[gguf.TypeF32] = func(row, act []byte, stride, n int, dst *[4]float32) {
+			k := n - n%64
+			dotF32AVX512x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, k, &dst[0])
+			for t := range dst {
+				s := float64(dst[t])
+				a := act[t*stride:]
+				for i := k; i < n; i++ {
+					s += float64(math.Float32frombits(u32(row[4*i:])) * math.Float32frombits(u32(a[4*i:])))
+				}
+				dst[t] = float32(s)
+			}
+		}
+	}
+	return m
 }
 
 // quantizeQ8KBlock quantizes 256 values into the q8_K block b (292 bytes),

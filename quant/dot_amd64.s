@@ -2183,3 +2183,160 @@ qq81loop:
 qq81done:
 	VZEROUPPER
 	RET
+
+// REDUCEZ folds one token's four AVX-512 accumulators like REDUCE4Z, into xa;
+// zb's lower registers serve as temporaries once zb is folded in.
+#define REDUCEZ(za, zb, zc, zd, ya, yb, xa, xb) \
+	VADDPS        zc, za, za \
+	VADDPS        zd, zb, zb \
+	VADDPS        zb, za, za \
+	VEXTRACTF64X4 $1, za, yb \
+	VADDPS        yb, ya, ya \
+	VEXTRACTF128  $1, ya, xb \
+	VADDPS        xa, xb, xa \
+	VMOVHLPS      xa, xa, xb \
+	VADDPS        xb, xa, xa \
+	VMOVSHDUP     xa, xb     \
+	VADDSS        xb, xa, xa
+
+// F16TOK adds one token's 64 products to its accumulators z0..z3.
+#define F16TOK(b, z0, z1, z2, z3) \
+	VCVTPH2PS   (b), Z20     \
+	VCVTPH2PS   32(b), Z21   \
+	VCVTPH2PS   64(b), Z22   \
+	VCVTPH2PS   96(b), Z23   \
+	VFMADD231PS Z20, Z16, z0 \
+	VFMADD231PS Z21, Z17, z1 \
+	VFMADD231PS Z22, Z18, z2 \
+	VFMADD231PS Z23, Z19, z3
+
+// func dotF16AVX512x4(x, y *byte, ystride, n int, dst *float32)
+// Four tokens at once, bit for bit as dotF16AVX512 on each; n must be a
+// multiple of 64.
+TEXT ·dotF16AVX512x4(SB), NOSPLIT, $0-40
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   ystride+16(FP), AX
+	MOVQ   n+24(FP), CX
+	SHRQ   $6, CX
+	LEAQ   (DI)(AX*2), BX
+	ADDQ   AX, BX
+	LEAQ   (DI)(AX*1), R8
+	LEAQ   (DI)(AX*2), R9
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	TESTQ  CX, CX
+	JLE    f16z4done
+
+f16z4loop:
+	VCVTPH2PS (SI), Z16
+	VCVTPH2PS 32(SI), Z17
+	VCVTPH2PS 64(SI), Z18
+	VCVTPH2PS 96(SI), Z19
+	F16TOK(DI, Z0, Z1, Z2, Z3)
+	F16TOK(R8, Z4, Z5, Z6, Z7)
+	F16TOK(R9, Z8, Z9, Z10, Z11)
+	F16TOK(BX, Z12, Z13, Z14, Z15)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	ADDQ $128, R8
+	ADDQ $128, R9
+	ADDQ $128, BX
+	DECQ CX
+	JNZ  f16z4loop
+
+f16z4done:
+	MOVQ  dst+32(FP), R10
+	REDUCEZ(Z0, Z1, Z2, Z3, Y0, Y1, X0, X1)
+	MOVSS X0, 0(R10)
+	REDUCEZ(Z4, Z5, Z6, Z7, Y4, Y5, X4, X5)
+	MOVSS X4, 4(R10)
+	REDUCEZ(Z8, Z9, Z10, Z11, Y8, Y9, X8, X9)
+	MOVSS X8, 8(R10)
+	REDUCEZ(Z12, Z13, Z14, Z15, Y12, Y13, X12, X13)
+	MOVSS X12, 12(R10)
+	VZEROUPPER
+	RET
+
+// F32TOK adds one token's 64 products to its accumulators z0..z3.
+#define F32TOK(b, z0, z1, z2, z3) \
+	VFMADD231PS (b), Z16, z0    \
+	VFMADD231PS 64(b), Z17, z1  \
+	VFMADD231PS 128(b), Z18, z2 \
+	VFMADD231PS 192(b), Z19, z3
+
+// func dotF32AVX512x4(x, y *byte, ystride, n int, dst *float32)
+// Four tokens at once, bit for bit as dotF32AVX512 on each; n must be a
+// multiple of 64.
+TEXT ·dotF32AVX512x4(SB), NOSPLIT, $0-40
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DI
+	MOVQ   ystride+16(FP), AX
+	MOVQ   n+24(FP), CX
+	SHRQ   $6, CX
+	LEAQ   (DI)(AX*2), BX
+	ADDQ   AX, BX
+	LEAQ   (DI)(AX*1), R8
+	LEAQ   (DI)(AX*2), R9
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	TESTQ  CX, CX
+	JLE    f32z4done
+
+f32z4loop:
+	VMOVUPS (SI), Z16
+	VMOVUPS 64(SI), Z17
+	VMOVUPS 128(SI), Z18
+	VMOVUPS 192(SI), Z19
+	F32TOK(DI, Z0, Z1, Z2, Z3)
+	F32TOK(R8, Z4, Z5, Z6, Z7)
+	F32TOK(R9, Z8, Z9, Z10, Z11)
+	F32TOK(BX, Z12, Z13, Z14, Z15)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	ADDQ $256, R8
+	ADDQ $256, R9
+	ADDQ $256, BX
+	DECQ CX
+	JNZ  f32z4loop
+
+f32z4done:
+	MOVQ  dst+32(FP), R10
+	REDUCEZ(Z0, Z1, Z2, Z3, Y0, Y1, X0, X1)
+	MOVSS X0, 0(R10)
+	REDUCEZ(Z4, Z5, Z6, Z7, Y4, Y5, X4, X5)
+	MOVSS X4, 4(R10)
+	REDUCEZ(Z8, Z9, Z10, Z11, Y8, Y9, X8, X9)
+	MOVSS X8, 8(R10)
+	REDUCEZ(Z12, Z13, Z14, Z15, Y12, Y13, X12, X13)
+	MOVSS X12, 12(R10)
+	VZEROUPPER
+	RET

@@ -163,7 +163,11 @@ func TestDot4(t *testing.T) {
 		}
 		t.Run(ty.String(), func(t *testing.T) {
 			a, _ := ActType(ty)
-			for _, nb := range []int{1, 2, 3, 16, 17} {
+			counts := []int{1, 2, 3, 16, 17}
+			if ty.BlockSize() == 1 {
+				counts = []int{1, 63, 64, 65, 200, 4096}
+			}
+			for _, nb := range counts {
 				n := nb * int(ty.BlockSize())
 				row := randRow(r, ty, n)
 				ab := rowBytes(a, n)

@@ -19,11 +19,11 @@
 // testdata/dequant. The activation quantizers are byte-identical to ggml's.
 // Against the scalar reference the fast kernels differ only by float
 // summation order (tested within 2e-6 of the sum of |products|). MatMul has
-// four-token kernels for every quantized type but iq4_nl that unpack each
-// weight block once for four activation rows, bit-identical to Dot. Build
-// with -tags purego to force the reference. Nothing in this package starts
-// goroutines: callers split rows across threads (MatVec and MatMul over a
-// sub-range of rows are valid).
+// four-token kernels for every type but iq4_nl and bf16 (f32 and f16 only
+// with AVX-512) that read each weight block once for four activation rows,
+// bit-identical to Dot. Build with -tags purego to force the reference.
+// Nothing in this package starts goroutines: callers split rows across
+// threads (MatVec and MatMul over a sub-range of rows are valid).
 package quant
 
 import (
@@ -210,7 +210,8 @@ func MatVec(w gguf.Type, dst []float32, weights, act []byte, n int) {
 // weights in tiles so each weight row is read from memory once per tile of
 // tokens rather than once per token, and for the types with a four-token
 // kernel (the quantized types but iq4_nl, on AVX2) unpacks each weight block
-// once for four tokens. The results are bit for bit those of Dot. On bad
+// once for four tokens (f32 and f16 too with AVX-512). The results are bit
+// for bit those of Dot. On bad
 // shapes dst is filled with NaN.
 func MatMul(w gguf.Type, dst []float32, weights, acts []byte, n, nTok int) {
 	a, ok := actTypes[w]
