@@ -296,9 +296,10 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	}
 	repacks := repackRows(env)
 	cpu := &b.Devices[0]
-	// hostLayer counts each layer's tensors left on the host: with GPUs,
-	// llama.cpp runs their matrix products on the first GPU for large
-	// batches and copies them there (see opOffloadStaging).
+	// hostLayer and hostOutput hold the largest tensor each layer and the
+	// output leave on the host: with GPUs, llama.cpp runs their products on
+	// the first GPU for large batches and copies them there one at a time
+	// (see opOffloadStaging).
 	hostLayer := make([]uint64, m.nLayer)
 	var hostOutput uint64
 	for i := range m.tensors {
@@ -329,9 +330,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		if d == 0 {
 			switch {
 			case t.layer >= 0:
-				hostLayer[t.layer] += t.size
+				hostLayer[t.layer] = max(hostLayer[t.layer], t.size)
 			case t.out:
-				hostOutput += t.size
+				hostOutput = max(hostOutput, t.size)
 			}
 		}
 		dm := &b.Devices[d]
@@ -392,7 +393,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			cpu.RepackBytes += t.size
 		}
 		if b.Output == 0 {
-			hostOutput += t.size
+			hostOutput = max(hostOutput, t.size)
 		}
 	}
 	if !s.MMap && nGPU > 0 && ngl > 0 {

@@ -261,34 +261,37 @@ func TestOpOffloadStaging(t *testing.T) {
 	old := env
 	old.Runtime = RuntimeLlamaCppB6529 // the output layer offloaded last
 	part, _ := Estimate(f, s, old)
-	var layer uint64
+	// The largest tensor of layer 0 (all layers are alike) and of the output.
+	var layer, out uint64
 	for _, tn := range f.Tensors {
-		if tn.Layer == 0 {
-			layer += uint64(tn.Size)
-		}
-	}
-	var outGroup uint64
-	for _, tn := range f.Tensors {
-		if tn.Group() == gguf.GroupOutput {
-			outGroup += uint64(tn.Size)
+		switch {
+		case tn.Layer == 0:
+			layer = max(layer, uint64(tn.Size))
+		case tn.Group() == gguf.GroupOutput:
+			out = max(out, uint64(tn.Size))
 		}
 	}
 	kv := part.Layers[0].KBytes + part.Layers[0].VBytes
-	// ngl 20 leaves the output (its Q6_K projection is larger than a layer)
-	// and layers 0-11 (all alike) on the host; the GPU's graph is the same.
-	if got, want := part.Devices[1].ComputeBytes-full.Devices[1].ComputeBytes, max(layer+kv, outGroup); got != want {
-		t.Errorf("staging %d bytes, want %d (a host layer is %d + KV %d, the output %d)", got, want, layer, kv, outGroup)
+	// ngl 20 leaves the output (its Q6_K projection is the largest tensor)
+	// and layers 0-11 on the host; the GPU's graph is the same.
+	if got, want := part.Devices[1].ComputeBytes-full.Devices[1].ComputeBytes, max(layer, kv, out); got != want {
+		t.Errorf("staging %d bytes, want %d (a host layer's largest tensor %d, its K and V %d, the output %d)", got, want, layer, kv, out)
+	}
+	s.NGPULayers = 32 // output first: layer 0 and its cache on the host
+	part, _ = Estimate(f, s, env)
+	if got := part.Devices[1].ComputeBytes - full.Devices[1].ComputeBytes; got != max(layer, kv) {
+		t.Errorf("layer 0 on the host: staging %d bytes, want %d", got, max(layer, kv))
 	}
 	// Everything offloaded but layer 0's tensors (its cache stays on the GPU).
 	s.NGPULayers, s.Overrides = 33, []Override{{Pattern: `^blk\.0\.`, Device: "CPU"}}
 	part, _ = Estimate(f, s, env)
 	if got := part.Devices[1].ComputeBytes - full.Devices[1].ComputeBytes; got != layer {
-		t.Errorf("layer 0 on the host: staging %d bytes, want %d", got, layer)
+		t.Errorf("layer 0's tensors on the host: staging %d bytes, want %d", got, layer)
 	}
 	s.Overrides = nil
 	s.NGPULayers = 0 // the GPU still multiplies the host's large batches
 	none, _ := Estimate(f, s, env)
-	if none.Devices[1].ComputeBytes < outGroup {
+	if none.Devices[1].ComputeBytes < out {
 		t.Errorf("ngl 0: GPU compute %d", none.Devices[1].ComputeBytes)
 	}
 	if part.Devices[1].ComputeLowBytes > full.Devices[1].ComputeBytes {
