@@ -37,6 +37,9 @@ type planFlags struct {
 	gpuOverhead, hostBW, diskBW, loadMode string
 	cpuFeatures                           string
 	cores                                 int
+	// snap and req are the machine and request of the last plan.
+	snap *probe.Snapshot
+	req  planner.Request
 }
 
 // addPlanFlags defines the plan flags on fs.
@@ -293,6 +296,7 @@ func (p *planFlags) plan(ctx context.Context, model string) (*gguf.File, *planne
 		return nil, nil, err
 	}
 	req.ModelPath = model
+	p.snap, p.req = snap, req
 	pl, err := planner.Make(ctx, f, snap, req)
 	if pl == nil {
 		f.Close()
@@ -348,13 +352,25 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	pl.LlamaArgs = pl.LlamaCppArgs(style)
+	var rows []planner.SweepRow
+	if *sweep && len(pl.Devices) > 1 {
+		if rows, err = planner.Sweep(ctx, f, pf.snap, pf.req, 12); err != nil {
+			fmt.Fprintln(stderr, err)
+			return ExitError
+		}
+	}
 	switch {
 	case *printArgs:
 		fmt.Fprintln(stdout, strings.Join(pl.LlamaArgs, " "))
 	case *asJSON:
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(pl); err != nil {
+		// The sweep rides along as an extra key of the same schema.
+		doc := struct {
+			*planner.Plan
+			Sweep []planner.SweepRow `json:"sweep,omitempty"`
+		}{pl, rows}
+		if err := enc.Encode(doc); err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitError
 		}
@@ -364,17 +380,10 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			b, _ := json.Marshal(pl.OllamaOptions())
 			fmt.Fprintf(stdout, "\nollama options: %s\nModelfile:\n%s", b, pl.Modelfile())
 		}
-		if *sweep && len(pl.Devices) == 1 {
+		switch {
+		case *sweep && len(pl.Devices) == 1:
 			fmt.Fprintln(stdout, "\nsweep: no GPU to offload to")
-		} else if *sweep {
-			req, _ := pf.request()
-			req.ModelPath = fs.Arg(0)
-			snap, _ := pf.machine(ctx, nil)
-			rows, err := planner.Sweep(ctx, f, snap, req, 12)
-			if err != nil {
-				fmt.Fprintln(stderr, err)
-				return ExitError
-			}
+		case *sweep:
 			printSweep(stdout, pl, rows)
 		}
 	}
