@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"strings"
 
 	"github.com/modelfit/modelfit/gguf"
 	"github.com/modelfit/modelfit/internal/testutil"
@@ -56,4 +57,29 @@ func ExampleEstimate() {
 	fmt.Printf("weights %d, KV %d, compute %d bytes\n", cpu.WeightsBytes, cpu.KVBytes, cpu.ComputeBytes)
 	// Output:
 	// weights 1602048, KV 16777216, compute 27262976 bytes
+}
+
+// Render a plan as llama.cpp arguments, in the spelling of older and of
+// newer builds, and as Ollama options.
+func ExamplePlan_LlamaCppArgs() {
+	f, err := gguf.Open(testutil.Path("models", "synth-llama-gqa-Q8_0.gguf"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	machine := probe.Describe(probe.Description{RAMBytes: 8 << 30, Cores: 4, Features: []string{"avx2"}})
+	var req planner.Request
+	req.Settings.NCtx, req.Pinned.NCtx = 2048, true
+	req.Settings.MMap, req.Pinned.MMap = false, true
+	p, err := planner.Make(context.Background(), f, machine, req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(strings.Join(p.LlamaCppArgs(planner.ArgsClassic), " "))
+	fmt.Println(strings.Join(p.LlamaCppArgs(planner.ArgsLoadMode), " "))
+	fmt.Println(p.OllamaOptions())
+	// Output:
+	// -c 2048 -b 2048 -ub 512 -np 1 -t 4 -ngl 0 -fa on -ctk f16 -ctv f16 --no-mmap
+	// -c 2048 -b 2048 -ub 512 -np 1 -t 4 -ngl 0 -fa on -ctk f16 -ctv f16 --load-mode none
+	// map[num_batch:512 num_ctx:2048 num_gpu:0 num_thread:4 use_mlock:false use_mmap:false]
 }

@@ -234,6 +234,9 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 			tPrefill += max(flops[d]/gpuFlopsDefault, tDev[d]*full[d]/max(bytes[d], 1)/ub)
 		}
 	}
+	if nDev > 1 {
+		p.Assumptions = append(p.Assumptions, fmt.Sprintf("GPU prefill at %.0f TFLOP/s and %.0f%% of the memory bandwidth in decode (llama.cpp CUDA; not calibrated here)", gpuFlopsDefault/1e12, gpuMemEff*100))
+	}
 	if offloadOps && full[0] > 0 {
 		p.Assumptions = append(p.Assumptions, fmt.Sprintf("prefill: host-resident weights are copied to the GPU for each ubatch (llama.cpp's op offload) at %.0f GB/s", pcieBW/1e9))
 	}
