@@ -459,6 +459,12 @@ func TestSampling(t *testing.T) {
 		}
 		return ids
 	}
+	greedy := gen(SampleOptions{})
+	st := m.Stats()
+	if st.Load <= 0 || st.Prefill <= 0 || st.FirstToken <= 0 || st.Decode <= 0 || st.PeakRSS == 0 ||
+		st.GeneratedTokens != 20 || st.PrefillTokensPerSec() <= 0 || st.DecodeTokensPerSec() <= 0 {
+		t.Errorf("stats %+v", st)
+	}
 	hot := SampleOptions{Temperature: 2, Seed: 5}
 	if a, b := gen(hot), gen(hot); !equalIDs(a, b) {
 		t.Errorf("same seed: %v then %v", a, b)
@@ -469,7 +475,6 @@ func TestSampling(t *testing.T) {
 		t.Errorf("seeds 5 and 6 both gave %v", a)
 	}
 	// top-k 1 is greedy whatever the temperature.
-	greedy := gen(SampleOptions{})
 	if k1 := gen(SampleOptions{Temperature: 2, TopK: 1, Seed: 3}); !equalIDs(greedy, k1) {
 		t.Errorf("top-k 1 %v, greedy %v", k1, greedy)
 	}
