@@ -16,42 +16,20 @@ package planner
 // run on the GPU, may need as little as its graph inputs (the low bound)
 // but keeps the full graph as its point: the decode graph still runs its
 // layers there, and a planner should not count on less.
-func (m *model) compute(s Settings, ub, nKV, swaCells int, layers, output, hostWithGPU bool, staging uint64) (low, point, high uint64) {
+//
+// Current upstream builds (2026) reserve the graph for one output per
+// sequence (n_outputs_max) instead of logits for the whole ubatch; the
+// reference build does the latter. For RuntimeLlamaCpp the low bound takes
+// the smaller logits, the point keeps the ubatch's.
+func (m *model) compute(s Settings, rt Runtime, ub, nKV, swaCells int, layers, output, hostWithGPU bool, staging uint64) (low, point, high uint64) {
 	u := uint64(ub)
 	kv := uint64(nKV)
 	embd := m.h.EmbeddingLength
-	nHead := m.h.HeadCount.Max()
-	var out, attn, moe uint64
+	var out uint64
 	if output {
 		out = (m.h.VocabSize + embd) * u * 4
 	}
-	if layers {
-		mla := m.h.KVLoraRank > 0
-		switch {
-		case mla && s.FlashAttn:
-			attn = 2*kv*u + nHead*m.h.KVLoraRank*u*4 + out
-		case mla:
-			attn = (nHead+1)*kv*u*4 + nHead*m.h.KVLoraRank*u*4 + out
-		case s.FlashAttn:
-			attn = 6*kv*u + 4*nHead*m.h.KeyLength*u*4
-		default:
-			// The f32 KQ matrix and mask, the activations around them
-			// (4.5 × n_embd floats per token), and a small per-token rest
-			// (368 + 0.64·n_embd bytes) fitted on the tiny llamas, where it
-			// is 3% of the buffer; on 8B models it is under 0.5%.
-			attn = (nHead+1)*kv*u*4 + 9*nHead*m.h.KeyLength*u*2 + (368+embd*16/25)*u
-		}
-		if m.h.SlidingWindow > 0 && swaCells > 0 {
-			attn += uint64(swaCells) * u * 4
-		}
-		if m.h.ExpertUsedCount > 0 {
-			ff := m.h.ExpertFeedForwardLength
-			if ff == 0 {
-				ff = m.h.FeedForwardLength.Max()
-			}
-			moe = 7*m.h.ExpertUsedCount*ff*u*2 + 2*kv*u
-		}
-	}
+	attn, moe := m.layerPeaks(s, u, kv, uint64(swaCells), layers, out)
 	inputs := embd * u * 4 * 2 // the input embeddings and their copy to the first GPU
 	if hostWithGPU && !layers && !output {
 		// The host keeps the graph inputs only.
@@ -59,10 +37,53 @@ func (m *model) compute(s Settings, ub, nKV, swaCells int, layers, output, hostW
 	}
 	point = max(out, attn, moe)
 	low, high = point-point/10, max(point+point/10, out+attn+moe)
+	if output && (rt == RuntimeLlamaCpp || rt == "") {
+		few := (m.h.VocabSize*uint64(max(s.NParallel, 1)) + embd*u) * 4
+		a, e := m.layerPeaks(s, u, kv, uint64(swaCells), layers, few)
+		p := max(few, a, e)
+		low = min(low, p-p/10)
+	}
 	if hostWithGPU && layers && ub >= opOffloadMinBatch {
 		low = min(low, inputs)
 	}
 	return low, point + staging, high + staging
+}
+
+// layerPeaks returns the attention and MoE peaks of a device holding
+// layers, given the output term out (MLA keeps the logits alive with its
+// attention).
+func (m *model) layerPeaks(s Settings, u, kv, swaCells uint64, layers bool, out uint64) (attn, moe uint64) {
+	if !layers {
+		return 0, 0
+	}
+	embd := m.h.EmbeddingLength
+	nHead := m.h.HeadCount.Max()
+	mla := m.h.KVLoraRank > 0
+	switch {
+	case mla && s.FlashAttn:
+		attn = 2*kv*u + nHead*m.h.KVLoraRank*u*4 + out
+	case mla:
+		attn = (nHead+1)*kv*u*4 + nHead*m.h.KVLoraRank*u*4 + out
+	case s.FlashAttn:
+		attn = 6*kv*u + 4*nHead*m.h.KeyLength*u*4
+	default:
+		// The f32 KQ matrix and mask, the activations around them
+		// (4.5 × n_embd floats per token), and a small per-token rest
+		// (368 + 0.64·n_embd bytes) fitted on the tiny llamas, where it
+		// is 3% of the buffer; on 8B models it is under 0.5%.
+		attn = (nHead+1)*kv*u*4 + 9*nHead*m.h.KeyLength*u*2 + (368+embd*16/25)*u
+	}
+	if m.h.SlidingWindow > 0 && swaCells > 0 {
+		attn += swaCells * u * 4
+	}
+	if m.h.ExpertUsedCount > 0 {
+		ff := m.h.ExpertFeedForwardLength
+		if ff == 0 {
+			ff = m.h.FeedForwardLength.Max()
+		}
+		moe = 7*m.h.ExpertUsedCount*ff*u*2 + 2*kv*u
+	}
+	return attn, moe
 }
 
 // opOffloadMinBatch is the batch from which the CUDA backend takes over

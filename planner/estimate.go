@@ -454,7 +454,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		if !hasLayers && !hasOutput && d != 0 {
 			continue
 		}
-		low, point, high := m.compute(s, ub, nKV, cells.swaSeq, hasLayers, hasOutput, d == 0 && nGPU > 0, staging)
+		low, point, high := m.compute(s, env.Runtime, ub, nKV, cells.swaSeq, hasLayers, hasOutput, d == 0 && nGPU > 0, staging)
 		if pipeline && d > 0 && hasLayers {
 			extra := pipelineCopies(m.h.EmbeddingLength, ub, kvDevMax[d], cells.swaSeq)
 			point, high = point+extra, high+extra

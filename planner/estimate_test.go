@@ -498,3 +498,24 @@ func TestRepackRules(t *testing.T) {
 		}
 	}
 }
+
+// Current upstream reserves logits for one output per sequence: its low
+// bound drops the ubatch's logits, which dominate a small big-vocabulary
+// model's buffer in the reference build.
+func TestComputeOutputsRange(t *testing.T) {
+	f, ok := openRef("qwen2.5-0.5b-Q8_0.header.gguf")
+	if !ok {
+		t.Skip("qwen2.5 zoo header not available (shared data)")
+	}
+	s := DefaultSettings()
+	ol, _ := Estimate(f, s, Env{Runtime: RuntimeOllama})
+	up, _ := Estimate(f, s, Env{Runtime: RuntimeLlamaCpp})
+	o, u := ol.Devices[0], up.Devices[0]
+	if o.ComputeBytes != u.ComputeBytes || o.ComputeHighBytes != u.ComputeHighBytes {
+		t.Errorf("point or high differ: %d/%d vs %d/%d", o.ComputeBytes, o.ComputeHighBytes, u.ComputeBytes, u.ComputeHighBytes)
+	}
+	logits := uint64(151936 * 512 * 4)
+	if o.ComputeLowBytes < logits*9/10 || u.ComputeLowBytes > o.ComputeBytes-logits/2 {
+		t.Errorf("low bounds: Ollama %d, upstream %d (point %d, logits %d)", o.ComputeLowBytes, u.ComputeLowBytes, o.ComputeBytes, logits)
+	}
+}
