@@ -712,11 +712,9 @@ func roomSplit(mc *machine, req Request) []float64 {
 // fillGPUs gives each GPU a number of layers (llama.cpp's -ts takes counts
 // as proportions). Two fills are compared: GPUs in order of bandwidth (then
 // free memory), each taking as many layers as it holds; and, when that
-// leaves layers on the CPU, a back-to-front fill with every layer offloaded
-// (the last GPU must then also hold the output layer, which the first fill
-// may have left no room for). The fill that places every layer wins; the
-// result is then polished. It returns the counts in device order and the
-// speed order.
+// leaves layers on the CPU, llama.cpp's back-to-front fill with the most
+// layers it places. The fill with more layers wins and is then polished.
+// It returns the counts in device order and the speed order.
 func fillGPUs(m *model, mc *machine, s Settings, req Request) ([]float64, []int, error) {
 	n := len(mc.gpus)
 	order := make([]int, n)
@@ -790,10 +788,23 @@ func fillGPUs(m *model, mc *machine, s Settings, req Request) ([]float64, []int,
 	}
 	counts := bySpeed
 	if nSpeed < m.nLayer+1 {
-		if all, ok, err := fillAll(m, mc, s, req); err != nil {
+		// Filling one GPU after the other can strand layers: adding one to
+		// a later GPU hands it the top unit (the output layer) and shifts
+		// a layer down onto a full GPU. llama.cpp's back-to-front fill does
+		// not; search the most layers it places.
+		n, err := maxTrue(nSpeed+1, m.nLayer+1, nSpeed+1, func(n int) (bool, error) {
+			_, ok, err := fillBack(m, mc, s, req, n)
+			return ok, err
+		})
+		if err != nil {
 			return nil, nil, err
-		} else if ok {
-			counts = all
+		}
+		if n > nSpeed {
+			if c, ok, err := fillBack(m, mc, s, req, n); err != nil {
+				return nil, nil, err
+			} else if ok {
+				counts = c
+			}
 		}
 	}
 	// Polish: layers differ in size (Q4_K_M keeps some at Q6_K), so a GPU
@@ -846,15 +857,15 @@ func fillGPUs(m *model, mc *machine, s Settings, req Request) ([]float64, []int,
 	return counts, order, nil
 }
 
-// fillAll offloads every layer and the output (which goes to the last GPU)
-// and fills the GPUs from the back, each taking what it holds and the first
-// GPU the rest; ok is false when that does not fit.
-func fillAll(m *model, mc *machine, s Settings, req Request) ([]float64, bool, error) {
-	n := len(mc.gpus)
-	all := m.nLayer + 1
-	counts := make([]float64, n)
+// fillBack offloads n layers (the output layer counted first or last as
+// the runtime does) and fills the GPUs from the back, each taking the top
+// units it holds and the first GPU the rest; ok is false when that does
+// not fit.
+func fillBack(m *model, mc *machine, s Settings, req Request, n int) ([]float64, bool, error) {
+	nGPU := len(mc.gpus)
+	counts := make([]float64, nGPU)
 	t := s
-	t.NGPULayers, t.TensorSplit = all, counts
+	t.NGPULayers, t.TensorSplit = n, counts
 	devFits := func(d int) (bool, error) {
 		a, err := check(m, mc, t, req)
 		if err != nil {
@@ -862,31 +873,25 @@ func fillAll(m *model, mc *machine, s Settings, req Request) ([]float64, bool, e
 		}
 		return a.b.Devices[1+d].TotalBytes+a.margin[1+d] <= a.avail[1+d], nil
 	}
-	left := all
-	for d := n - 1; d > 0; d-- {
-		lo, hi := 0, left
-		for lo < hi {
-			mid := (lo + hi + 1) / 2
-			counts[d], counts[0] = float64(mid), float64(left-mid)
-			ok, err := devFits(d)
-			if err != nil {
-				return nil, false, err
-			}
-			if ok {
-				lo = mid
-			} else {
-				hi = mid - 1
-			}
+	left := n
+	for d := nGPU - 1; d > 0; d-- {
+		c, err := maxTrue(0, left, left/(d+1), func(c int) (bool, error) {
+			counts[d], counts[0] = float64(c), float64(left-c)
+			return devFits(d)
+		})
+		if err != nil {
+			return nil, false, err
 		}
-		counts[d] = float64(lo)
-		left -= lo
+		counts[d] = float64(max(c, 0))
+		left -= max(c, 0)
 	}
 	counts[0] = float64(left)
+	t.TensorSplit = append([]float64(nil), counts...)
 	a, err := check(m, mc, t, req)
 	if err != nil {
 		return nil, false, err
 	}
-	return counts, gpusFit(a), nil
+	return t.TensorSplit, gpusFit(a), nil
 }
 
 // maxTrue returns the largest n in [lo, hi] for which ok holds, ok being
