@@ -670,7 +670,7 @@ func placeLayers(m *model, mc *machine, s Settings, req Request) (*attempt, []Re
 				reasons = reasons[:len(reasons)-1]
 				if autoSplit {
 					reasons = reasons[:len(reasons)-1]
-					add("tensor_split", fmtSplit(t.TensorSplit), "all layers shared in proportion to each GPU's free memory after its runtime overhead and margin")
+					add("tensor_split", fmtSplit(t.TensorSplit), "layers per GPU, filled from the last GPU down with the layers that keep their experts, each GPU taking what it holds with the margin; the first GPU also takes the layers whose experts stay on the CPU")
 				}
 				add("n_gpu_layers", fmt.Sprint(t.NGPULayers), "every layer's attention and shared weights on the GPU(s); %d whole layers alone would fit", s.NGPULayers)
 				add("overrides", t.Overrides[0].Pattern+"="+t.Overrides[0].Device,
@@ -967,11 +967,18 @@ func gpusFit(a *attempt) bool {
 func moeOffload(m *model, mc *machine, s Settings, req Request, autoSplit bool, ngl int) (Settings, bool, error) {
 	t := s
 	t.NGPULayers = ngl
-	if autoSplit {
-		t.TensorSplit = roomSplit(mc, req)
-	}
 	fits := func(k int) (bool, error) {
 		t.Overrides = []Override{{Pattern: m.expertPattern(k), Device: "CPU"}}
+		if autoSplit {
+			// The first k layers lose their experts: a proportional split
+			// would leave the first GPUs nearly empty. Fill from the back
+			// with the layers that keep theirs.
+			c, ok, err := fillBack(m, mc, t, req, ngl)
+			if ok {
+				t.TensorSplit = c
+			}
+			return ok, err
+		}
 		a, err := check(m, mc, t, req)
 		return err == nil && gpusFit(a), err
 	}
@@ -994,8 +1001,9 @@ func moeOffload(m *model, mc *machine, s Settings, req Request, autoSplit bool, 
 	if err != nil || j < 0 {
 		return s, false, err
 	}
-	lo := m.nLayer - j
-	t.Overrides = []Override{{Pattern: m.expertPattern(lo), Device: "CPU"}}
+	if _, err := fits(m.nLayer - j); err != nil {
+		return s, false, err
+	}
 	return t, true, nil
 }
 

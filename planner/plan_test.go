@@ -230,3 +230,26 @@ func TestRepackVersusPaging(t *testing.T) {
 		}
 	}
 }
+
+// MoE on several GPUs: the layers that keep their experts are spread so that
+// no GPU is left with room for another layer's experts.
+func TestMoEMultiGPU(t *testing.T) {
+	f := deepseek(t)
+	gpus := []probe.GPU{gpu("A", 48, 900e9), gpu("B", 24, 1000e9), gpu("C", 24, 300e9)}
+	snap := probe.Describe(probe.Description{RAMBytes: 256 << 30, GPUs: gpus, Cores: 8})
+	p, err := Make(context.Background(), f, snap, Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Fits || len(p.Settings.Overrides) != 1 || p.Settings.NGPULayers != 62 {
+		t.Fatalf("fits %v ngl %d overrides %v", p.Fits, p.Settings.NGPULayers, p.Settings.Overrides)
+	}
+	m := newModel(f)
+	mc, _ := newMachine(f, m, snap, Request{})
+	layer := mc.expertBytes[m.nLayer-1]
+	for _, d := range p.Devices[1:] {
+		if room := int64(d.AvailableBytes) - int64(d.TotalBytes+d.MarginBytes); room > int64(layer) {
+			t.Errorf("%s keeps %s free, room for another layer's experts (%s); split %v", d.Name, human(uint64(room)), human(layer), p.Settings.TensorSplit)
+		}
+	}
+}
