@@ -122,7 +122,11 @@ type DeviceMemory struct {
 	// mapped weights decode reads every token, which must stay in the page
 	// cache) to get the memory the host needs.
 	TotalBytes uint64 `json:"total_bytes"`
-	Layers     []int  `json:"layers"`
+	// TotalLowBytes and TotalHighBytes bound TotalBytes by the compute
+	// buffer's range, the one approximate term.
+	TotalLowBytes  uint64 `json:"total_low_bytes"`
+	TotalHighBytes uint64 `json:"total_high_bytes"`
+	Layers         []int  `json:"layers"`
 }
 
 // model is the shape of a parsed file the estimate needs, computed once.
@@ -464,7 +468,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	cpu.OutputBytes = uint64(nSeq) * m.h.VocabSize * 4
 	for d := range b.Devices {
 		dm := &b.Devices[d]
-		dm.TotalBytes = dm.AnonWeightsBytes + dm.RepackBytes + dm.KVBytes + dm.StateBytes + dm.ComputeBytes + dm.OutputBytes + dm.OverheadBytes
+		fixed := dm.AnonWeightsBytes + dm.RepackBytes + dm.KVBytes + dm.StateBytes + dm.OutputBytes + dm.OverheadBytes
+		dm.TotalBytes = fixed + dm.ComputeBytes
+		dm.TotalLowBytes, dm.TotalHighBytes = fixed+dm.ComputeLowBytes, fixed+dm.ComputeHighBytes
 	}
 	return b, nil
 }

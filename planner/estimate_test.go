@@ -514,6 +514,11 @@ func TestComputeOutputsRange(t *testing.T) {
 	if o.ComputeBytes != u.ComputeBytes || o.ComputeHighBytes != u.ComputeHighBytes {
 		t.Errorf("point or high differ: %d/%d vs %d/%d", o.ComputeBytes, o.ComputeHighBytes, u.ComputeBytes, u.ComputeHighBytes)
 	}
+	for _, d := range []DeviceMemory{o, u} {
+		if d.TotalLowBytes != d.TotalBytes-d.ComputeBytes+d.ComputeLowBytes || d.TotalHighBytes != d.TotalBytes-d.ComputeBytes+d.ComputeHighBytes {
+			t.Errorf("total range [%d, %d] around %d is not the compute range", d.TotalLowBytes, d.TotalHighBytes, d.TotalBytes)
+		}
+	}
 	logits := uint64(151936 * 512 * 4)
 	if o.ComputeLowBytes < logits*9/10 || u.ComputeLowBytes > o.ComputeBytes-logits/2 {
 		t.Errorf("low bounds: Ollama %d, upstream %d (point %d, logits %d)", o.ComputeLowBytes, u.ComputeLowBytes, o.ComputeBytes, logits)
