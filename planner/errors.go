@@ -25,6 +25,8 @@ type DeviceShortfall struct {
 	ShortBytes     uint64 `json:"short_bytes"` // 0 when this device fits
 }
 
+// Error says why the model does not fit and, when one was found, the
+// nearest plan that would.
 func (e *NoFitError) Error() string {
 	var sb strings.Builder
 	sb.WriteString("planner: does not fit: ")
