@@ -247,7 +247,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		return nil, fmt.Errorf("planner: a quantized V cache (%s) needs flash attention", vt)
 	}
 	nSeq := max(s.NParallel, 1)
-	ub := max(min(s.NUbatch, s.NBatch), 1)
+	// llama.cpp caps the batch at the context (causal attention) and the
+	// physical batch at the batch.
+	ub := max(min(s.NUbatch, s.NBatch, max(s.NCtx, 1)), 1)
 	nGPU := len(env.GPUs)
 	cells := cacheCells(m.h, max(s.NCtx, 1), nSeq, ub)
 	b := &Breakdown{NCtx: cells.nCtx}
