@@ -20,8 +20,9 @@ import (
 	"github.com/modelfit/modelfit/tokenizer"
 )
 
-// ErrArchitecture is returned (wrapped) for a model the engine cannot run.
-var ErrArchitecture = errors.New("exec: architecture not supported by the built-in engine")
+// ErrArchitecture is returned (wrapped) for a model the engine cannot run;
+// llama.cpp may still run its plan.
+var ErrArchitecture = errors.New("not supported by the built-in engine")
 
 // maxCacheBytes bounds the KV cache a plan may ask for.
 const maxCacheBytes = 1 << 40
@@ -178,10 +179,10 @@ func readHParams(f *gguf.File) (hparams, error) {
 	case "qwen2":
 		hp.neox = true
 	default:
-		return hp, fmt.Errorf("%w: architecture %q not supported by the built-in engine", ErrArchitecture, h.Architecture)
+		return hp, fmt.Errorf("exec: architecture %q %w (llama and qwen2 are)", h.Architecture, ErrArchitecture)
 	}
 	if h.ExpertCount > 0 {
-		return hp, fmt.Errorf("%w: mixture-of-experts %s models are not supported", ErrArchitecture, h.Architecture)
+		return hp, fmt.Errorf("exec: mixture-of-experts %s model %w", h.Architecture, ErrArchitecture)
 	}
 	const limit = 1 << 20
 	ok := func(v uint64) bool { return v > 0 && v < limit }
