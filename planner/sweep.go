@@ -17,7 +17,9 @@ type SweepRow struct {
 }
 
 // Sweep plans f with n_gpu_layers pinned to each of steps values from 0 to
-// all layers, for a table of memory against predicted speed.
+// all layers, for a table of memory against predicted speed. Each row keeps
+// the request's other settings: whole layers (no expert overrides beyond the
+// request's), no smaller ubatch, context or KV type.
 func Sweep(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request, steps int) ([]SweepRow, error) {
 	n := f.HParams().BlockCount + 1
 	steps = max(min(steps, n+1), 2)
@@ -32,6 +34,10 @@ func Sweep(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request,
 		r := req
 		r.Pinned.NGPULayers = true
 		r.Settings.NGPULayers = ngl
+		// Whole layers at the requested settings: no expert overrides,
+		// no fallbacks.
+		r.Pinned.Overrides, r.Pinned.NUbatch = true, true
+		r.AllowShrinkContext, r.AllowQuantizedKV = false, false
 		p, err := Make(ctx, f, snap, r)
 		if p == nil {
 			return nil, err
