@@ -141,6 +141,8 @@ type model struct {
 	tied *tinfo
 	// perLayer lists the tensors every layer duplicates.
 	perLayer []*tinfo
+	// rwkvHeadSize and rwkvShifts size RWKV's recurrent state.
+	rwkvHeadSize, rwkvShifts uint64
 	// matches caches which tensors each override pattern matches: the
 	// search tries the same patterns many times.
 	matches map[string][]bool
@@ -190,6 +192,14 @@ func gpuAllocSize(typ gguf.Type, shape []uint64, size uint64) uint64 {
 func newModel(f *gguf.File) *model {
 	m := &model{f: f, h: f.HParams(), matches: map[string][]bool{}, expertK: map[string]int{}}
 	m.nLayer = m.h.BlockCount
+	if recurrentArch[m.h.Architecture] == "rwkv" {
+		arch := m.h.Architecture
+		m.rwkvHeadSize, _ = f.Metadata.Uint(arch + ".wkv.head_size")
+		var ok bool
+		if m.rwkvShifts, ok = f.Metadata.Uint(arch + ".token_shift_count"); !ok {
+			m.rwkvShifts = 2 // llama.cpp's default
+		}
+	}
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
 		ti := tinfo{name: t.Name, typ: t.Type, shape: t.Shape, size: uint64(t.Size), layer: t.Layer,
@@ -232,8 +242,8 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	if m.nLayer <= 0 {
 		return nil, fmt.Errorf("planner: %s: no block_count for architecture %q", m.f.Parts[0].Path, m.h.Architecture)
 	}
-	if strings.HasPrefix(m.h.Architecture, "rwkv") {
-		return nil, fmt.Errorf("planner: architecture %q: %w", m.h.Architecture, ErrUnmodeled)
+	if recurrentArch[m.h.Architecture] == "rwkv" && m.rwkvHeadSize == 0 {
+		return nil, fmt.Errorf("planner: architecture %q without wkv.head_size: %w", m.h.Architecture, ErrUnmodeled)
 	}
 	kt, ok := gguf.ParseType(orDefault(s.CacheTypeK, "f16"))
 	if !ok {

@@ -7,8 +7,8 @@ import (
 	"github.com/modelfit/modelfit/gguf"
 )
 
-// ErrUnmodeled is returned for architectures whose memory the estimate does
-// not model (RWKV's recurrent state): a number for them would be a guess.
+// ErrUnmodeled is returned for a model whose memory the estimate cannot
+// size (an RWKV file without its head size): a number would be a guess.
 var ErrUnmodeled = errors.New("memory model not implemented for this architecture")
 
 // ErrBadCacheType is returned for a KV cache type whose block size does not
@@ -20,13 +20,14 @@ var ErrBadCacheType = errors.New("cache type does not fit the row size")
 // no KV heads (hybrids, as llama.cpp's recurrent_layer_arr marks them).
 var recurrentArch = map[string]string{
 	"mamba": "all", "mamba2": "all",
+	"rwkv6": "rwkv", "rwkv6qwen2": "rwkv", "rwkv7": "rwkv", "arwkv7": "rwkv",
 	"jamba": "hybrid", "granitehybrid": "hybrid", "nemotron_h": "hybrid",
 }
 
 // recurrent reports whether layer il keeps a recurrent state.
 func (m *model) recurrent(il int) bool {
 	switch recurrentArch[m.h.Architecture] {
-	case "all":
+	case "all", "rwkv":
 		return true
 	case "hybrid":
 		return m.h.HeadCountKV.At(il) == 0
@@ -37,8 +38,14 @@ func (m *model) recurrent(il int) bool {
 // stateFloats is one sequence's recurrent state of one layer in floats:
 // the conv state, (d_conv−1) × (d_inner + 2·n_group·d_state), plus the SSM
 // state, d_state × d_inner. llama.cpp keeps both in f32.
+//
+// RWKV keeps the token shifts (token_shift_count × n_embd) and the WKV
+// state (n_embd × head size).
 func (m *model) stateFloats() uint64 {
 	h := &m.h
+	if recurrentArch[h.Architecture] == "rwkv" {
+		return m.rwkvShifts*h.EmbeddingLength + h.EmbeddingLength*m.rwkvHeadSize
+	}
 	conv := uint64(0)
 	if h.SSMConvKernel > 0 {
 		conv = (h.SSMConvKernel - 1) * (h.SSMInnerSize + 2*h.SSMGroupCount*h.SSMStateSize)

@@ -196,9 +196,19 @@ func TestRecurrentState(t *testing.T) {
 		t.Errorf("jamba layer 1: state %d K %d", l.StateBytes, l.KBytes)
 	}
 
-	rwkv := synthModel(t, meta{"general.architecture", "rwkv6"}, meta{"rwkv6.block_count", uint32(2)})
-	if _, err := Estimate(rwkv, DefaultSettings(), Env{}); !errors.Is(err, ErrUnmodeled) {
-		t.Errorf("rwkv6: %v", err)
+	// RWKV: token shifts (2 × n_embd) and the WKV state (n_embd × head size).
+	rwkv := synthModel(t, meta{"general.architecture", "rwkv6"}, meta{"rwkv6.block_count", uint32(2)},
+		meta{"rwkv6.embedding_length", uint32(2048)}, meta{"rwkv6.wkv.head_size", uint32(64)})
+	b, err = Estimate(rwkv, DefaultSettings(), Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cpu := b.Devices[0]; cpu.KVBytes != 0 || cpu.StateBytes != 2*4*(2*2048+2048*64) {
+		t.Errorf("rwkv6: KV %d state %d", cpu.KVBytes, cpu.StateBytes)
+	}
+	noHead := synthModel(t, meta{"general.architecture", "rwkv7"}, meta{"rwkv7.block_count", uint32(2)})
+	if _, err := Estimate(noHead, DefaultSettings(), Env{}); !errors.Is(err, ErrUnmodeled) {
+		t.Errorf("rwkv7 without a head size: %v", err)
 	}
 }
 
