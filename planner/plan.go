@@ -1011,6 +1011,11 @@ func moeOffload(m *model, mc *machine, s Settings, req Request, autoSplit bool, 
 // tensors of layers 0..k-1 (as --n-cpu-moe k does), and remembers it so
 // the estimate matches it without the regexp.
 func (m *model) expertPattern(k int) string {
+	for p, n := range m.expertK {
+		if n == k {
+			return p
+		}
+	}
 	p := `blk\.0\.ffn_(up|down|gate)_exps`
 	if k > 1 {
 		p = fmt.Sprintf(`blk\.(%s)\.ffn_(up|down|gate)_exps`, layerAlternation(k))
