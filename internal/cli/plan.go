@@ -37,6 +37,9 @@ type planFlags struct {
 	gpuOverhead, hostBW, diskBW, loadMode string
 	cpuFeatures                           string
 	cores                                 int
+	// builtinEngine is set by `plan run`: the pure-Go engine has no
+	// quantized KV cache, so the planner must not choose one to fit.
+	builtinEngine bool
 	// snap and req are the machine and request of the last plan.
 	snap *probe.Snapshot
 	req  planner.Request
@@ -207,7 +210,7 @@ func (p *planFlags) request() (planner.Request, error) {
 	}
 	r.MinCtx = p.minCtx
 	r.AllowShrinkContext = !p.noShrink
-	r.AllowQuantizedKV = !p.noQuantKV
+	r.AllowQuantizedKV = !p.noQuantKV && !p.builtinEngine
 	for _, m := range []struct {
 		v   string
 		dst *uint64

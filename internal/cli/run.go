@@ -47,6 +47,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "plan run: the model must be a local file")
 		return ExitUsage
 	}
+	pf.builtinEngine = true
 	f, pl, err := pf.plan(ctx, fs.Arg(0))
 	var ue usageError
 	switch {
