@@ -536,17 +536,20 @@ func place(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
 				network = fi.Filesystem
 			}
 		}
+		// Every layer on the GPUs: the host keeps only the token embedding
+		// (one row read per token).
+		allOnGPU := len(mc.gpus) > 0 && s.NGPULayers >= m.nLayer+1 && len(s.Overrides) == 0
 		switch {
-		case cpu.WeightsBytes == 0 && network != "" && an.fits:
+		case allOnGPU && network != "" && an.fits:
 			s.MMap, a = false, an
-			add("mmap", "off", "every weight goes to the GPU(s) and the model is on a network filesystem (%s), where one sequential read beats page faults and leaves no page cache behind", network)
+			add("mmap", "off", "every layer goes to the GPU(s) and the model is on a network filesystem (%s), where one sequential read beats page faults and leaves no page cache behind", network)
 		case !an.fits && a.fits:
 			add("mmap", "on", "host weights (%s) cannot all be allocated as anonymous memory next to the rest (without mmap the host would need %s, %s available); mapped, they are page cache the kernel can evict and page back in",
 				human(cpu.WeightsBytes), human(an.b.Devices[0].TotalBytes+an.margin[0]), human(an.avail[0]))
 		case residentFraction(mc) > 0.99:
 			add("mmap", "on", "the file is already in the page cache: mapping it loads instantly and shares the pages")
-		case cpu.WeightsBytes == 0:
-			add("mmap", "on", "every weight goes to the GPU(s): the mapping is only read once to upload them (llama.cpp's default)")
+		case allOnGPU:
+			add("mmap", "on", "every layer goes to the GPU(s): the mapping is read once to upload them and keeps only the token embedding on the host (llama.cpp's default)")
 		default:
 			add("mmap", "on", "llama.cpp's default: host weights stay page cache (reclaimable, shared between processes) rather than anonymous memory")
 		}

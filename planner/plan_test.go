@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/modelfit/modelfit/gguf"
@@ -251,5 +252,59 @@ func TestMoEMultiGPU(t *testing.T) {
 		if room := int64(d.AvailableBytes) - int64(d.TotalBytes+d.MarginBytes); room > int64(layer) {
 			t.Errorf("%s keeps %s free, room for another layer's experts (%s); split %v", d.Name, human(uint64(room)), human(layer), p.Settings.TensorSplit)
 		}
+	}
+}
+
+// mmap follows the page cache and the filesystem: a resident file loads at
+// once with mmap; on a network filesystem with every weight on the GPU, one
+// sequential read (no mmap) is chosen.
+func TestMMapDecision(t *testing.T) {
+	path := testutil.Path("models", "synth-llama-gqa-Q8_0.gguf")
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	size := f.Parts[0].Size
+	tests := []struct {
+		name     string
+		resident int64
+		fs       string
+		gpu      bool
+		mmap     bool
+		reason   string
+		maxLoad  float64
+	}{
+		{"resident", size, "ext4", false, true, "page cache", 0.001},
+		{"cold", 0, "ext4", false, true, "default", 1},
+		{"network, all on GPU", 0, "nfs", true, false, "network filesystem", 1},
+		{"network, CPU only", 0, "nfs", false, true, "default", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := probe.Description{RAMBytes: 8 << 30, Cores: 2, Features: []string{"avx2"}}
+			if tt.gpu {
+				d.GPUs = []probe.GPU{gpu("g", 8, 0)}
+			}
+			snap := probe.Describe(d)
+			res := tt.resident
+			snap.Files = []probe.FileInfo{{Path: path, SizeBytes: size, ResidentBytes: &res, Filesystem: tt.fs}}
+			p, err := Make(context.Background(), f, snap, Request{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var why string
+			for _, r := range p.Reasons {
+				if r.Setting == "mmap" {
+					why = r.Why
+				}
+			}
+			if p.Settings.MMap != tt.mmap || !strings.Contains(why, tt.reason) {
+				t.Errorf("mmap %v (%s), want %v (%q)", p.Settings.MMap, why, tt.mmap, tt.reason)
+			}
+			if p.Predicted.LoadSeconds > tt.maxLoad {
+				t.Errorf("load %.3f s, want at most %.3f", p.Predicted.LoadSeconds, tt.maxLoad)
+			}
+		})
 	}
 }
