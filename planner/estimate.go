@@ -419,7 +419,13 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	// KV cache and recurrent state, per layer on its layer's device.
 	b.KVCells = b.NCtx
 	swaCells := cells.swa
-	kvDevMax := map[int]int{} // largest attended length per device, for compute
+	// kvDevMax is the longest cache the attention on each device attends
+	// (the layer's device, where its attention runs even when its cache
+	// stays on the host); hostKV the largest K+V of a layer whose cache is
+	// on the host while the layer is on a GPU: each attention split copies
+	// those views into the GPU's compute buffer.
+	kvDevMax := map[int]int{}
+	hostKV := map[int]uint64{}
 	for il := 0; il < m.nLayer; il++ {
 		lp := &b.Layers[il]
 		d := lp.Device
@@ -444,7 +450,10 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		lp.KVCells = n
 		lp.KBytes, lp.VBytes = uint64(n)*kRow, uint64(n)*vRow
 		b.Devices[d].KVBytes += lp.KBytes + lp.VBytes
-		kvDevMax[d] = max(kvDevMax[d], attended)
+		kvDevMax[lp.Device] = max(kvDevMax[lp.Device], attended)
+		if d != lp.Device && ub >= opOffloadMinBatch {
+			hostKV[lp.Device] = max(hostKV[lp.Device], lp.KBytes+lp.VBytes)
+		}
 	}
 
 	// llama.cpp pipelines ubatches over several GPUs when the whole model
@@ -457,10 +466,10 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		hasLayers := len(dm.Layers) > 0
 		hasOutput := b.Output == d
 		nKV := kvDevMax[d]
-		var staging uint64
+		staging := hostKV[d]
 		if d == 1 && ub >= opOffloadMinBatch {
-			staging = opOffloadStaging(b, hostLayer, hostOutput)
-			if staging > 0 {
+			if hosted := opOffloadStaging(b, hostLayer, hostOutput); hosted > 0 {
+				staging = max(staging, hosted)
 				// The first GPU runs the host layers' large-batch graph
 				// too (even at -ngl 0), attending the host's cache.
 				hasLayers, hasOutput = hasLayers || len(cpu.Layers) > 0, hasOutput || b.Output == 0

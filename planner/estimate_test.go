@@ -524,3 +524,26 @@ func TestComputeOutputsRange(t *testing.T) {
 		t.Errorf("low bounds: Ollama %d, upstream %d (point %d, logits %d)", o.ComputeLowBytes, u.ComputeLowBytes, o.ComputeBytes, logits)
 	}
 }
+
+// With no-KV-offload the attention still runs on the layers' GPU, reading
+// copies of the host cache's views: the GPU's compute buffer keeps the
+// attention peak and adds one layer's K and V.
+func TestNoKVOffloadCompute(t *testing.T) {
+	f, ok := openRef("llama-3.1-8b-Q4_K_M.header.gguf")
+	if !ok {
+		t.Skip("llama-3.1 zoo header not available (shared data)")
+	}
+	env := Env{GPUs: []string{"CUDA0"}, GPUFree: []uint64{24 << 30}}
+	s := DefaultSettings()
+	s.NGPULayers, s.NCtx, s.FlashAttn = 33, 32768, false
+	on, _ := Estimate(f, s, env)
+	s.NoKVOffload = true
+	off, _ := Estimate(f, s, env)
+	kv := off.Layers[0].KBytes + off.Layers[0].VBytes
+	if got := off.Devices[1].ComputeBytes - on.Devices[1].ComputeBytes; got != kv {
+		t.Errorf("no-KV-offload adds %d to the GPU's compute, want one layer's K and V %d", got, kv)
+	}
+	if off.Devices[1].KVBytes != 0 || off.Devices[0].KVBytes != on.Devices[1].KVBytes {
+		t.Errorf("KV: host %d GPU %d", off.Devices[0].KVBytes, off.Devices[1].KVBytes)
+	}
+}
