@@ -308,3 +308,24 @@ func TestMMapDecision(t *testing.T) {
 		})
 	}
 }
+
+// --mlock is kept only where RAM and RLIMIT_MEMLOCK allow it.
+func TestMLock(t *testing.T) {
+	f, err := gguf.Open(testutil.Path("models", "synth-llama-gqa-Q8_0.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	req := Request{Settings: Settings{MLock: true}, Pinned: Pins{MLock: true}}
+	snap := probe.Describe(probe.Description{RAMBytes: 8 << 30, Cores: 2, Features: []string{"avx2"}})
+	if p, err := Make(context.Background(), f, snap, req); err != nil || !p.Settings.MLock {
+		t.Fatalf("unlimited: %v", err)
+	}
+	limit := uint64(64 << 10)
+	snap.Memory.MlockLimitBytes = &limit
+	_, err = Make(context.Background(), f, snap, req)
+	var nf *NoFitError
+	if !errors.As(err, &nf) || !strings.Contains(nf.Reason, "RLIMIT_MEMLOCK") || nf.NearestSettings == nil || nf.NearestSettings.MLock {
+		t.Errorf("RLIMIT_MEMLOCK 64 KiB: %v", err)
+	}
+}
