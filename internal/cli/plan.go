@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -83,7 +84,7 @@ func addPlanFlags(fs *flag.FlagSet) *planFlags {
 	fs.StringVar(&p.ram, "ram", "", "plan for an assumed machine with this much RAM (e.g. 200GiB) instead of probing")
 	fs.Var(&p.gpus, "gpu", "an assumed GPU [NAME=]SIZE[@FREE][:BANDWIDTH], e.g. H100=80GiB (repeatable; with --ram)")
 	fs.IntVar(&p.cores, "cores", 0, "physical cores of the assumed machine (default 8)")
-	fs.StringVar(&p.cpuFeatures, "cpu-features", "", "CPU features of the assumed machine, e.g. avx2,avx512f (default: x86-64 with AVX2 assumed)")
+	fs.StringVar(&p.cpuFeatures, "cpu-features", "", "CPU features of the assumed machine, e.g. avx2,avx512f (default: unknown x86-64, planned with AVX-512's repacking and AVX2's speed)")
 	fs.StringVar(&p.hostBW, "host-bw", "", "measured host memory bandwidth, e.g. 34GB (per second), for the speed prediction")
 	fs.StringVar(&p.diskBW, "disk-bw", "", "measured read speed of the model's disk, e.g. 1.7GB (per second), for the load prediction")
 	fs.StringVar(&p.probePath, "probe", "", "read the machine from a snapshot JSON (plan probe --json) instead of probing")
@@ -321,7 +322,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sweep := fs.Bool("sweep", false, "print a table of n_gpu_layers against memory and predicted speed")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: plan [flags] MODEL.gguf|URL\n\nPlans how the model should run on this machine (or the one --ram/--gpu/--probe describe) without running anything.\nExit status: 0 fits, 3 does not fit, 2 usage, 1 other errors.\n\nflags:")
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
 	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
 		return ExitUsage
@@ -478,6 +479,49 @@ func printSweep(w io.Writer, p *planner.Plan, rows []planner.SweepRow) {
 		fmt.Fprintf(tw, "%.2f\t%.1f\t%v\t\n", r.Decode, r.Load, r.Fits)
 	}
 	tw.Flush()
+}
+
+// shortFlags are llama.cpp's single-dash names.
+var shortFlags = map[string]bool{"c": true, "b": true, "ub": true, "np": true, "t": true, "ngl": true, "fa": true,
+	"ctk": true, "ctv": true, "ts": true, "ot": true, "nkvo": true, "p": true, "n": true, "s": true}
+
+// printFlags prints the flags with their aliases on one line (flags that
+// share a usage text are aliases), llama.cpp style: -c, --ctx-size.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	type group struct {
+		names []string
+		f     *flag.Flag
+	}
+	var groups []*group
+	byUsage := map[string]*group{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if g, ok := byUsage[f.Usage]; ok {
+			g.names = append(g.names, f.Name)
+			return
+		}
+		g := &group{names: []string{f.Name}, f: f}
+		byUsage[f.Usage] = g
+		groups = append(groups, g)
+	})
+	for _, g := range groups {
+		sort.Slice(g.names, func(i, j int) bool { return len(g.names[i]) < len(g.names[j]) })
+		for i, n := range g.names {
+			if shortFlags[n] {
+				g.names[i] = "-" + n
+			} else {
+				g.names[i] = "--" + n
+			}
+		}
+		typ, usage := flag.UnquoteUsage(g.f)
+		if typ != "" {
+			typ = " " + typ
+		}
+		fmt.Fprintf(w, "  %s%s\n    \t%s", strings.Join(g.names, ", "), typ, usage)
+		if d := g.f.DefValue; d != "" && d != "false" && d != "0" && d != "[]" {
+			fmt.Fprintf(w, " (default %q)", d)
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // shellJoin quotes the arguments that a POSIX shell would interpret, so the
