@@ -4,11 +4,11 @@ package planner
 // everything a llama.cpp-family runtime needs to place and run the model.
 // JSON keys follow the plan's documented schema.
 type Settings struct {
-	NCtx        int    `json:"n_ctx"`        // total context (all sequences share one KV pool)
+	NCtx        int    `json:"n_ctx"`        // total context; with NParallel > 1 each sequence's stream gets n_ctx/n_parallel cells
 	NBatch      int    `json:"n_batch"`      // logical batch
 	NUbatch     int    `json:"n_ubatch"`     // physical batch (prefill chunk)
 	NParallel   int    `json:"n_parallel"`   // sequences sharing the KV cache
-	NGPULayers  int    `json:"n_gpu_layers"` // llama.cpp's -ngl: repeating layers from the top, then the output layer
+	NGPULayers  int    `json:"n_gpu_layers"` // llama.cpp's -ngl: the output layer first (current builds; last in b6529), then repeating layers from the top
 	FlashAttn   bool   `json:"flash_attn"`
 	CacheTypeK  string `json:"cache_type_k"` // ggml type name: "f16", "q8_0", …
 	CacheTypeV  string `json:"cache_type_v"`
