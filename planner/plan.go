@@ -1019,12 +1019,18 @@ func (m *model) expertPattern(k int) string {
 			return p
 		}
 	}
-	p := `blk\.0\.ffn_(up|down|gate)_exps`
-	if k > 1 {
-		p = fmt.Sprintf(`blk\.(%s)\.ffn_(up|down|gate)_exps`, layerAlternation(k))
-	}
+	p := cpuMoEPattern(k)
 	m.expertK[p] = k
 	return p
+}
+
+// cpuMoEPattern is the -ot pattern of llama.cpp's --n-cpu-moe k: the
+// up, down and gate expert tensors of layers 0..k-1.
+func cpuMoEPattern(k int) string {
+	if k == 1 {
+		return `blk\.0\.ffn_(up|down|gate)_exps`
+	}
+	return fmt.Sprintf(`blk\.(%s)\.ffn_(up|down|gate)_exps`, layerAlternation(k))
 }
 
 func layerAlternation(k int) string {

@@ -466,13 +466,13 @@ func bar(alloc, cached float64) string {
 func printSweep(w io.Writer, p *planner.Plan, rows []planner.SweepRow) {
 	fmt.Fprintln(w, "\nsweep:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "n_gpu_layers\t")
+	fmt.Fprint(tw, "n_gpu_layers\tn_cpu_moe\t")
 	for _, d := range p.Devices {
 		fmt.Fprintf(tw, "%s\t", d.Name)
 	}
 	fmt.Fprintln(tw, "decode tok/s\tload s\tfits\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%d\t", r.NGPULayers)
+		fmt.Fprintf(tw, "%d\t%d\t", r.NGPULayers, r.NCPUMoE)
 		for _, b := range r.DeviceBytes {
 			fmt.Fprintf(tw, "%s\t", units.Bytes(b))
 		}
