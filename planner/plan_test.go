@@ -329,3 +329,34 @@ func TestMLock(t *testing.T) {
 		t.Errorf("RLIMIT_MEMLOCK 64 KiB: %v", err)
 	}
 }
+
+func TestSweep(t *testing.T) {
+	f := deepseek(t)
+	rows, err := Sweep(context.Background(), f, machine80(200<<30), Request{}, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var whole, moe []SweepRow
+	for _, r := range rows {
+		if r.NCPUMoE == 0 {
+			whole = append(whole, r)
+		} else {
+			moe = append(moe, r)
+		}
+	}
+	if len(whole) != 12 || len(moe) == 0 || whole[0].NGPULayers != 0 || whole[len(whole)-1].NGPULayers != 62 {
+		t.Fatalf("%d whole-layer rows, %d MoE rows", len(whole), len(moe))
+	}
+	// More layers on the GPU: more GPU memory; fewer expert layers on the
+	// CPU: more GPU memory too.
+	for _, rs := range [][]SweepRow{whole, moe} {
+		for i := 1; i < len(rs); i++ {
+			if rs[i].DeviceBytes[1] <= rs[i-1].DeviceBytes[1] {
+				t.Errorf("GPU memory does not grow from %+v to %+v", rs[i-1], rs[i])
+			}
+		}
+	}
+	if !moe[0].Fits || moe[len(moe)-1].Fits {
+		t.Errorf("MoE rows: all experts on the CPU should fit the GPU, almost none should not: %+v", moe)
+	}
+}
