@@ -23,6 +23,9 @@ type DeviceShortfall struct {
 	NeedBytes      uint64 `json:"need_bytes"`
 	AvailableBytes uint64 `json:"available_bytes"`
 	ShortBytes     uint64 `json:"short_bytes"` // 0 when this device fits
+	// MinNeedBytes is the least the device needs under the fallbacks the
+	// request allows (smaller ubatch, context, KV type), margin included.
+	MinNeedBytes uint64 `json:"min_need_bytes"`
 }
 
 // Error says why the model does not fit and, when one was found, the
@@ -40,14 +43,18 @@ func (e *NoFitError) Error() string {
 
 // noFit explains the failed attempt a and searches the nearest plan that
 // would fit by relaxing what the user pinned or forbade.
-func noFit(m *model, mc *machine, a *attempt, req Request) *NoFitError {
+func noFit(m *model, mc *machine, a, least *attempt, req Request) *NoFitError {
 	e := &NoFitError{}
+	if least == nil {
+		least = a
+	}
 	for d, dm := range a.b.Devices {
-		need := dm.TotalBytes + a.margin[d]
-		if d == 0 && a.s.MLock {
-			need += dm.ResidentBytes
+		need := needOf(a, d)
+		minNeed := need
+		if d < len(least.b.Devices) {
+			minNeed = min(need, needOf(least, d))
 		}
-		ds := DeviceShortfall{Name: dm.Name, NeedBytes: need, AvailableBytes: a.avail[d]}
+		ds := DeviceShortfall{Name: dm.Name, NeedBytes: need, AvailableBytes: a.avail[d], MinNeedBytes: minNeed}
 		if need > a.avail[d] {
 			ds.ShortBytes = need - a.avail[d]
 		}
@@ -100,7 +107,7 @@ func noFit(m *model, mc *machine, a *attempt, req Request) *NoFitError {
 			continue
 		}
 		s := initialSettingsQuiet(m, mc, r)
-		try, _, err := search(context.Background(), m, mc, s, r)
+		try, _, _, err := search(context.Background(), m, mc, s, r)
 		if err != nil || try == nil {
 			continue
 		}
@@ -114,6 +121,16 @@ func noFit(m *model, mc *machine, a *attempt, req Request) *NoFitError {
 		break
 	}
 	return e
+}
+
+// needOf is what device d needs in attempt a, margin included.
+func needOf(a *attempt, d int) uint64 {
+	dm := a.b.Devices[d]
+	n := dm.TotalBytes + a.margin[d]
+	if d == 0 && a.s.MLock {
+		n += dm.ResidentBytes
+	}
+	return n
 }
 
 // changes lists, in words, the settings that differ between a and b.

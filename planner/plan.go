@@ -167,7 +167,7 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 	}
 	s := initialSettings(m, mc, req, p)
 
-	fit, wanted, err := search(ctx, m, mc, s, req)
+	fit, wanted, least, err := search(ctx, m, mc, s, req)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +176,7 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 		last = fit
 		explainFallback(p, s, fit.s)
 	}
-	finish(p, m, mc, last, req)
+	finish(p, m, mc, last, least, req)
 	if !p.Fits {
 		return p, p.NoFit
 	}
@@ -320,9 +320,9 @@ func minContext(s Settings, req Request) int {
 // in the order that costs the user least: a smaller ubatch (slower prefill
 // only), then the longest context that fits (a multiple of 256, not below
 // the minimum), then a quantized KV cache (q8_0, then q4_0). It returns the
-// first attempt that fits (nil when none does) and the attempt at the
-// wanted settings.
-func search(ctx context.Context, m *model, mc *machine, s Settings, req Request) (fit, wanted *attempt, err error) {
+// first attempt that fits (nil when none does), the attempt at the wanted
+// settings, and the attempt that came closest (the least memory short).
+func search(ctx context.Context, m *model, mc *machine, s Settings, req Request) (fit, wanted, least *attempt, err error) {
 	try := func(kv string, nctx, ub int) (*attempt, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -333,20 +333,24 @@ func search(ctx context.Context, m *model, mc *machine, s Settings, req Request)
 		if kv != s.CacheTypeK {
 			t.CacheTypeK, t.CacheTypeV, t.FlashAttn = kv, kv, true
 		}
-		return place(m, mc, t, req)
+		a, err := place(m, mc, t, req)
+		if err == nil && !a.fits && (least == nil || shortfall(a) < shortfall(least)) {
+			least = a
+		}
+		return a, err
 	}
 	ubs := ubChoices(s, req)
 	for _, kv := range kvChoices(s, req) {
 		for _, ub := range ubs {
 			a, err := try(kv, s.NCtx, ub)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			if wanted == nil {
 				wanted = a
 			}
 			if a.fits {
-				return a, wanted, nil
+				return a, wanted, nil, nil
 			}
 		}
 		if !req.AllowShrinkContext || req.Pinned.NCtx {
@@ -361,7 +365,7 @@ func search(ctx context.Context, m *model, mc *machine, s Settings, req Request)
 			mid := (lo + hi) / 2
 			a, err := try(kv, mid*256, smallest)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			if a.fits {
 				best, lo = a, mid+1
@@ -375,15 +379,15 @@ func search(ctx context.Context, m *model, mc *machine, s Settings, req Request)
 		for _, ub := range ubs[:len(ubs)-1] {
 			a, err := try(kv, best.s.NCtx, ub)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			if a.fits {
-				return a, wanted, nil
+				return a, wanted, nil, nil
 			}
 		}
-		return best, wanted, nil
+		return best, wanted, nil, nil
 	}
-	return nil, wanted, nil
+	return nil, wanted, least, nil
 }
 
 func ubChoices(s Settings, req Request) []int {
@@ -956,6 +960,17 @@ func pages(a *attempt) bool {
 	return a.s.MMap && cpu.ResidentBytes > 0 && int64(a.avail[0])-int64(cpu.TotalBytes)-int64(a.margin[0]) < int64(cpu.ResidentBytes)
 }
 
+// shortfall is how many bytes the devices lack in all.
+func shortfall(a *attempt) uint64 {
+	var short uint64
+	for d, dm := range a.b.Devices {
+		if need := dm.TotalBytes + a.margin[d]; need > a.avail[d] {
+			short += need - a.avail[d]
+		}
+	}
+	return short
+}
+
 func gpusFit(a *attempt) bool {
 	for d := 1; d < len(a.b.Devices); d++ {
 		if a.b.Devices[d].TotalBytes+a.margin[d] > a.avail[d] {
@@ -1062,7 +1077,7 @@ func residentFraction(mc *machine) float64 {
 }
 
 // finish fills the plan from the chosen (or nearest) attempt.
-func finish(p *Plan, m *model, mc *machine, a *attempt, req Request) {
+func finish(p *Plan, m *model, mc *machine, a, least *attempt, req Request) {
 	p.Fits = a.fits
 	p.Settings = a.s
 	p.breakdown = a.b
@@ -1089,7 +1104,7 @@ func finish(p *Plan, m *model, mc *machine, a *attempt, req Request) {
 	p.Predicted = predict(m, mc, a, req)
 	p.LlamaArgs = p.LlamaCppArgs(ArgsClassic)
 	if !a.fits {
-		p.NoFit = noFit(m, mc, a, req)
+		p.NoFit = noFit(m, mc, a, least, req)
 	}
 }
 

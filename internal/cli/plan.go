@@ -445,6 +445,11 @@ func printPlan(w io.Writer, p *planner.Plan) {
 		fmt.Fprintln(w, "FITS")
 	} else {
 		fmt.Fprintf(w, "DOES NOT FIT: %s\n", strings.TrimPrefix(p.NoFit.Error(), "planner: does not fit: "))
+		for _, d := range p.NoFit.Devices {
+			if d.ShortBytes > 0 {
+				fmt.Fprintf(w, "  %s needs %s (at least %s with the fallbacks allowed), has %s\n", d.Name, units.Bytes(d.NeedBytes), units.Bytes(d.MinNeedBytes), units.Bytes(d.AvailableBytes))
+			}
+		}
 	}
 	fmt.Fprintf(w, "llama.cpp: %s\n", shellJoin(p.LlamaArgs))
 }
