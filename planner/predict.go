@@ -107,7 +107,7 @@ func hostBandwidth(mc *machine, threads int) (float64, string) {
 	if threads >= 2 {
 		bw = min(hostBW2Thread+hostBWPerMore*float64(threads-2), hostBWMax)
 	}
-	return bw, fmt.Sprintf("host memory bandwidth %.0f GB/s for %d threads (assumed from the reference machine; give the measured figure with --host-bw)", bw/1e9, threads)
+	return bw, fmt.Sprintf("host memory bandwidth %.0f GB/s for %d threads, assumed: 29 and 34 GB/s measured with 1 and 2 threads on the reference machine, %.0f GB/s more per further thread up to %.0f GB/s; give the measured figure with --host-bw", bw/1e9, threads, hostBWPerMore/1e9, hostBWMax/1e9)
 }
 
 func hostFlops(mc *machine) float64 {
