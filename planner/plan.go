@@ -146,6 +146,9 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 	if snap == nil {
 		return nil, fmt.Errorf("planner: no machine snapshot")
 	}
+	if len(f.Tensors) == 0 {
+		return nil, fmt.Errorf("planner: %s has no tensors (a vocabulary-only file?): nothing to place", req.ModelPath)
+	}
 	m := newModel(f)
 	if m.nLayer <= 0 {
 		return nil, fmt.Errorf("planner: %s: architecture %q has no block_count", req.ModelPath, m.h.Architecture)

@@ -40,6 +40,7 @@ func TestPlanCommand(t *testing.T) {
 		{"load-mode dio", []string{synth, "--ram", "8GiB", "--load-mode", "dio"}, ExitUsage, "", ""},
 		{"bad ngl", []string{synth, "-ngl", "many", "--ram", "8GiB"}, ExitUsage, "", ""},
 		{"gpu without ram", []string{synth, "--gpu", "8GiB"}, ExitUsage, "", ""},
+		{"no tensors", []string{"testdata/vocab/ggml-vocab-gpt-2.gguf", "--ram", "8GiB"}, ExitError, "", ""},
 		{"missing model", []string{"testdata/none.gguf", "--ram", "8GiB"}, ExitError, "", ""},
 	}
 	for _, tt := range tests {
