@@ -146,6 +146,18 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 	if snap == nil {
 		return nil, fmt.Errorf("planner: no machine snapshot")
 	}
+	// Sizes multiply into bytes: refuse values no runtime takes rather than
+	// let the arithmetic wrap.
+	for _, v := range []struct {
+		name  string
+		value int
+		limit int
+	}{{"n_ctx", req.Settings.NCtx, 1 << 24}, {"n_batch", req.Settings.NBatch, 1 << 24}, {"n_ubatch", req.Settings.NUbatch, 1 << 24},
+		{"n_parallel", req.Settings.NParallel, 1 << 12}, {"threads", req.Settings.Threads, 1 << 12}, {"n_gpu_layers", req.Settings.NGPULayers, 1 << 20}} {
+		if v.value < 0 || v.value > v.limit {
+			return nil, fmt.Errorf("planner: %s %d out of range [0, %d]", v.name, v.value, v.limit)
+		}
+	}
 	if len(f.Tensors) == 0 {
 		return nil, fmt.Errorf("planner: %s has no tensors (a vocabulary-only file?): nothing to place", req.ModelPath)
 	}

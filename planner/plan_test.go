@@ -360,3 +360,34 @@ func TestSweep(t *testing.T) {
 		t.Errorf("MoE rows: all experts on the CPU should fit the GPU, almost none should not: %+v", moe)
 	}
 }
+
+// Odd machines and requests give a plan or an error, never a panic or a
+// wrapped size.
+func TestOddInputs(t *testing.T) {
+	f, err := gguf.Open(testutil.Path("models", "synth-llama-gqa-Q4_K_M.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tests := []struct {
+		name string
+		d    probe.Description
+		req  Request
+		ok   bool
+	}{
+		{"no RAM", probe.Description{}, Request{}, false},
+		{"GPU without memory", probe.Description{RAMBytes: 8 << 30, GPUs: []probe.GPU{{Name: "g"}}}, Request{}, false}, // its runtime alone does not fit
+		{"huge context", probe.Description{RAMBytes: 8 << 30}, Request{Settings: Settings{NCtx: 1 << 40}, Pinned: Pins{NCtx: true}}, false},
+		{"negative threads", probe.Description{RAMBytes: 8 << 30}, Request{Settings: Settings{Threads: -1}, Pinned: Pins{Threads: true}}, false},
+		{"huge ubatch", probe.Description{RAMBytes: 8 << 30}, Request{Settings: Settings{NUbatch: 1 << 30}}, false},
+		{"bad KV type", probe.Description{RAMBytes: 8 << 30}, Request{Settings: Settings{CacheTypeK: "q9_9"}, Pinned: Pins{CacheTypeK: true}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Make(context.Background(), f, probe.Describe(tt.d), tt.req)
+			if fits := err == nil && p.Fits; fits != tt.ok {
+				t.Errorf("fits %v (err %v), want %v", fits, err, tt.ok)
+			}
+		})
+	}
+}
