@@ -191,6 +191,7 @@ func gpuAllocSize(typ gguf.Type, shape []uint64, size uint64) uint64 {
 
 func newModel(f *gguf.File) *model {
 	m := &model{f: f, h: f.HParams(), matches: map[string][]bool{}, expertK: map[string]int{}}
+	m.tensors = make([]tinfo, 0, len(f.Tensors))
 	m.nLayer = m.h.BlockCount
 	if recurrentArch[m.h.Architecture] == "rwkv" {
 		arch := m.h.Architecture

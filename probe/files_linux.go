@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -77,9 +78,17 @@ func fileInfo(p string) (FileInfo, error) {
 }
 
 // rotational reads queue/rotational of the block device (or, for a
-// partition, of its parent disk); nil for filesystems without one.
+// partition, of its parent disk); nil for filesystems without one, and for
+// paravirtual disks (virtio vd*, Xen xvd*), which report 1 whatever the
+// storage behind them is.
 func rotational(major, minor uint32) *bool {
 	dev := "/sys/dev/block/" + strconv.Itoa(int(major)) + ":" + strconv.Itoa(int(minor))
+	if target, err := filepath.EvalSymlinks(dev); err == nil {
+		name := filepath.Base(target)
+		if strings.HasPrefix(name, "vd") || strings.HasPrefix(name, "xvd") {
+			return nil
+		}
+	}
 	for _, p := range []string{dev + "/queue/rotational", dev + "/../queue/rotational"} {
 		if s := readString(p); s == "0" || s == "1" {
 			v := s == "1"
