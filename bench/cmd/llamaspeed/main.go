@@ -33,9 +33,10 @@ func main() {
 	runs := flag.Int("runs", 5, "timed runs per model (after one warm-up)")
 	threads := flag.Int("threads", 2, "CPU threads")
 	nctx := flag.Int("ctx", 256, "context length")
+	nopoll := flag.Bool("nopoll", false, "idle threadpool workers sleep instead of spinning")
 	verbose := flag.Bool("v", false, "show llama.cpp's log")
 	flag.Parse()
-	o := llamacpp.Options{Threads: *threads, Ctx: *nctx, Verbose: *verbose}
+	o := llamacpp.Options{Threads: *threads, Ctx: *nctx, NoPoll: *nopoll, Verbose: *verbose}
 	if err := run(context.Background(), strings.Split(*models, ","), *prompt, *gen, *runs, o); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
