@@ -1,9 +1,7 @@
 package exec
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -13,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/ggufwrite"
 	"github.com/modelfit/modelfit/planner"
 )
 
@@ -33,73 +32,23 @@ type synthTensor struct {
 	data  []float32 // f32 values (raw bytes of len 4·n for other 4-byte types)
 }
 
-const synthAlign = 32
-
 // writeSynth writes a GGUF v3 file and returns its path.
 func writeSynth(t testing.TB, kvs []synthKV, tensors []synthTensor) string {
 	t.Helper()
-	var b bytes.Buffer
-	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
-	str := func(s string) { le(uint64(len(s))); b.WriteString(s) }
-	b.WriteString("GGUF")
-	le(uint32(3))
-	le(uint64(len(tensors)))
-	le(uint64(len(kvs)))
-	for _, e := range kvs {
-		str(e.key)
-		switch v := e.val.(type) {
-		case string:
-			le(uint32(gguf.ValueString))
-			str(v)
-		case uint32:
-			le(uint32(gguf.ValueUint32))
-			le(v)
-		case float32:
-			le(uint32(gguf.ValueFloat32))
-			le(math.Float32bits(v))
-		case []string:
-			le(uint32(gguf.ValueArray))
-			le(uint32(gguf.ValueString))
-			le(uint64(len(v)))
-			for _, s := range v {
-				str(s)
-			}
-		case []int32:
-			le(uint32(gguf.ValueArray))
-			le(uint32(gguf.ValueInt32))
-			le(uint64(len(v)))
-			for _, x := range v {
-				le(x)
-			}
-		default:
-			t.Fatalf("writeSynth: unsupported value %T", v)
-		}
+	enc := make([]ggufwrite.KV, len(kvs))
+	for i, e := range kvs {
+		enc[i] = ggufwrite.KV{Key: e.key, Value: e.val}
 	}
-	var off uint64
-	for _, ts := range tensors {
-		str(ts.name)
-		le(uint32(len(ts.shape)))
-		for _, d := range ts.shape {
-			le(d)
-		}
-		le(uint32(ts.typ))
-		le(off)
-		off += (uint64(4*len(ts.data)) + synthAlign - 1) / synthAlign * synthAlign
+	ts := make([]ggufwrite.Tensor, len(tensors))
+	for i, x := range tensors {
+		ts[i] = ggufwrite.Tensor{Name: x.name, Type: x.typ, Shape: x.shape, Data: ggufwrite.F32(x.data)}
 	}
-	pad := func() {
-		for b.Len()%synthAlign != 0 {
-			b.WriteByte(0)
-		}
-	}
-	pad()
-	for _, ts := range tensors {
-		for _, x := range ts.data {
-			le(math.Float32bits(x))
-		}
-		pad()
+	raw, err := ggufwrite.Encode(enc, ts)
+	if err != nil {
+		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "synth.gguf")
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -2,11 +2,11 @@ package planner
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"testing"
 
 	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/ggufwrite"
 	"github.com/modelfit/modelfit/internal/testutil"
 )
 
@@ -21,34 +21,15 @@ type meta struct {
 // the cache and state sizes, which depend on hyperparameters alone.
 func synthModel(t *testing.T, kvs ...meta) *gguf.File {
 	t.Helper()
-	var b bytes.Buffer
-	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
-	str := func(s string) { le(uint64(len(s))); b.WriteString(s) }
-	b.WriteString("GGUF")
-	le(uint32(3))
-	le(uint64(0))
-	le(uint64(len(kvs)))
-	for _, e := range kvs {
-		str(e.key)
-		switch v := e.val.(type) {
-		case string:
-			le(uint32(gguf.ValueString))
-			str(v)
-		case uint32:
-			le(uint32(gguf.ValueUint32))
-			le(v)
-		case []uint32:
-			le(uint32(gguf.ValueArray))
-			le(uint32(gguf.ValueUint32))
-			le(uint64(len(v)))
-			for _, x := range v {
-				le(x)
-			}
-		default:
-			t.Fatalf("synthModel: unsupported value %T", v)
-		}
+	enc := make([]ggufwrite.KV, len(kvs))
+	for i, e := range kvs {
+		enc[i] = ggufwrite.KV{Key: e.key, Value: e.val}
 	}
-	f, err := gguf.Parse(bytes.NewReader(b.Bytes()), int64(b.Len()))
+	raw, err := ggufwrite.Encode(enc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Parse(bytes.NewReader(raw), int64(len(raw)))
 	if err != nil {
 		t.Fatal(err)
 	}

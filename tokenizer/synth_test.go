@@ -2,13 +2,12 @@ package tokenizer
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
-	"math"
 	"slices"
 	"testing"
 
 	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/ggufwrite"
 )
 
 // kv is one metadata entry of a synthetic GGUF: val is a string, bool,
@@ -32,51 +31,15 @@ func synthGGUF(t testing.TB, kvs ...kv) *gguf.File {
 // synthBytes encodes kvs as a tensor-less GGUF v3 file.
 func synthBytes(t testing.TB, kvs ...kv) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
-	str := func(s string) { le(uint64(len(s))); b.WriteString(s) }
-	b.WriteString("GGUF")
-	le(uint32(3))
-	le(uint64(0))
-	le(uint64(len(kvs)))
-	for _, e := range kvs {
-		str(e.key)
-		switch v := e.val.(type) {
-		case string:
-			le(uint32(gguf.ValueString))
-			str(v)
-		case bool:
-			le(uint32(gguf.ValueBool))
-			le(v)
-		case uint32:
-			le(uint32(gguf.ValueUint32))
-			le(v)
-		case []string:
-			le(uint32(gguf.ValueArray))
-			le(uint32(gguf.ValueString))
-			le(uint64(len(v)))
-			for _, s := range v {
-				str(s)
-			}
-		case []float32:
-			le(uint32(gguf.ValueArray))
-			le(uint32(gguf.ValueFloat32))
-			le(uint64(len(v)))
-			for _, x := range v {
-				le(math.Float32bits(x))
-			}
-		case []int32:
-			le(uint32(gguf.ValueArray))
-			le(uint32(gguf.ValueInt32))
-			le(uint64(len(v)))
-			for _, x := range v {
-				le(x)
-			}
-		default:
-			t.Fatalf("synthBytes: unsupported value %T", v)
-		}
+	enc := make([]ggufwrite.KV, len(kvs))
+	for i, e := range kvs {
+		enc[i] = ggufwrite.KV{Key: e.key, Value: e.val}
 	}
-	return b.Bytes()
+	raw, err := ggufwrite.Encode(enc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 func synthTokenizer(t testing.TB, kvs ...kv) *Tokenizer {

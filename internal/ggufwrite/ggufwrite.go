@@ -1,0 +1,146 @@
+// Package ggufwrite encodes small GGUF v3 files for tests: metadata of the
+// common Go types and tensors with their raw bytes. The gguf package's own
+// tests build broken files by hand instead; this writer only writes valid ones.
+package ggufwrite
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/modelfit/modelfit/gguf"
+)
+
+// Alignment is the tensor data alignment the writer uses (GGUF's default).
+const Alignment = gguf.DefaultAlignment
+
+// KV is one metadata entry. Value is a string, bool, uint8, uint16, uint32,
+// uint64, int8, int16, int32, int64, float32, float64, or a slice of string,
+// uint32, int32 or float32.
+type KV struct {
+	Key   string
+	Value any
+}
+
+// Tensor is one tensor: Data holds its bytes in the stored type.
+type Tensor struct {
+	Name  string
+	Type  gguf.Type
+	Shape []uint64 // ggml order: Shape[0] is the row length
+	Data  []byte
+}
+
+// Encode returns the GGUF v3 file holding kvs and tensors, each tensor's
+// data aligned to Alignment.
+func Encode(kvs []KV, tensors []Tensor) ([]byte, error) {
+	var b bytes.Buffer
+	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
+	str := func(s string) { le(uint64(len(s))); b.WriteString(s) }
+	b.WriteString(gguf.Magic)
+	le(uint32(3))
+	le(uint64(len(tensors)))
+	le(uint64(len(kvs)))
+	for _, e := range kvs {
+		str(e.Key)
+		if err := value(&b, e.Value, le, str); err != nil {
+			return nil, fmt.Errorf("ggufwrite: %s: %w", e.Key, err)
+		}
+	}
+	var off uint64
+	for _, t := range tensors {
+		str(t.Name)
+		le(uint32(len(t.Shape)))
+		for _, d := range t.Shape {
+			le(d)
+		}
+		le(uint32(t.Type))
+		le(off)
+		off += align(uint64(len(t.Data)))
+	}
+	pad := func() {
+		for b.Len()%Alignment != 0 {
+			b.WriteByte(0)
+		}
+	}
+	pad()
+	for _, t := range tensors {
+		b.Write(t.Data)
+		pad()
+	}
+	return b.Bytes(), nil
+}
+
+func align(n uint64) uint64 { return (n + Alignment - 1) / Alignment * Alignment }
+
+func value(b *bytes.Buffer, v any, le func(any), str func(string)) error {
+	arr := func(elem gguf.ValueType, n int) {
+		le(uint32(gguf.ValueArray))
+		le(uint32(elem))
+		le(uint64(n))
+	}
+	switch x := v.(type) {
+	case string:
+		le(uint32(gguf.ValueString))
+		str(x)
+	case bool:
+		le(uint32(gguf.ValueBool))
+		le(x)
+	case uint8:
+		le(uint32(gguf.ValueUint8))
+		le(x)
+	case uint16:
+		le(uint32(gguf.ValueUint16))
+		le(x)
+	case uint32:
+		le(uint32(gguf.ValueUint32))
+		le(x)
+	case uint64:
+		le(uint32(gguf.ValueUint64))
+		le(x)
+	case int8:
+		le(uint32(gguf.ValueInt8))
+		le(x)
+	case int16:
+		le(uint32(gguf.ValueInt16))
+		le(x)
+	case int32:
+		le(uint32(gguf.ValueInt32))
+		le(x)
+	case int64:
+		le(uint32(gguf.ValueInt64))
+		le(x)
+	case float32:
+		le(uint32(gguf.ValueFloat32))
+		le(math.Float32bits(x))
+	case float64:
+		le(uint32(gguf.ValueFloat64))
+		le(math.Float64bits(x))
+	case []string:
+		arr(gguf.ValueString, len(x))
+		for _, s := range x {
+			str(s)
+		}
+	case []uint32:
+		arr(gguf.ValueUint32, len(x))
+		le(x)
+	case []int32:
+		arr(gguf.ValueInt32, len(x))
+		le(x)
+	case []float32:
+		arr(gguf.ValueFloat32, len(x))
+		le(x)
+	default:
+		return fmt.Errorf("unsupported value type %T", v)
+	}
+	return nil
+}
+
+// F32 returns the little-endian bytes of xs, for Tensor.Data of f32 tensors.
+func F32(xs []float32) []byte {
+	out := make([]byte, 4*len(xs))
+	for i, x := range xs {
+		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(x))
+	}
+	return out
+}

@@ -1,0 +1,53 @@
+package ggufwrite
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/modelfit/modelfit/gguf"
+)
+
+func TestRoundTrip(t *testing.T) {
+	kvs := []KV{
+		{"general.architecture", "llama"}, {"b", true}, {"u8", uint8(7)}, {"u16", uint16(8)}, {"u32", uint32(9)},
+		{"u64", uint64(10)}, {"i8", int8(-1)}, {"i16", int16(-2)}, {"i32", int32(-3)}, {"i64", int64(-4)},
+		{"f32", float32(0.5)}, {"f64", 0.25}, {"ss", []string{"a", "bc"}}, {"u32s", []uint32{1, 2}},
+		{"i32s", []int32{-1, 2}}, {"f32s", []float32{1.5, 2}},
+	}
+	ts := []Tensor{
+		{Name: "a", Type: gguf.TypeF32, Shape: []uint64{3}, Data: F32([]float32{1, 2, 3})},
+		{Name: "b", Type: gguf.TypeF32, Shape: []uint64{2, 2}, Data: F32([]float32{4, 5, 6, 7})},
+	}
+	raw, err := Encode(kvs, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Parse(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Metadata.Len() != len(kvs) || len(f.Tensors) != 2 || !f.DataPresent() || f.Architecture() != "llama" {
+		t.Fatalf("parsed %d kvs, %d tensors", f.Metadata.Len(), len(f.Tensors))
+	}
+	for _, kv := range kvs {
+		v, ok := f.Metadata.Get(kv.Key)
+		if !ok {
+			t.Errorf("%s missing", kv.Key)
+			continue
+		}
+		if a, isArr := v.Array(); isArr {
+			if a.Len() != 2 {
+				t.Errorf("%s: %d elements", kv.Key, a.Len())
+			}
+		} else if got := v.Any(); got != kv.Value {
+			t.Errorf("%s = %v (%T), want %v", kv.Key, got, got, kv.Value)
+		}
+	}
+	b, _ := f.Tensor("b")
+	if b.Offset != f.DataOffset+Alignment || b.Size != 16 || raw[b.Offset] != F32([]float32{4})[0] {
+		t.Errorf("tensor b at %d, %d bytes", b.Offset, b.Size)
+	}
+	if _, err := Encode([]KV{{"x", struct{}{}}}, nil); err == nil {
+		t.Error("unsupported value accepted")
+	}
+}
