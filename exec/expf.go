@@ -190,18 +190,82 @@ func gemmDot(t gguf.Type, a, b []byte, n int) (float32, bool) {
 	return hsum(acc[:w]), true
 }
 
-// gemmDotF16 is gemmDot for an f16 row a and a row b already rounded to f16
-// and widened, len(b) a multiple of vecLanes.
-func gemmDotF16(a []byte, b []float32) float32 {
-	w := vecLanes
-	var acc [16]float32
-	a = a[:2*len(b)]
-	for l := 0; l+w <= len(b); l += w {
-		bl := b[l : l+w]
-		al := a[2*l : 2*(l+w)]
-		for i := range bl {
-			acc[i] += quant.F16ToF32(uint16(al[2*i])|uint16(al[2*i+1])<<8) * bl[i]
-		}
+// gemmDotF32 is gemmDot for f16 rows a and b already widened to float32,
+// len(b) a multiple of vecLanes: the same lanes, products (exact, so an FMA
+// rounds as the plain add) and halving sum.
+func gemmDotF32(a, b []float32) float32 {
+	if vecLanes == 16 {
+		return gemmDotF32x16(a, b)
 	}
-	return hsum(acc[:w])
+	return gemmDotF32x8(a, b)
+}
+
+// gemmDotF32x16 is gemmDotF32 for 16 lanes, unrolled: lane i accumulates
+// products i, i+16, ..., then the lanes are summed as hsum does.
+func gemmDotF32x16(a, b []float32) float32 {
+	var a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15 float32
+	a = a[:len(b)]
+	for l := 0; l+16 <= len(b); l += 16 {
+		al := (*[16]float32)(a[l : l+16])
+		bl := (*[16]float32)(b[l : l+16])
+		a0 += al[0] * bl[0]
+		a1 += al[1] * bl[1]
+		a2 += al[2] * bl[2]
+		a3 += al[3] * bl[3]
+		a4 += al[4] * bl[4]
+		a5 += al[5] * bl[5]
+		a6 += al[6] * bl[6]
+		a7 += al[7] * bl[7]
+		a8 += al[8] * bl[8]
+		a9 += al[9] * bl[9]
+		a10 += al[10] * bl[10]
+		a11 += al[11] * bl[11]
+		a12 += al[12] * bl[12]
+		a13 += al[13] * bl[13]
+		a14 += al[14] * bl[14]
+		a15 += al[15] * bl[15]
+	}
+	a0 += a8
+	a1 += a9
+	a2 += a10
+	a3 += a11
+	a4 += a12
+	a5 += a13
+	a6 += a14
+	a7 += a15
+	a0 += a4
+	a1 += a5
+	a2 += a6
+	a3 += a7
+	a0 += a2
+	a1 += a3
+	a0 += a1
+	return a0
+}
+
+// gemmDotF32x8 is gemmDotF32 for 8 lanes, unrolled: lane i accumulates
+// products i, i+8, ..., then the lanes are summed as hsum does.
+func gemmDotF32x8(a, b []float32) float32 {
+	var a0, a1, a2, a3, a4, a5, a6, a7 float32
+	a = a[:len(b)]
+	for l := 0; l+8 <= len(b); l += 8 {
+		al := (*[8]float32)(a[l : l+8])
+		bl := (*[8]float32)(b[l : l+8])
+		a0 += al[0] * bl[0]
+		a1 += al[1] * bl[1]
+		a2 += al[2] * bl[2]
+		a3 += al[3] * bl[3]
+		a4 += al[4] * bl[4]
+		a5 += al[5] * bl[5]
+		a6 += al[6] * bl[6]
+		a7 += al[7] * bl[7]
+	}
+	a0 += a4
+	a1 += a5
+	a2 += a6
+	a3 += a7
+	a0 += a2
+	a1 += a3
+	a0 += a1
+	return a0
 }

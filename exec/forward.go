@@ -30,6 +30,7 @@ type buffers struct {
 	gate, up                 []float32
 	logits                   []float32
 	acts                     []byte
+	kF, vF                   []float32 // one layer's f16 K and V cache widened, for f16 caches
 	work                     []scratch
 }
 
@@ -225,6 +226,30 @@ func (m *Model) attention(il, pos0, T int) error {
 	group := hp.nHead / hp.nHeadKV
 	scale := float32(1 / math.Sqrt(float64(hp.headDim)))
 	hd := hp.headDim
+	// Widen the f16 K and V cells this ubatch reads once per layer rather
+	// than once per query: the same values, so the same products.
+	nPos := pos0 + T
+	fastK := kv.kt == gguf.TypeF16 && hd%vecLanes == 0
+	if fastK {
+		b.kF = widenF16(b.kF, kv.k[il][:2*nPos*kv.kvDim])
+	}
+	// The longest V prefix any query reads on the f16 fast path.
+	nvMax := min(kv.nCtx, (nPos+31)/32*32, (nPos+vecLanes-1)/vecLanes*vecLanes)
+	fastV := kv.vt == gguf.TypeF16
+	if fastV {
+		b.vF = grow(b.vF, kv.kvDim*nvMax)
+		if err := m.pool.run(kv.kvDim, 8, func(_, lo, hi int) {
+			for ch := lo; ch < hi; ch++ {
+				src := kv.vRow(il, ch, nvMax)
+				dst := b.vF[ch*nvMax : (ch+1)*nvMax]
+				for i := range dst {
+					dst[i] = quant.F16ToF32(uint16(src[2*i]) | uint16(src[2*i+1])<<8)
+				}
+			}
+		}); err != nil {
+			return err
+		}
+	}
 	return m.pool.run(T*hp.nHead, 1, func(wk, lo, hi int) {
 		s := &b.work[wk]
 		s.qAct = grow(s.qAct, hd*int(kv.kt.BlockBytes()))
@@ -239,7 +264,6 @@ func (m *Model) attention(il, pos0, T int) error {
 			// exponentials take ggml's vector path.
 			nkv := min(kv.nCtx, (n+31)/32*32)
 			s.scores = grow(s.scores, nkv)
-			fastK := kv.kt == gguf.TypeF16 && hd%vecLanes == 0
 			if fastK {
 				s.qF = widenF16(s.qF, s.qAct)
 			}
@@ -248,7 +272,8 @@ func (m *Model) attention(il, pos0, T int) error {
 				case p >= n:
 					s.scores[p] = float32(math.Inf(-1))
 				case fastK:
-					s.scores[p] = gemmDotF16(kv.kRow(il, p, kvh, hd), s.qF) * scale
+					off := p*kv.kvDim + kvh*hd
+					s.scores[p] = gemmDotF32(b.kF[off:off+hd], s.qF) * scale
 				default:
 					s.scores[p] = m.qk(kv.kRow(il, p, kvh, hd), s.qAct, hd) * scale
 				}
@@ -260,10 +285,11 @@ func (m *Model) attention(il, pos0, T int) error {
 			// The masked cells add exact zeros to tinyBLAS's lanes: stop at
 			// the first whole vector past the causal end.
 			nv := min(nkv, (n+vecLanes-1)/vecLanes*vecLanes)
-			if kv.vt == gguf.TypeF16 && nv%vecLanes == 0 {
+			if fastV && nv%vecLanes == 0 {
 				s.pF = widenF16(s.pF, s.pAct[:2*nv])
 				for d := range hd {
-					out[d] = gemmDotF16(kv.vRow(il, kvh*hd+d, nv), s.pF)
+					off := (kvh*hd + d) * nvMax
+					out[d] = gemmDotF32(b.vF[off:off+nv], s.pF)
 				}
 				continue
 			}
