@@ -94,8 +94,7 @@ func existingDir(mount, rel string) string {
 // "used" memory: Ollama's mistake in ollama/ollama#15474); the tightest level
 // binds. A level whose usage cannot be read (a container sees only its own
 // cgroup) is charged at least the usage of the levels below it.
-func readCgroupMemory(o *Options, m *Memory) {
-	d := findCgroups(o)
+func readCgroupMemory(d cgroupDirs, m *Memory) {
 	if d.version == 0 {
 		return
 	}
@@ -152,8 +151,7 @@ func cgroupUsage(version int, dir string) (usage, cache uint64) {
 }
 
 // cgroupCPUQuota returns the CPU quota in cores (0 when none).
-func cgroupCPUQuota(o *Options) (float64, string) {
-	d := findCgroups(o)
+func cgroupCPUQuota(d cgroupDirs) (float64, string) {
 	if d.cpuDir == "" {
 		return 0, ""
 	}

@@ -16,7 +16,7 @@ var featureNames = map[string]string{
 
 // readCPU reads /proc/cpuinfo and the cgroup CPU quota. Physical cores are
 // distinct (physical id, core id) pairs; hyperthreads share one.
-func readCPU(o *Options) CPU {
+func readCPU(o *Options, cg cgroupDirs) CPU {
 	c := CPU{Arch: goarch, Features: []string{}}
 	data, _ := os.ReadFile(o.path("/proc/cpuinfo"))
 	cores := map[[2]string]bool{}
@@ -70,7 +70,7 @@ func readCPU(o *Options) CPU {
 		c.UsableCores = float64(n)
 		c.QuotaSource = "affinity"
 	}
-	if q, src := cgroupCPUQuota(o); q > 0 && q < c.UsableCores {
+	if q, src := cgroupCPUQuota(cg); q > 0 && q < c.UsableCores {
 		c.UsableCores = q
 		c.QuotaSource = src
 	}

@@ -60,9 +60,12 @@ func Probe(ctx context.Context, opts Options) (*Snapshot, error) {
 	if err := readMemory(&opts, &s.Memory); err != nil {
 		return nil, err
 	}
-	readCgroupMemory(&opts, &s.Memory)
+	// The cgroup paths are found once and serve both the memory limit and
+	// the CPU quota.
+	cg := findCgroups(&opts)
+	readCgroupMemory(cg, &s.Memory)
 	s.Memory.MlockLimitBytes = mlockLimit(&opts)
-	s.CPU = readCPU(&opts)
+	s.CPU = readCPU(&opts, cg)
 	s.NUMA = readNUMA(&opts)
 	if err := ctx.Err(); err != nil {
 		return nil, err
