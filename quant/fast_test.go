@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/modelfit/modelfit/gguf"
@@ -79,31 +78,15 @@ func TestFastRealRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, m := range testModels {
 		t.Run(m.name, func(t *testing.T) {
-			path := m.path(t)
-			f, err := gguf.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			fh, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer fh.Close()
-			for _, tn := range f.Tensors {
+			eachTensor(t, m.path(t), 1, func(tn gguf.Tensor, buf []byte, _ int) {
 				n := int(tn.Shape[0])
-				rb := rowBytes(tn.Type, n)
-				buf := make([]byte, rb)
-				if _, err := fh.ReadAt(buf, tn.Offset); err != nil {
-					t.Fatal(err)
-				}
 				checkFast(t, tn.Type, buf, randVec(r, n))
 				// An odd prefix of the row as well.
 				if bs := int(tn.Type.BlockSize()); n/bs > 2 && bs > 1 {
 					m := (n/bs - 1) | 1
 					checkFast(t, tn.Type, buf[:rowBytes(tn.Type, m*bs)], randVec(r, m*bs))
 				}
-			}
+			})
 		})
 	}
 }

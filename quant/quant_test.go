@@ -327,30 +327,14 @@ func TestRealRows(t *testing.T) {
 	seen := map[gguf.Type]bool{}
 	for _, m := range testModels {
 		t.Run(m.name, func(t *testing.T) {
-			path := m.path(t)
-			f, err := gguf.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			fh, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer fh.Close()
-			for _, tn := range f.Tensors {
+			eachTensor(t, m.path(t), 4, func(tn gguf.Tensor, buf []byte, rb int) {
 				if !Supported(tn.Type) {
 					t.Errorf("%s: unsupported type %v", tn.Name, tn.Type)
-					continue
+					return
 				}
 				seen[tn.Type] = true
 				n := int(tn.Shape[0])
-				rb := rowBytes(tn.Type, n)
-				rows := min(4, int(tn.Size)/rb)
-				buf := make([]byte, rb*rows)
-				if _, err := fh.ReadAt(buf, tn.Offset); err != nil {
-					t.Fatal(err)
-				}
+				rows := len(buf) / rb
 				vals := make([]float32, n)
 				var sum, sq float64
 				for k := 0; k < rows; k++ {
@@ -403,10 +387,34 @@ func TestRealRows(t *testing.T) {
 						}
 					}
 				}
-			}
+			})
 		})
 	}
 	t.Logf("types seen in test models: %v", seen)
+}
+
+// eachTensor calls fn with the first rows (at most maxRows) of every tensor
+// of the model file at path, read straight from the file, and the row size.
+func eachTensor(t *testing.T, path string, maxRows int, fn func(tn gguf.Tensor, rows []byte, rowSize int)) {
+	t.Helper()
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	for _, tn := range f.Tensors {
+		rb := rowBytes(tn.Type, int(tn.Shape[0]))
+		buf := make([]byte, rb*min(maxRows, int(tn.Size)/rb))
+		if _, err := fh.ReadAt(buf, tn.Offset); err != nil {
+			t.Fatal(err)
+		}
+		fn(tn, buf, rb)
+	}
 }
 
 func TestMatMul(t *testing.T) {
