@@ -97,9 +97,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	defer f.Close()
 	in := NewInspection(fs.Arg(0), f)
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(in); err != nil {
+		if err := writeJSON(stdout, in); err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitError
 		}
@@ -115,6 +113,13 @@ func OpenModel(ctx context.Context, arg string) (*gguf.File, error) {
 		return gguf.ParseURL(ctx, arg, nil)
 	}
 	return gguf.Open(arg)
+}
+
+// writeJSON writes v as the commands' indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // reorderFlags moves flags after positional arguments to the front, so that

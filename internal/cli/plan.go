@@ -367,14 +367,12 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case *printArgs:
 		fmt.Fprintln(stdout, strings.Join(pl.LlamaArgs, " "))
 	case *asJSON:
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
 		// The sweep rides along as an extra key of the same schema.
 		doc := struct {
 			*planner.Plan
 			Sweep []planner.SweepRow `json:"sweep,omitempty"`
 		}{pl, rows}
-		if err := enc.Encode(doc); err != nil {
+		if err := writeJSON(stdout, doc); err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitError
 		}
