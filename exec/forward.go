@@ -56,6 +56,15 @@ func (m *Model) Eval(ctx context.Context, tokens []int32) ([][]float32, error) {
 	return out, err
 }
 
+// EvalLast appends tokens to the sequence like Eval but computes and returns
+// only the logits after the last one, as a decode step or a prompt whose
+// intermediate predictions are not wanted (llama.cpp's default batch).
+func (m *Model) EvalLast(ctx context.Context, tokens []int32) ([]float32, error) {
+	var out []float32
+	err := m.eval(ctx, tokens, false, func(l []float32) { out = append(out[:0], l...) })
+	return out, err
+}
+
 // eval runs tokens through the model chunk by chunk and passes the logits of
 // each position (all, or only the last token's) to emit. The slice passed is
 // reused.
