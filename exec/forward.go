@@ -29,7 +29,7 @@ type buffers struct {
 	x, xn, q, k, v, att, tmp []float32
 	gate, up                 []float32
 	logits                   []float32
-	acts                     []byte
+	acts                     [3][]byte // one group's inputs, per activation type
 	kF, vF                   []float32 // one layer's f16 K and V cache widened, for f16 caches
 	work                     []scratch
 }
@@ -138,13 +138,7 @@ func (m *Model) forward(tokens []int32, logits, all bool) error {
 	for il := range m.layers {
 		l := &m.layers[il]
 		rmsNorm(b.xn, b.x, l.attnNorm, hp.nEmbd, hp.eps)
-		if err := m.matmul(l.wq, b.q, b.xn, T); err != nil {
-			return err
-		}
-		if err := m.matmul(l.wk, b.k, b.xn, T); err != nil {
-			return err
-		}
-		if err := m.matmul(l.wv, b.v, b.xn, T); err != nil {
+		if err := m.matmuls(b.xn, T, mm{l.wq, b.q}, mm{l.wk, b.k}, mm{l.wv, b.v}); err != nil {
 			return err
 		}
 		addBias(b.q, l.bq)
@@ -165,10 +159,7 @@ func (m *Model) forward(tokens []int32, logits, all bool) error {
 		add(b.x, b.tmp)
 
 		rmsNorm(b.xn, b.x, l.ffnNorm, hp.nEmbd, hp.eps)
-		if err := m.matmul(l.gate, b.gate, b.xn, T); err != nil {
-			return err
-		}
-		if err := m.matmul(l.up, b.up, b.xn, T); err != nil {
+		if err := m.matmuls(b.xn, T, mm{l.gate, b.gate}, mm{l.up, b.up}); err != nil {
 			return err
 		}
 		swiglu(b.gate, b.up, hp.nFF)
@@ -190,37 +181,84 @@ func (m *Model) forward(tokens []int32, logits, all bool) error {
 	return m.matmul(m.output, b.logits, b.xn[:n*hp.nEmbd], n)
 }
 
-// matmul computes dst[t*rows+r] = w row r · x row t for nTok tokens, with x
-// quantized to the weight's activation type first, rows split over the pool.
+// mm is one matrix product of a group that shares its input.
+type mm struct {
+	w   weight
+	dst []float32
+}
+
+// matmul computes dst[t*rows+r] = w row r · x row t for nTok tokens.
 func (m *Model) matmul(w weight, dst, x []float32, nTok int) error {
-	at, err := quant.ActType(w.typ)
-	if err != nil {
-		return fmt.Errorf("%s: %w", w.name, err)
-	}
-	rb, _ := at.RowBytes(uint64(w.cols))
-	ab := int(rb)
+	return m.matmuls(x, nTok, mm{w, dst})
+}
+
+// matmuls computes the products of a group of matrices with the same input
+// x (Q, K and V; gate and up): x is quantized once per activation type, and
+// one parallel loop covers all of them, split over the workers by weight
+// bytes rather than rows so that a Q6_K matrix beside Q4_K ones does not
+// leave a worker behind.
+func (m *Model) matmuls(x []float32, nTok int, ops ...mm) error {
 	b := &m.buf
-	b.acts = grow(b.acts, ab*nTok)
-	for t := range nTok {
-		if err := quant.QuantizeAct(w.typ, x[t*w.cols:(t+1)*w.cols], b.acts[t*ab:(t+1)*ab]); err != nil {
-			return fmt.Errorf("%s: %w", w.name, err)
+	cols := ops[0].w.cols
+	var acts [len(b.acts)][]byte
+	var total int
+	for i, op := range ops {
+		at, err := quant.ActType(op.w.typ)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op.w.name, err)
 		}
-	}
-	acts := b.acts
-	return m.pool.run(w.rows, rowGrain, func(wk, lo, hi int) {
-		wts := w.data[lo*w.rowBytes : hi*w.rowBytes]
-		if nTok == 1 {
-			quant.MatVec(w.typ, dst[lo:hi], wts, acts, w.cols)
-			return
+		total += op.w.rows * op.w.rowBytes
+		for j := range i {
+			if a, _ := quant.ActType(ops[j].w.typ); a == at {
+				acts[i] = acts[j]
+			}
 		}
-		s := &b.work[wk]
-		n := hi - lo
-		s.out = grow(s.out, n*nTok)
-		quant.MatMul(w.typ, s.out, wts, acts, w.cols, nTok)
+		if acts[i] != nil {
+			continue
+		}
+		rb, _ := at.RowBytes(uint64(cols))
+		ab := int(rb)
+		b.acts[i] = grow(b.acts[i], ab*nTok)
 		for t := range nTok {
-			copy(dst[t*w.rows+lo:t*w.rows+hi], s.out[t*n:(t+1)*n])
+			if err := quant.QuantizeAct(op.w.typ, x[t*cols:(t+1)*cols], b.acts[i][t*ab:(t+1)*ab]); err != nil {
+				return fmt.Errorf("%s: %w", op.w.name, err)
+			}
 		}
-	})
+		acts[i] = b.acts[i]
+	}
+	// Workers take contiguous byte ranges of the group's weights; a row
+	// belongs to the worker whose range holds its first byte.
+	parts := min(m.pool.n, max(1, total/(rowGrain*ops[0].w.rowBytes)))
+	return m.pool.split(parts, func(wk, lo, hi int) {
+		off := 0
+		for i, op := range ops {
+			w := op.w
+			size := w.rows * w.rowBytes
+			r0 := min(w.rows, max(0, (lo-off+w.rowBytes-1)/w.rowBytes))
+			r1 := min(w.rows, max(0, (hi-off+w.rowBytes-1)/w.rowBytes))
+			off += size
+			if r0 >= r1 {
+				continue
+			}
+			m.matRows(wk, w, op.dst, acts[i], nTok, r0, r1)
+		}
+	}, func(w int) (int, int) { return w * total / parts, (w + 1) * total / parts })
+}
+
+// matRows computes rows [lo, hi) of one product on worker wk.
+func (m *Model) matRows(wk int, w weight, dst []float32, acts []byte, nTok, lo, hi int) {
+	wts := w.data[lo*w.rowBytes : hi*w.rowBytes]
+	if nTok == 1 {
+		quant.MatVec(w.typ, dst[lo:hi], wts, acts, w.cols)
+		return
+	}
+	s := &m.buf.work[wk]
+	n := hi - lo
+	s.out = grow(s.out, n*nTok)
+	quant.MatMul(w.typ, s.out, wts, acts, w.cols, nTok)
+	for t := range nTok {
+		copy(dst[t*w.rows+lo:t*w.rows+hi], s.out[t*n:(t+1)*n])
+	}
 }
 
 // attention computes b.att for the T tokens at pos0.. from the KV cache:
