@@ -134,6 +134,9 @@ func fastKernels() map[gguf.Type]dotKernel {
 		m[gguf.TypeF32] = f32Kernel(dotF32AVX512, 64)
 		m[gguf.TypeF16] = f16Kernel(dotF16AVX512, 64)
 	}
+	for t, k := range wideKernels() {
+		m[t] = k[1]
+	}
 	return m
 }
 

@@ -1,0 +1,48 @@
+//go:build !purego
+
+package quant
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestWideKernelsMatchAVX2 checks that every AVX-512 kernel gives exactly the
+// AVX2 kernel's float, bit for bit, on random rows and activations of many
+// block counts (odd ones for the two-block loops), large activations and the
+// test models' rows. The AVX2 kernels stay tested on their own by the golden
+// and reference tests, through this pairing and TestFastMatchesRef on CPUs
+// without AVX-512.
+func TestWideKernelsMatchAVX2(t *testing.T) {
+	ks := wideKernels()
+	if len(ks) == 0 {
+		t.Skip("no AVX-512 kernels on this CPU")
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	for ty, k := range ks {
+		t.Run(ty.String(), func(t *testing.T) {
+			a, _ := ActType(ty)
+			bs := int(ty.BlockSize())
+			for _, nb := range []int{0, 1, 2, 3, 4, 5, 7, 8, 16, 33, 64} {
+				for rep := range 4 {
+					n := nb * bs
+					x := randVec(r, n)
+					if rep == 3 {
+						for i := range x {
+							x[i] *= 1e3
+						}
+					}
+					row := randRow(r, ty, n)
+					act := make([]byte, rowBytes(a, n))
+					if err := QuantizeAct(ty, x, act); err != nil {
+						t.Fatal(err)
+					}
+					if want, got := k[0](row, act, nb), k[1](row, act, nb); math.Float32bits(want) != math.Float32bits(got) {
+						t.Errorf("%d blocks: AVX-512 %g, AVX2 %g", nb, got, want)
+					}
+				}
+			}
+		})
+	}
+}
