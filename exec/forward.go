@@ -30,7 +30,6 @@ type buffers struct {
 	gate, up                 []float32
 	logits                   []float32
 	acts                     [3][]byte // one group's inputs, per activation type
-	kF, vF                   []float32 // one layer's f16 K and V cache widened, for f16 caches
 	work                     []scratch
 }
 
@@ -138,7 +137,7 @@ func (m *Model) forward(tokens []int32, logits, all bool) error {
 	for il := range m.layers {
 		l := &m.layers[il]
 		rmsNorm(b.xn, b.x, l.attnNorm, hp.nEmbd, hp.eps)
-		if err := m.matmuls(b.xn, T, mm{l.wq, b.q}, mm{l.wk, b.k}, mm{l.wv, b.v}); err != nil {
+		if err := m.matmuls(b.xn, T, nil, mm{l.wq, b.q}, mm{l.wk, b.k}, mm{l.wv, b.v}); err != nil {
 			return err
 		}
 		addBias(b.q, l.bq)
@@ -159,10 +158,18 @@ func (m *Model) forward(tokens []int32, logits, all bool) error {
 		add(b.x, b.tmp)
 
 		rmsNorm(b.xn, b.x, l.ffnNorm, hp.nEmbd, hp.eps)
-		if err := m.matmuls(b.xn, T, mm{l.gate, b.gate}, mm{l.up, b.up}); err != nil {
+		if l.gate.rows != l.up.rows {
+			return fmt.Errorf("exec: %s and %s differ in rows", l.gate.name, l.up.name)
+		}
+		nFF := hp.nFF
+		glu := func(r0, r1 int) {
+			for t := range T {
+				swigluRange(b.gate[t*nFF:(t+1)*nFF], b.up[t*nFF:(t+1)*nFF], r0, r1)
+			}
+		}
+		if err := m.matmuls(b.xn, T, glu, mm{l.gate, b.gate}, mm{l.up, b.up}); err != nil {
 			return err
 		}
-		swiglu(b.gate, b.up, hp.nFF)
 		if err := m.matmul(l.down, b.tmp, b.gate, T); err != nil {
 			return err
 		}
@@ -189,15 +196,18 @@ type mm struct {
 
 // matmul computes dst[t*rows+r] = w row r · x row t for nTok tokens.
 func (m *Model) matmul(w weight, dst, x []float32, nTok int) error {
-	return m.matmuls(x, nTok, mm{w, dst})
+	return m.matmuls(x, nTok, nil, mm{w, dst})
 }
 
 // matmuls computes the products of a group of matrices with the same input
 // x (Q, K and V; gate and up): x is quantized once per activation type, and
 // one parallel loop covers all of them, split over the workers by weight
 // bytes rather than rows so that a Q6_K matrix beside Q4_K ones does not
-// leave a worker behind.
-func (m *Model) matmuls(x []float32, nTok int, ops ...mm) error {
+// leave a worker behind. With then set, the matrices must have the same
+// rows: each worker computes the same rows [r0, r1) of every one and then
+// calls then(r0, r1), so that an elementwise step over those outputs (SwiGLU)
+// needs no loop of its own.
+func (m *Model) matmuls(x []float32, nTok int, then func(r0, r1 int), ops ...mm) error {
 	b := &m.buf
 	cols := ops[0].w.cols
 	var acts [len(b.acts)][]byte
@@ -226,9 +236,18 @@ func (m *Model) matmuls(x []float32, nTok int, ops ...mm) error {
 		}
 		acts[i] = b.acts[i]
 	}
+	parts := min(m.pool.n, max(1, total/(rowGrain*ops[0].w.rowBytes)))
+	if then != nil {
+		rows := ops[0].w.rows
+		return m.pool.split(parts, func(wk, r0, r1 int) {
+			for i, op := range ops {
+				m.matRows(wk, op.w, op.dst, acts[i], nTok, r0, r1)
+			}
+			then(r0, r1)
+		}, func(w int) (int, int) { return w * rows / parts, (w + 1) * rows / parts })
+	}
 	// Workers take contiguous byte ranges of the group's weights; a row
 	// belongs to the worker whose range holds its first byte.
-	parts := min(m.pool.n, max(1, total/(rowGrain*ops[0].w.rowBytes)))
 	return m.pool.split(parts, func(wk, lo, hi int) {
 		off := 0
 		for i, op := range ops {
@@ -273,30 +292,9 @@ func (m *Model) attention(il, pos0, T int) error {
 	group := hp.nHead / hp.nHeadKV
 	scale := float32(1 / math.Sqrt(float64(hp.headDim)))
 	hd := hp.headDim
-	// Widen the f16 K and V cells this ubatch reads once per layer rather
-	// than once per query: the same values, so the same products.
-	nPos := pos0 + T
 	fastK := kv.kt == gguf.TypeF16 && hd%vecLanes == 0
-	if fastK {
-		b.kF = widenF16(b.kF, kv.k[il][:2*nPos*kv.kvDim])
-	}
-	// The longest V prefix any query reads on the f16 fast path.
-	nvMax := min(kv.nCtx, (nPos+31)/32*32, (nPos+vecLanes-1)/vecLanes*vecLanes)
 	fastV := kv.vt == gguf.TypeF16
-	if fastV {
-		b.vF = grow(b.vF, kv.kvDim*nvMax)
-		if err := m.pool.run(kv.kvDim, 8, func(_, lo, hi int) {
-			for ch := lo; ch < hi; ch++ {
-				src := kv.vRow(il, ch, nvMax)
-				dst := b.vF[ch*nvMax : (ch+1)*nvMax]
-				for i := range dst {
-					dst[i] = quant.F16ToF32(uint16(src[2*i]) | uint16(src[2*i+1])<<8)
-				}
-			}
-		}); err != nil {
-			return err
-		}
-	}
+	kStride, vStride := 2*kv.kvDim, 2*kv.nCtx
 	return m.pool.run(T*hp.nHead, 1, func(wk, lo, hi int) {
 		s := &b.work[wk]
 		s.qAct = grow(s.qAct, hd*int(kv.kt.BlockBytes()))
@@ -311,17 +309,23 @@ func (m *Model) attention(il, pos0, T int) error {
 			// exponentials take ggml's vector path.
 			nkv := min(kv.nCtx, (n+31)/32*32)
 			s.scores = grow(s.scores, nkv)
-			if fastK {
+			switch {
+			case fastK:
 				s.qF = widenF16(s.qF, s.qAct)
-			}
-			for p := range nkv {
-				switch {
-				case p >= n:
-					s.scores[p] = float32(math.Inf(-1))
-				case fastK:
-					off := p*kv.kvDim + kvh*hd
-					s.scores[p] = gemmDotF32(b.kF[off:off+hd], s.qF) * scale
-				default:
+				laneDots(kv.k[il][2*kvh*hd:], kStride, s.qF, s.scores[:min(n, nkv)])
+				for p := range s.scores {
+					if p < n {
+						s.scores[p] *= scale
+					} else {
+						s.scores[p] = float32(math.Inf(-1))
+					}
+				}
+			default:
+				for p := range nkv {
+					if p >= n {
+						s.scores[p] = float32(math.Inf(-1))
+						continue
+					}
 					s.scores[p] = m.qk(kv.kRow(il, p, kvh, hd), s.qAct, hd) * scale
 				}
 			}
@@ -334,10 +338,7 @@ func (m *Model) attention(il, pos0, T int) error {
 			nv := min(nkv, (n+vecLanes-1)/vecLanes*vecLanes)
 			if fastV && nv%vecLanes == 0 {
 				s.pF = widenF16(s.pF, s.pAct[:2*nv])
-				for d := range hd {
-					off := (kvh*hd + d) * nvMax
-					out[d] = gemmDotF32(b.vF[off:off+nv], s.pF)
-				}
+				laneDots(kv.v[il][2*kvh*hd*kv.nCtx:], vStride, s.pF, out)
 				continue
 			}
 			for d := range hd {
