@@ -19,7 +19,7 @@ func TestLaneDots(t *testing.T) {
 		if n%vecLanes != 0 {
 			continue
 		}
-		const rows, stride = 5, 2*600
+		const rows, stride = 5, 2 * 600
 		a := make([]byte, rows*stride)
 		for i := 0; i+1 < len(a); i += 2 {
 			binary.LittleEndian.PutUint16(a[i:], quant.F32ToF16(float32(r.NormFloat64())))
