@@ -18,6 +18,12 @@ func dotQ6KAVX512(x, y *byte, nb int) float32
 //go:noescape
 func dotQ4_0VNNI(x, y *byte, nb int) float32
 
+//go:noescape
+func dotQ4KAVX512x4(x, y *byte, ystride, nb int, dst *float32)
+
+//go:noescape
+func dotQ6KAVX512x4(x, y *byte, ystride, nb int, dst *float32)
+
 // hasAVX512BW reports whether the 64-byte integer kernels can run (byte and
 // word operations and VPERMW need AVX512BW; 256-bit EVEX forms need VL).
 var hasAVX512BW = hasAVX512 && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
@@ -52,6 +58,29 @@ func wideKernels() map[gguf.Type][2]dotKernel {
 			},
 			func(row, act []byte, nb int) float32 {
 				return dotQ4_0VNNI(unsafe.SliceData(row), unsafe.SliceData(act), nb)
+			}}
+	}
+	return m
+}
+
+// wide4Kernels are the AVX-512 four-token kernels this CPU can run, each
+// paired with the AVX2 four-token kernel it reproduces bit for bit.
+func wide4Kernels() map[gguf.Type][2]dot4Kernel {
+	m := map[gguf.Type][2]dot4Kernel{}
+	if hasAVX512BW {
+		m[gguf.TypeQ4_K] = [2]dot4Kernel{
+			func(row, act []byte, stride, nb int, dst *[4]float32) {
+				dotQ4KAVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
+			},
+			func(row, act []byte, stride, nb int, dst *[4]float32) {
+				dotQ4KAVX512x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
+			}}
+		m[gguf.TypeQ6_K] = [2]dot4Kernel{
+			func(row, act []byte, stride, nb int, dst *[4]float32) {
+				dotQ6KAVX2x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
+			},
+			func(row, act []byte, stride, nb int, dst *[4]float32) {
+				dotQ6KAVX512x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
 			}}
 	}
 	return m

@@ -413,3 +413,271 @@ DATA q6kIdx<>+232(SB)/8, $0x000e000e000e000e
 DATA q6kIdx<>+240(SB)/8, $0x000f000f000f000f
 DATA q6kIdx<>+248(SB)/8, $0x000f000f000f000f
 GLOBL q6kIdx<>(SB), RODATA|NOPTR, $256
+
+// Four-token forms, bit for bit the AVX2 four-token kernels (and so four
+// calls of the one-token kernels): each weight group is unpacked once into a
+// 64-byte register and multiplied with the four tokens' activations.
+
+// HSUMY4 reduces the eight floats of acc to its low lane as HSUM8 does, in
+// place, using X5.
+#define HSUMY4(acc, xacc) \
+	VEXTRACTF128 $1, acc, X5     \
+	VADDPS       xacc, X5, xacc  \
+	VMOVHLPS     xacc, xacc, X5  \
+	VADDPS       X5, xacc, xacc  \
+	VMOVSHDUP    xacc, X5        \
+	VADDSS       X5, xacc, xacc
+
+// Q4KMINS4 updates the four-lane min accumulator of one token (at am on the
+// stack) for the block at SI and the token's q8_K block at y (bsums at
+// ysums).
+#define Q4KMINS4(ysums, y, am) \
+	VMOVDQU      ysums, Y5      \
+	VEXTRACTI128 $1, Y5, X6     \
+	VPHADDW      X6, X5, X5     \
+	VPMADDWD     mn-32(SP), X5, X5 \
+	VCVTDQ2PS    X5, X5         \
+	VMOVSS       y, X6          \
+	VMULSS       xm-84(SP), X6, X6 \
+	VBROADCASTSS X6, X6         \
+	VMOVUPS      am, X0         \
+	VFNMADD231PS X5, X6, X0     \
+	VMOVUPS      X0, am
+
+// Q4KTOKZ adds one token's products of the group in Z1 (quants) and Z2
+// (scales) to sumi.
+#define Q4KTOKZ(y, sumi) \
+	VPMADDUBSW y, Z1, Z5 \
+	VPMADDWD   Z2, Z5, Z5 \
+	VPADDD     Z5, sumi, sumi
+
+#define Q4KG4Z(g, idx) \
+	VBROADCASTI64X4 (16+32*(g))(SI), Z1          \
+	VPSRLVQ         Z21, Z1, Z1                  \
+	VPANDQ          Z20, Z1, Z1                  \
+	VPERMW          Z3, idx, Z2                  \
+	Q4KTOKZ((4+64*(g))(DI), Z7)                  \
+	Q4KTOKZ((4+64*(g))(DI)(AX*1), Z8)            \
+	Q4KTOKZ((4+64*(g))(DI)(AX*2), Z9)            \
+	Q4KTOKZ((4+64*(g))(BX), Z10)
+
+// Q4KFMA4 folds one token's 16 lane sums to ggml's eight and adds d*sumi
+// to its accumulator.
+#define Q4KFMA4(y, sumi, ysumi, acc) \
+	VEXTRACTI64X4 $1, sumi, Y0       \
+	VPADDD        Y0, ysumi, ysumi   \
+	VMOVSS        y, X0              \
+	VMULSS        xd-88(SP), X0, X0  \
+	VBROADCASTSS  X0, Y0             \
+	VCVTDQ2PS     ysumi, ysumi       \
+	VFMADD231PS   ysumi, Y0, acc
+
+#define Q4KOUT4(acc, xacc, am, off) \
+	HSUMY4(acc, xacc)           \
+	VMOVUPS   am, X0            \
+	VMOVHLPS  X0, X0, X5        \
+	VADDPS    X5, X0, X0        \
+	VMOVSHDUP X0, X5            \
+	VADDSS    X5, X0, X0        \
+	VADDSS    X0, xacc, xacc    \
+	MOVSS     xacc, off(R10)
+
+// func dotQ4KAVX512x4(x, y *byte, ystride, nb int, dst *float32)
+TEXT ·dotQ4KAVX512x4(SB), NOSPLIT, $112-40
+	MOVQ      x+0(FP), SI
+	MOVQ      y+8(FP), DI
+	MOVQ      ystride+16(FP), AX
+	MOVQ      nb+24(FP), CX
+	LEAQ      (DI)(AX*2), BX
+	ADDQ      AX, BX
+	VXORPS    Y11, Y11, Y11
+	VXORPS    Y12, Y12, Y12
+	VXORPS    Y13, Y13, Y13
+	VXORPS    Y14, Y14, Y14
+	VXORPS    X0, X0, X0
+	VMOVUPS   X0, am0-80(SP)
+	VMOVUPS   X0, am1-64(SP)
+	VMOVUPS   X0, am2-48(SP)
+	VMOVUPS   X0, am3-112(SP)
+	VMOVDQU64 b0f64<>(SB), Z20
+	VMOVDQU64 shr0044<>(SB), Z21
+	VMOVDQU64 q4kIdx<>+0(SB), Z16
+	VMOVDQU64 q4kIdx<>+64(SB), Z17
+	VMOVDQU64 q4kIdx<>+128(SB), Z18
+	VMOVDQU64 q4kIdx<>+192(SB), Z19
+	TESTQ     CX, CX
+	JLE       q4kz4done
+
+q4kz4loop:
+	MOVL      4(SI), R8
+	MOVL      8(SI), R9
+	MOVL      12(SI), R10
+	MOVL      R10, R11
+	SHRL      $4, R11
+	ANDL      $0x0f0f0f0f, R11
+	MOVL      R9, DX
+	SHRL      $6, DX
+	ANDL      $0x03030303, DX
+	SHLL      $4, DX
+	ORL       DX, R11
+	MOVL      R9, R12
+	ANDL      $0x3f3f3f3f, R12
+	MOVL      R10, R13
+	ANDL      $0x0f0f0f0f, R13
+	MOVL      R8, DX
+	SHRL      $6, DX
+	ANDL      $0x03030303, DX
+	SHLL      $4, DX
+	ORL       DX, R13
+	ANDL      $0x3f3f3f3f, R8
+	VMOVD     R8, X3
+	VPINSRD   $1, R13, X3, X3
+	VPMOVZXBW X3, X3
+	VMOVD     R12, X9
+	VPINSRD   $1, R11, X9, X9
+	VPMOVZXBW X9, X9
+	VMOVDQU   X9, mn-32(SP)
+	MOVWLZX   (SI), DX
+	VMOVD     DX, X0
+	VCVTPH2PS X0, X0
+	VMOVSS    X0, xd-88(SP)
+	MOVWLZX   2(SI), DX
+	VMOVD     DX, X0
+	VCVTPH2PS X0, X0
+	VMOVSS    X0, xm-84(SP)
+
+	Q4KMINS4(260(DI), (DI), am0-80(SP))
+	Q4KMINS4(260(DI)(AX*1), (DI)(AX*1), am1-64(SP))
+	Q4KMINS4(260(DI)(AX*2), (DI)(AX*2), am2-48(SP))
+	Q4KMINS4(260(BX), (BX), am3-112(SP))
+
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	Q4KG4Z(0, Z16)
+	Q4KG4Z(1, Z17)
+	Q4KG4Z(2, Z18)
+	Q4KG4Z(3, Z19)
+
+	Q4KFMA4((DI), Z7, Y7, Y11)
+	Q4KFMA4((DI)(AX*1), Z8, Y8, Y12)
+	Q4KFMA4((DI)(AX*2), Z9, Y9, Y13)
+	Q4KFMA4((BX), Z10, Y10, Y14)
+
+	ADDQ $144, SI
+	ADDQ $292, DI
+	ADDQ $292, BX
+	DECQ CX
+	JNZ  q4kz4loop
+
+q4kz4done:
+	MOVQ dst+32(FP), R10
+	Q4KOUT4(Y11, X11, am0-80(SP), 0)
+	Q4KOUT4(Y12, X12, am1-64(SP), 4)
+	Q4KOUT4(Y13, X13, am2-48(SP), 8)
+	Q4KOUT4(Y14, X14, am3-112(SP), 12)
+	VZEROUPPER
+	RET
+
+// Q6KTOKZ adds one token's scaled lane sums for the group in Z4 (quants)
+// and Z2 (int16 scales). Needs Z15 = 0x20 bytes.
+#define Q6KTOKZ(y, sumi) \
+	VMOVDQU64  y, Z0       \
+	VPMADDUBSW Z0, Z15, Z6 \
+	VPMADDUBSW Z0, Z4, Z0  \
+	VPSUBW     Z6, Z0, Z0  \
+	VPMADDWD   Z2, Z0, Z0  \
+	VPADDD     Z0, sumi, sumi
+
+#define Q6KGROUPZ4(yoff, idx) \
+	VPERMW Z24, idx, Z2          \
+	Q6KTOKZ(yoff(DI), Z7)        \
+	Q6KTOKZ(yoff(DI)(AX*1), Z8)  \
+	Q6KTOKZ(yoff(DI)(AX*2), Z9)  \
+	Q6KTOKZ(yoff(BX), Z10)
+
+#define Q6KHALFZ4(h, idxA, idxB) \
+	VMOVDQU64       (64*(h))(SI), Z25     \
+	VBROADCASTI64X4 (128+32*(h))(SI), Z26 \
+	VPSRLVQ         Z22, Z26, Z27         \
+	VPANDQ          Z21, Z27, Z27         \
+	VPSLLQ          $4, Z27, Z27          \
+	VPANDQ          Z20, Z25, Z4          \
+	VPORQ           Z27, Z4, Z4           \
+	Q6KGROUPZ4(4+128*(h), idxA)           \
+	VPSRLVQ         Z23, Z26, Z27         \
+	VPANDQ          Z21, Z27, Z27         \
+	VPSLLQ          $4, Z27, Z27          \
+	VPSRLQ          $4, Z25, Z4           \
+	VPANDQ          Z20, Z4, Z4           \
+	VPORQ           Z27, Z4, Z4           \
+	Q6KGROUPZ4(4+128*(h)+64, idxB)
+
+#define Q6KFMA4(y, sumi, ysumi, acc) \
+	VEXTRACTI64X4 $1, sumi, Y0       \
+	VPADDD        Y0, ysumi, ysumi   \
+	VMOVSS        y, X0              \
+	VMULSS        xd-8(SP), X0, X0   \
+	VBROADCASTSS  X0, Y0             \
+	VCVTDQ2PS     ysumi, ysumi       \
+	VFMADD231PS   ysumi, Y0, acc
+
+// func dotQ6KAVX512x4(x, y *byte, ystride, nb int, dst *float32)
+TEXT ·dotQ6KAVX512x4(SB), NOSPLIT, $8-40
+	MOVQ      x+0(FP), SI
+	MOVQ      y+8(FP), DI
+	MOVQ      ystride+16(FP), AX
+	MOVQ      nb+24(FP), CX
+	LEAQ      (DI)(AX*2), BX
+	ADDQ      AX, BX
+	VXORPS    Y11, Y11, Y11
+	VXORPS    Y12, Y12, Y12
+	VXORPS    Y13, Y13, Y13
+	VXORPS    Y14, Y14, Y14
+	VMOVDQU64 b2064<>(SB), Z15
+	VMOVDQU64 b0f64<>(SB), Z20
+	VMOVDQU64 b0364<>(SB), Z21
+	VMOVDQU64 shr0022<>(SB), Z22
+	VMOVDQU64 shr4466<>(SB), Z23
+	VMOVDQU64 q6kIdx<>+0(SB), Z16
+	VMOVDQU64 q6kIdx<>+64(SB), Z17
+	VMOVDQU64 q6kIdx<>+128(SB), Z18
+	VMOVDQU64 q6kIdx<>+192(SB), Z19
+	TESTQ     CX, CX
+	JLE       q6kz4done
+
+q6kz4loop:
+	MOVWLZX   208(SI), DX
+	VMOVD     DX, X0
+	VCVTPH2PS X0, X0
+	VMOVSS    X0, xd-8(SP)
+	VPMOVSXBW 192(SI), Y24
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	Q6KHALFZ4(0, Z16, Z17)
+	Q6KHALFZ4(1, Z18, Z19)
+	Q6KFMA4((DI), Z7, Y7, Y11)
+	Q6KFMA4((DI)(AX*1), Z8, Y8, Y12)
+	Q6KFMA4((DI)(AX*2), Z9, Y9, Y13)
+	Q6KFMA4((BX), Z10, Y10, Y14)
+	ADDQ $210, SI
+	ADDQ $292, DI
+	ADDQ $292, BX
+	DECQ CX
+	JNZ  q6kz4loop
+
+q6kz4done:
+	MOVQ  dst+32(FP), R10
+	HSUMY4(Y11, X11)
+	MOVSS X11, 0(R10)
+	HSUMY4(Y12, X12)
+	MOVSS X12, 4(R10)
+	HSUMY4(Y13, X13)
+	MOVSS X13, 8(R10)
+	HSUMY4(Y14, X14)
+	MOVSS X14, 12(R10)
+	VZEROUPPER
+	RET

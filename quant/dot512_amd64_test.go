@@ -46,3 +46,44 @@ func TestWideKernelsMatchAVX2(t *testing.T) {
 		})
 	}
 }
+
+// TestWide4KernelsMatchAVX2 is TestWideKernelsMatchAVX2 for the four-token
+// kernels.
+func TestWide4KernelsMatchAVX2(t *testing.T) {
+	ks := wide4Kernels()
+	if len(ks) == 0 {
+		t.Skip("no AVX-512 kernels on this CPU")
+	}
+	r := rand.New(rand.NewPCG(23, 24))
+	for ty, k := range ks {
+		t.Run(ty.String(), func(t *testing.T) {
+			a, _ := ActType(ty)
+			bs := int(ty.BlockSize())
+			for _, nb := range []int{0, 1, 2, 3, 5, 8, 16, 33} {
+				n := nb * bs
+				ab := rowBytes(a, n)
+				row := randRow(r, ty, n)
+				acts := make([]byte, 4*ab)
+				for tok := range 4 {
+					x := randVec(r, n)
+					if tok == 3 {
+						for i := range x {
+							x[i] *= 1e3
+						}
+					}
+					if err := QuantizeAct(ty, x, acts[tok*ab:(tok+1)*ab]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var want, got [4]float32
+				k[0](row, acts, ab, nb, &want)
+				k[1](row, acts, ab, nb, &got)
+				for tok := range 4 {
+					if math.Float32bits(want[tok]) != math.Float32bits(got[tok]) {
+						t.Errorf("%d blocks, token %d: AVX-512 %g, AVX2 %g", nb, tok, got[tok], want[tok])
+					}
+				}
+			}
+		})
+	}
+}

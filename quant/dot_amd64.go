@@ -278,6 +278,9 @@ func fast4Kernels() map[gguf.Type]dot4Kernel {
 			}
 		}
 	}
+	for t, k := range wide4Kernels() {
+		m[t] = k[1]
+	}
 	return m
 }
 
