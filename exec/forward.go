@@ -136,44 +136,14 @@ func (m *Model) forward(tokens []int32, logits, all bool) error {
 	}
 	for il := range m.layers {
 		l := &m.layers[il]
-		rmsNorm(b.xn, b.x, l.attnNorm, hp.nEmbd, hp.eps)
-		if err := m.matmuls(b.xn, T, nil, mm{l.wq, b.q}, mm{l.wk, b.k}, mm{l.wv, b.v}); err != nil {
+		if err := m.acquireLayer(l); err != nil {
 			return err
 		}
-		addBias(b.q, l.bq)
-		addBias(b.k, l.bk)
-		addBias(b.v, l.bv)
-		for t := range T {
-			pos := pos0 + t
-			m.rope(b.q[t*qDim:(t+1)*qDim], hp.nHead, pos)
-			m.rope(b.k[t*kvDim:(t+1)*kvDim], hp.nHeadKV, pos)
-			m.kv.store(il, pos, b.k[t*kvDim:(t+1)*kvDim], b.v[t*kvDim:(t+1)*kvDim])
-		}
-		if err := m.attention(il, pos0, T); err != nil {
+		err := m.layer(il, l, pos0, T)
+		m.releaseLayer(l)
+		if err != nil {
 			return err
 		}
-		if err := m.matmul(l.wo, b.tmp, b.att, T); err != nil {
-			return err
-		}
-		add(b.x, b.tmp)
-
-		rmsNorm(b.xn, b.x, l.ffnNorm, hp.nEmbd, hp.eps)
-		if l.gate.rows != l.up.rows {
-			return fmt.Errorf("exec: %s and %s differ in rows", l.gate.name, l.up.name)
-		}
-		nFF := hp.nFF
-		glu := func(r0, r1 int) {
-			for t := range T {
-				swigluRange(b.gate[t*nFF:(t+1)*nFF], b.up[t*nFF:(t+1)*nFF], r0, r1)
-			}
-		}
-		if err := m.matmuls(b.xn, T, glu, mm{l.gate, b.gate}, mm{l.up, b.up}); err != nil {
-			return err
-		}
-		if err := m.matmul(l.down, b.tmp, b.gate, T); err != nil {
-			return err
-		}
-		add(b.x, b.tmp)
 	}
 	m.kv.n += T
 	if !logits {
@@ -186,6 +156,52 @@ func (m *Model) forward(tokens []int32, logits, all bool) error {
 	rmsNorm(b.xn[:n*hp.nEmbd], x, m.outNorm, hp.nEmbd, hp.eps)
 	b.logits = grow(b.logits, n*hp.nVocab)
 	return m.matmul(m.output, b.logits, b.xn[:n*hp.nEmbd], n)
+}
+
+// layer runs layer il for the T tokens at pos0.. on m.buf.x.
+func (m *Model) layer(il int, l *layer, pos0, T int) error {
+	hp := &m.hp
+	b := &m.buf
+	qDim, kvDim := hp.nHead*hp.headDim, hp.nHeadKV*hp.headDim
+	rmsNorm(b.xn, b.x, l.attnNorm, hp.nEmbd, hp.eps)
+	if err := m.matmuls(b.xn, T, nil, mm{l.wq, b.q}, mm{l.wk, b.k}, mm{l.wv, b.v}); err != nil {
+		return err
+	}
+	addBias(b.q, l.bq)
+	addBias(b.k, l.bk)
+	addBias(b.v, l.bv)
+	for t := range T {
+		pos := pos0 + t
+		m.rope(b.q[t*qDim:(t+1)*qDim], hp.nHead, pos)
+		m.rope(b.k[t*kvDim:(t+1)*kvDim], hp.nHeadKV, pos)
+		m.kv.store(il, pos, b.k[t*kvDim:(t+1)*kvDim], b.v[t*kvDim:(t+1)*kvDim])
+	}
+	if err := m.attention(il, pos0, T); err != nil {
+		return err
+	}
+	if err := m.matmul(l.wo, b.tmp, b.att, T); err != nil {
+		return err
+	}
+	add(b.x, b.tmp)
+
+	rmsNorm(b.xn, b.x, l.ffnNorm, hp.nEmbd, hp.eps)
+	if l.gate.rows != l.up.rows {
+		return fmt.Errorf("exec: %s and %s differ in rows", l.gate.name, l.up.name)
+	}
+	nFF := hp.nFF
+	glu := func(r0, r1 int) {
+		for t := range T {
+			swigluRange(b.gate[t*nFF:(t+1)*nFF], b.up[t*nFF:(t+1)*nFF], r0, r1)
+		}
+	}
+	if err := m.matmuls(b.xn, T, glu, mm{l.gate, b.gate}, mm{l.up, b.up}); err != nil {
+		return err
+	}
+	if err := m.matmul(l.down, b.tmp, b.gate, T); err != nil {
+		return err
+	}
+	add(b.x, b.tmp)
+	return nil
 }
 
 // mm is one matrix product of a group that shares its input.
