@@ -128,13 +128,23 @@ func (m *Model) planStream(ctx context.Context, paths []string) error {
 		return nil // everything fits: plain mapping
 	}
 	room := budget - reserve - resident - streamSlots*(largest+3*4096)
+	// As many layers stay resident as fit, spread evenly between the
+	// streamed ones: while a resident layer computes the reader fills the
+	// ring, so the disk idles only where resident layers bunch up.
+	keep := 0
+	for _, c := range cands {
+		if c.bytes > room {
+			break
+		}
+		room -= c.bytes
+		keep++
+	}
 	var ranges []mmapio.Range
 	var plan StreamStats
 	plan.ResidentBytes = resident
-	for _, c := range cands {
+	for i, c := range cands {
 		l := &m.layers[c.il]
-		if c.bytes <= room {
-			room -= c.bytes
+		if (i+1)*keep/len(cands) > i*keep/len(cands) {
 			plan.ResidentBytes += c.bytes
 			plan.ResidentLayers++
 			continue

@@ -49,6 +49,8 @@ func main() {
 		threads = flag.Int("t", 2, "threads")
 		bin     = flag.String("llama", "", "llama.cpp bin directory (default: ../shared/tools/llama.cpp/bin beside the checkout)")
 		keepF16 = flag.Bool("keep-f16", false, "keep the F16 source files after quantizing")
+		pause   = flag.Duration("pause", 0, "sleep between runs (lets a shared machine's other work run when this runs at real-time priority)")
+		before  = flag.String("before", "", "another enginespeed binary (built at an older commit) whose engine runs as a third side, interleaved")
 		engine  = flag.String("engine-run", "", "internal: measure the engine on this file and print JSON")
 	)
 	flag.Parse()
@@ -61,11 +63,14 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
-	if err := run(*cache, *bin, strings.Split(*shapesF, ","), strings.Split(*typesF, ","), *runs, *nPrompt, *nGen, *threads, *keepF16); err != nil {
+	pauseBetween = *pause
+	if err := run(*cache, *bin, *before, strings.Split(*shapesF, ","), strings.Split(*typesF, ","), *runs, *nPrompt, *nGen, *threads, *keepF16); err != nil {
 		fmt.Fprintln(os.Stderr, "enginespeed:", err)
 		os.Exit(1)
 	}
 }
+
+var pauseBetween time.Duration
 
 // result is one run of one side.
 type result struct {
@@ -85,7 +90,7 @@ func findBin() (string, error) {
 	return "", errors.New("llama.cpp tools not found beside the checkout (../shared/tools/llama.cpp/bin); pass -llama")
 }
 
-func run(cache, bin string, shapeNames, types []string, runs, nPrompt, nGen, threads int, keepF16 bool) error {
+func run(cache, bin, before string, shapeNames, types []string, runs, nPrompt, nGen, threads int, keepF16 bool) error {
 	if bin == "" {
 		var err error
 		if bin, err = findBin(); err != nil {
@@ -109,6 +114,7 @@ func run(cache, bin string, shapeNames, types []string, runs, nPrompt, nGen, thr
 		fileBytes     int64
 		readPerToken  int64
 		llama, engine []result
+		before        []result
 	}
 	var rows []row
 	for _, sn := range shapeNames {
@@ -137,16 +143,27 @@ func run(cache, bin string, shapeNames, types []string, runs, nPrompt, nGen, thr
 			f.Close()
 			for k := range runs {
 				logf("%s %s run %d/%d (load average %s)", sn, types[i], k+1, runs, loadAvg())
+				time.Sleep(pauseBetween)
 				lr, err := runLlama(bin, p, nPrompt, nGen, threads)
 				if err != nil {
 					return err
 				}
+				time.Sleep(pauseBetween)
 				er, err := runEngineChild(self, p, nPrompt, nGen, threads)
 				if err != nil {
 					return err
 				}
 				logf("  llama.cpp pp %.1f tg %.2f | engine pp %.1f tg %.2f", lr.PP, lr.TG, er.PP, er.TG)
 				r.llama, r.engine = append(r.llama, lr), append(r.engine, er)
+				if before != "" {
+					time.Sleep(pauseBetween)
+					br, err := runEngineChild(before, p, nPrompt, nGen, threads)
+					if err != nil {
+						return err
+					}
+					logf("  engine before pp %.1f tg %.2f", br.PP, br.TG)
+					r.before = append(r.before, br)
+				}
 			}
 			rows = append(rows, r)
 		}
@@ -155,15 +172,28 @@ func run(cache, bin string, shapeNames, types []string, runs, nPrompt, nGen, thr
 		threads, nPrompt, nGen, runs, time.Now().UTC().Format("2006-01-02 15:04 UTC"), loadAvg())
 	fmt.Printf("| shape | type | file GB | llama.cpp pp | engine pp | pp ratio | llama.cpp tg | engine tg | tg ratio | engine GB/s | RSS engine / llama.cpp GiB |\n")
 	fmt.Printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	pp := func(x result) float64 { return x.PP }
+	tg := func(x result) float64 { return x.TG }
+	rss := func(x result) float64 { return float64(x.RSS) }
 	for _, r := range rows {
-		lpp, epp := stat(r.llama, func(x result) float64 { return x.PP }), stat(r.engine, func(x result) float64 { return x.PP })
-		ltg, etg := stat(r.llama, func(x result) float64 { return x.TG }), stat(r.engine, func(x result) float64 { return x.TG })
-		lrss, erss := stat(r.llama, func(x result) float64 { return float64(x.RSS) }), stat(r.engine, func(x result) float64 { return float64(x.RSS) })
+		lpp, epp, ltg, etg := stat(r.llama, pp), stat(r.engine, pp), stat(r.llama, tg), stat(r.engine, tg)
+		lrss, erss := stat(r.llama, rss), stat(r.engine, rss)
 		fmt.Printf("| %s | %s | %.2f | %s | %s | %.2f | %s | %s | %.2f | %.1f | %.2f / %.2f |\n",
 			r.shape, r.typ, float64(r.fileBytes)/1e9,
 			lpp.fmt(1), epp.fmt(1), epp.med/lpp.med,
 			ltg.fmt(2), etg.fmt(2), etg.med/ltg.med,
 			etg.med*float64(r.readPerToken)/1e9, erss.max/(1<<30), lrss.max/(1<<30))
+	}
+	if before == "" {
+		return nil
+	}
+	fmt.Printf("\nThe engine before (%s), in the same runs:\n\n", before)
+	fmt.Printf("| shape | type | engine before pp | pp ratio | engine before tg | tg ratio | RSS GiB |\n")
+	fmt.Printf("|---|---|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		lpp, bpp, ltg, btg := stat(r.llama, pp), stat(r.before, pp), stat(r.llama, tg), stat(r.before, tg)
+		fmt.Printf("| %s | %s | %s | %.2f | %s | %.2f | %.2f |\n", r.shape, r.typ,
+			bpp.fmt(1), bpp.med/lpp.med, btg.fmt(2), btg.med/ltg.med, stat(r.before, rss).max/(1<<30))
 	}
 	return nil
 }
