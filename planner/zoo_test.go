@@ -30,7 +30,7 @@ func TestZoo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(truth.Rows) < 400 {
+	if len(truth.Rows) < 1500 {
 		t.Errorf("only %d ground-truth rows", len(truth.Rows))
 	}
 	feats := truth.CPUFeatures()

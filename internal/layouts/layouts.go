@@ -87,6 +87,10 @@ type Spec struct {
 	// Multi-head latent attention (DeepSeek-V2/V3).
 	QLora, KVLora, QKNope, QKRope, VHead int
 
+	// NextN is the number of next-token-prediction layers the converter
+	// appends after Layers (block_count counts them).
+	NextN int
+
 	// Recurrent (Mamba-2 style) layers.
 	SSMConv, SSMInner, SSMState, SSMGroups, SSMHeads int
 

@@ -19,7 +19,7 @@ import (
 // tensors and sizes it was given, and that ids are unique.
 func TestZooBuilds(t *testing.T) {
 	specs := Zoo()
-	if len(specs) < 40 {
+	if len(specs) < 150 {
 		t.Errorf("only %d layouts", len(specs))
 	}
 	archs := map[string]bool{}
@@ -35,7 +35,7 @@ func TestZooBuilds(t *testing.T) {
 		if len(f.Tensors) != len(l.Tensors) || f.Architecture() != s.Arch {
 			t.Errorf("%s: parsed %d tensors of %q", s.ID, len(f.Tensors), f.Architecture())
 		}
-		if h := f.HParams(); h.VocabSize != uint64(s.Vocab) || h.BlockCount != s.Layers {
+		if h := f.HParams(); h.VocabSize != uint64(s.Vocab) || h.BlockCount != s.Layers+s.NextN {
 			t.Errorf("%s: vocab %d, %d layers", s.ID, h.VocabSize, h.BlockCount)
 		}
 		archs[s.Arch] = true

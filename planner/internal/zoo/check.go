@@ -3,6 +3,7 @@ package zoo
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/modelfit/modelfit/gguf"
 	"github.com/modelfit/modelfit/planner"
@@ -69,10 +70,17 @@ func (r Row) Input(cpuFeatures []string) (planner.Settings, planner.Env) {
 	return s, planner.Env{Runtime: planner.RuntimeLlamaCpp, CPUFeatures: cpuFeatures, CPUArch: "amd64"}
 }
 
+// Crashed reports a row where llama.cpp died (an assertion in ggml) rather
+// than refusing the settings: there is nothing to compare.
+func (r Row) Crashed() bool { return strings.HasPrefix(r.Error, "signal: ") }
+
 // Check estimates the row's settings for file f and pairs every predicted
 // figure with the measured one. A row llama.cpp refused must be refused by
 // the estimate too (err then says whether it was).
 func Check(r Row, f *gguf.File, cpuFeatures []string) ([]Figure, error) {
+	if r.Crashed() {
+		return nil, nil
+	}
 	s, env := r.Input(cpuFeatures)
 	b, err := planner.Estimate(f, s, env)
 	if r.Error != "" {
