@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/modelfit/modelfit/gguf"
-	"github.com/modelfit/modelfit/internal/layouts"
 	"github.com/modelfit/modelfit/planner/internal/zoo"
 )
 
@@ -33,42 +31,25 @@ func TestZoo(t *testing.T) {
 	if len(truth.Rows) < 1500 {
 		t.Errorf("only %d ground-truth rows", len(truth.Rows))
 	}
-	feats := truth.CPUFeatures()
-	files := map[string]*gguf.File{}
+	results, err := zoo.Evaluate(truth)
+	if err != nil {
+		t.Fatal(err)
+	}
 	computeErrs := map[string][]float64{}
 	var checked, bad, refused int
-	for _, r := range truth.Rows {
-		f, ok := files[r.Layout]
-		if !ok {
-			spec, found := layouts.ByID(r.Layout)
-			if !found {
-				t.Errorf("%s: no such layout", r.Layout)
-				continue
-			}
-			l, err := layouts.Build(spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if f, err = l.File(); err != nil {
-				t.Fatal(err)
-			}
-			files[r.Layout] = f
-		}
-		figs, err := zoo.Check(r, f, feats)
-		if err != nil {
-			t.Errorf("%s: %v", r.Command, err)
+	for _, r := range results {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.Command, r.Err)
 			bad++
 			continue
 		}
 		if r.Error != "" {
 			refused++
 		}
-		for _, fg := range figs {
+		for _, fg := range r.Figs {
 			checked++
-			switch fg.Name {
-			case "compute":
-				fam := f.Architecture()
-				computeErrs[fam] = append(computeErrs[fam], fg.Err())
+			if fg.Name == "compute" {
+				computeErrs[r.Arch] = append(computeErrs[r.Arch], fg.Err())
 			}
 			if (fg.Name == "compute" || fg.Name == "total") && !checkCompute {
 				continue

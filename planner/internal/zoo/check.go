@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/layouts"
 	"github.com/modelfit/modelfit/planner"
 )
 
@@ -124,4 +125,40 @@ func Check(r Row, f *gguf.File, cpuFeatures []string) ([]Figure, error) {
 	pred := m(cpu.AnonWeightsBytes + cpu.RepackBytes + cpu.KVBytes + cpu.StateBytes + cpu.OutputBytes + cpu.ComputeBytes)
 	figs = append(figs, Figure{Name: "total", Pred: pred, Actual: actual, Rel: tolTotal})
 	return figs, nil
+}
+
+// Result is one row checked against the estimate.
+type Result struct {
+	Row
+	Arch string   // general.architecture of the layout
+	Figs []Figure // nil for a refused or crashed row
+	Err  error    // the estimate disagreed on a refusal, or failed
+}
+
+// Evaluate regenerates every row's layout from its spec (internal/layouts)
+// and checks the row against the estimate.
+func Evaluate(t *Truth) ([]Result, error) {
+	feats := t.CPUFeatures()
+	files := map[string]*gguf.File{}
+	out := make([]Result, 0, len(t.Rows))
+	for _, r := range t.Rows {
+		f, ok := files[r.Layout]
+		if !ok {
+			spec, found := layouts.ByID(r.Layout)
+			if !found {
+				return nil, fmt.Errorf("zoo: row for unknown layout %q", r.Layout)
+			}
+			l, err := layouts.Build(spec)
+			if err != nil {
+				return nil, err
+			}
+			if f, err = l.File(); err != nil {
+				return nil, err
+			}
+			files[r.Layout] = f
+		}
+		figs, err := Check(r, f, feats)
+		out = append(out, Result{Row: r, Arch: f.Architecture(), Figs: figs, Err: err})
+	}
+	return out, nil
 }
