@@ -67,7 +67,9 @@ type zooGroup struct {
 	terms   map[string]*errStats
 }
 
-func newZooGroup() *zooGroup { return &zooGroup{layouts: map[string]bool{}, terms: map[string]*errStats{}} }
+func newZooGroup() *zooGroup {
+	return &zooGroup{layouts: map[string]bool{}, terms: map[string]*errStats{}}
+}
 
 func (g *zooGroup) add(r zoo.Result) {
 	g.layouts[r.Layout] = true
