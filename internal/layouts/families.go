@@ -32,6 +32,7 @@ func init() {
 	families["smollm3"] = llamaLike
 	families["lfm2"] = lfm2
 	families["llama4"] = llama4
+	families["mamba2"] = mamba2Model
 }
 
 // rmsEps writes the RMS-norm epsilon most loaders require.

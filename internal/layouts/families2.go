@@ -520,3 +520,19 @@ func llama4(b *builder) error {
 	b.output()
 	return nil
 }
+
+// mamba2Model is a pure Mamba-2 model (src/models/mamba2.cpp): every layer
+// a Mamba-2 mixer; the converter writes head_count and feed_forward_length
+// 0 (conversion/mamba.py).
+func mamba2Model(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.ssmKeys()
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.mamba2(il)
+	}
+	b.output()
+	return nil
+}

@@ -212,8 +212,10 @@ func (b *builder) common() {
 		b.akv("attention.key_length", uint32(s.HeadDim))
 		b.akv("attention.value_length", uint32(cmp(s.HeadDimV, s.HeadDim)))
 	}
-	b.akv("rope.dimension_count", uint32(cmp(s.RopeDim, s.headDim())))
-	b.akv("rope.freq_base", float32(10000))
+	if s.Heads > 0 {
+		b.akv("rope.dimension_count", uint32(cmp(s.RopeDim, s.headDim())))
+		b.akv("rope.freq_base", float32(10000))
+	}
 	if s.Experts > 0 {
 		b.akv("expert_count", uint32(s.Experts))
 		b.akv("expert_used_count", uint32(s.ExpertsUsed))

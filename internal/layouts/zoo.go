@@ -362,6 +362,14 @@ var models = []model{
 		Layers: 48, Embd: 5120, FF: 16384, Heads: 40, HeadsKV: 8, HeadDim: 128, Vocab: 202048, CtxTrain: 1048576,
 		Experts: 128, ExpertsUsed: 1, ExpertFF: 8192, SWAPattern: 2},
 		[]FileType{IQ4_XS}},
+
+	// mamba2: recurrent state only, no KV cache.
+	{Spec{ID: "mamba-codestral-7b", Source: "mistralai/Mamba-Codestral-7B-v0.1 config.json (8 groups, 128 heads of 64)", Arch: "mamba2",
+		Layers: 64, Embd: 4096, Vocab: 32768, CtxTrain: 1 << 20, SSMConv: 4, SSMInner: 8192, SSMState: 128, SSMGroups: 8, SSMHeads: 128},
+		[]FileType{Q4_K_M, Q8_0}},
+	{Spec{ID: "mamba2-2.7b", Source: "state-spaces/mamba2-2.7b config.json (tied, vocabulary padded to 50288)", Arch: "mamba2",
+		Layers: 64, Embd: 2560, Vocab: 50288, CtxTrain: 1 << 20, Tied: true, SSMConv: 4, SSMInner: 5120, SSMState: 128, SSMGroups: 1, SSMHeads: 80},
+		[]FileType{Q8_0, F16}},
 }
 
 // every returns a per-layer head_count_kv: kv on layers il%period == at,
