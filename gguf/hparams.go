@@ -75,6 +75,15 @@ type HParams struct {
 	FinalLogitSoftcap float64
 	ShortConvLCache   uint64 // shortconv.l_cache (LFM2's convolution length)
 
+	// NextNPredictLayers counts the next-token-prediction (MTP) layers at
+	// the end of block_count (nextn_predict_layers).
+	NextNPredictLayers uint64
+	// FullAttentionInterval is full_attention_interval (Qwen3-Next/3.5:
+	// every n-th layer attends, the others are recurrent); RecurrentLayers
+	// the per-layer attention.recurrent_layers array that replaces it.
+	FullAttentionInterval uint64
+	RecurrentLayers       []bool
+
 	VocabSize uint64 // vocab_size, or the length of tokenizer.ggml.tokens
 
 	present map[string]bool
@@ -211,6 +220,16 @@ func (f *File) HParams() HParams {
 	h.SSMStateSize = u("ssm.state_size")
 	h.SSMGroupCount = u("ssm.group_count")
 	h.ShortConvLCache = u("shortconv.l_cache")
+	h.NextNPredictLayers = u("nextn_predict_layers")
+	h.FullAttentionInterval = u("full_attention_interval")
+	if v, ok := md.Get(pfx + "attention.recurrent_layers"); ok {
+		if a, ok := v.Array(); ok {
+			if bs, ok := a.Values.([]bool); ok {
+				h.RecurrentLayers = bs
+				h.present["attention.recurrent_layers"] = true
+			}
+		}
+	}
 	h.AttnSoftcap = fl("attn_logit_softcapping")
 	h.FinalLogitSoftcap = fl("final_logit_softcapping")
 

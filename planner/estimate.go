@@ -207,7 +207,7 @@ func newModel(f *gguf.File) *model {
 	// (load_arch_tensors of glm4, glm4-moe, deepseek2, nemotron-h, qwen3next
 	// and the other MTP-capable architectures). Their KV cache is still
 	// allocated: no layer filter excludes them (llama_model::create_memory).
-	nextn, _ := f.Metadata.Uint(m.h.Architecture + ".nextn_predict_layers")
+	nextn := m.h.NextNPredictLayers
 	firstSkipped := m.nLayer - int(min(nextn, uint64(m.nLayer)))
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
@@ -450,6 +450,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			d = 0
 		}
 		lp.KVDevice = d
+		if mtpWithoutKV[m.h.Architecture] && m.mtpLayer(il) {
+			continue
+		}
 		if m.recurrent(il) {
 			lp.StateBytes = uint64(nSeq) * 4 * m.stateFloats()
 			b.Devices[d].StateBytes += lp.StateBytes

@@ -22,13 +22,42 @@ var recurrentArch = map[string]string{
 	"mamba": "all", "mamba2": "all",
 	"rwkv6": "rwkv", "rwkv6qwen2": "rwkv", "rwkv7": "rwkv", "arwkv7": "rwkv",
 	"jamba": "hybrid", "granitehybrid": "hybrid", "nemotron_h": "hybrid", "lfm2": "hybrid",
+	"qwen3next": "interval", "qwen35": "interval", "qwen35moe": "interval",
 }
+
+// mtpWithoutKV lists the architectures whose cache leaves the
+// next-token-prediction layers out (a layer filter il < n_layer() in
+// llama_model::create_memory, build 10587); the others (glm4moe,
+// deepseek2, ...) still allocate KV for them.
+var mtpWithoutKV = map[string]bool{
+	"qwen3next": true, "qwen35": true, "qwen35moe": true, "minimax-01": true,
+	"step35": true, "hy_v3": true, "glm-dsa": true, "mimo2": true, "deepseek32": true,
+}
+
+// mtpLayer reports whether layer il is a next-token-prediction layer.
+func (m *model) mtpLayer(il int) bool { return il >= m.nLayer-int(min(m.h.NextNPredictLayers, uint64(m.nLayer))) }
 
 // recurrent reports whether layer il keeps a recurrent state.
 func (m *model) recurrent(il int) bool {
 	switch recurrentArch[m.h.Architecture] {
 	case "all", "rwkv":
 		return true
+	case "interval":
+		// Qwen3-Next/3.5: attention.recurrent_layers, or every
+		// full_attention_interval-th (default 4) main layer attends, the
+		// rest are gated-DeltaNet layers (src/models/qwen3next.cpp,
+		// load_arch_hparams); MTP layers attend.
+		if m.mtpLayer(il) {
+			return false
+		}
+		if m.h.RecurrentLayers != nil {
+			return il < len(m.h.RecurrentLayers) && m.h.RecurrentLayers[il]
+		}
+		n := int(m.h.FullAttentionInterval)
+		if n == 0 {
+			n = 4
+		}
+		return (il+1)%n != 0
 	case "hybrid":
 		if m.h.Architecture == "nemotron_h" {
 			// Nemotron-H's MLP layers have neither KV heads nor a state:

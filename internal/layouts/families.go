@@ -33,6 +33,9 @@ func init() {
 	families["lfm2"] = lfm2
 	families["llama4"] = llama4
 	families["mamba2"] = mamba2Model
+	families["qwen3next"] = qwen35
+	families["qwen35"] = qwen35
+	families["qwen35moe"] = qwen35
 }
 
 // rmsEps writes the RMS-norm epsilon most loaders require.

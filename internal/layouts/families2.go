@@ -536,3 +536,71 @@ func mamba2Model(b *builder) error {
 	b.output()
 	return nil
 }
+
+// qwen35 covers the gated-DeltaNet hybrids Qwen3-Next, Qwen3.5 and
+// Qwen3.5-MoE (src/models/qwen3next.cpp, qwen35.cpp, qwen35moe.cpp): every
+// full_attention_interval-th layer is gated attention (Q carries its gate:
+// 2 × n_head × head_dim), the others linear attention with a recurrent
+// state; ssm.* keys describe it (state_size = head dim, group_count = K
+// heads, time_step_rank = V heads, inner_size = V heads × head dim). The
+// converter appends the MTP block (conversion/qwen.py, _QwenMtpMixin).
+func qwen35(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.ssmKeys()
+	b.akv("full_attention_interval", uint32(4))
+	b.akv("block_count", uint32(s.Layers+s.NextN))
+	if s.NextN > 0 {
+		b.akv("nextn_predict_layers", uint32(s.NextN))
+	}
+	if s.Arch != "qwen3next" {
+		b.akv("rope.dimension_sections", []int32{11, 11, 10, 0})
+	}
+	if s.Experts > 0 {
+		b.akv("expert_feed_forward_length", uint32(s.ExpertFF))
+		b.akv("expert_shared_feed_forward_length", uint32(s.SharedFF))
+	}
+	keyDim, valueDim := s.SSMState*s.SSMGroups, s.SSMState*s.SSMHeads
+	b.embed()
+	for il := range s.Layers + s.NextN {
+		b.norm(il, "attn_norm")
+		b.norm(il, "post_attention_norm")
+		if il >= s.Layers || (il+1)%4 == 0 {
+			hd := s.headDim()
+			b.l(il, "attn_q.weight", s.Embd, 2*s.Heads*hd)
+			b.l(il, "attn_k.weight", s.Embd, s.HeadsKV*hd)
+			b.l(il, "attn_v.weight", s.Embd, s.HeadsKV*hd)
+			b.l(il, "attn_output.weight", s.Heads*hd, s.Embd)
+			b.qkNorm(il)
+		} else {
+			b.l(il, "attn_qkv.weight", s.Embd, 2*keyDim+valueDim)
+			b.l(il, "attn_gate.weight", s.Embd, valueDim)
+			b.l(il, "ssm_conv1d.weight", s.SSMConv, 2*keyDim+valueDim)
+			b.l(il, "ssm_dt.bias", s.SSMHeads)
+			b.l(il, "ssm_a", s.SSMHeads)
+			if s.Arch == "qwen3next" {
+				b.l(il, "ssm_ba.weight", s.Embd, 2*s.SSMHeads)
+			} else {
+				b.l(il, "ssm_beta.weight", s.Embd, s.SSMHeads)
+				b.l(il, "ssm_alpha.weight", s.Embd, s.SSMHeads)
+			}
+			b.l(il, "ssm_norm.weight", s.SSMState)
+			b.l(il, "ssm_out.weight", valueDim, s.Embd)
+		}
+		if s.Experts > 0 {
+			b.experts(il, s.ExpertFF)
+			b.l(il, "ffn_gate_inp_shexp.weight", s.Embd)
+			b.sharedExperts(il, s.SharedFF)
+		} else {
+			b.mlp(il, s.FF)
+		}
+		if il >= s.Layers {
+			b.l(il, "nextn.eh_proj.weight", 2*s.Embd, s.Embd)
+			b.norm(il, "nextn.enorm")
+			b.norm(il, "nextn.hnorm")
+			b.norm(il, "nextn.shared_head_norm")
+		}
+	}
+	b.output()
+	return nil
+}

@@ -370,6 +370,21 @@ var models = []model{
 	{Spec{ID: "mamba2-2.7b", Source: "state-spaces/mamba2-2.7b config.json (tied, vocabulary padded to 50288)", Arch: "mamba2",
 		Layers: 64, Embd: 2560, Vocab: 50288, CtxTrain: 1 << 20, Tied: true, SSMConv: 4, SSMInner: 5120, SSMState: 128, SSMGroups: 1, SSMHeads: 80},
 		[]FileType{Q8_0, F16}},
+
+	// qwen3next / qwen35 / qwen35moe: gated DeltaNet layers with a recurrent
+	// state, gated attention every 4th layer, one MTP layer.
+	{Spec{ID: "qwen3-next-80b-a3b", Source: "Qwen/Qwen3-Next-80B-A3B-Instruct config.json (512 experts top 10 + shared, MTP layer)", Arch: "qwen3next",
+		Layers: 48, NextN: 1, Embd: 2048, FF: 5120, Heads: 16, HeadsKV: 2, HeadDim: 256, RopeDim: 64, Vocab: 151936, CtxTrain: 262144,
+		Experts: 512, ExpertsUsed: 10, ExpertFF: 512, SharedFF: 512, SSMConv: 4, SSMInner: 4096, SSMState: 128, SSMGroups: 16, SSMHeads: 32},
+		[]FileType{Q4_K_M, Q2_K}},
+	{Spec{ID: "qwen3.5-35b-a3b", Source: "variation after Qwen3.5-35B-A3B: Qwen3-Next's linear attention, 40 layers, 256 experts top 8, 248320 vocabulary", Arch: "qwen35moe",
+		Layers: 40, NextN: 1, Embd: 2048, FF: 5120, Heads: 16, HeadsKV: 2, HeadDim: 256, RopeDim: 64, Vocab: 248320, CtxTrain: 262144,
+		Experts: 256, ExpertsUsed: 8, ExpertFF: 512, SharedFF: 512, SSMConv: 4, SSMInner: 4096, SSMState: 128, SSMGroups: 16, SSMHeads: 32},
+		[]FileType{Q4_K_M, Q8_0}},
+	{Spec{ID: "qwen3.5-9b", Source: "variation after Qwen3.5-9B: dense gated-DeltaNet hybrid, 32 layers, GQA 4", Arch: "qwen35",
+		Layers: 32, NextN: 1, Embd: 4096, FF: 12288, Heads: 16, HeadsKV: 4, HeadDim: 256, RopeDim: 64, Vocab: 248320, CtxTrain: 262144,
+		SSMConv: 4, SSMInner: 4096, SSMState: 128, SSMGroups: 16, SSMHeads: 32},
+		[]FileType{Q4_K_M, IQ4_XS}},
 }
 
 // every returns a per-layer head_count_kv: kv on layers il%period == at,
