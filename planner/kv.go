@@ -35,7 +35,9 @@ var mtpWithoutKV = map[string]bool{
 }
 
 // mtpLayer reports whether layer il is a next-token-prediction layer.
-func (m *model) mtpLayer(il int) bool { return il >= m.nLayer-int(min(m.h.NextNPredictLayers, uint64(m.nLayer))) }
+func (m *model) mtpLayer(il int) bool {
+	return il >= m.nLayer-int(min(m.h.NextNPredictLayers, uint64(m.nLayer)))
+}
 
 // recurrent reports whether layer il keeps a recurrent state.
 func (m *model) recurrent(il int) bool {
