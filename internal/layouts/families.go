@@ -36,6 +36,7 @@ func init() {
 	families["qwen3next"] = qwen35
 	families["qwen35"] = qwen35
 	families["qwen35moe"] = qwen35
+	families["gemma4"] = gemma4
 }
 
 // rmsEps writes the RMS-norm epsilon most loaders require.

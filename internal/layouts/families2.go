@@ -604,3 +604,64 @@ func qwen35(b *builder) error {
 	b.output()
 	return nil
 }
+
+// gemma4 is Gemma 4 (src/models/gemma4.cpp; conversion/gemma.py,
+// Gemma4Model): sliding-window layers given by a per-layer bool pattern
+// with their own head size (key_length_swa) and KV head count, full layers
+// with a larger head and the one rope_freqs tensor (loaded for the first
+// full layer, duplicated into the others), optional per-layer input
+// embeddings, and shared_kv_layers final layers that reuse earlier caches.
+func gemma4(b *builder) error {
+	s := b.s
+	if !s.Tied {
+		return errors.New("gemma4 layouts tie the output")
+	}
+	b.rmsEps()
+	pattern := make([]bool, s.Layers)
+	for il := range pattern {
+		pattern[il] = il%s.SWAPattern < s.SWAPattern-1
+	}
+	b.akv("attention.sliding_window", uint32(s.SWA))
+	b.akv("attention.sliding_window_pattern", pattern)
+	b.akv("attention.key_length_swa", uint32(s.HeadDimSWA))
+	b.akv("attention.value_length_swa", uint32(s.HeadDimSWA))
+	b.akv("rope.dimension_count_swa", uint32(s.HeadDimSWA))
+	b.akv("attention.shared_kv_layers", uint32(s.SharedKV))
+	b.akv("embedding_length_per_layer_input", uint32(s.EmbdPerLayer))
+	b.akv("final_logit_softcapping", float32(30))
+	b.embed()
+	if s.EmbdPerLayer > 0 {
+		b.t("per_layer_token_embd.weight", s.EmbdPerLayer*s.Layers, s.Vocab)
+		b.t("per_layer_model_proj.weight", s.Embd, s.EmbdPerLayer*s.Layers)
+		b.t("per_layer_proj_norm.weight", s.EmbdPerLayer)
+	}
+	b.t("rope_freqs.weight", s.HeadDim/2)
+	for il := range s.Layers {
+		hd := s.HeadDim
+		if pattern[il] {
+			hd = s.HeadDimSWA
+		}
+		kv := s.headsKV(il)
+		b.norm(il, "attn_norm")
+		b.l(il, "attn_q.weight", s.Embd, s.Heads*hd)
+		b.l(il, "attn_k.weight", s.Embd, kv*hd)
+		b.l(il, "attn_v.weight", s.Embd, kv*hd)
+		b.l(il, "attn_output.weight", s.Heads*hd, s.Embd)
+		b.l(il, "attn_q_norm.weight", hd)
+		b.l(il, "attn_k_norm.weight", hd)
+		b.norm(il, "post_attention_norm")
+		b.l(il, "layer_output_scale.weight", 1)
+		b.norm(il, "ffn_norm")
+		b.l(il, "ffn_gate.weight", s.Embd, s.ff(il))
+		b.l(il, "ffn_up.weight", s.Embd, s.ff(il))
+		b.l(il, "ffn_down.weight", s.ff(il), s.Embd)
+		b.norm(il, "post_ffw_norm")
+		if s.EmbdPerLayer > 0 {
+			b.l(il, "inp_gate.weight", s.Embd, s.EmbdPerLayer)
+			b.l(il, "proj.weight", s.EmbdPerLayer, s.Embd)
+			b.norm(il, "post_norm")
+		}
+	}
+	b.t("output_norm.weight", s.Embd)
+	return nil
+}

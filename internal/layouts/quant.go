@@ -43,7 +43,7 @@ func allowsQuantization(t tensor) bool {
 	if nDims(t.shape) < 2 || !strings.HasSuffix(n, "weight") || strings.Contains(n, "_norm.weight") {
 		return false
 	}
-	for _, no := range []string{"ffn_gate_inp.weight", "ffn_gate_inp_shexp.weight", "ssm_conv1d", "shortconv.conv.weight"} {
+	for _, no := range []string{"ffn_gate_inp.weight", "ffn_gate_inp_shexp.weight", "ssm_conv1d", "shortconv.conv.weight", "per_layer_model_proj"} {
 		if strings.Contains(n, no) {
 			return false
 		}

@@ -385,6 +385,41 @@ var models = []model{
 		Layers: 32, NextN: 1, Embd: 4096, FF: 12288, Heads: 16, HeadsKV: 4, HeadDim: 256, RopeDim: 64, Vocab: 248320, CtxTrain: 262144,
 		SSMConv: 4, SSMInner: 4096, SSMState: 128, SSMGroups: 16, SSMHeads: 32},
 		[]FileType{Q4_K_M, IQ4_XS}},
+
+	// gemma4: per-layer head sizes and KV heads, KV shared by the last layers.
+	{Spec{ID: "gemma-4-31b", Source: "variation after Gemma 4 31B (dimensions not checked against the release): window 1024 on 5 of 6 layers, heads of 256 (window, 16 KV) and 512 (full, 4 KV)", Arch: "gemma4",
+		Layers: 60, Embd: 5376, FF: 21504, Heads: 32, HeadsKV: 16, HeadsKVArr: swaKV(60, 6, 16, 4), HeadDim: 512, HeadDimSWA: 256, Vocab: 262144, CtxTrain: 262144,
+		Tied: true, SWA: 1024, SWAPattern: 6},
+		[]FileType{Q4_K_M, Q8_0}},
+	{Spec{ID: "gemma-4-e2b", Source: "variation after Gemma 4 E2B (dimensions not checked against the release): per-layer embeddings of 256, the last 15 layers reuse the caches of layers 18 (window) and 19 (full) and have doubled MLPs", Arch: "gemma4",
+		Layers: 35, Embd: 1536, FFArr: doubleLast(35, 15, 6144), Heads: 8, HeadsKV: 1, HeadDim: 512, HeadDimSWA: 256, Vocab: 262144, CtxTrain: 131072,
+		Tied: true, SWA: 512, SWAPattern: 5, SharedKV: 15, EmbdPerLayer: 256},
+		[]FileType{Q4_K_M, Q8_0}},
+}
+
+// swaKV gives sliding-window layers (il%period < period-1) swa KV heads and
+// the others full.
+func swaKV(n, period, swa, full int) []int {
+	out := make([]int, n)
+	for il := range out {
+		out[il] = full
+		if il%period < period-1 {
+			out[il] = swa
+		}
+	}
+	return out
+}
+
+// doubleLast is a per-layer feed-forward width, doubled on the last k layers.
+func doubleLast(n, k, ff int) []int {
+	out := make([]int, n)
+	for il := range out {
+		out[il] = ff
+		if il >= n-k {
+			out[il] = 2 * ff
+		}
+	}
+	return out
 }
 
 // every returns a per-layer head_count_kv: kv on layers il%period == at,
