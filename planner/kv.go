@@ -121,12 +121,11 @@ func (m *model) kvRows(il int, kt, vt gguf.Type, fa bool, rt Runtime) (k, v uint
 		// layers (llama_hparams::n_embd_head_k, Gemma 4).
 		kh, vh = h.KeyLengthSWA, h.ValueLengthSWA
 	}
-	if h.Architecture == "deepseek2" && h.KVLoraRank > 0 && h.KeyLengthMLA == 0 {
-		// Files from before MLA-aware conversion store per-head sizes;
-		// llama.cpp caches one compressed latent plus the rope part per
-		// token (V: the latent), as if for a single head.
-		kh, vh, nkv = h.KVLoraRank+h.RopeDimensionCount, h.KVLoraRank, 1
-	}
+	// DeepSeek files from before MLA-aware conversion (attn_kv_b, no
+	// key_length_mla) are not MLA to llama.cpp (llama_hparams::is_mla):
+	// they take the plain path, a full multi-head cache of n_head_kv ×
+	// key/value_length per token (measured on the generated zoo: 128 heads
+	// × 192 for DeepSeek-V3), not the compressed latent.
 	kn, vn := nkv*kh, nkv*vh
 	if !fa && nkv > 0 {
 		vn = m.vRowMax()

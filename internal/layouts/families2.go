@@ -139,10 +139,16 @@ func deepseek2(b *builder) error {
 		b.akv("attention.q_lora_rank", uint32(s.QLora))
 	}
 	b.akv("attention.kv_lora_rank", uint32(s.KVLora))
-	b.akv("attention.key_length", uint32(s.KVLora+s.QKRope))
-	b.akv("attention.value_length", uint32(s.KVLora))
-	b.akv("attention.key_length_mla", uint32(s.QKNope+s.QKRope))
-	b.akv("attention.value_length_mla", uint32(s.VHead))
+	if s.LegacyMLA {
+		b.akv("attention.head_count_kv", uint32(s.Heads))
+		b.akv("attention.key_length", uint32(s.QKNope+s.QKRope))
+		b.akv("attention.value_length", uint32(s.VHead))
+	} else {
+		b.akv("attention.key_length", uint32(s.KVLora+s.QKRope))
+		b.akv("attention.value_length", uint32(s.KVLora))
+		b.akv("attention.key_length_mla", uint32(s.QKNope+s.QKRope))
+		b.akv("attention.value_length_mla", uint32(s.VHead))
+	}
 	b.akv("rope.dimension_count", uint32(s.QKRope))
 	b.akv("expert_feed_forward_length", uint32(s.ExpertFF))
 	b.akv("expert_shared_count", uint32(s.SharedExperts))
@@ -173,8 +179,12 @@ func deepseek2(b *builder) error {
 			b.l(il, "attn_q.weight", s.Embd, s.Heads*(s.QKNope+s.QKRope))
 		}
 		b.l(il, "attn_kv_a_mqa.weight", s.Embd, kvA)
-		b.l(il, "attn_k_b.weight", s.QKNope, s.KVLora, s.Heads)
-		b.l(il, "attn_v_b.weight", s.KVLora, s.VHead, s.Heads)
+		if s.LegacyMLA {
+			b.l(il, "attn_kv_b.weight", s.KVLora, s.Heads*(s.QKNope+s.VHead))
+		} else {
+			b.l(il, "attn_k_b.weight", s.QKNope, s.KVLora, s.Heads)
+			b.l(il, "attn_v_b.weight", s.KVLora, s.VHead, s.Heads)
+		}
 		b.l(il, "attn_output.weight", s.Heads*s.VHead, s.Embd)
 		b.norm(il, "ffn_norm")
 		if il < s.LeadingDense {

@@ -93,6 +93,10 @@ type Spec struct {
 
 	// Multi-head latent attention (DeepSeek-V2/V3).
 	QLora, KVLora, QKNope, QKRope, VHead int
+	// LegacyMLA writes DeepSeek's attention as converters before MLA-aware
+	// conversion did (early 2025): per-head key/value lengths, one
+	// attn_kv_b, no *_length_mla keys.
+	LegacyMLA bool
 
 	// NextN is the number of next-token-prediction layers the converter
 	// appends after Layers (block_count counts them).

@@ -216,6 +216,16 @@ var models = []model{
 		LeadingDense: 3, ExpertGroups: 8, GroupsUsed: 4},
 		[]FileType{Q4_K_M, Q2_K, IQ4_XS}},
 
+	{Spec{ID: "deepseek-v2-lite-legacy", Source: "deepseek-ai/DeepSeek-V2-Lite as converted before MLA-aware conversion (attn_kv_b, per-head lengths)", Arch: "deepseek2",
+		Layers: 27, Embd: 2048, FF: 10944, Heads: 16, HeadsKV: 16, HeadDim: 192, HeadDimV: 128, Vocab: 102400, CtxTrain: 163840,
+		KVLora: 512, QKNope: 128, QKRope: 64, VHead: 128, Experts: 64, ExpertsUsed: 6, ExpertFF: 1408, SharedExperts: 2, LeadingDense: 1, LegacyMLA: true},
+		[]FileType{Q4_K_M}},
+	{Spec{ID: "deepseek-v3-legacy", Source: "deepseek-ai/DeepSeek-V3 as converted before MLA-aware conversion (attn_kv_b, per-head lengths)", Arch: "deepseek2",
+		Layers: 61, Embd: 7168, FF: 18432, Heads: 128, HeadsKV: 128, HeadDim: 192, HeadDimV: 128, Vocab: 129280, CtxTrain: 163840,
+		QLora: 1536, KVLora: 512, QKNope: 128, QKRope: 64, VHead: 128, Experts: 256, ExpertsUsed: 8, ExpertFF: 2048, SharedExperts: 1,
+		LeadingDense: 3, ExpertGroups: 8, GroupsUsed: 4, LegacyMLA: true},
+		[]FileType{Q2_K}},
+
 	// gpt-oss: MXFP4 experts, window 128 on every other layer, attention sinks.
 	{Spec{ID: "gpt-oss-20b", Source: "openai/gpt-oss-20b config.json", Arch: "gpt-oss",
 		Layers: 24, Embd: 2880, FF: 2880, Heads: 64, HeadsKV: 8, HeadDim: 64, Vocab: 201088, CtxTrain: 131072, SWA: 128,
