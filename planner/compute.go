@@ -1,26 +1,132 @@
 package planner
 
-// compute approximates one device's compute buffer: the peak of the graph's
-// live tensors, from the three places it can occur (fitted to what llama.cpp
-// allocated, see docs/accuracy.md): the output projection (logits for the
-// whole ubatch), attention (the f32 KQ matrix without flash attention, the
-// mask with it; for MLA the absorbed query and the logits stay alive too),
-// and the MoE expert activations with the mask. The point estimate is within
-// 10% of llama.cpp's on every reference configuration; low and high bound it
-// by ±10% and by the sum of the peaks.
+import (
+	"sync"
+
+	"github.com/modelfit/modelfit/gguf"
+)
+
+// Compute buffers are sized the way llama.cpp sizes them: build the graph
+// it reserves (graph.go, graph_arch.go), run ggml's allocator over it
+// (galloc.go), take the highest offset. The graph depends on the ubatch,
+// the cache lengths, flash attention and the cache types; results are
+// cached per model, so the search pays for each distinct graph once.
+
+// computeSim is one model's graph simulator and its results.
+type computeSim struct {
+	mu    sync.Mutex
+	gm    *graphModel
+	build archGraph
+	known bool // the architecture has its own graph (not genericGraph)
+	c     ctx
+	ga    gallocr
+	cache map[ubatch]simResult
+	// layers is the representative subset the graph is simulated with.
+	layers []int
+}
+
+type simResult struct {
+	size uint64
+	ok   bool
+}
+
+func (m *model) sim() *computeSim {
+	m.simOnce.Do(func() {
+		s := &computeSim{gm: newGraphModel(m), cache: map[ubatch]simResult{}}
+		s.layers = s.gm.reducedLayers()
+		s.build, s.known = archGraphs[m.h.Architecture]
+		if !s.known {
+			s.build = genericGraph
+		}
+		m.graphs = s
+	})
+	return m.graphs
+}
+
+// size returns the compute buffer of the graph for ub; ok is false when
+// the file lacks a weight the graph needs.
+func (s *computeSim) size(ub ubatch) (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.cache[ub]; ok {
+		return r.size, r.ok
+	}
+	v, ok := s.gm.simulate(&s.c, &s.ga, s.build, ub, s.layers)
+	s.cache[ub] = simResult{v, ok}
+	return v, ok
+}
+
+// reserveBatch is the ubatch llama.cpp reserves its compute buffers for
+// (llama-context.cpp, sched_reserve): n_tokens = min(n_ctx, n_ubatch),
+// rounded up to a multiple of the sequences (graph_reserve), and
+// n_outputs = min(n_tokens, n_outputs_max).
+func reserveBatch(s Settings, rt Runtime, ub, nOutputsMax int, c cells) ubatch {
+	kt, _ := gguf.ParseType(orDefault(s.CacheTypeK, "f16"))
+	vt, _ := gguf.ParseType(orDefault(s.CacheTypeV, "f16"))
+	nSeq := int64(max(s.NParallel, 1))
+	n := int64(ub)
+	if n%nSeq != 0 {
+		n = (n + nSeq - 1) / nSeq * nSeq
+	}
+	return ubatch{
+		nTokens:  n,
+		nOutputs: min(n, int64(max(nOutputsMax, 1))),
+		nStream:  nSeq,
+		nKV:      int64(c.seq),
+		nKVSWA:   int64(c.swaSeq),
+		fa:       s.FlashAttn,
+		kt:       kt,
+		vt:       vt,
+		rules:    rulesFor(rt),
+	}
+}
+
+// graphCompute is the compute buffer of a device that runs the whole graph
+// (every CPU-only plan). The point is what llama-fit-params, llama-cli and
+// llama-bench reserve: logits for the whole ubatch (n_outputs_max defaults
+// to n_batch, common/common.h). llama-server since 2026 reserves one output
+// per sequence (server-context.cpp, server_output_limits: n_outputs_max =
+// n_parallel); the low bound allows for that. The range is ±2% around the
+// simulation for the architectures with their own graph (what an unchecked
+// detail of a layout could move), ±25% around the generic transformer's
+// graph for the others.
+func (m *model) graphCompute(s Settings, rt Runtime, ub int, c cells) (low, point, high uint64, ok bool) {
+	sim := m.sim()
+	rb := reserveBatch(s, rt, ub, s.NBatch, c)
+	if point, ok = sim.size(rb); !ok {
+		return 0, 0, 0, false
+	}
+	margin := point / 50
+	if !sim.known {
+		margin = point / 4
+	}
+	low, high = point-margin, point+margin
+	if rt == RuntimeLlamaCpp || rt == "" {
+		srv := rb
+		srv.nOutputs = min(rb.nTokens, int64(max(s.NParallel, 1)))
+		if few, ok := sim.size(srv); ok {
+			low = min(low, few)
+		}
+	}
+	return low, point, high, true
+}
+
+// compute approximates one device's compute buffer when GPUs share the
+// graph with the host: the peak of the graph's live tensors, from the
+// three places it can occur (fitted to what llama.cpp allocated, see
+// docs/accuracy.md): the output projection (logits for the whole ubatch),
+// attention (the f32 KQ matrix without flash attention, the mask with it;
+// for MLA the absorbed query and the logits stay alive too), and the MoE
+// expert activations with the mask. Low and high bound it by ±10% and by
+// the sum of the peaks.
 //
-// With GPUs two things change. The first GPU also holds staging: the host
-// weights it multiplies for large batches (see opOffloadStaging), added to
-// the point and the high bound (not to the low one: a runtime run with
-// --no-op-offload copies nothing). The host, whose layers' products then
-// run on the GPU, may need as little as its graph inputs (the low bound)
-// but keeps the full graph as its point: the decode graph still runs its
-// layers there, and a planner should not count on less.
-//
-// Current upstream builds (2026) reserve the graph for one output per
-// sequence (n_outputs_max) instead of logits for the whole ubatch; the
-// reference build does the latter. For RuntimeLlamaCpp the low bound takes
-// the smaller logits, the point keeps the ubatch's.
+// The first GPU also holds staging: the host weights it multiplies for
+// large batches (see opOffloadStaging), added to the point and the high
+// bound (not to the low one: a runtime run with --no-op-offload copies
+// nothing). The host, whose layers' products then run on the GPU, may need
+// as little as its graph inputs (the low bound) but keeps the full graph as
+// its point: the decode graph still runs its layers there, and a planner
+// should not count on less.
 func (m *model) compute(s Settings, rt Runtime, ub, nKV, swaCells int, layers, output, hostWithGPU bool, staging uint64) (low, point, high uint64) {
 	u := uint64(ub)
 	kv := uint64(nKV)
@@ -67,10 +173,6 @@ func (m *model) layerPeaks(s Settings, u, kv, swaCells uint64, layers bool, out 
 	case s.FlashAttn:
 		attn = 6*kv*u + 4*nHead*m.h.KeyLength*u*4
 	default:
-		// The f32 KQ matrix and mask, the activations around them
-		// (4.5 × n_embd floats per token), and a small per-token rest
-		// (368 + 0.64·n_embd bytes) fitted on the tiny llamas, where it
-		// is 3% of the buffer; on 8B models it is under 0.5%.
 		attn = (nHead+1)*kv*u*4 + 9*nHead*m.h.KeyLength*u*2 + (368+embd*16/25)*u
 	}
 	if m.h.SlidingWindow > 0 && swaCells > 0 {

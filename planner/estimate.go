@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/modelfit/modelfit/gguf"
 )
@@ -149,6 +150,9 @@ type model struct {
 	// expertK maps the patterns expertPattern generated to their layer
 	// count, so that they are matched without running the regexp.
 	expertK map[string]int
+	// graphs simulates the compute graph (compute.go), built on first use.
+	simOnce sync.Once
+	graphs  *computeSim
 }
 
 type tinfo struct {
@@ -481,6 +485,11 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			continue
 		}
 		low, point, high := m.compute(s, env.Runtime, ub, nKV, cells.swaSeq, hasLayers, hasOutput, d == 0 && nGPU > 0, staging)
+		if nGPU == 0 {
+			if l, p, h, ok := m.graphCompute(s, env.Runtime, ub, cells); ok {
+				low, point, high = l, p, h
+			}
+		}
 		if pipeline && d > 0 && hasLayers {
 			extra := pipelineCopies(m.h.EmbeddingLength, ub, kvDevMax[d], cells.swaSeq)
 			point, high = point+extra, high+extra

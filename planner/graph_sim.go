@@ -1,0 +1,93 @@
+package planner
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// simulate builds the graph of an architecture for ubatch ub over the
+// given layers and runs the allocator over it: the CPU compute buffer's
+// size in bytes. ok is false when the file lacks a tensor the graph
+// multiplies by (llama.cpp would not load it either).
+func (gm *graphModel) simulate(c *ctx, ga *gallocr, build archGraph, ub ubatch, layers []int) (size uint64, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, missing := r.(errMissingTensor); !missing {
+				panic(r)
+			}
+			size, ok = 0, false
+		}
+	}()
+	c.reset()
+	b := &builder{ctx: c, gm: gm, ub: ub, layers: layers}
+	build(b)
+	sizes := ga.run(c, func(*tensor) int8 { return 0 }, []uint64{cpuAlignment})
+	return sizes[0], true
+}
+
+// cpuAlignment is the CPU buffer type's alignment (ggml-backend.cpp,
+// ggml_backend_cpu_buffer_type_get_alignment: TENSOR_ALIGNMENT).
+const cpuAlignment = 32
+
+// allLayers lists every layer.
+func (gm *graphModel) allLayers() []int {
+	l := make([]int, gm.nLayer)
+	for i := range l {
+		l[i] = i
+	}
+	return l
+}
+
+// reducedLayers picks the layers whose graph has the full graph's peak:
+// the allocator's state repeats from layer to layer once the layers
+// repeat (same shapes, same sliding-window flag), so beyond a few periods
+// the middle layers only replay what came before. Kept are the leading
+// layers up to six periods past the last irregular one and the last two
+// periods plus one (the last layer selects the output rows, and the inputs
+// die there). TestReducedLayers checks the peak against the full graph.
+func (gm *graphModel) reducedLayers() []int {
+	n := gm.nLayer
+	sig := make([]string, n)
+	for il := range n {
+		var sb strings.Builder
+		keys := make([]string, 0, len(gm.layers[il]))
+		for k := range gm.layers[il] {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&sb, "%s%v;", k, gm.layers[il][k].ne)
+		}
+		fmt.Fprintf(&sb, "swa=%v h=%d/%d", gm.swa[il], gm.nHead[il], gm.nHeadKV[il])
+		if gm.arch == "smollm3" {
+			fmt.Fprintf(&sb, " rope=%v", !smollm3NoRope(il))
+		}
+		sig[il] = sb.String()
+	}
+	for p := 1; p <= 8 && p < n; p++ {
+		lead := n - p // first index from which sig[i] == sig[i+p] for all i
+		for lead > 0 && sig[lead-1] == sig[lead-1+p] {
+			lead--
+		}
+		if lead > n/2 {
+			continue
+		}
+		// The allocator's own state may repeat only every second period
+		// (two buffers taking turns): cut whole double periods.
+		keep := lead + 6*p
+		tail := 2*p + 1
+		if keep+tail >= n {
+			return gm.allLayers()
+		}
+		cut := (n - tail - keep) / (2 * p) * (2 * p)
+		var l []int
+		for il := range n {
+			if il < keep || il >= keep+cut {
+				l = append(l, il)
+			}
+		}
+		return l
+	}
+	return gm.allLayers()
+}
