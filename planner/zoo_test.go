@@ -13,11 +13,9 @@ import (
 )
 
 // checkCompute makes the zoo test fail on compute buffers and per-device
-// totals outside their tolerance (3% and 2%). The compute model is being
-// rebuilt from llama.cpp's graphs; until it is, those errors are logged
-// (and shown in docs/accuracy.md) but do not fail the test. Flip it when
-// the compute model is in.
-const checkCompute = false
+// totals outside their tolerance (3% and 2%): the compute model rebuilds
+// llama.cpp's graph and allocator (planner/compute.go).
+const checkCompute = true
 
 // TestZoo compares every row of the generated-zoo ground truth
 // (testdata/planner/zoo, measured with upstream llama.cpp build 10587)
@@ -97,5 +95,5 @@ func TestZoo(t *testing.T) {
 		}
 		fmt.Fprintf(&b, " %s %d/%d within 3%% (worst %.1f%%);", fam, within, len(es), 100*worst)
 	}
-	t.Logf("compute (not yet enforced):%s", b.String())
+	t.Logf("compute:%s", b.String())
 }
