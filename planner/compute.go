@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/modelfit/modelfit/gguf"
@@ -41,6 +42,20 @@ func (m *model) sim() *computeSim {
 		m.graphs = s
 	})
 	return m.graphs
+}
+
+// computeWarning says when the compute buffers are not from the
+// architecture's own graph: an architecture without one gets the generic
+// transformer's (±25%), a recurrent one or a file missing a tensor the
+// graph multiplies by the fitted approximation.
+func (m *model) computeWarning() string {
+	if recurrentArch[m.h.Architecture] != "" {
+		return fmt.Sprintf("compute buffers: the graph of the recurrent architecture %q is not modelled; they are an approximation with a ±10%% range", m.h.Architecture)
+	}
+	if !m.sim().known {
+		return fmt.Sprintf("compute buffers: architecture %q has no graph of its own here; they are sized from a generic transformer graph with a ±25%% range", m.h.Architecture)
+	}
+	return ""
 }
 
 // size returns the compute buffer of the graph for ub; ok is false when
@@ -91,6 +106,9 @@ func reserveBatch(s Settings, rt Runtime, ub, nOutputsMax int, c cells) ubatch {
 // detail of a layout could move), ±25% around the generic transformer's
 // graph for the others.
 func (m *model) graphCompute(s Settings, rt Runtime, ub int, c cells) (low, point, high uint64, ok bool) {
+	if recurrentArch[m.h.Architecture] != "" {
+		return 0, 0, 0, false
+	}
 	sim := m.sim()
 	rb := reserveBatch(s, rt, ub, s.NBatch, c)
 	if point, ok = sim.size(rb); !ok {

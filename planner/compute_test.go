@@ -118,3 +118,33 @@ func TestComputeGraphMissingWeights(t *testing.T) {
 		t.Errorf("no fallback estimate: %v", err)
 	}
 }
+
+// An architecture without its own graph is sized from the generic
+// transformer's, with a ±25% range and a plan warning; a recurrent one
+// keeps the approximation and says so.
+func TestComputeUnknownArchitecture(t *testing.T) {
+	f, ok := openRef("synth-llama-gqa-Q4_K_M.gguf")
+	if !ok {
+		t.Skip("synthetic model not available")
+	}
+	s := DefaultSettings()
+	for _, tt := range []struct {
+		arch     string
+		warn     bool
+		simulate bool
+	}{{"llama", false, true}, {"some-new-arch", true, true}, {"mamba2", true, false}} {
+		m := newModel(f)
+		m.h.Architecture = tt.arch
+		if w := m.computeWarning(); (w != "") != tt.warn {
+			t.Errorf("%s: warning %q", tt.arch, w)
+		}
+		low, point, high, ok := m.graphCompute(s, RuntimeLlamaCpp, s.NUbatch, cacheCells(m.h, s.NCtx, 1, s.NUbatch))
+		if ok != tt.simulate {
+			t.Errorf("%s: simulated %v", tt.arch, ok)
+			continue
+		}
+		if ok && tt.warn && (high-point < point/5 || point-low < point/5) {
+			t.Errorf("%s: range [%d, %d] around %d is narrower than ±20%%", tt.arch, low, high, point)
+		}
+	}
+}
