@@ -27,8 +27,9 @@ type computeSim struct {
 }
 
 type simResult struct {
-	size uint64
-	ok   bool
+	size   uint64
+	inputs uint64 // the graph's input leafs and the token embedding's rows
+	ok     bool
 }
 
 func (m *model) sim() *computeSim {
@@ -67,7 +68,16 @@ func (s *computeSim) size(ub ubatch) (uint64, bool) {
 		return r.size, r.ok
 	}
 	v, ok := s.gm.simulate(&s.c, &s.ga, s.build, ub, s.layers)
-	s.cache[ub] = simResult{v, ok}
+	r := simResult{size: v, ok: ok}
+	if ok {
+		for _, l := range s.c.leafs {
+			r.inputs += (l.nbytes() + cpuAlignment - 1) / cpuAlignment * cpuAlignment
+		}
+		if len(s.c.nodes) > 0 && s.c.nodes[0].op == opGetRows {
+			r.inputs += s.c.nodes[0].nbytes()
+		}
+	}
+	s.cache[ub] = r
 	return v, ok
 }
 
@@ -127,6 +137,49 @@ func (m *model) graphCompute(s Settings, rt Runtime, ub int, c cells) (low, poin
 		}
 	}
 	return low, point, high, true
+}
+
+// graphDevice replaces the approximation (low, point, high) of device d's
+// compute buffer by the simulated graph where the device runs the graph
+// the simulation models: every CPU-only plan; a single GPU holding every
+// layer and the output, or running the host's layers too for a large batch
+// (op offload) — the same graph, its inputs copied in from the host, ±10%:
+// the CUDA buffers are not checked against llama.cpp here — plus the
+// staging of host weights; and a host left with the graph's inputs only
+// (the scheduler assigns inputs to the CPU backend, ggml-backend.cpp
+// ggml_backend_sched_backend_id_from_cur, and the token embedding's rows
+// are taken there: its weights stay on the host and GET_ROWS is not
+// offloaded).
+func (m *model) graphDevice(s Settings, rt Runtime, ub int, c cells, d, nGPU int, whole, inputsOnly bool, staging, low, point, high uint64) (uint64, uint64, uint64) {
+	switch {
+	case nGPU == 0:
+		if l, p, h, ok := m.graphCompute(s, rt, ub, c); ok {
+			return l, p, h
+		}
+	case d > 0 && whole:
+		if l, p, h, ok := m.graphCompute(s, rt, ub, c); ok {
+			return min(l, p-p/10), p + staging, max(h, p+p/10) + staging
+		}
+	case d == 0 && inputsOnly:
+		if in, ok := m.graphInputs(s, rt, ub, c); ok {
+			return in, in, in + in/10
+		}
+	}
+	return low, point, high
+}
+
+// graphInputs is what the graph's inputs and the token embedding's rows
+// take: the host's compute buffer when every layer and the output run on
+// GPUs.
+func (m *model) graphInputs(s Settings, rt Runtime, ub int, c cells) (uint64, bool) {
+	if recurrentArch[m.h.Architecture] != "" {
+		return 0, false
+	}
+	sim := m.sim()
+	if _, ok := sim.size(reserveBatch(s, rt, ub, s.NBatch, c)); !ok {
+		return 0, false
+	}
+	return sim.cache[reserveBatch(s, rt, ub, s.NBatch, c)].inputs, true
 }
 
 // compute approximates one device's compute buffer when GPUs share the

@@ -485,11 +485,10 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			continue
 		}
 		low, point, high := m.compute(s, env.Runtime, ub, nKV, cells.swaSeq, hasLayers, hasOutput, d == 0 && nGPU > 0, staging)
-		if nGPU == 0 {
-			if l, p, h, ok := m.graphCompute(s, env.Runtime, ub, cells); ok {
-				low, point, high = l, p, h
-			}
-		}
+		// One GPU runs the whole graph when it holds every layer, or runs
+		// the host's layers too (op offload).
+		whole := nGPU == 1 && hasLayers && hasOutput && (len(dm.Layers) == m.nLayer || ub >= opOffloadMinBatch)
+		low, point, high = m.graphDevice(s, env.Runtime, ub, cells, d, nGPU, whole, !hasLayers && !hasOutput, staging, low, point, high)
 		if pipeline && d > 0 && hasLayers {
 			extra := pipelineCopies(m.h.EmbeddingLength, ub, kvDevMax[d], cells.swaSeq)
 			point, high = point+extra, high+extra
