@@ -39,8 +39,9 @@ type graphModel struct {
 	ds                                    mlaParams
 }
 
-// mlaParams are DeepSeek-V2/V3's attention and routing hyperparameters
-// (src/models/deepseek2.cpp, load_arch_hparams).
+// mlaParams are DeepSeek-V2/V3's attention and the routing hyperparameters
+// DeepSeek and GLM-4.5 share (src/models/deepseek2.cpp, glm4-moe.cpp,
+// load_arch_hparams).
 type mlaParams struct {
 	headK, rope, kvLora int64 // n_embd_head_k_mla, n_rot, kv_lora_rank
 	denseLead           int
@@ -75,27 +76,25 @@ func newGraphModel(m *model) *graphModel {
 	if v, ok := md.Float(pfx + "logit_scale"); ok && v != 0 {
 		gm.logitScale = true
 	}
-	if h.KVLoraRank > 0 {
-		ds := &gm.ds
-		ds.kvLora, ds.rope = int64(h.KVLoraRank), int64(h.RopeDimensionCount)
-		ds.headK = int64(h.KeyLengthMLA)
-		if ds.headK == 0 {
-			ds.headK = int64(h.KeyLength)
-		}
-		ds.denseLead = int(h.LeadingDenseBlockCount)
-		if v, ok := md.Get(pfx + "expert_weights_norm"); ok {
-			ds.normW, _ = v.Bool()
-		}
-		if v, ok := md.Float(pfx + "expert_weights_scale"); ok && v != 0 && v != 1 {
-			ds.wScale = true
-		}
-		if v, ok := md.Uint(pfx + "expert_gating_func"); ok && v == 2 {
-			ds.gating = gateSigmoid
-		}
-		g, _ := md.Uint(pfx + "expert_group_count")
-		gu, _ := md.Uint(pfx + "expert_group_used_count")
-		ds.groups, ds.groupsUsed = int64(min(g, 1<<20)), int64(min(gu, 1<<20))
+	ds := &gm.ds
+	ds.kvLora, ds.rope = int64(h.KVLoraRank), int64(h.RopeDimensionCount)
+	ds.headK = int64(h.KeyLengthMLA)
+	if ds.headK == 0 {
+		ds.headK = int64(h.KeyLength)
 	}
+	ds.denseLead = int(h.LeadingDenseBlockCount)
+	if v, ok := md.Get(pfx + "expert_weights_norm"); ok {
+		ds.normW, _ = v.Bool()
+	}
+	if v, ok := md.Float(pfx + "expert_weights_scale"); ok && v != 0 && v != 1 {
+		ds.wScale = true
+	}
+	if v, ok := md.Uint(pfx + "expert_gating_func"); ok && v == 2 {
+		ds.gating = gateSigmoid
+	}
+	g, _ := md.Uint(pfx + "expert_group_count")
+	gu, _ := md.Uint(pfx + "expert_group_used_count")
+	ds.groups, ds.groupsUsed = int64(min(g, 1<<20)), int64(min(gu, 1<<20))
 	gm.nHead = make([]int64, m.nLayer)
 	gm.nHeadKV = make([]int64, m.nLayer)
 	for il := range m.nLayer {

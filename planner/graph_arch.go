@@ -28,6 +28,17 @@ var archGraphs = map[string]archGraph{
 	"command-r":  decoder(decoderSpec{layerNorm: true, parallel: true, qkNorm: true, finalScale: true}),
 	"cohere2":    decoder(decoderSpec{iswa: true, layerNorm: true, parallel: true, ropeSWAOnly: true, finalScale: true}),
 	"deepseek2":  deepseek2Graph,
+	"glm4moe":    glm4moeGraph,
+	// granite.cpp, granite-moe.cpp, minicpm.cpp, exaone.cpp and glm4.cpp
+	// differ from the generic decoder only by ops the allocator runs in
+	// place (embedding, residual, attention and logit scales) and by the
+	// post-norms it applies when the file has them: the generic graph is
+	// theirs (checked against llama.cpp on the zoo layouts of each).
+	"granite":    genericGraph,
+	"granitemoe": genericGraph,
+	"minicpm":    genericGraph,
+	"exaone":     genericGraph,
+	"glm4":       genericGraph,
 	"gpt-oss":    gptOSSGraph,
 }
 
@@ -253,6 +264,51 @@ func deepseek2Graph(b *builder) {
 			}))
 			shared := b.ffn(il, cur, "_shexp", ffnSiLU)
 			cur = b.add(moe, shared)
+		}
+		inpL = b.add(cur, ffnInp)
+	}
+	b.expand(b.output(inpL, b.normRMS))
+}
+
+// glm4moeGraph mirrors src/models/glm4-moe.cpp: optional Q/K norms, the
+// post-attention norm as the FFN's norm, dense leading layers, and routed
+// experts (sigmoid with a selection bias) plus a shared expert.
+func glm4moeGraph(b *builder) {
+	gm := b.gm
+	h := &gm.ds
+	inpL := b.inpEmbd()
+	pos := b.inpPos(1)
+	b.inpAttnKV(false)
+	outIDs := b.inpOutIDs()
+	last := gm.nLayer - 1
+	for _, il := range b.layers {
+		inpSA := inpL
+		cur := b.normRMS(inpL, gm.w(il, "attn_norm.weight"), nil)
+		q, k, v := b.qkv(il, cur, gm.headK, gm.nHead[il], gm.nHeadKV[il])
+		if w := gm.w(il, "attn_q_norm.weight"); w != nil {
+			q = b.normRMS(q, w, nil)
+		}
+		if w := gm.w(il, "attn_k_norm.weight"); w != nil {
+			k = b.normRMS(k, w, nil)
+		}
+		q = b.rope(q, pos, nil)
+		k = b.rope(k, pos, nil)
+		cur = b.attnKV(il, false, gm.w(il, "attn_output.weight"), nil, q, k, v, attnOpts{})
+		if il == last {
+			cur = b.getRows(cur, outIDs)
+			inpSA = b.getRows(inpSA, outIDs)
+		}
+		ffnInp := b.add(cur, inpSA)
+		cur = b.normRMS(ffnInp, gm.w(il, "post_attention_norm.weight"), nil)
+		if il < h.denseLead || gm.w(il, "ffn_gate_inp.weight") == nil {
+			cur = b.ffn(il, cur, "", ffnSiLU)
+		} else {
+			routed := b.moeFFN(il, cur, b.moeDefaults(il, moeOpts{
+				normW: h.normW, wScale: h.wScale, gating: h.gating,
+				expProbsB: gm.w(il, "exp_probs_b.bias"), nGroups: h.groups, nGroupUsed: h.groupsUsed,
+			}))
+			shared := b.ffn(il, cur, "_shexp", ffnSiLU)
+			cur = b.add(routed, shared)
 		}
 		inpL = b.add(cur, ffnInp)
 	}
