@@ -19,8 +19,6 @@ type computeSim struct {
 	gm    *graphModel
 	build archGraph
 	known bool // the architecture has its own graph (not genericGraph)
-	c     ctx
-	ga    gallocr
 	cache map[ubatch]simResult
 	// layers is the representative subset the graph is simulated with.
 	layers []int
@@ -53,7 +51,7 @@ func (m *model) computeWarning() string {
 	if recurrentArch[m.h.Architecture] != "" {
 		return fmt.Sprintf("compute buffers: the graph of the recurrent architecture %q is not modelled; they are an approximation with a ±10%% range", m.h.Architecture)
 	}
-	if !m.sim().known {
+	if _, known := archGraphs[m.h.Architecture]; !known {
 		return fmt.Sprintf("compute buffers: architecture %q has no graph of its own here; they are sized from a generic transformer graph with a ±25%% range", m.h.Architecture)
 	}
 	return ""
@@ -67,19 +65,30 @@ func (s *computeSim) size(ub ubatch) (uint64, bool) {
 	if r, ok := s.cache[ub]; ok {
 		return r.size, r.ok
 	}
-	v, ok := s.gm.simulate(&s.c, &s.ga, s.build, ub, s.layers)
+	w := workspaces.Get().(*workspace)
+	defer workspaces.Put(w)
+	v, ok := s.gm.simulate(&w.c, &w.ga, s.build, ub, s.layers)
 	r := simResult{size: v, ok: ok}
 	if ok {
-		for _, l := range s.c.leafs {
+		for _, l := range w.c.leafs {
 			r.inputs += (l.nbytes() + cpuAlignment - 1) / cpuAlignment * cpuAlignment
 		}
-		if len(s.c.nodes) > 0 && s.c.nodes[0].op == opGetRows {
-			r.inputs += s.c.nodes[0].nbytes()
+		if len(w.c.nodes) > 0 && w.c.nodes[0].op == opGetRows {
+			r.inputs += w.c.nodes[0].nbytes()
 		}
 	}
 	s.cache[ub] = r
 	return v, ok
 }
+
+// workspace is a simulation's scratch: the tensor slabs and the
+// allocator's free lists, reused from one model to the next.
+type workspace struct {
+	c  ctx
+	ga gallocr
+}
+
+var workspaces = sync.Pool{New: func() any { return new(workspace) }}
 
 // reserveBatch is the ubatch llama.cpp reserves its compute buffers for
 // (llama-context.cpp, sched_reserve): n_tokens = min(n_ctx, n_ubatch),
@@ -111,7 +120,8 @@ func reserveBatch(s Settings, rt Runtime, ub, nOutputsMax int, c cells) ubatch {
 // llama-bench reserve: logits for the whole ubatch (n_outputs_max defaults
 // to n_batch, common/common.h). llama-server since 2026 reserves one output
 // per sequence (server-context.cpp, server_output_limits: n_outputs_max =
-// n_parallel); the low bound allows for that. The range is ±2% around the
+// n_parallel); the low bound allows for that (the point less the logits'
+// difference, at most half of it). The range is ±2% around the
 // simulation for the architectures with their own graph (what an unchecked
 // detail of a layout could move), ±25% around the generic transformer's
 // graph for the others.
@@ -130,11 +140,10 @@ func (m *model) graphCompute(s Settings, rt Runtime, ub int, c cells) (low, poin
 	}
 	low, high = point-margin, point+margin
 	if rt == RuntimeLlamaCpp || rt == "" {
-		srv := rb
-		srv.nOutputs = min(rb.nTokens, int64(max(s.NParallel, 1)))
-		if few, ok := sim.size(srv); ok {
-			low = min(low, few)
-		}
+		// llama-server's graph has logits for one row per sequence: at
+		// most that many fewer bytes at the peak.
+		fewer := uint64(rb.nOutputs-min(rb.nTokens, int64(max(s.NParallel, 1)))) * m.h.VocabSize * 4
+		low = min(low, point-min(point/2, fewer))
 	}
 	return low, point, high, true
 }

@@ -564,9 +564,10 @@ func BenchmarkComputeGraph(b *testing.B) {
 	s := DefaultSettings()
 	c := cacheCells(m.h, s.NCtx, 1, s.NUbatch)
 	sim := m.sim()
+	ws := new(workspace)
 	ub := reserveBatch(s, RuntimeLlamaCpp, s.NUbatch, s.NBatch, c)
 	for b.Loop() {
-		if _, ok := sim.gm.simulate(&sim.c, &sim.ga, sim.build, ub, sim.layers); !ok {
+		if _, ok := sim.gm.simulate(&ws.c, &ws.ga, sim.build, ub, sim.layers); !ok {
 			b.Fatal("not simulated")
 		}
 	}

@@ -58,7 +58,7 @@ func (o gop) canInplace() bool {
 	return false
 }
 
-const maxSrc = 8
+const maxSrc = 5 // flash attention's q, k, v, mask and sinks
 
 // tensor is a ggml_tensor as the allocator sees it, plus the allocator's
 // per-tensor state (ggml-alloc.c's hash_node).
@@ -440,7 +440,9 @@ func (c *ctx) repeat4d(a *tensor, ne0, ne1, ne2, ne3 int64) *tensor {
 // expand mirrors ggml_build_forward_expand: a depth-first visit of the
 // sources in order, appending each tensor after them (ggml_visit_parents_graph).
 func (c *ctx) expand(t *tensor) {
-	if t == nil || t.epoch == c.epoch {
+	// Weights and caches are leaves outside the compute buffer, shared by
+	// every graph of the model: nothing to visit.
+	if t == nil || t.epoch == c.epoch || t.ext && t.op == opNone {
 		return
 	}
 	t.epoch = c.epoch

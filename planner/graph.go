@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/modelfit/modelfit/gguf"
@@ -17,7 +16,7 @@ import (
 // graphModel holds a file's weights as external tensors, by layer and by
 // name without the "blk.N." prefix, built once per model.
 type graphModel struct {
-	layers  []map[string]*tensor
+	layers  [][]namedTensor // per layer, in file order
 	global  map[string]*tensor
 	nLayer  int
 	nEmbd   int64
@@ -50,12 +49,27 @@ type mlaParams struct {
 	groups, groupsUsed  int64
 }
 
+// namedTensor is a layer's weight under its name without "blk.N.": the
+// file's tensor, made an external graph tensor on first use (the reduced
+// graph uses a few of the layers).
+type namedTensor struct {
+	name string
+	ti   *tinfo
+	t    *tensor
+}
+
+func extTensor(t *tinfo) *tensor {
+	et := &tensor{typ: t.typ, ext: true, name: t.name, ne: [4]int64{1, 1, 1, 1}}
+	for j, n := range t.shape[:min(len(t.shape), 4)] {
+		et.ne[j] = int64(min(n, 1<<40))
+	}
+	et.contiguousStrides()
+	return et
+}
+
 func newGraphModel(m *model) *graphModel {
 	gm := &graphModel{nLayer: m.nLayer, global: map[string]*tensor{}}
-	gm.layers = make([]map[string]*tensor, m.nLayer)
-	for i := range gm.layers {
-		gm.layers[i] = map[string]*tensor{}
-	}
+	gm.layers = make([][]namedTensor, m.nLayer)
 	h := &m.h
 	gm.nEmbd = int64(h.EmbeddingLength)
 	gm.nVocab = int64(h.VocabSize)
@@ -103,24 +117,19 @@ func newGraphModel(m *model) *graphModel {
 	}
 	for i := range m.tensors {
 		t := &m.tensors[i]
-		ne := make([]int64, len(t.shape))
-		for j, n := range t.shape {
-			ne[j] = int64(min(n, 1<<40))
-		}
-		et := external(t.typ, ne...)
-		et.name = t.name
-		if rest, ok := strings.CutPrefix(t.name, "blk."); ok {
-			if dot := strings.IndexByte(rest, '.'); dot > 0 {
-				if il, err := strconv.Atoi(rest[:dot]); err == nil && il >= 0 && il < m.nLayer {
-					gm.layers[il][rest[dot+1:]] = et
+		if t.layer >= 0 {
+			// "blk.N.suffix": tinfo.layer is N.
+			if rest, ok := strings.CutPrefix(t.name, "blk."); ok {
+				if dot := strings.IndexByte(rest, '.'); dot > 0 {
+					gm.layers[t.layer] = append(gm.layers[t.layer], namedTensor{name: rest[dot+1:], ti: t})
 					continue
 				}
 			}
 		}
-		gm.global[t.name] = et
+		gm.global[t.name] = extTensor(t)
 	}
 	for il := range gm.layers {
-		if gm.layers[il]["post_attention_norm.weight"] != nil {
+		if gm.w(il, "post_attention_norm.weight") != nil {
 			gm.hasPostNorms = true
 		}
 	}
@@ -132,7 +141,19 @@ func newGraphModel(m *model) *graphModel {
 	return gm
 }
 
-func (gm *graphModel) w(il int, name string) *tensor { return gm.layers[il][name] }
+// w returns layer il's weight name, nil when the file has none.
+func (gm *graphModel) w(il int, name string) *tensor {
+	l := gm.layers[il]
+	for i := range l {
+		if l[i].name == name {
+			if l[i].t == nil {
+				l[i].t = extTensor(l[i].ti)
+			}
+			return l[i].t
+		}
+	}
+	return nil
+}
 
 // output is the output projection: output.weight, or the token embedding
 // when the file ties them (llama.cpp's TENSOR_DUPLICATED).

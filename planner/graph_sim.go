@@ -1,11 +1,5 @@
 package planner
 
-import (
-	"fmt"
-	"slices"
-	"strings"
-)
-
 // simulate builds the graph of an architecture for ubatch ub over the
 // given layers and runs the allocator over it: the CPU compute buffer's
 // size in bytes. ok is false when the file lacks a tensor the graph
@@ -48,22 +42,26 @@ func (gm *graphModel) allLayers() []int {
 // die there). TestReducedLayers checks the peak against the full graph.
 func (gm *graphModel) reducedLayers() []int {
 	n := gm.nLayer
-	sig := make([]string, n)
+	sig := make([]uint64, n)
 	for il := range n {
-		var sb strings.Builder
-		keys := make([]string, 0, len(gm.layers[il]))
-		for k := range gm.layers[il] {
-			keys = append(keys, k)
+		// An order-independent hash of the layer's tensor names and
+		// shapes, its window flag and head counts.
+		var h uint64
+		for _, nt := range gm.layers[il] {
+			x := fnv(nt.name)
+			for _, d := range nt.ti.shape {
+				x = (x ^ d) * 1099511628211
+			}
+			h += x * 0x9e3779b97f4a7c15
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			fmt.Fprintf(&sb, "%s%v;", k, gm.layers[il][k].ne)
+		h = (h ^ uint64(gm.nHead[il])<<32 ^ uint64(gm.nHeadKV[il])) * 1099511628211
+		if gm.swa[il] {
+			h ^= 0x5bd1e995
 		}
-		fmt.Fprintf(&sb, "swa=%v h=%d/%d", gm.swa[il], gm.nHead[il], gm.nHeadKV[il])
-		if gm.arch == "smollm3" {
-			fmt.Fprintf(&sb, " rope=%v", !smollm3NoRope(il))
+		if gm.arch == "smollm3" && smollm3NoRope(il) {
+			h ^= 0x27d4eb2f
 		}
-		sig[il] = sb.String()
+		sig[il] = h
 	}
 	for p := 1; p <= 8 && p < n; p++ {
 		lead := n - p // first index from which sig[i] == sig[i+p] for all i
@@ -90,4 +88,13 @@ func (gm *graphModel) reducedLayers() []int {
 		return l
 	}
 	return gm.allLayers()
+}
+
+// fnv is FNV-1a of s.
+func fnv(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * 1099511628211
+	}
+	return h
 }
