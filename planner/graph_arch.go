@@ -20,7 +20,7 @@ var archGraphs = map[string]archGraph{
 	"qwen3":      decoder(decoderSpec{qkNorm: true}),
 	"qwen3moe":   decoder(decoderSpec{qkNorm: true, moeNormW: true}),
 	"smollm3":    decoder(decoderSpec{noRope: smollm3NoRope}),
-	"phi3":       decoder(decoderSpec{iswa: true, qScale: true, act: ffnSwiGLUFused, residualFirst: true, moeNormW: true}),
+	"phi3":       decoder(decoderSpec{qScale: true, act: ffnSwiGLUFused, residualFirst: true, moeNormW: true}), // SWA disabled (phi3.cpp load_arch_hparams)
 	"starcoder2": decoder(decoderSpec{layerNorm: true, act: ffnGELUSeq}),
 	"olmo2":      decoder(decoderSpec{iswa: true, olmo2: true}),
 	"gemma2":     decoder(decoderSpec{iswa: true, embdScale: true, qScale: true, postNorms: true, act: ffnGELU, finalScale: true}),
