@@ -205,8 +205,19 @@ func newModel(f *gguf.File) *model {
 			m.rwkvShifts = 2 // llama.cpp's default
 		}
 	}
+	// Next-token-prediction (MTP) layers at the end of block_count are
+	// created with TENSOR_SKIP unless MTP is asked for (llama-server
+	// does not by default): their weights are never loaded
+	// (load_arch_tensors of glm4, glm4-moe, deepseek2, nemotron-h, qwen3next
+	// and the other MTP-capable architectures). Their KV cache is still
+	// allocated: no layer filter excludes them (llama_model::create_memory).
+	nextn := m.h.NextNPredictLayers
+	firstSkipped := m.nLayer - int(min(nextn, uint64(m.nLayer)))
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
+		if nextn > 0 && t.Layer >= firstSkipped {
+			continue
+		}
 		ti := tinfo{name: t.Name, typ: t.Type, shape: t.Shape, size: uint64(t.Size), layer: t.Layer,
 			out: t.Group() == gguf.GroupOutput, exps: strings.Contains(t.Name, "_exps")}
 		ti.gpuSize = gpuAllocSize(ti.typ, ti.shape, ti.size)
@@ -260,6 +271,11 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	}
 	if vt.BlockSize() > 1 && !s.FlashAttn {
 		return nil, fmt.Errorf("planner: a quantized V cache (%s) needs flash attention", vt)
+	}
+	if m.vLess(env.Runtime) && kt != vt {
+		// llama_init_from_model: "model does not support different K and
+		// V cache types" (MLA: V is a view of K).
+		return nil, fmt.Errorf("planner: %s keeps V inside the K cache: K and V cache types must match (%s, %s): %w", m.h.Architecture, kt, vt, ErrBadCacheType)
 	}
 	nSeq := max(s.NParallel, 1)
 	// llama.cpp caps the batch at the context (causal attention) and the
@@ -438,6 +454,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			d = 0
 		}
 		lp.KVDevice = d
+		if mtpWithoutKV[m.h.Architecture] && m.mtpLayer(il) {
+			continue
+		}
 		if m.recurrent(il) {
 			lp.StateBytes = uint64(nSeq) * 4 * m.stateFloats()
 			b.Devices[d].StateBytes += lp.StateBytes
@@ -448,7 +467,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			n, attended = swaCells, cells.swaSeq
 			b.SWACells = swaCells
 		}
-		kRow, vRow, err := m.kvRows(il, kt, vt)
+		kRow, vRow, err := m.kvRows(il, kt, vt, s.FlashAttn, env.Runtime)
 		if err != nil {
 			return nil, err
 		}

@@ -68,15 +68,18 @@ func extTensor(t *tinfo) *tensor {
 }
 
 func newGraphModel(m *model) *graphModel {
-	gm := &graphModel{nLayer: m.nLayer, global: map[string]*tensor{}}
-	gm.layers = make([][]namedTensor, m.nLayer)
+	// The graph runs the layers before the next-token-prediction ones
+	// (hparams.n_layer() excludes nextn_predict_layers, PR 24060).
+	n := m.nLayer - int(min(m.h.NextNPredictLayers, uint64(m.nLayer)))
+	gm := &graphModel{nLayer: n, global: map[string]*tensor{}}
+	gm.layers = make([][]namedTensor, n)
 	h := &m.h
 	gm.nEmbd = int64(h.EmbeddingLength)
 	gm.nVocab = int64(h.VocabSize)
 	gm.headK, gm.headV = int64(h.KeyLength), int64(h.ValueLength)
 	gm.nExpertUsed = int64(h.ExpertUsedCount)
 	gm.arch = h.Architecture
-	gm.swa = make([]bool, m.nLayer)
+	gm.swa = make([]bool, n)
 	for il := range gm.swa {
 		gm.swa[il] = h.IsSWA(il)
 		gm.anySWA = gm.anySWA || gm.swa[il]
@@ -109,14 +112,17 @@ func newGraphModel(m *model) *graphModel {
 	g, _ := md.Uint(pfx + "expert_group_count")
 	gu, _ := md.Uint(pfx + "expert_group_used_count")
 	ds.groups, ds.groupsUsed = int64(min(g, 1<<20)), int64(min(gu, 1<<20))
-	gm.nHead = make([]int64, m.nLayer)
-	gm.nHeadKV = make([]int64, m.nLayer)
-	for il := range m.nLayer {
+	gm.nHead = make([]int64, n)
+	gm.nHeadKV = make([]int64, n)
+	for il := range n {
 		gm.nHead[il] = int64(h.HeadCount.At(il))
 		gm.nHeadKV[il] = int64(h.HeadCountKV.At(il))
 	}
 	for i := range m.tensors {
 		t := &m.tensors[i]
+		if t.layer >= n {
+			continue
+		}
 		if t.layer >= 0 {
 			// "blk.N.suffix": tinfo.layer is N.
 			if rest, ok := strings.CutPrefix(t.name, "blk."); ok {

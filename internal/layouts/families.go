@@ -9,6 +9,33 @@ package layouts
 func init() {
 	families["llama"] = llama
 	families["qwen2"] = qwen2
+	families["qwen3"] = qwen3
+	families["qwen3moe"] = qwen3
+	families["qwen2moe"] = qwen2moe
+	families["gemma2"] = gemma
+	families["gemma3"] = gemma
+	families["phi3"] = phi3
+	families["deepseek2"] = deepseek2
+	families["gpt-oss"] = gptOSS
+	families["granite"] = granite
+	families["granitemoe"] = granite
+	families["granitehybrid"] = granite
+	families["command-r"] = commandR
+	families["cohere2"] = commandR
+	families["olmo2"] = olmo2
+	families["glm4"] = glm4
+	families["glm4moe"] = glm4
+	families["nemotron_h"] = nemotronH
+	families["starcoder2"] = starcoder2
+	families["minicpm"] = llamaLike
+	families["exaone"] = llamaLike
+	families["smollm3"] = llamaLike
+	families["lfm2"] = lfm2
+	families["llama4"] = llama4
+	families["mamba2"] = mamba2Model
+	families["qwen3next"] = qwen35
+	families["qwen35"] = qwen35
+	families["qwen35moe"] = qwen35
 }
 
 // rmsEps writes the RMS-norm epsilon most loaders require.

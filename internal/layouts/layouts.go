@@ -87,6 +87,10 @@ type Spec struct {
 	// Multi-head latent attention (DeepSeek-V2/V3).
 	QLora, KVLora, QKNope, QKRope, VHead int
 
+	// NextN is the number of next-token-prediction layers the converter
+	// appends after Layers (block_count counts them).
+	NextN int
+
 	// Recurrent (Mamba-2 style) layers.
 	SSMConv, SSMInner, SSMState, SSMGroups, SSMHeads int
 
@@ -208,8 +212,10 @@ func (b *builder) common() {
 		b.akv("attention.key_length", uint32(s.HeadDim))
 		b.akv("attention.value_length", uint32(cmp(s.HeadDimV, s.HeadDim)))
 	}
-	b.akv("rope.dimension_count", uint32(cmp(s.RopeDim, s.headDim())))
-	b.akv("rope.freq_base", float32(10000))
+	if s.Heads > 0 {
+		b.akv("rope.dimension_count", uint32(cmp(s.RopeDim, s.headDim())))
+		b.akv("rope.freq_base", float32(10000))
+	}
 	if s.Experts > 0 {
 		b.akv("expert_count", uint32(s.Experts))
 		b.akv("expert_used_count", uint32(s.ExpertsUsed))

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +21,7 @@ import (
 // tensors and sizes it was given, and that ids are unique.
 func TestZooBuilds(t *testing.T) {
 	specs := Zoo()
-	if len(specs) < 40 {
+	if len(specs) < 150 {
 		t.Errorf("only %d layouts", len(specs))
 	}
 	archs := map[string]bool{}
@@ -35,7 +37,7 @@ func TestZooBuilds(t *testing.T) {
 		if len(f.Tensors) != len(l.Tensors) || f.Architecture() != s.Arch {
 			t.Errorf("%s: parsed %d tensors of %q", s.ID, len(f.Tensors), f.Architecture())
 		}
-		if h := f.HParams(); h.VocabSize != uint64(s.Vocab) || h.BlockCount != s.Layers {
+		if h := f.HParams(); h.VocabSize != uint64(s.Vocab) || h.BlockCount != s.Layers+s.NextN {
 			t.Errorf("%s: vocab %d, %d layers", s.ID, h.VocabSize, h.BlockCount)
 		}
 		archs[s.Arch] = true
@@ -101,6 +103,51 @@ func TestQuantizerAgrees(t *testing.T) {
 		for _, ti := range want.Tensors {
 			if typ, ok := gguf.ParseType(got[ti.Name]); !ok || typ != ti.Type {
 				t.Errorf("%s: %s: llama-quantize %s, generator %s", s.ID, ti.Name, got[ti.Name], ti.Type)
+			}
+		}
+	}
+}
+
+// TestMatchesSharedZoo compares layouts with the shared zoo's headers of
+// released models (llama.cpp's own parse of them, ../shared/zoo): the same
+// tensors with the same shapes and types.
+func TestMatchesSharedZoo(t *testing.T) {
+	for shared, id := range map[string]string{
+		"llama-3.1-8b-Q4_K_M": "llama-3.1-8b-q4_k_m", "llama-3.1-8b-Q8_0": "llama-3.1-8b-q8_0",
+		"qwen2.5-0.5b-Q8_0": "qwen2.5-0.5b-q8_0", "gemma-2-9b-Q4_K_M": "gemma-2-9b-q4_k_m",
+		"mixtral-8x7b-Q4_K_M": "mixtral-8x7b-q4_k_m",
+	} {
+		p := testutil.Shared(t, "zoo", shared+".gguf.json")
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ref struct {
+			Tensors []struct {
+				Name string
+				Type string
+				Ne   []uint64
+			}
+		}
+		if err := json.Unmarshal(raw, &ref); err != nil {
+			t.Fatal(err)
+		}
+		s, _ := ByID(id)
+		l, err := Build(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine := map[string]string{}
+		for _, ti := range l.Tensors {
+			mine[ti.Name] = fmt.Sprintf("%s %v", ti.Type, ti.Shape)
+		}
+		if len(ref.Tensors) != len(l.Tensors) {
+			t.Errorf("%s: %d tensors, generated %d", shared, len(ref.Tensors), len(l.Tensors))
+		}
+		for _, rt := range ref.Tensors {
+			ne := rt.Ne[:nDims(rt.Ne)]
+			if want := fmt.Sprintf("%s %v", rt.Type, ne); mine[rt.Name] != want {
+				t.Errorf("%s: %s is %s, generated %s", shared, rt.Name, want, mine[rt.Name])
 			}
 		}
 	}

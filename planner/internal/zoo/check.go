@@ -3,8 +3,10 @@ package zoo
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/layouts"
 	"github.com/modelfit/modelfit/planner"
 )
 
@@ -69,10 +71,17 @@ func (r Row) Input(cpuFeatures []string) (planner.Settings, planner.Env) {
 	return s, planner.Env{Runtime: planner.RuntimeLlamaCpp, CPUFeatures: cpuFeatures, CPUArch: "amd64"}
 }
 
+// Crashed reports a row where llama.cpp died (an assertion in ggml) rather
+// than refusing the settings: there is nothing to compare.
+func (r Row) Crashed() bool { return strings.HasPrefix(r.Error, "signal: ") }
+
 // Check estimates the row's settings for file f and pairs every predicted
 // figure with the measured one. A row llama.cpp refused must be refused by
 // the estimate too (err then says whether it was).
 func Check(r Row, f *gguf.File, cpuFeatures []string) ([]Figure, error) {
+	if r.Crashed() {
+		return nil, nil
+	}
 	s, env := r.Input(cpuFeatures)
 	b, err := planner.Estimate(f, s, env)
 	if r.Error != "" {
@@ -116,4 +125,40 @@ func Check(r Row, f *gguf.File, cpuFeatures []string) ([]Figure, error) {
 	pred := m(cpu.AnonWeightsBytes + cpu.RepackBytes + cpu.KVBytes + cpu.StateBytes + cpu.OutputBytes + cpu.ComputeBytes)
 	figs = append(figs, Figure{Name: "total", Pred: pred, Actual: actual, Rel: tolTotal})
 	return figs, nil
+}
+
+// Result is one row checked against the estimate.
+type Result struct {
+	Row
+	Arch string   // general.architecture of the layout
+	Figs []Figure // nil for a refused or crashed row
+	Err  error    // the estimate disagreed on a refusal, or failed
+}
+
+// Evaluate regenerates every row's layout from its spec (internal/layouts)
+// and checks the row against the estimate.
+func Evaluate(t *Truth) ([]Result, error) {
+	feats := t.CPUFeatures()
+	files := map[string]*gguf.File{}
+	out := make([]Result, 0, len(t.Rows))
+	for _, r := range t.Rows {
+		f, ok := files[r.Layout]
+		if !ok {
+			spec, found := layouts.ByID(r.Layout)
+			if !found {
+				return nil, fmt.Errorf("zoo: row for unknown layout %q", r.Layout)
+			}
+			l, err := layouts.Build(spec)
+			if err != nil {
+				return nil, err
+			}
+			if f, err = l.File(); err != nil {
+				return nil, err
+			}
+			files[r.Layout] = f
+		}
+		figs, err := Check(r, f, feats)
+		out = append(out, Result{Row: r, Arch: f.Architecture(), Figs: figs, Err: err})
+	}
+	return out, nil
 }
