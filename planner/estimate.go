@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/modelfit/modelfit/gguf"
 )
@@ -149,6 +150,9 @@ type model struct {
 	// expertK maps the patterns expertPattern generated to their layer
 	// count, so that they are matched without running the regexp.
 	expertK map[string]int
+	// graphs simulates the compute graph (compute.go), built on first use.
+	simOnce sync.Once
+	graphs  *computeSim
 }
 
 type tinfo struct {
@@ -515,6 +519,10 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			continue
 		}
 		low, point, high := m.compute(s, env.Runtime, ub, nKV, cells.swaSeq, hasLayers, hasOutput, d == 0 && nGPU > 0, staging)
+		// One GPU runs the whole graph when it holds every layer, or runs
+		// the host's layers too (op offload).
+		whole := nGPU == 1 && hasLayers && hasOutput && (len(dm.Layers) == m.nLayer || ub >= opOffloadMinBatch)
+		low, point, high = m.graphDevice(s, env.Runtime, ub, cells, d, nGPU, whole, !hasLayers && !hasOutput, staging, low, point, high)
 		if pipeline && d > 0 && hasLayers {
 			extra := pipelineCopies(m.h.EmbeddingLength, ub, kvDevMax[d], cells.swaSeq)
 			point, high = point+extra, high+extra

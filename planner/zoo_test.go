@@ -11,11 +11,31 @@ import (
 )
 
 // checkCompute makes the zoo test fail on compute buffers and per-device
-// totals outside their tolerance (3% and 2%). The compute model is being
-// rebuilt from llama.cpp's graphs; until it is, those errors are logged
-// (and shown in docs/accuracy.md) but do not fail the test. Flip it when
-// the compute model is in.
-const checkCompute = false
+// totals outside their tolerance (3% and 2%): the compute model rebuilds
+// llama.cpp's graph and allocator (planner/compute.go). computeGaps are the
+// architectures whose graph is not modelled (yet): their errors are logged
+// and shown in docs/accuracy.md, not enforced.
+const checkCompute = true
+
+var computeGaps = map[string]string{
+	"gpt-oss":       "graph exact at ubatch 512, up to 24% low at other ubatch sizes: not yet found why",
+	"llama4":        "no graph of its own (chunked attention, interleaved MoE): generic transformer ±25%",
+	"granitehybrid": "recurrent (Mamba-2) layers: approximation",
+	"lfm2":          "recurrent (short-conv) layers: approximation",
+	"mamba2":        "recurrent: approximation",
+	"nemotron_h":    "recurrent (Mamba-2) layers: approximation",
+	"qwen35":        "gated-DeltaNet layers: approximation",
+	"qwen35moe":     "gated-DeltaNet layers: approximation",
+	"qwen3next":     "gated-DeltaNet layers: approximation",
+	"gemma4":        "no graph of its own yet (added to the zoo after the compute model): generic transformer",
+}
+
+// computeGapLayouts are single layouts whose graph is not modelled while
+// their architecture's is.
+var computeGapLayouts = map[string]string{
+	"deepseek-v2-lite-legacy-q4_k_m": "DeepSeek converted before MLA-aware conversion: the plain multi-head graph, not modelled",
+	"deepseek-v3-legacy-q2_k":        "DeepSeek converted before MLA-aware conversion: the plain multi-head graph, not modelled",
+}
 
 // TestZoo compares every row of the generated-zoo ground truth
 // (testdata/planner/zoo, measured with upstream llama.cpp build 10587)
@@ -51,7 +71,7 @@ func TestZoo(t *testing.T) {
 			if fg.Name == "compute" {
 				computeErrs[r.Arch] = append(computeErrs[r.Arch], fg.Err())
 			}
-			if (fg.Name == "compute" || fg.Name == "total") && !checkCompute {
+			if (fg.Name == "compute" || fg.Name == "total") && (!checkCompute || computeGaps[r.Arch] != "" || computeGapLayouts[r.Layout] != "") {
 				continue
 			}
 			if !fg.OK() {
@@ -78,5 +98,5 @@ func TestZoo(t *testing.T) {
 		}
 		fmt.Fprintf(&b, " %s %d/%d within 3%% (worst %.1f%%);", fam, within, len(es), 100*worst)
 	}
-	t.Logf("compute (not yet enforced):%s", b.String())
+	t.Logf("compute:%s", b.String())
 }
