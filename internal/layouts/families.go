@@ -37,6 +37,7 @@ func init() {
 	families["qwen35"] = qwen35
 	families["qwen35moe"] = qwen35
 	families["gemma4"] = gemma4
+	families["mistral3"] = llamaLike
 }
 
 // rmsEps writes the RMS-norm epsilon most loaders require.

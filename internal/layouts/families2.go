@@ -165,8 +165,14 @@ func deepseek2(b *builder) error {
 		b.akv("expert_gating_func", uint32(1))
 	}
 	kvA := s.KVLora + s.QKRope
+	if s.NextN > 0 {
+		// GLM-4.7-Flash-style conversion (conversion/glm.py,
+		// Glm4MoeLiteModel) keeps the MTP layer.
+		b.akv("block_count", uint32(s.Layers+s.NextN))
+		b.akv("nextn_predict_layers", uint32(s.NextN))
+	}
 	b.embed()
-	for il := range s.Layers {
+	for il := range s.Layers + s.NextN {
 		b.norm(il, "attn_norm")
 		if s.QLora > 0 {
 			b.l(il, "attn_q_a_norm.weight", s.QLora)
@@ -199,6 +205,12 @@ func deepseek2(b *builder) error {
 		b.l(il, "ffn_gate_exps.weight", s.Embd, s.ExpertFF, s.Experts)
 		b.l(il, "ffn_up_exps.weight", s.Embd, s.ExpertFF, s.Experts)
 		b.sharedExperts(il, s.ExpertFF*s.SharedExperts)
+		if il >= s.Layers {
+			b.l(il, "nextn.eh_proj.weight", 2*s.Embd, s.Embd)
+			b.norm(il, "nextn.enorm")
+			b.norm(il, "nextn.hnorm")
+			b.norm(il, "nextn.shared_head_norm")
+		}
 	}
 	b.output()
 	return nil

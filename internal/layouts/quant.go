@@ -153,7 +153,9 @@ func quantize(s *Spec, ts []tensor) ([]gguf.Type, error) {
 		nGQA = s.Heads / kv
 	}
 	iAttnV, iFFNDown := 0, 0
-	nLayer := s.Layers
+	// n_ffn_down counts every block, MTP layers included (n_layer_all in
+	// init_quantize_state_counters).
+	nLayer := s.Layers + s.NextN
 	useMoreBits := func(i, n int) bool { return i < n/8 || i >= 7*n/8 || (i-n/8)%3 == 2 }
 	for i, t := range ts {
 		out[i] = sourceType(s, t)

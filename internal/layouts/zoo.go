@@ -226,6 +226,17 @@ var models = []model{
 		LeadingDense: 3, ExpertGroups: 8, GroupsUsed: 4, LegacyMLA: true},
 		[]FileType{Q2_K}},
 
+	{Spec{ID: "kimi-k2", Source: "moonshotai/Kimi-K2-Instruct config.json (DeepSeek-V3 layout: 384 experts, 64 heads, 163840 vocabulary, sigmoid gating)", Arch: "deepseek2",
+		Layers: 61, Embd: 7168, FF: 18432, Heads: 64, HeadsKV: 1, HeadDim: 576, HeadDimV: 512, Vocab: 163840, CtxTrain: 131072,
+		QLora: 1536, KVLora: 512, QKNope: 128, QKRope: 64, VHead: 128, Experts: 384, ExpertsUsed: 8, ExpertFF: 2048, SharedExperts: 1,
+		LeadingDense: 1},
+		[]FileType{Q2_K}},
+	{Spec{ID: "glm-4.7-flash", Source: "variation after zai-org/GLM-4.7-Flash (DeepSeek MLA layout, sigmoid gating, MTP layer kept by the converter)", Arch: "deepseek2",
+		Layers: 47, NextN: 1, Embd: 2048, FF: 10240, Heads: 20, HeadsKV: 1, HeadDim: 576, HeadDimV: 512, Vocab: 154880, CtxTrain: 202752,
+		QLora: 768, KVLora: 512, QKNope: 192, QKRope: 64, VHead: 256, Experts: 64, ExpertsUsed: 4, ExpertFF: 1536, SharedExperts: 1,
+		LeadingDense: 1},
+		[]FileType{Q4_K_M, Q8_0}},
+
 	// gpt-oss: MXFP4 experts, window 128 on every other layer, attention sinks.
 	{Spec{ID: "gpt-oss-20b", Source: "openai/gpt-oss-20b config.json", Arch: "gpt-oss",
 		Layers: 24, Embd: 2880, FF: 2880, Heads: 64, HeadsKV: 8, HeadDim: 64, Vocab: 201088, CtxTrain: 131072, SWA: 128,
@@ -380,6 +391,14 @@ var models = []model{
 	{Spec{ID: "mamba2-2.7b", Source: "state-spaces/mamba2-2.7b config.json (tied, vocabulary padded to 50288)", Arch: "mamba2",
 		Layers: 64, Embd: 2560, Vocab: 50288, CtxTrain: 1 << 20, Tied: true, SSMConv: 4, SSMInner: 5120, SSMState: 128, SSMGroups: 1, SSMHeads: 80},
 		[]FileType{Q8_0, F16}},
+
+	// mistral3: Ministral 3, llama-shaped.
+	{Spec{ID: "ministral-3-8b", Source: "variation after Ministral 3 8B (mistral3 architecture, 256k context)", Arch: "mistral3",
+		Layers: 34, Embd: 4096, FF: 14336, Heads: 32, HeadsKV: 8, HeadDim: 128, Vocab: 131072, CtxTrain: 262144},
+		[]FileType{Q4_K_M, Q8_0}},
+	{Spec{ID: "ministral-3-3b", Source: "variation after Ministral 3 3B (tied embeddings)", Arch: "mistral3",
+		Layers: 26, Embd: 3072, FF: 9216, Heads: 32, HeadsKV: 8, HeadDim: 128, Vocab: 131072, CtxTrain: 262144, Tied: true},
+		[]FileType{Q4_K_M}},
 
 	// qwen3next / qwen35 / qwen35moe: gated DeltaNet layers with a recurrent
 	// state, gated attention every 4th layer, one MTP layer.
