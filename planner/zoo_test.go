@@ -28,6 +28,7 @@ var computeGaps = map[string]string{
 	"qwen35moe":     "gated-DeltaNet layers: approximation",
 	"qwen3next":     "gated-DeltaNet layers: approximation",
 	"gemma4":        "no graph of its own yet (added to the zoo after the compute model): generic transformer",
+	"gemma3n":       "no graph of its own yet (AltUp, LAuReL, per-layer inputs): generic transformer",
 }
 
 // computeGapLayouts are single layouts whose graph is not modelled while

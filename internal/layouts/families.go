@@ -38,6 +38,7 @@ func init() {
 	families["qwen35moe"] = qwen35
 	families["gemma4"] = gemma4
 	families["mistral3"] = llamaLike
+	families["gemma3n"] = gemma3n
 }
 
 // rmsEps writes the RMS-norm epsilon most loaders require.

@@ -687,3 +687,45 @@ func gemma4(b *builder) error {
 	b.t("output_norm.weight", s.Embd)
 	return nil
 }
+
+// gemma3n is Gemma 3n (src/models/gemma3n.cpp): AltUp (4 inputs) and
+// LAuReL (rank 64) per layer, per-layer input embeddings of 256 (llama.cpp's
+// fixed hparams), a window on four of every five layers, and a cache for the
+// first 20 layers only (the others reuse them); the tied output is created
+// before token_embd.
+func gemma3n(b *builder) error {
+	s := b.s
+	const altup, laurel, perLayer = 4, 64, 256
+	b.rmsEps()
+	b.akv("attention.sliding_window", uint32(s.SWA))
+	b.embed()
+	b.t("altup_proj.weight", s.Embd, s.Embd, altup-1)
+	b.t("altup_unembd_proj.weight", s.Embd, s.Embd, altup-1)
+	b.t("per_layer_token_embd.weight", perLayer*s.Layers, s.Vocab)
+	b.t("per_layer_model_proj.weight", s.Embd, perLayer*s.Layers)
+	b.t("per_layer_proj_norm.weight", perLayer)
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.qkv(il, false)
+		b.qkNorm(il)
+		b.norm(il, "post_attention_norm")
+		b.norm(il, "ffn_norm")
+		b.l(il, "ffn_gate.weight", s.Embd, s.FF)
+		b.l(il, "ffn_up.weight", s.Embd, s.FF)
+		b.l(il, "ffn_down.weight", s.FF, s.Embd)
+		b.norm(il, "post_ffw_norm")
+		b.l(il, "inp_gate.weight", s.Embd, perLayer)
+		b.l(il, "proj.weight", perLayer, s.Embd)
+		b.norm(il, "post_norm")
+		b.l(il, "altup_correct_coef.weight", altup, altup)
+		b.l(il, "altup_correct_scale.weight", s.Embd)
+		b.l(il, "altup_predict_coef.weight", altup, altup*altup)
+		b.l(il, "altup_router.weight", s.Embd, altup)
+		b.norm(il, "altup_router_norm")
+		b.l(il, "laurel_l.weight", s.Embd, laurel)
+		b.l(il, "laurel_r.weight", laurel, s.Embd)
+		b.norm(il, "laurel_post_norm")
+	}
+	b.t("output_norm.weight", s.Embd)
+	return nil
+}

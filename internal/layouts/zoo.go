@@ -416,6 +416,12 @@ var models = []model{
 		[]FileType{Q4_K_M, IQ4_XS}},
 
 	// gemma4: per-layer head sizes and KV heads, KV shared by the last layers.
+	{Spec{ID: "gemma-3n-e4b", Source: "google/gemma-3n-E4B text config (35 layers, window 512, 262400 vocabulary)", Arch: "gemma3n",
+		Layers: 35, Embd: 2048, FF: 16384, Heads: 8, HeadsKV: 2, HeadDim: 256, Vocab: 262400, CtxTrain: 32768, Tied: true, SWA: 512},
+		[]FileType{Q4_K_M, Q8_0}},
+	{Spec{ID: "gemma-3n-e2b", Source: "google/gemma-3n-E2B text config (30 layers)", Arch: "gemma3n",
+		Layers: 30, Embd: 2048, FF: 8192, Heads: 8, HeadsKV: 2, HeadDim: 256, Vocab: 262400, CtxTrain: 32768, Tied: true, SWA: 512},
+		[]FileType{Q4_K_M}},
 	{Spec{ID: "gemma-4-31b", Source: "variation after Gemma 4 31B (dimensions not checked against the release): window 1024 on 5 of 6 layers, heads of 256 (window, 16 KV) and 512 (full, 4 KV)", Arch: "gemma4",
 		Layers: 60, Embd: 5376, FF: 21504, Heads: 32, HeadsKV: 16, HeadsKVArr: swaKV(60, 6, 16, 4), HeadDim: 512, HeadDimSWA: 256, Vocab: 262144, CtxTrain: 262144,
 		Tied: true, SWA: 1024, SWAPattern: 6},
