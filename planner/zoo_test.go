@@ -29,6 +29,7 @@ var computeGaps = map[string]string{
 	"qwen3next":     "gated-DeltaNet layers: approximation",
 	"gemma4":        "no graph of its own yet (added to the zoo after the compute model): generic transformer",
 	"gemma3n":       "no graph of its own yet (AltUp, LAuReL, per-layer inputs): generic transformer",
+	"jamba":         "recurrent (Mamba-1) layers: approximation",
 }
 
 // computeGapLayouts are single layouts whose graph is not modelled while

@@ -39,6 +39,7 @@ func init() {
 	families["gemma4"] = gemma4
 	families["mistral3"] = llamaLike
 	families["gemma3n"] = gemma3n
+	families["jamba"] = jamba
 }
 
 // rmsEps writes the RMS-norm epsilon most loaders require.

@@ -729,3 +729,43 @@ func gemma3n(b *builder) error {
 	b.t("output_norm.weight", s.Embd)
 	return nil
 }
+
+// jamba is Jamba (src/models/jamba.cpp): Mamba-1 mixers where
+// head_count_kv is 0, attention elsewhere; experts on odd layers
+// (ffn_gate_inp present), dense MLPs on even ones.
+func jamba(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.akv("ssm.conv_kernel", uint32(s.SSMConv))
+	b.akv("ssm.inner_size", uint32(s.SSMInner))
+	b.akv("ssm.state_size", uint32(s.SSMState))
+	b.akv("ssm.time_step_rank", uint32(s.SSMHeads))
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		if s.headsKV(il) == 0 {
+			b.l(il, "ssm_in.weight", s.Embd, 2*s.SSMInner)
+			b.l(il, "ssm_conv1d.weight", s.SSMConv, s.SSMInner)
+			b.l(il, "ssm_conv1d.bias", s.SSMInner)
+			b.l(il, "ssm_x.weight", s.SSMInner, s.SSMHeads+2*s.SSMState)
+			b.l(il, "ssm_dt_norm.weight", s.SSMHeads)
+			b.l(il, "ssm_dt.weight", s.SSMHeads, s.SSMInner)
+			b.l(il, "ssm_dt.bias", s.SSMInner)
+			b.l(il, "ssm_b_norm.weight", s.SSMState)
+			b.l(il, "ssm_c_norm.weight", s.SSMState)
+			b.l(il, "ssm_a", s.SSMState, s.SSMInner)
+			b.l(il, "ssm_d", s.SSMInner)
+			b.l(il, "ssm_out.weight", s.SSMInner, s.Embd)
+		} else {
+			b.qkv(il, false)
+		}
+		b.norm(il, "ffn_norm")
+		if il%2 == 1 {
+			b.experts(il, s.FF)
+		} else {
+			b.mlp(il, s.FF)
+		}
+	}
+	b.output()
+	return nil
+}

@@ -400,6 +400,12 @@ var models = []model{
 		Layers: 26, Embd: 3072, FF: 9216, Heads: 32, HeadsKV: 8, HeadDim: 128, Vocab: 131072, CtxTrain: 262144, Tied: true},
 		[]FileType{Q4_K_M}},
 
+	// jamba: Mamba-1 / attention hybrid with experts every other layer.
+	{Spec{ID: "jamba-mini-1.7", Source: "ai21labs/AI21-Jamba-Mini-1.7 config.json (attention at layers 4, 12, 20, 28; 16 experts top 2 on odd layers)", Arch: "jamba",
+		Layers: 32, Embd: 4096, FF: 14336, Heads: 32, HeadsKV: 8, HeadsKVArr: every(32, 8, 4, 8), Vocab: 65536, CtxTrain: 262144,
+		Experts: 16, ExpertsUsed: 2, SSMConv: 4, SSMInner: 8192, SSMState: 16, SSMHeads: 256},
+		[]FileType{Q4_K_M, Q8_0}},
+
 	// qwen3next / qwen35 / qwen35moe: gated DeltaNet layers with a recurrent
 	// state, gated attention every 4th layer, one MTP layer.
 	{Spec{ID: "qwen3-next-80b-a3b", Source: "Qwen/Qwen3-Next-80B-A3B-Instruct config.json (512 experts top 10 + shared, MTP layer)", Arch: "qwen3next",
