@@ -19,8 +19,8 @@ package planner
 //
 // Current upstream builds (2026) reserve the graph for one output per
 // sequence (n_outputs_max) instead of logits for the whole ubatch; the
-// reference build does the latter. For RuntimeLlamaCpp the low bound takes
-// the smaller logits, the point keeps the ubatch's.
+// reference build does the latter. For a build with PR #23861 the low bound
+// takes the smaller logits, the point keeps the ubatch's.
 func (m *model) compute(s Settings, rt Runtime, ub, nKV, swaCells int, layers, output, hostWithGPU bool, staging uint64) (low, point, high uint64) {
 	u := uint64(ub)
 	kv := uint64(nKV)
@@ -37,7 +37,7 @@ func (m *model) compute(s Settings, rt Runtime, ub, nKV, swaCells int, layers, o
 	}
 	point = max(out, attn, moe)
 	low, high = point-point/10, max(point+point/10, out+attn+moe)
-	if output && (rt == RuntimeLlamaCpp || rt == "") {
+	if output && rt.profile().outputsMax() {
 		few := (m.h.VocabSize*uint64(max(s.NParallel, 1)) + embd*u) * 4
 		a, e := m.layerPeaks(s, u, kv, uint64(swaCells), layers, few)
 		p := max(few, a, e)

@@ -18,8 +18,8 @@ func ExampleEstimate_partialOffload() {
 	}
 	defer f.Close()
 	s := planner.DefaultSettings()
-	s.NGPULayers = 3 // the output layer first, then the last two layers
-	b, err := planner.Estimate(f, s, planner.Env{GPUs: []string{"CUDA0"}, GPUFree: []uint64{8 << 30}, Runtime: planner.RuntimeOllama})
+	s.NGPULayers = 3 // current llama.cpp: the output layer first, then the last two layers
+	b, err := planner.Estimate(f, s, planner.Env{GPUs: []string{"CUDA0"}, GPUFree: []uint64{8 << 30}})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -174,7 +174,7 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 	}
 	if assumedCPU {
 		why := "the machine's CPU features are unknown: memory is planned for an x86-64 server CPU with AVX-512, on which current llama.cpp copies the most weight types (Q4_0, Q4_K, Q2_K, IQ4_NL, MXFP4) into a CPU_REPACK buffer, and speed for one with AVX2 only; give --cpu-features for another CPU"
-		if mc.env.Runtime == RuntimeOllama {
+		if !mc.env.Runtime.profile().repacks {
 			why = "the machine's CPU features are unknown: speed is predicted for an x86-64 CPU with AVX2; give --cpu-features for another CPU"
 		}
 		p.why("cpu", "x86-64 (assumed)", "%s", why)
@@ -234,13 +234,6 @@ func newMachine(f *gguf.File, m *model, snap *probe.Snapshot, req Request) (mc *
 	return mc, assumedCPU
 }
 
-func orRuntime(r Runtime) Runtime {
-	if r == "" {
-		return RuntimeLlamaCpp
-	}
-	return r
-}
-
 func gpuName(g probe.GPU, i int) string {
 	if g.Vendor == "amd" {
 		return fmt.Sprintf("ROCm%d", i)
@@ -290,8 +283,8 @@ func finish(p *Plan, m *model, mc *machine, a, least *attempt, req Request) {
 	if !p.Model.DataPresent {
 		p.Warnings = append(p.Warnings, "the file holds only the header (or is truncated): this plan is for the complete model; it cannot be run from this file")
 	}
-	if mc.env.Runtime == RuntimeLlamaCpp && cpu.RepackBytes > 0 && !a.s.NoRepack {
-		p.Reasons = append(p.Reasons, Reason{"repack", "on", fmt.Sprintf("current llama.cpp copies %s of CPU weights (%s) into a CPU_REPACK buffer of anonymous memory for faster matrix kernels; counted in the host total", human(cpu.RepackBytes), repackTypeList(m, mc))})
+	if cpu.RepackBytes > 0 && !a.s.NoRepack {
+		p.Reasons = append(p.Reasons, Reason{"repack", "on", fmt.Sprintf("llama.cpp copies %s of CPU weights (%s) into a CPU_REPACK buffer of anonymous memory for faster matrix kernels; counted in the host total", human(cpu.RepackBytes), repackTypeList(m, mc))})
 	}
 	p.Predicted = predict(m, mc, a, req)
 	p.LlamaArgs = p.LlamaCppArgs(ArgsClassic)

@@ -406,7 +406,7 @@ func placeLayers(m *model, mc *machine, s Settings, req Request) (*attempt, []Re
 		guess := all
 		if g := a.b.Devices[1]; !gpusFit(a) {
 			over := int64(g.TotalBytes+a.margin[1]) - int64(a.avail[1])
-			if !mc.env.Runtime.outputFirst() {
+			if !mc.env.Runtime.profile().outputFirst() {
 				over -= int64(mc.outputBytes) // the output leaves the GPU first
 			}
 			guess = m.nLayer

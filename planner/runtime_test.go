@@ -1,0 +1,76 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+)
+
+// Which build contains which change, as `git merge-base --is-ancestor`
+// answers on the upstream repository (b6529 = 1eeb523c3, Ollama v0.17.4's
+// vendored ec98e2002, b10587 = 3f545bec). The profiles compare merge dates;
+// this table keeps them honest.
+func TestProfilesContainTheirChanges(t *testing.T) {
+	type in struct{ b6529, ollama, current bool }
+	tests := []struct {
+		c    change
+		want in
+	}{
+		{prRepackQ4_0, in{true, true, true}},
+		{prRepackQ4_K, in{true, true, true}},
+		{prRepackQ2_K, in{true, true, true}},
+		{prRepackIQ4NLx8, in{true, true, true}},
+		{prRepackQ4_KI8mm, in{false, true, true}},
+		{prRepackQ4_KDot, in{false, true, true}},
+		{prRepackQ8_0, in{false, false, true}},
+		{prRepackQ5_KI8mm, in{false, false, true}},
+		{prRepackQ6_KI8mm, in{false, false, true}},
+		{prRepackQ6_KDot, in{false, false, true}},
+		{prRepackQ5_KDot, in{false, false, true}},
+		{prRepackMXFP4, in{false, false, true}},
+		{changeOutputFirst, in{false, false, true}},
+		{changeDirectIO, in{false, false, true}},
+		{changeSlotCap, in{false, true, true}},
+		{changeOutputsMax, in{false, false, true}},
+	}
+	for _, tt := range tests {
+		got := in{profiles[RuntimeLlamaCppB6529].hasGGML(tt.c), profiles[RuntimeOllama].hasGGML(tt.c), profiles[RuntimeLlamaCpp].hasGGML(tt.c)}
+		if got != tt.want {
+			t.Errorf("PR #%d (%s): in b6529/ec98e2002/b10587 = %v, want %v", tt.c.pr, tt.c.what, got, tt.want)
+		}
+	}
+	// The Go engine shares the vendored ggml but none of llama.cpp's
+	// loader or server rules.
+	if e := profiles[RuntimeOllamaEngine]; e.has(changeSlotCap) || !e.hasGGML(prRepackQ4_KDot) {
+		t.Error("engine profile: llama.cpp rules leak into it or its ggml date is wrong")
+	}
+}
+
+func TestParseRuntime(t *testing.T) {
+	for in, want := range map[string]Runtime{"": RuntimeLlamaCpp, "llama.cpp": RuntimeLlamaCpp, "b10587": RuntimeLlamaCpp,
+		"b6529": RuntimeLlamaCppB6529, "llama.cpp-b6529": RuntimeLlamaCppB6529, "Ollama": RuntimeOllama, "ollama-engine": RuntimeOllamaEngine} {
+		if got, err := ParseRuntime(in); err != nil || got != want {
+			t.Errorf("ParseRuntime(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParseRuntime("vllm"); err == nil || !strings.Contains(err.Error(), "ollama-engine") {
+		t.Errorf("unknown runtime: %v", err)
+	}
+	ps := Profiles()
+	if len(ps) != 4 || ps[0].Runtime != RuntimeLlamaCpp {
+		t.Fatalf("profiles %v", ps)
+	}
+	for _, p := range ps {
+		if p.Build == "" || len(p.Notes) < 3 {
+			t.Errorf("%s: build %q notes %v", p.Runtime, p.Build, p.Notes)
+		}
+		if p.Ollama != (p.Runtime == RuntimeOllama || p.Runtime == RuntimeOllamaEngine) {
+			t.Errorf("%s: Ollama %v", p.Runtime, p.Ollama)
+		}
+	}
+	if n := strings.Join(profiles[RuntimeLlamaCppB6529].Notes, " "); !strings.Contains(n, "last N repeating") || strings.Contains(n, "#19738") {
+		t.Errorf("b6529 notes: %s", n)
+	}
+	if n := strings.Join(profiles[RuntimeLlamaCpp].Notes, " "); !strings.Contains(n, "#19738") || !strings.Contains(n, "#18148") {
+		t.Errorf("current notes: %s", n)
+	}
+}
