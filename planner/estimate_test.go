@@ -106,10 +106,10 @@ func TestLayerPlacement(t *testing.T) {
 		{RuntimeLlamaCpp, 1, []int{0, 1, 2, 3}, nil, true},
 		// Ollama's vendored ec98e2002 predates PR 18148: the last N
 		// repeating layers first; its Go engine takes Ollama's layer list,
-		// the output first.
+		// which leaves the output out first too (assignLayers).
 		{RuntimeOllama, 2, []int{0, 1}, []int{2, 3}, false},
 		{RuntimeOllama, 5, nil, []int{0, 1, 2, 3}, true},
-		{RuntimeOllamaEngine, 2, []int{0, 1, 2}, []int{3}, true},
+		{RuntimeOllamaEngine, 2, []int{0, 1}, []int{2, 3}, false},
 		{RuntimeLlamaCpp, 4, []int{0}, []int{1, 2, 3}, true},
 		{RuntimeLlamaCpp, 5, nil, []int{0, 1, 2, 3}, true},
 		{RuntimeLlamaCpp, 99, nil, []int{0, 1, 2, 3}, true},

@@ -357,7 +357,9 @@ func placeLayers(m *model, mc *machine, s Settings, req Request) (*attempt, []Re
 	}
 	nGPU := len(mc.gpus)
 	_, gm := margins(mc, req)
-	autoSplit := nGPU > 1 && !req.Pinned.TensorSplit && len(s.TensorSplit) == 0
+	// Ollama splits the layers over the GPUs itself (llm/server.go
+	// createLayout): a plan for it cannot set the split.
+	autoSplit := nGPU > 1 && !req.Pinned.TensorSplit && len(s.TensorSplit) == 0 && !mc.env.Runtime.profile().Ollama
 	switch {
 	case nGPU == 0:
 		s.NGPULayers = 0

@@ -169,6 +169,9 @@ func (r Runtime) Profile() (Profile, bool) {
 	return *p, true
 }
 
+// IsOllama reports whether the runtime is driven through Ollama.
+func (r Runtime) IsOllama() bool { return r.profile().Ollama }
+
 // profile returns the rules of r; an unknown runtime gets the default's
 // (Make and ParseRuntime refuse unknown names before).
 func (r Runtime) profile() *Profile {
@@ -193,11 +196,12 @@ func (p *Profile) has(c change) bool { return !p.engine && c.date <= p.llamaDate
 func (p *Profile) hasGGML(c change) bool { return c.date <= p.llamaDate }
 
 // outputFirst reports whether n_gpu_layers = N puts the output layer on a
-// GPU before the repeating layers. Upstream since PR #18148; Ollama's Go
+// GPU before the repeating layers: upstream since PR #18148. Ollama's Go
 // engine gets an explicit layer list from Ollama's scheduler, whose
-// greedyFit (llm/server.go) takes layers from the last one down, the output
-// (index block_count) first.
-func (p *Profile) outputFirst() bool { return p.engine || p.has(changeOutputFirst) }
+// assignLayers (llm/server.go) drops the output layer first when not every
+// layer fits ("prefer offloading layers other than the output layer"): the
+// last N repeating layers, as the older llama.cpp rule.
+func (p *Profile) outputFirst() bool { return p.has(changeOutputFirst) }
 
 // mapsWeights reports whether the runtime can map the model file: Ollama's
 // Go engine reads every tensor into buffers it allocates
@@ -229,7 +233,7 @@ func (p *Profile) notes() []string {
 	var n []string
 	switch {
 	case p.engine:
-		n = append(n, "layers: Ollama's scheduler lists them, the output layer first (llm/server.go greedyFit); num_gpu counts block_count+1 layers")
+		n = append(n, "layers: Ollama's scheduler lists them, the last N repeating layers and the output only when every layer fits (llm/server.go assignLayers); num_gpu counts block_count+1 layers")
 	case p.has(changeOutputFirst):
 		n = append(n, "-ngl N offloads the output layer first, then the last N-1 repeating layers ("+changeOutputFirst.String()+")")
 	default:
