@@ -156,13 +156,16 @@ func DecideOllama(f *gguf.File, snap *probe.Snapshot, env OllamaEnv, opts Ollama
 	switch {
 	case engine && fa:
 		d.FlashAttention = "on"
-		if supported && kvct != "" {
-			d.KVCacheType = kvct
-		}
 	case !engine && faSet && fa:
 		d.FlashAttention = "on"
 	case !engine && !faSet:
 		d.FlashAttention = "auto"
+	}
+	// The engine takes the type with flash attention on; the llama.cpp
+	// runner takes an unquantized type always, a quantized one only with
+	// flash attention explicitly enabled.
+	if kvct != "" && supported && (d.FlashAttention == "on" || !engine && !quantized) {
+		d.KVCacheType = kvct
 	}
 	if kvct != "" && kvct != d.KVCacheType {
 		why := "unsupported type (fs/ggml SupportsKVCacheType: f16, q8_0, q4_0)"
@@ -249,7 +252,7 @@ func DecideOllama(f *gguf.File, snap *probe.Snapshot, env OllamaEnv, opts Ollama
 			if len(snap.GPUs) > 0 && !s.MMap && !engine {
 				// llama-model.cpp make_cpu_buft_list: host weights go to the
 				// first GPU's pinned host buffer type.
-				buf = strings.TrimRight(d.Devices[1].Name, "0123456789") + "_Host"
+				buf = strings.TrimRight(menv.GPUs[0], "0123456789") + "_Host"
 			}
 			d.Failure = fmt.Sprintf("\"unable to allocate %s buffer\": %s of RAM needed, %s available (or, where the kernel lets the allocation through, the OOM killer ends the runner while it reads the weights)", buf, human(dm.TotalBytes), human(avail))
 		}

@@ -320,6 +320,9 @@ func (p *planFlags) plan(ctx context.Context, model string) (*gguf.File, *planne
 	pl, err := planner.Make(ctx, f, snap, req)
 	if pl == nil {
 		f.Close()
+		if errors.Is(err, planner.ErrOllamaCannot) {
+			err = usageError{err}
+		}
 		return nil, nil, err
 	}
 	return f, pl, err
