@@ -112,6 +112,10 @@ type model struct {
 	// expertK maps the patterns expertPattern generated to their layer
 	// count, so that they are matched without running the regexp.
 	expertK map[string]int
+	// ollama and ollamaGroups are Ollama's view of the header, computed
+	// once for the runtimes driven through Ollama (plan_ollama.go).
+	ollama       *ollamaKV
+	ollamaGroups map[string]uint64
 }
 
 type tinfo struct {
@@ -226,6 +230,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	ub := max(min(s.NUbatch, s.NBatch, max(s.NCtx, 1)), 1)
 	nGPU := len(env.GPUs)
 	cells := cacheCells(m.h, max(s.NCtx, 1), nSeq, ub)
+	if env.Runtime.profile().engine {
+		cells = engineCacheCells(m.h, max(s.NCtx, 1), nSeq, max(s.NBatch, 1))
+	}
 	b := &Breakdown{NCtx: cells.nCtx}
 	b.Devices = make([]DeviceMemory, 1+nGPU)
 	b.Devices[0].Name = "CPU"

@@ -43,14 +43,19 @@ type OllamaDecision struct {
 	// NotModelled lists the figures this reproduction cannot take from
 	// Ollama's source.
 	NotModelled []string `json:"not_modelled,omitempty"`
+
+	refused bool // refused before the mmap rule ran
 }
 
 // Summary is the decision in one sentence: how Ollama loads the model and
 // whether that works.
 func (d *OllamaDecision) Summary() string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "Ollama would load this on its %s with num_ctx %d, num_gpu %d of %d layers, mmap %s",
-		map[Runtime]string{RuntimeOllama: "llama.cpp runner", RuntimeOllamaEngine: "Go engine"}[d.Runner], d.NumCtx, d.NumGPU, d.TotalLayers, onOffStr(d.MMap))
+	fmt.Fprintf(&sb, "Ollama would load this on its %s with num_ctx %d, num_gpu %d of %d layers",
+		map[Runtime]string{RuntimeOllama: "llama.cpp runner", RuntimeOllamaEngine: "Go engine"}[d.Runner], d.NumCtx, d.NumGPU, d.TotalLayers)
+	if !d.refused {
+		fmt.Fprintf(&sb, ", mmap %s", onOffStr(d.MMap))
+	}
 	if len(d.Devices) > 0 {
 		cpu := d.Devices[0]
 		fmt.Fprintf(&sb, ", needing %s of RAM with %s available", human(cpu.TotalBytes), human(cpu.AvailableBytes))
@@ -392,7 +397,7 @@ func (d *OllamaDecision) llamaLayout(f *gguf.File, m *model, kv ollamaKV, s Sett
 		rule("estimate", human(total), "Ollama's own estimate of the load: layers and KV by its sizes (fs/ggml GraphSize)")
 	}
 	if fail := olVerify(cpuSize, hostFree, swap); fail != "" {
-		d.Failure = fail
+		d.Failure, d.refused = fail, true
 		rule("load", "refused", "the layers left on the CPU (%s by Ollama's estimate) exceed free memory and swap (%s)", human(cpuSize), human(hostFree+swap))
 		return a, nil
 	}

@@ -260,3 +260,29 @@ func hasRule(rs []Reason, setting, text string) bool {
 	}
 	return false
 }
+
+// A plan for Ollama must pass Ollama's own check too: its llama.cpp
+// runner refuses a load whose CPU layers (by its estimate) exceed free
+// memory and swap, mapped or not; swap is what lets it through.
+func TestOllamaPlanPassesOllamasCheck(t *testing.T) {
+	f, err := gguf.Open(testutil.Path("zoo", "mixtral-8x7b-Q4_K_M.header.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := machine80(16 << 30)
+	snap.GPUs[0].TotalBytes, snap.GPUs[0].FreeBytes = 8<<30, 8<<30
+	p, err := Make(context.Background(), f, snap, Request{Runtime: RuntimeOllama})
+	var nf *NoFitError
+	if !errors.As(err, &nf) || p.Fits || !strings.Contains(nf.Reason, "Ollama refuses the load") || !strings.Contains(nf.Reason, "6 GiB more swap") {
+		t.Fatalf("without swap: %v", err)
+	}
+	snap.Memory.SwapFreeBytes = 6 << 30
+	p, err = Make(context.Background(), f, snap, Request{Runtime: RuntimeOllama})
+	if err != nil || !p.Fits || !p.Settings.MMap {
+		t.Fatalf("with 6 GiB of swap: %v %+v", err, p.Settings)
+	}
+	opts, env, _ := p.OllamaFix(OllamaEnv{})
+	if d, err := DecideOllama(f, snap, env, opts); err != nil || !d.Loads || !d.MMap {
+		t.Errorf("Ollama with the plan's options: %s", d.Summary())
+	}
+}

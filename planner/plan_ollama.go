@@ -258,3 +258,46 @@ func (p *Plan) OllamaOptionsJSON() (string, error) {
 	b, err := json.Marshal(o)
 	return string(b), err
 }
+
+// ollamaRefuses applies Ollama's own check to settings planned for its
+// llama.cpp runner: verifyLayout (llm/server.go) refuses a load whose
+// layers left on the CPU, by Ollama's estimate (fs/ggml GraphSize and the
+// tensor sizes), exceed free memory plus swap, mapped or not. The Go
+// engine's check uses what the runner reports, which the planner's own
+// host total already is.
+func ollamaRefuses(m *model, mc *machine, s Settings) string {
+	if mc.env.Runtime != RuntimeOllama {
+		return ""
+	}
+	if m.ollama == nil {
+		kv := newOllamaKV(m.f)
+		m.ollama = &kv
+		m.ollamaGroups = ollamaGroupSizes(m.f)
+	}
+	np := max(s.NParallel, 1)
+	kvt := ""
+	if s.CacheTypeK != "f16" {
+		kvt = s.CacheTypeK
+	}
+	cache, _, _ := ollamaGraphSize(m.f, *m.ollama, uint64(s.NCtx/np), uint64(s.NUbatch), np, kvt, s.FlashAttn)
+	// ec98e2002 offloads the last n_gpu_layers repeating layers; the output
+	// only with all of them.
+	first := m.nLayer - min(s.NGPULayers, m.nLayer)
+	var cpu uint64
+	for i := 0; i < first; i++ {
+		cpu += m.ollamaGroups[fmt.Sprintf("blk.%d", i)] + cache[i]
+	}
+	if s.NGPULayers <= m.nLayer {
+		out, ok := m.ollamaGroups["output"]
+		if !ok {
+			out = m.ollamaGroups["token_embd"]
+		}
+		cpu += m.ollamaGroups["output_norm"] + out
+	}
+	free, swap := ollamaFreeMemory(mc.snap)
+	if cpu > free+swap {
+		more := (cpu - free - swap + 1<<30 - 1) >> 30
+		return fmt.Sprintf("Ollama refuses the load: the layers it leaves on the CPU take %s by its own estimate, more than free memory and swap (%s), mapped or not (llm/server.go verifyLayout: \"model requires more system memory\"); Ollama counts free swap, so %d GiB more swap would let it load with use_mmap true", human(cpu), human(free+swap), more)
+	}
+	return ""
+}

@@ -251,6 +251,9 @@ func check(m *model, mc *machine, s Settings, req Request) (a *attempt, err erro
 			a.fits, a.failDev = false, d
 		}
 	}
+	if why := ollamaRefuses(m, mc, s); why != "" && a.fits {
+		a.fits, a.failDev, a.failWhy = false, 0, why
+	}
 	return a, nil
 }
 

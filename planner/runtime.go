@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/modelfit/modelfit/gguf"
 )
 
 // Runtime names the build a plan targets. llama.cpp's memory rules change
@@ -269,4 +271,33 @@ func (p *Profile) notes() []string {
 		n = append(n, "compute graph: measured by the engine when it loads (ollamarunner reserveWorstCaseGraph); not modelled here, llama.cpp's figure for the same model and batch stands in")
 	}
 	return n
+}
+
+// engineCacheCells sizes the Go engine's caches as kvcache.Causal.Init
+// does: a full-attention cache of every sequence's num_ctx, padded to 256
+// (ml/backend/ggml CacheConfig); a sliding-window cache of each sequence's
+// window (one cell more with several sequences) plus one batch, padded,
+// unless that is no smaller than the full cache. gpt-oss keeps 4096 cells
+// per sequence for its window (NewSWAMemCache in model/models/gptoss).
+func engineCacheCells(h gguf.HParams, nCtx, nSeq, batch int) cells {
+	capacity := nCtx / nSeq
+	c := cells{nCtx: padTo(nSeq*capacity, 256), seq: capacity}
+	if h.SlidingWindow == 0 {
+		return c
+	}
+	window := int(min(h.SlidingWindow, 1<<30))
+	mem := window
+	if h.Architecture == "gpt-oss" || h.Architecture == "gptoss" {
+		mem = 4096
+	}
+	if nSeq > 1 {
+		mem = max(mem, window+1)
+	}
+	if mem >= capacity {
+		c.swa, c.swaSeq = c.nCtx, capacity
+		return c
+	}
+	c.swa = padTo(nSeq*mem+batch, 256)
+	c.swaSeq = min(mem+batch, capacity)
+	return c
 }

@@ -3,6 +3,8 @@ package planner
 import (
 	"strings"
 	"testing"
+
+	"github.com/modelfit/modelfit/gguf"
 )
 
 // Which build contains which change, as `git merge-base --is-ancestor`
@@ -72,5 +74,29 @@ func TestParseRuntime(t *testing.T) {
 	}
 	if n := strings.Join(profiles[RuntimeLlamaCpp].Notes, " "); !strings.Contains(n, "#19738") || !strings.Contains(n, "#18148") {
 		t.Errorf("current notes: %s", n)
+	}
+}
+
+// The Go engine's caches, as kvcache.Causal.Init sizes them.
+func TestEngineCacheCells(t *testing.T) {
+	h := func(arch string, window uint64) gguf.HParams {
+		return gguf.HParams{Architecture: arch, SlidingWindow: window}
+	}
+	tests := []struct {
+		h                    gguf.HParams
+		nCtx, nSeq, batch    int
+		full, swa, swaPerSeq int
+	}{
+		{h("llama", 0), 5000, 2, 512, 5120, 0, 0},
+		{h("gemma3", 1024), 32768, 1, 512, 32768, 1536, 1536},
+		{h("gemma3", 1024), 32768, 2, 512, 32768, 2816, 1537},
+		{h("gpt-oss", 128), 32768, 1, 512, 32768, 4608, 4608},
+		{h("gemma3", 8192), 4096, 1, 512, 4096, 4096, 4096},
+	}
+	for _, tt := range tests {
+		c := engineCacheCells(tt.h, tt.nCtx, tt.nSeq, tt.batch)
+		if c.nCtx != tt.full || c.swa != tt.swa || c.swaSeq != tt.swaPerSeq {
+			t.Errorf("%s window %d, n_ctx %d × %d: %+v", tt.h.Architecture, tt.h.SlidingWindow, tt.nCtx, tt.nSeq, c)
+		}
 	}
 }

@@ -194,10 +194,15 @@ func printOllamaReport(w io.Writer, r *ollamaReport) {
 		return
 	}
 	s := r.plan.Settings
-	verdict := "fits"
 	if !r.Fits {
-		verdict = "does not fit either"
+		why := "nothing fits"
+		if r.plan.NoFit != nil {
+			why = strings.TrimPrefix(r.plan.NoFit.Error(), "planner: ")
+		}
+		fmt.Fprintf(w, "Plan for Ollama (%s): %s.\n", r.Runtime, why)
+		return
 	}
+	verdict := "fits"
 	fmt.Fprintf(w, "Plan for Ollama (%s): num_ctx %d, num_gpu %d, num_batch %d", r.Runtime, s.NCtx/max(s.NParallel, 1), s.NGPULayers, s.NUbatch)
 	if r.plan.Runtime == planner.RuntimeOllama {
 		fmt.Fprintf(w, ", use_mmap %v", s.MMap)
