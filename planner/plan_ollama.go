@@ -112,7 +112,15 @@ func ollamaRequest(f *gguf.File, snap *probe.Snapshot, req Request) (Request, []
 		s.NUbatch = 512 // api.DefaultOptions num_batch
 	}
 	if !pin.NBatch {
-		s.NBatch = s.NUbatch * np // llama.NewContextParams: n_batch = num_batch × parallel
+		// llama.NewContextParams: n_batch = num_batch × parallel, n_ubatch =
+		// num_batch; the engine runs one batch of num_batch.
+		s.NBatch, pin.NBatch = s.NUbatch*np, true
+		if req.Runtime == RuntimeOllamaEngine {
+			s.NBatch = s.NUbatch
+		}
+		if !pin.NUbatch {
+			add("num_batch", fmt.Sprint(s.NUbatch), "Ollama's default num_batch (api.DefaultOptions), its physical batch; reduced only if the compute buffers do not fit")
+		}
 	}
 	return req, reasons, nil
 }
@@ -168,20 +176,34 @@ func (p *Plan) OllamaOptions() (map[string]any, error) {
 // OllamaEnv returns the server environment the plan needs, as NAME=VALUE:
 // flash attention and the KV cache type are server-wide in Ollama
 // (OLLAMA_FLASH_ATTENTION, OLLAMA_KV_CACHE_TYPE), as are the parallel
-// sequences (OLLAMA_NUM_PARALLEL). Variables already as needed in current
-// are left out.
+// sequences (OLLAMA_NUM_PARALLEL). Variables that current already sets as
+// needed are left out.
 func (p *Plan) OllamaEnv(current OllamaEnv) []string {
 	s := p.Settings
 	var out []string
 	kvt := strings.ToLower(s.CacheTypeK)
-	if kvt != "f16" && kvt != strings.ToLower(current.KVCacheType) {
+	cur := strings.ToLower(current.KVCacheType)
+	if cur == "" {
+		cur = "f16"
+	}
+	if kvt != cur {
 		out = append(out, "OLLAMA_KV_CACHE_TYPE="+kvt)
 	}
-	fa := current.flashAttention(false)
-	if s.FlashAttn && kvt != "f16" && (!fa || current.FlashAttention == "") {
-		// A quantized cache needs flash attention explicitly on.
+	// What flash attention Ollama runs with under current
+	// (llm.NewLlamaServer): the engine takes the variable or the
+	// architecture's default; the llama.cpp runner passes auto (on where
+	// supported) when it is unset, and takes a quantized cache only with
+	// it explicitly on.
+	explicit := current.FlashAttention != "" && current.flashAttention(false)
+	effective := current.FlashAttention == "" || explicit
+	if p.Runtime == RuntimeOllamaEngine {
+		effective = current.flashAttention(containsStr(ollamaFlashAttentionArchs, p.Model.Architecture))
+		explicit = effective
+	}
+	switch {
+	case s.FlashAttn && (!effective || kvt != "f16" && !explicit):
 		out = append(out, "OLLAMA_FLASH_ATTENTION=1")
-	} else if !s.FlashAttn && current.FlashAttention != "" && fa && p.Runtime == RuntimeOllama {
+	case !s.FlashAttn && effective:
 		out = append(out, "OLLAMA_FLASH_ATTENTION=0")
 	}
 	if np := max(s.NParallel, 1); uint64(np) != max(current.NumParallel, 1) {

@@ -51,4 +51,25 @@ func TestRender(t *testing.T) {
 	if opts, _ := o.OllamaOptions(); opts["use_mmap"] != nil {
 		t.Errorf("engine options %v", opts)
 	}
+	// Flash attention as Ollama would run it: the engine's default is the
+	// architecture's (fs/ggml FlashAttention), the llama.cpp runner's auto.
+	for _, tt := range []struct {
+		rt   Runtime
+		arch string
+		fa   bool
+		env  OllamaEnv
+		want string
+	}{
+		{RuntimeOllamaEngine, "llama", true, OllamaEnv{}, "OLLAMA_FLASH_ATTENTION=1"},
+		{RuntimeOllamaEngine, "qwen3", true, OllamaEnv{}, ""},
+		{RuntimeOllamaEngine, "qwen3", false, OllamaEnv{}, "OLLAMA_FLASH_ATTENTION=0"},
+		{RuntimeOllama, "llama", true, OllamaEnv{}, ""},
+		{RuntimeOllama, "llama", false, OllamaEnv{}, "OLLAMA_FLASH_ATTENTION=0"},
+		{RuntimeOllama, "llama", true, OllamaEnv{FlashAttention: "0"}, "OLLAMA_FLASH_ATTENTION=1"},
+	} {
+		q := &Plan{Runtime: tt.rt, Model: ModelInfo{Architecture: tt.arch}, Settings: Settings{NParallel: 1, FlashAttn: tt.fa, CacheTypeK: "f16", CacheTypeV: "f16"}}
+		if got := strings.Join(q.OllamaEnv(tt.env), " "); got != tt.want {
+			t.Errorf("%s %s fa %v env %+v: %q, want %q", tt.rt, tt.arch, tt.fa, tt.env, got, tt.want)
+		}
+	}
 }
