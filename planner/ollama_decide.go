@@ -59,6 +59,9 @@ func (d *OllamaDecision) Summary() string {
 	if len(d.Devices) > 0 {
 		cpu := d.Devices[0]
 		fmt.Fprintf(&sb, ", needing %s of RAM with %s available", human(cpu.TotalBytes), human(cpu.AvailableBytes))
+		if d.MMap && cpu.ResidentBytes > 0 {
+			fmt.Fprintf(&sb, " (the %s of mapped weights it reads every token want page cache on top)", human(cpu.ResidentBytes))
+		}
 	}
 	if d.Loads {
 		sb.WriteString(": it loads")
