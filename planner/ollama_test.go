@@ -286,3 +286,23 @@ func TestOllamaPlanPassesOllamasCheck(t *testing.T) {
 		t.Errorf("Ollama with the plan's options: %s", d.Summary())
 	}
 }
+
+func BenchmarkDecideOllama(b *testing.B) {
+	f := deepseek(b)
+	snap := machine80(200 << 30)
+	for b.Loop() {
+		if _, err := DecideOllama(f, snap, OllamaEnv{}, OllamaOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPlanOllama(b *testing.B) {
+	f := deepseek(b)
+	snap := machine80(200 << 30)
+	for b.Loop() {
+		if _, err := Make(context.Background(), f, snap, Request{Runtime: RuntimeOllama}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
