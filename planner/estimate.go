@@ -414,7 +414,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			n, attended = swaCells, cells.swaSeq
 			b.SWACells = swaCells
 		}
-		kRow, vRow, err := m.kvRows(il, kt, vt)
+		kRow, vRow, err := m.kvRowsFor(env.Runtime.profile(), il, kt, vt)
 		if err != nil {
 			return nil, err
 		}

@@ -301,3 +301,22 @@ func engineCacheCells(h gguf.HParams, nCtx, nSeq, batch int) cells {
 	c.swaSeq = min(mem+batch, capacity)
 	return c
 }
+
+// kvRowsFor is kvRows as the runtime caches: Ollama's Go engine stores what
+// each model's Forward puts in its cache, which for a deepseek2 file
+// without the MLA key lengths (model/models/deepseek2: isMLA false) is the
+// full per-head keys and values, head_count_kv × key_length and ×
+// value_length, not llama.cpp's compressed latent.
+func (m *model) kvRowsFor(p *Profile, il int, kt, vt gguf.Type) (k, v uint64, err error) {
+	h := &m.h
+	if !p.engine || h.Architecture != "deepseek2" || h.KVLoraRank == 0 || h.KeyLengthMLA != 0 {
+		return m.kvRows(il, kt, vt)
+	}
+	nkv := h.HeadCountKV.At(il)
+	k, okK := kt.RowBytes(nkv * h.KeyLength)
+	v, okV := vt.RowBytes(nkv * h.ValueLength)
+	if !okK || !okV || h.KeyLength%kt.BlockSize() != 0 || h.ValueLength%vt.BlockSize() != 0 {
+		return 0, 0, fmt.Errorf("planner: layer %d: K cache %s or V cache %s does not divide the head sizes %d and %d: %w", il, kt, vt, h.KeyLength, h.ValueLength, ErrBadCacheType)
+	}
+	return k, v, nil
+}

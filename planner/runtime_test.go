@@ -1,10 +1,12 @@
 package planner
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
 	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/ggufwrite"
 )
 
 // Which build contains which change, as `git merge-base --is-ancestor`
@@ -97,6 +99,36 @@ func TestEngineCacheCells(t *testing.T) {
 		c := engineCacheCells(tt.h, tt.nCtx, tt.nSeq, tt.batch)
 		if c.nCtx != tt.full || c.swa != tt.swa || c.swaSeq != tt.swaPerSeq {
 			t.Errorf("%s window %d, n_ctx %d × %d: %+v", tt.h.Architecture, tt.h.SlidingWindow, tt.nCtx, tt.nSeq, c)
+		}
+	}
+}
+
+// A DeepSeek file converted before MLA-aware GGUFs: llama.cpp caches the
+// compressed latent, Ollama's Go engine the full per-head K and V.
+func TestEngineDeepSeekCache(t *testing.T) {
+	a := "deepseek2"
+	b, err := ggufwrite.Encode([]ggufwrite.KV{{Key: "general.architecture", Value: a}, {Key: a + ".block_count", Value: uint32(1)},
+		{Key: a + ".embedding_length", Value: uint32(64)}, {Key: a + ".attention.head_count", Value: uint32(16)},
+		{Key: a + ".attention.head_count_kv", Value: uint32(16)}, {Key: a + ".attention.key_length", Value: uint32(192)},
+		{Key: a + ".attention.value_length", Value: uint32(128)}, {Key: a + ".attention.kv_lora_rank", Value: uint32(512)},
+		{Key: a + ".rope.dimension_count", Value: uint32(64)}, {Key: a + ".vocab_size", Value: uint32(100)}},
+		[]ggufwrite.Tensor{{Name: "blk.0.attn_q.weight", Type: gguf.TypeF32, Shape: []uint64{64, 64}, Data: make([]byte, 64*64*4)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Parse(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := DefaultSettings()
+	s.NCtx = 1024
+	for rt, want := range map[Runtime][2]uint64{RuntimeOllama: {576 * 2, 512 * 2}, RuntimeOllamaEngine: {16 * 192 * 2, 16 * 128 * 2}} {
+		e, err := Estimate(f, s, Env{Runtime: rt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := e.Layers[0]; l.KBytes != 1024*want[0] || l.VBytes != 1024*want[1] {
+			t.Errorf("%s: K %d V %d per layer, want %d and %d", rt, l.KBytes, l.VBytes, 1024*want[0], 1024*want[1])
 		}
 	}
 }
