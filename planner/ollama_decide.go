@@ -314,6 +314,17 @@ func ollamaGPUs(snap *probe.Snapshot) []olGPU {
 	return out
 }
 
+// layout runs Ollama's layout and records when Ollama would never finish
+// it.
+func (d *OllamaDecision) layout(sizes []uint64, gpus []olGPU, numGPU int, env OllamaEnv, backoff float32) (olAssign, bool) {
+	a, stuck := olLayout(sizes, gpus, numGPU, env.GPUOverhead, env.SchedSpread, backoff)
+	if stuck {
+		d.Failure, d.refused = fmt.Sprintf("no answer: the scheduler never finishes placing the layers (llm/server.go findBestFit bisects a float32 capacity factor to a 1e-6 gap, which float32 cannot resolve above 16: num_gpu %d asks a GPU for more than 16 times what it holds)", numGPU), true
+		d.Rules = append(d.Rules, Reason{"num_gpu", fmt.Sprint(numGPU), "forced beyond what the GPUs hold: Ollama's layout search does not terminate"})
+	}
+	return a, stuck
+}
+
 // ruleNumGPU explains the layout's layer count.
 func (d *OllamaDecision) ruleNumGPU(a olAssign, numGPU, nGPU int, rule func(string, string, string, ...any)) {
 	if nGPU == 0 {
@@ -368,7 +379,10 @@ func (d *OllamaDecision) llamaLayout(f *gguf.File, m *model, kv ollamaKV, s Sett
 	var a olAssign
 	for {
 		prev := a
-		a = olLayout(sizes, gpus, numGPU, env.GPUOverhead, env.SchedSpread, 0)
+		var stuck bool
+		if a, stuck = d.layout(sizes, gpus, numGPU, env, 0); stuck {
+			return a, nil
+		}
 		if len(a) <= len(prev) {
 			break
 		}
@@ -438,7 +452,10 @@ func (d *OllamaDecision) llamaLayout(f *gguf.File, m *model, kv ollamaKV, s Sett
 func (d *OllamaDecision) engineLayout(m *model, s Settings, menv Env, gpus []olGPU, numGPU int, env OllamaEnv, hostFree, swap uint64,
 	rule func(string, string, string, ...any)) (olAssign, error) {
 	zero := make([]uint64, m.nLayer+1)
-	a := olLayout(zero, gpus, numGPU, env.GPUOverhead, env.SchedSpread, 0)
+	a, stuck := d.layout(zero, gpus, numGPU, env, 0)
+	if stuck {
+		return a, nil
+	}
 	seen := map[string]bool{}
 	var backoff float32
 	for range 64 {
@@ -478,7 +495,10 @@ func (d *OllamaDecision) engineLayout(m *model, s Settings, menv Env, gpus []olG
 			gs[j].graph = b.Devices[1+gs[j].id].ComputeBytes
 		}
 		seen[a.key()] = true
-		next := olLayout(sizes, gs, numGPU, env.GPUOverhead, env.SchedSpread, backoff)
+		next, stuck := d.layout(sizes, gs, numGPU, env, backoff)
+		if stuck {
+			return next, nil
+		}
 		if !seen[next.key()] && next.sum() <= a.sum() {
 			a = next
 			continue
@@ -515,7 +535,9 @@ func (d *OllamaDecision) engineLayout(m *model, s Settings, menv Env, gpus []olG
 		}
 		backoff += 0.1
 		clear(seen)
-		a = olLayout(sizes, gs, numGPU, env.GPUOverhead, env.SchedSpread, backoff)
+		if a, stuck = d.layout(sizes, gs, numGPU, env, backoff); stuck {
+			return a, nil
+		}
 	}
 	return a, nil
 }

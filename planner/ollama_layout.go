@@ -65,7 +65,12 @@ func (l olAssign) on(il int) int {
 // wherever it is, the GPUs sorted by free memory (largest first), each
 // library's GPUs reduced by the graph, the minimum and OLLAMA_GPU_OVERHEAD,
 // and the library that takes the most layers wins.
-func olLayout(sizes []uint64, gpus []olGPU, numGPU int, overhead uint64, spread bool, backoff float32) olAssign {
+//
+// stuck reports that Ollama would never return: findBestFit bisects a
+// float32 capacity factor down to a 1e-6 gap, which float32 cannot
+// resolve above 16 (its spacing there is 1.9e-6), so a num_gpu that asks a
+// GPU for more than about 16 times what it holds spins forever.
+func olLayout(sizes []uint64, gpus []olGPU, numGPU int, overhead uint64, spread bool, backoff float32) (best olAssign, stuck bool) {
 	gs := append([]olGPU(nil), gpus...)
 	// sort.Sort(sort.Reverse(ml.ByFreeMemory(gpus))): discrete before
 	// integrated, then by free memory, largest first.
@@ -75,7 +80,6 @@ func olLayout(sizes []uint64, gpus []olGPU, numGPU int, overhead uint64, spread 
 		}
 		return gs[i].free > gs[j].free
 	})
-	var best olAssign
 	for _, lib := range olByLibrary(gs) {
 		lastUsed := 0
 		for i := range lib {
@@ -92,12 +96,13 @@ func olLayout(sizes []uint64, gpus []olGPU, numGPU int, overhead uint64, spread 
 				lib[i].free = 0
 			}
 		}
-		a := olAssignLayers(sizes, lib, numGPU, lastUsed, spread)
+		a, st := olAssignLayers(sizes, lib, numGPU, lastUsed, spread)
+		stuck = stuck || st
 		if a.sum() > best.sum() {
 			best = a
 		}
 	}
-	return best
+	return best, stuck
 }
 
 // ollamaMinimumMemory is ml.DeviceInfo.MinimumMemory for CUDA and ROCm.
@@ -125,40 +130,42 @@ func olByLibrary(gs []olGPU) [][]olGPU {
 // olAssignLayers is assignLayers (requireFull false): pack the most layers
 // onto the fewest GPUs; when not all fit, try again without the output
 // layer.
-func olAssignLayers(sizes []uint64, gpus []olGPU, requested, lastUsed int, spread bool) olAssign {
+func olAssignLayers(sizes []uint64, gpus []olGPU, requested, lastUsed int, spread bool) (a olAssign, stuck bool) {
 	if requested >= 0 || spread {
 		for i := range gpus {
 			gpus[i].integrated = false
 		}
 	}
-	var a olAssign
 	layers := sizes
 	for range 2 {
 		requested = min(len(layers), requested)
+		var st bool
 		if !spread {
 			for i := lastUsed; i < len(gpus); i++ {
 				force := i == len(gpus)-1
-				a = olFindBestFit(layers, gpus[:i+1], requested, force)
+				a, st = olFindBestFit(layers, gpus[:i+1], requested, force)
+				if st {
+					return a, true
+				}
 				if a.sum() == len(layers) || a.sum() == requested {
 					break
 				}
 			}
-		} else {
-			a = olFindBestFit(layers, gpus, requested, true)
+		} else if a, st = olFindBestFit(layers, gpus, requested, true); st {
+			return a, true
 		}
 		if a.sum() == len(layers) {
-			return a
+			return a, false
 		}
 		layers = layers[:len(layers)-1]
 	}
-	return a
+	return a, false
 }
 
 // olFindBestFit is findBestFit: the smallest capacity factor that still
 // fits the most layers, so that they spread evenly; with a requested count
 // on the last GPU tried, capacity up to 1000 (the request is forced).
-func olFindBestFit(layers []uint64, gpus []olGPU, requested int, force bool) olAssign {
-	var out olAssign
+func olFindBestFit(layers []uint64, gpus []olGPU, requested int, force bool) (out olAssign, stuck bool) {
 	for _, group := range olByPerformance(gpus) {
 		high, low := float32(1), float32(0)
 		if requested >= 0 && force {
@@ -166,7 +173,12 @@ func olFindBestFit(layers []uint64, gpus []olGPU, requested int, force bool) olA
 		}
 		best := olGreedyFit(layers, group, high, requested)
 		most := best.sum()
-		for high-low > 1e-6 {
+		for step := 0; high-low > 1e-6; step++ {
+			if step == 200 {
+				// Bisection from 1000 reaches 1e-6 in about 30 steps
+				// wherever float32 can represent the gap.
+				return out, true
+			}
 			mid := (low + high) / 2
 			a := olGreedyFit(layers, group, mid, requested)
 			if a.sum() == most {
@@ -179,7 +191,7 @@ func olFindBestFit(layers []uint64, gpus []olGPU, requested int, force bool) olA
 		requested -= best.sum()
 		out = append(best, out...)
 	}
-	return out
+	return out, false
 }
 
 func olByPerformance(gs []olGPU) [][]olGPU {

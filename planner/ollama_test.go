@@ -91,7 +91,10 @@ func TestOllamaLayout(t *testing.T) {
 			[][]int{{0, 1}, {2, 3, 4}}},
 	}
 	for _, tt := range tests {
-		a := olLayout(sizes, tt.gpus, tt.numGPU, 0, false, 0)
+		a, stuck := olLayout(sizes, tt.gpus, tt.numGPU, 0, false, 0)
+		if stuck {
+			t.Errorf("%s: stuck", tt.name)
+		}
 		var got [][]int
 		for _, g := range a {
 			got = append(got, append([]int{}, g.layers...))
@@ -107,8 +110,14 @@ func TestOllamaLayout(t *testing.T) {
 		}
 	}
 	// Overhead and the graph come off the free memory first.
-	if a := olLayout(sizes, []olGPU{{id: 0, library: "CUDA", free: 35*gib + ollamaMinimumMemory, graph: 6 * gib}}, -1, 0, false, 0); a.sum() != 2 {
+	if a, _ := olLayout(sizes, []olGPU{{id: 0, library: "CUDA", free: 35*gib + ollamaMinimumMemory, graph: 6 * gib}}, -1, 0, false, 0); a.sum() != 2 {
 		t.Errorf("with a 6 GiB graph: %d layers, want 2", a.sum())
+	}
+	// A num_gpu asking a GPU for more than 16 times what it holds: Ollama's
+	// float32 bisection never reaches its 1e-6 gap (checked against
+	// llm/server.go's own assignLayers, which does not return either).
+	if _, stuck := olLayout(sizes, []olGPU{{id: 0, library: "CUDA", free: 2*gib + ollamaMinimumMemory}}, 5, 0, false, 0); !stuck {
+		t.Error("45 GiB forced onto 2 GiB: Ollama's search does not end, the reproduction should say so")
 	}
 }
 
