@@ -315,3 +315,15 @@ func BenchmarkPlanOllama(b *testing.B) {
 		}
 	}
 }
+
+func TestOllamaSweep(t *testing.T) {
+	rows, err := Sweep(context.Background(), deepseek(t), machine80(200<<30), Request{Runtime: RuntimeOllama}, 4)
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("%v, %d rows", err, len(rows))
+	}
+	for _, r := range rows {
+		if r.NCPUMoE != 0 {
+			t.Errorf("row with experts on the CPU, which Ollama cannot do: %+v", r)
+		}
+	}
+}
