@@ -76,6 +76,9 @@ var (
 	// outputs (one per sequence by default) instead of a whole ubatch of
 	// logits.
 	changeOutputsMax = change{23861, "de6f727aa", "2026-06-01", "the graph reserves one output per sequence"}
+	// src/llama-kv-cache.cpp: an MLA model keeps no V cache (its V is the
+	// latent already in K).
+	changeVLess = change{19067, "d9c6ce46f", "2026-01-25", "V-less cache for MLA models"}
 )
 
 // Profile describes a runtime: the build and where its rules come from.
@@ -307,10 +310,10 @@ func engineCacheCells(h gguf.HParams, nCtx, nSeq, batch int) cells {
 // without the MLA key lengths (model/models/deepseek2: isMLA false) is the
 // full per-head keys and values, head_count_kv × key_length and ×
 // value_length, not llama.cpp's compressed latent.
-func (m *model) kvRowsFor(p *Profile, il int, kt, vt gguf.Type) (k, v uint64, err error) {
+func (m *model) kvRowsFor(p *Profile, il int, kt, vt gguf.Type, fa bool, rt Runtime) (k, v uint64, err error) {
 	h := &m.h
 	if !p.engine || h.Architecture != "deepseek2" || h.KVLoraRank == 0 || h.KeyLengthMLA != 0 {
-		return m.kvRows(il, kt, vt)
+		return m.kvRows(il, kt, vt, fa, rt)
 	}
 	nkv := h.HeadCountKV.At(il)
 	k, okK := kt.RowBytes(nkv * h.KeyLength)

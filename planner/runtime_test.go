@@ -35,6 +35,7 @@ func TestProfilesContainTheirChanges(t *testing.T) {
 		{changeDirectIO, in{false, false, true}},
 		{changeSlotCap, in{false, true, true}},
 		{changeOutputsMax, in{false, false, true}},
+		{changeVLess, in{false, false, true}},
 	}
 	for _, tt := range tests {
 		got := in{profiles[RuntimeLlamaCppB6529].hasGGML(tt.c), profiles[RuntimeOllama].hasGGML(tt.c), profiles[RuntimeLlamaCpp].hasGGML(tt.c)}
