@@ -39,6 +39,11 @@ type slot struct {
 	_      [64]byte
 }
 
+// testHookAfterDone, when set by a test, runs in a worker between counting
+// its job done and looking whether the caller parked: where a descheduled
+// worker would pause.
+var testHookAfterDone func()
+
 // spinFor is how long an idle worker, or the caller waiting for workers,
 // polls before parking: longer than the gaps between the parallel loops of
 // one token (a few microseconds of serial work), short enough that on a
@@ -72,7 +77,11 @@ func (p *pool) work(w int, s *slot) {
 		}
 		seen = seq
 		s.err = mmapio.Guard(func() error { s.fn(w, s.lo, s.hi); return nil })
-		if p.pending.Add(-1) == 0 && p.parked.Load() && p.parked.CompareAndSwap(true, false) {
+		left := p.pending.Add(-1)
+		if testHookAfterDone != nil {
+			testHookAfterDone()
+		}
+		if left == 0 && p.parked.Load() && p.parked.CompareAndSwap(true, false) {
 			p.done <- struct{}{}
 		}
 	}
@@ -155,18 +164,24 @@ func (p *pool) split(parts int, fn func(w, lo, hi int), bounds func(w int) (int,
 }
 
 // waitWorkers returns when every worker of the current loop is done:
-// spinning first, then parked (the mirror of slot.wait).
+// spinning first, then parked (the mirror of slot.wait). A wake-up token can
+// be stale: the last worker of the previous loop may have been descheduled
+// between its decrement and its look at parked, and then wake this loop's
+// wait. So the count decides, never the token.
 func (p *pool) waitWorkers() {
 	start := time.Now()
 	for i := 0; p.pending.Load() != 0; i++ {
-		if i%16 == 15 && time.Since(start) > spinFor {
-			p.parked.Store(true)
-			if p.pending.Load() == 0 && p.parked.CompareAndSwap(true, false) {
-				return
+		if i%16 != 15 || time.Since(start) <= spinFor {
+			continue
+		}
+		p.parked.Store(true)
+		if p.pending.Load() == 0 {
+			if !p.parked.CompareAndSwap(true, false) {
+				<-p.done // a worker saw us parked and sent a token: take it
 			}
-			<-p.done
 			return
 		}
+		<-p.done
 	}
 }
 

@@ -2,8 +2,8 @@ package mmapio
 
 import (
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"sync/atomic"
