@@ -22,6 +22,7 @@ type pool struct {
 	slots []slot // slots[0] unused: the caller is worker 0
 	wg    sync.WaitGroup
 
+	spin    atomic.Int64  // current spin budget in ns (adaptive, at most spinFor)
 	pending atomic.Int32  // workers still running the current loop
 	parked  atomic.Bool   // the caller is (about to be) blocked on done
 	done    chan struct{} // wakes the parked caller
@@ -55,6 +56,7 @@ const spinFor = 50 * time.Microsecond
 func newPool(n int) *pool {
 	n = max(n, 1)
 	p := &pool{n: n, slots: make([]slot, n), done: make(chan struct{}, 1)}
+	p.spin.Store(int64(spinFor))
 	for w := 1; w < n; w++ {
 		s := &p.slots[w]
 		s.wake = make(chan struct{}, 1)
@@ -70,7 +72,7 @@ func (p *pool) work(w int, s *slot) {
 	for {
 		seq := s.seq.Load()
 		if seq == seen {
-			if !s.wait(seen) {
+			if !s.wait(seen, &p.spin) {
 				return
 			}
 			continue
@@ -89,19 +91,22 @@ func (p *pool) work(w int, s *slot) {
 
 // wait spins, then parks, until the slot's seq moves past seen; false when
 // the pool is closing.
-func (s *slot) wait(seen uint64) bool {
+func (s *slot) wait(seen uint64, spin *atomic.Int64) bool {
 	start := time.Now()
+	budget := time.Duration(spin.Load())
 	for i := 0; ; i++ {
 		if s.seq.Load() != seen {
+			spun(spin, true)
 			return true
 		}
 		if s.quit.Load() {
 			return false
 		}
-		if i%16 == 15 && time.Since(start) > spinFor {
+		if i%16 == 15 && time.Since(start) > budget {
 			break
 		}
 	}
+	spun(spin, false)
 	// Park: announce it, then look once more, so that a job posted between
 	// the last look and the announcement is not missed (the caller posts,
 	// then reads parked; both sequentially consistent).
@@ -170,9 +175,15 @@ func (p *pool) split(parts int, fn func(w, lo, hi int), bounds func(w int) (int,
 // wait. So the count decides, never the token.
 func (p *pool) waitWorkers() {
 	start := time.Now()
+	budget := time.Duration(p.spin.Load())
+	spinning := true
 	for i := 0; p.pending.Load() != 0; i++ {
-		if i%16 != 15 || time.Since(start) <= spinFor {
+		if i%16 != 15 || time.Since(start) <= budget {
 			continue
+		}
+		if spinning {
+			spun(&p.spin, false)
+			spinning = false
 		}
 		p.parked.Store(true)
 		if p.pending.Load() == 0 {
@@ -182,6 +193,22 @@ func (p *pool) waitWorkers() {
 			return
 		}
 		<-p.done
+	}
+	if spinning {
+		spun(&p.spin, true)
+	}
+}
+
+// spun adapts the spin budget: it grows back to spinFor while waits end
+// within it and shrinks fast when they do not, as when the machine has more
+// runnable threads than cores and a spinning thread only delays the one it
+// waits for (the pool then behaves like a plain futex handoff).
+func spun(spin *atomic.Int64, ok bool) {
+	b := spin.Load()
+	if ok {
+		spin.Store(min(int64(spinFor), 2*b+int64(time.Microsecond)))
+	} else {
+		spin.Store(b / 4)
 	}
 }
 
