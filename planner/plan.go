@@ -43,6 +43,9 @@ type Request struct {
 	Runtime            Runtime
 	GPUOverheadBytes   uint64  // 0 = DefaultGPUOverhead
 	DiskBandwidth      float64 // bytes/s for reading the model; 0 = from the filesystem
+	// Speed is this machine's measured speed profile (`plan calibrate`);
+	// nil predicts with the reference machine's assumed constants.
+	Speed *SpeedProfile
 	// ModelPath is shown in the plan and the llama.cpp arguments.
 	ModelPath string
 }

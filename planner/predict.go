@@ -136,6 +136,12 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 	s := a.s
 	threads := max(s.Threads, 1)
 	hostBW, note := hostBandwidth(mc, threads)
+	cal := newCalibrated(req.Speed, threads)
+	if cal.bw > 0 && note != "" {
+		hostBW, note = cal.bw, ""
+	} else {
+		cal.bw = 0 // a bandwidth given with the machine wins
+	}
 	if note != "" {
 		p.Assumptions = append(p.Assumptions, note)
 	}
@@ -196,7 +202,8 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 		}
 		flops[d] += 2 * elems * f
 		if d == 0 {
-			tDev[0] += n / min(float64(threads)*kernelRate(t.typ), hostCeil)
+			tDev[0] += cal.decodeSeconds(t, n, threads, hostCeil)
+			cal.addFLOPs(t, 2*elems*f, max(s.NUbatch, 1))
 		} else {
 			tDev[d] += n / (gpuBW[d] * gpuMemEff)
 		}
@@ -228,6 +235,8 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 			// llama.cpp uploads host weights to the GPU for batches of 32
 			// or more and multiplies there.
 			tPrefill += max(full[0]/pcieBW/ub, flops[0]/gpuFlopsDefault)
+		case d == 0 && cal.pt != nil:
+			tPrefill += cal.prefillSeconds(threads, hostFlops(mc), len(a.b.Devices[0].Layers))
 		case d == 0:
 			tPrefill += max(flops[0]/(float64(threads)*hostFlops(mc)), tDev[0]*full[0]/max(bytes[0], 1)/ub)
 		default:
@@ -261,8 +270,8 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 			gpuLayers++
 		}
 	}
-	tDecode += tokenOverheadBase + tokenOverheadHostLyr*(1+math.Log2(float64(threads)))*float64(hostLayers) +
-		tokenOverheadGPULayer*float64(gpuLayers)
+	tDecode += cal.overhead(threads, hostLayers) + tokenOverheadGPULayer*float64(gpuLayers)
+	p.Assumptions = append(p.Assumptions, cal.notes()...)
 	if tDecode > 0 {
 		p.DecodeTokensPerSecond = round3(1 / tDecode)
 	}

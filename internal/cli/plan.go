@@ -38,6 +38,7 @@ type planFlags struct {
 	gpuOverhead, hostBW, diskBW, loadMode string
 	cpuFeatures                           string
 	cores                                 int
+	profile                               string
 	// builtinEngine is set by `plan run`: the pure-Go engine has no
 	// quantized KV cache, so the planner must not choose one to fit.
 	builtinEngine bool
@@ -87,6 +88,7 @@ func addPlanFlags(fs *flag.FlagSet) *planFlags {
 	fs.StringVar(&p.cpuFeatures, "cpu-features", "", "CPU features of the assumed machine, e.g. avx2,avx512f (default: unknown x86-64, planned with AVX-512's repacking and AVX2's speed)")
 	fs.StringVar(&p.hostBW, "host-bw", "", "measured host memory bandwidth, e.g. 34GB (per second), for the speed prediction")
 	fs.StringVar(&p.diskBW, "disk-bw", "", "measured read speed of the model's disk, e.g. 1.7GB (per second), for the load prediction")
+	fs.StringVar(&p.profile, "profile", "", "speed profile from plan calibrate (default: the stored one, for this machine only)")
 	fs.StringVar(&p.probePath, "probe", "", "read the machine from a snapshot JSON (plan probe --json) instead of probing")
 	fs.StringVar(&p.hostMargin, "host-margin", "", "host memory to keep free (default 1GiB)")
 	fs.StringVar(&p.gpuMargin, "gpu-margin", "", "GPU memory to keep free on each GPU (default 1GiB)")
@@ -300,6 +302,10 @@ func (p *planFlags) plan(ctx context.Context, model string) (*gguf.File, *planne
 		return nil, nil, err
 	}
 	req.ModelPath = model
+	if req.Speed, err = p.speedProfile(snap.Source == "probe"); err != nil {
+		f.Close()
+		return nil, nil, usageError{err}
+	}
 	p.snap, p.req = snap, req
 	pl, err := planner.Make(ctx, f, snap, req)
 	if pl == nil {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/modelfit/modelfit/gguf"
@@ -35,7 +36,82 @@ type Tensor struct {
 // data aligned to Alignment.
 func Encode(kvs []KV, tensors []Tensor) ([]byte, error) {
 	var b bytes.Buffer
-	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
+	sizes := make([]uint64, len(tensors))
+	for i, t := range tensors {
+		sizes[i] = uint64(len(t.Data))
+	}
+	if err := header(&b, kvs, tensors, sizes); err != nil {
+		return nil, err
+	}
+	for _, t := range tensors {
+		b.Write(t.Data)
+		b.Write(make([]byte, align(uint64(b.Len()))-uint64(b.Len())))
+	}
+	return b.Bytes(), nil
+}
+
+// Stream writes to w the file Encode would, for files too large to hold in
+// memory: Tensor.Data is ignored and fill writes each tensor's bytes (as
+// many as its type and shape take) in order.
+func Stream(w io.Writer, kvs []KV, tensors []Tensor, fill func(i int, size uint64, w io.Writer) error) error {
+	sizes := make([]uint64, len(tensors))
+	for i, t := range tensors {
+		n := uint64(1)
+		for _, d := range t.Shape[min(1, len(t.Shape)):] {
+			n *= d
+		}
+		if len(t.Shape) == 0 {
+			return fmt.Errorf("ggufwrite: tensor %s has no shape", t.Name)
+		}
+		row, ok := t.Type.RowBytes(t.Shape[0])
+		if !ok {
+			return fmt.Errorf("ggufwrite: tensor %s: rows of %d %s values", t.Name, t.Shape[0], t.Type)
+		}
+		sizes[i] = row * n
+	}
+	var b bytes.Buffer
+	if err := header(&b, kvs, tensors, sizes); err != nil {
+		return err
+	}
+	off := uint64(b.Len())
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return err
+	}
+	cw := &countWriter{w: w}
+	for i := range tensors {
+		cw.n = 0
+		if err := fill(i, sizes[i], cw); err != nil {
+			return err
+		}
+		if cw.n != sizes[i] {
+			return fmt.Errorf("ggufwrite: tensor %s: %d bytes written, want %d", tensors[i].Name, cw.n, sizes[i])
+		}
+		off += sizes[i]
+		if pad := align(off) - off; pad > 0 {
+			if _, err := w.Write(make([]byte, pad)); err != nil {
+				return err
+			}
+			off += pad
+		}
+	}
+	return nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n uint64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += uint64(n)
+	return n, err
+}
+
+// header writes the header, metadata and tensor infos of tensors whose
+// data take sizes bytes, padded to the data section.
+func header(b *bytes.Buffer, kvs []KV, tensors []Tensor, sizes []uint64) error {
+	le := func(v any) { binary.Write(b, binary.LittleEndian, v) }
 	str := func(s string) { le(uint64(len(s))); b.WriteString(s) }
 	b.WriteString(gguf.Magic)
 	le(uint32(3))
@@ -43,12 +119,12 @@ func Encode(kvs []KV, tensors []Tensor) ([]byte, error) {
 	le(uint64(len(kvs)))
 	for _, e := range kvs {
 		str(e.Key)
-		if err := value(&b, e.Value, le, str); err != nil {
-			return nil, fmt.Errorf("ggufwrite: %s: %w", e.Key, err)
+		if err := value(b, e.Value, le, str); err != nil {
+			return fmt.Errorf("ggufwrite: %s: %w", e.Key, err)
 		}
 	}
 	var off uint64
-	for _, t := range tensors {
+	for i, t := range tensors {
 		str(t.Name)
 		le(uint32(len(t.Shape)))
 		for _, d := range t.Shape {
@@ -56,19 +132,12 @@ func Encode(kvs []KV, tensors []Tensor) ([]byte, error) {
 		}
 		le(uint32(t.Type))
 		le(off)
-		off += align(uint64(len(t.Data)))
+		off += align(sizes[i])
 	}
-	pad := func() {
-		for b.Len()%Alignment != 0 {
-			b.WriteByte(0)
-		}
+	for b.Len()%Alignment != 0 {
+		b.WriteByte(0)
 	}
-	pad()
-	for _, t := range tensors {
-		b.Write(t.Data)
-		pad()
-	}
-	return b.Bytes(), nil
+	return nil
 }
 
 func align(n uint64) uint64 { return (n + Alignment - 1) / Alignment * Alignment }
