@@ -64,7 +64,7 @@ func TestMixesMatchReleasedLayouts(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "h.gguf")
 		// Only the header is compared: write it without the data.
 		hdr := Llama8B
-		if err := writeHeaderOnly(path, hdr, mix); err != nil {
+		if err := WriteHeader(path, hdr, mix); err != nil {
 			t.Fatal(err)
 		}
 		g, err := gguf.Open(path)

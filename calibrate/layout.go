@@ -321,9 +321,9 @@ func (s Shape) layout(mix string) ([]ggufwrite.Tensor, []ggufwrite.KV, error) {
 
 var errHeaderOnly = errors.New("header only")
 
-// writeHeaderOnly writes the layout's header with the mix's types and no
-// tensor data (a header-only file, as the zoo's), for comparing layouts.
-func writeHeaderOnly(path string, s Shape, mix string) error {
+// WriteHeader writes the layout's header with the mix's types and no
+// tensor data (a header-only file, as the zoo's): enough to plan it.
+func WriteHeader(path string, s Shape, mix string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err

@@ -19,8 +19,9 @@ type repackRule struct {
 
 // repackRules mirror ggml_repack_get_optimal_repack_type, first match per
 // type winning. x86 features are probe's "avx2"/"avx512f"; arm64's "neon",
-// "dotprod", "i8mm". SVE-only layouts (Q4_0 8x8 on 256-bit SVE) are left
-// out: the probe does not report the vector length.
+// "dotprod", "i8mm", and "sve256" for SVE with a 256-bit vector length
+// (ggml_cpu_get_sve_cnt() == QK8_0: Graviton3), which takes Q4_0's 8x8
+// layout.
 var repackRules = map[string][]repackRule{
 	"amd64": {
 		{typ: gguf.TypeQ4_0, need: []string{"avx2"}, rows: 8},
@@ -30,6 +31,7 @@ var repackRules = map[string][]repackRule{
 		{typ: gguf.TypeMXFP4, need: []string{"avx2"}, rows: 8},
 	},
 	"arm64": {
+		{typ: gguf.TypeQ4_0, need: []string{"sve256", "i8mm"}, rows: 8},
 		{typ: gguf.TypeQ4_0, need: []string{"neon", "i8mm"}, rows: 4},
 		{typ: gguf.TypeQ4_0, need: []string{"neon", "dotprod"}, rows: 4},
 		{typ: gguf.TypeQ4_K, need: []string{"neon", "i8mm"}, rows: 8},

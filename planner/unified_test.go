@@ -127,3 +127,24 @@ func reasonOf(p *Plan, setting string) string {
 	}
 	return ""
 }
+
+// ARM hosts repack by their features as ggml-cpu does: Graviton3's 256-bit
+// SVE with i8mm takes Q4_0's 8-row layout, other dotprod/i8mm cores the
+// 4-row one, a Raspberry Pi 4 (NEON only) nothing but IQ4_NL.
+func TestARMRepackRules(t *testing.T) {
+	for _, tt := range []struct {
+		features []string
+		q40, q4k uint64
+		iq4nl    uint64
+	}{
+		{[]string{"neon", "dotprod", "i8mm", "sve", "sve256"}, 8, 8, 4},
+		{[]string{"neon", "dotprod", "i8mm", "sve", "sve2"}, 4, 8, 4},
+		{[]string{"neon", "dotprod"}, 4, 8, 4},
+		{[]string{"neon"}, 0, 0, 4},
+	} {
+		rows := repackRows(Env{CPUArch: "arm64", CPUFeatures: tt.features})
+		if rows[gguf.TypeQ4_0] != tt.q40 || rows[gguf.TypeQ4_K] != tt.q4k || rows[gguf.TypeIQ4_NL] != tt.iq4nl {
+			t.Errorf("%v: Q4_0 %d, Q4_K %d, IQ4_NL %d rows", tt.features, rows[gguf.TypeQ4_0], rows[gguf.TypeQ4_K], rows[gguf.TypeIQ4_NL])
+		}
+	}
+}
