@@ -50,27 +50,27 @@ func (s Shape) Params() int64 {
 }
 
 // tensors lists the layout's tensors in llama.cpp's converter order.
-func (s Shape) tensors() []ggufwrite.Tensor {
+func (s Shape) tensors() []ggufwrite.TensorInfo {
 	e, f, v := uint64(s.Embd), uint64(s.FFN), uint64(s.Vocab)
 	kv := uint64(s.KVHeads * (s.Embd / s.Heads))
-	ts := []ggufwrite.Tensor{{Name: "token_embd.weight", Type: gguf.TypeF16, Shape: []uint64{e, v}}}
+	ts := []ggufwrite.TensorInfo{{Name: "token_embd.weight", Type: gguf.TypeF16, Shape: []uint64{e, v}}}
 	for i := 0; i < s.Layers; i++ {
 		p := fmt.Sprintf("blk.%d.", i)
 		ts = append(ts,
-			ggufwrite.Tensor{Name: p + "attn_norm.weight", Type: gguf.TypeF32, Shape: []uint64{e}},
-			ggufwrite.Tensor{Name: p + "attn_q.weight", Type: gguf.TypeF16, Shape: []uint64{e, e}},
-			ggufwrite.Tensor{Name: p + "attn_k.weight", Type: gguf.TypeF16, Shape: []uint64{e, kv}},
-			ggufwrite.Tensor{Name: p + "attn_v.weight", Type: gguf.TypeF16, Shape: []uint64{e, kv}},
-			ggufwrite.Tensor{Name: p + "attn_output.weight", Type: gguf.TypeF16, Shape: []uint64{e, e}},
-			ggufwrite.Tensor{Name: p + "ffn_norm.weight", Type: gguf.TypeF32, Shape: []uint64{e}},
-			ggufwrite.Tensor{Name: p + "ffn_gate.weight", Type: gguf.TypeF16, Shape: []uint64{e, f}},
-			ggufwrite.Tensor{Name: p + "ffn_up.weight", Type: gguf.TypeF16, Shape: []uint64{e, f}},
-			ggufwrite.Tensor{Name: p + "ffn_down.weight", Type: gguf.TypeF16, Shape: []uint64{f, e}},
+			ggufwrite.TensorInfo{Name: p + "attn_norm.weight", Type: gguf.TypeF32, Shape: []uint64{e}},
+			ggufwrite.TensorInfo{Name: p + "attn_q.weight", Type: gguf.TypeF16, Shape: []uint64{e, e}},
+			ggufwrite.TensorInfo{Name: p + "attn_k.weight", Type: gguf.TypeF16, Shape: []uint64{e, kv}},
+			ggufwrite.TensorInfo{Name: p + "attn_v.weight", Type: gguf.TypeF16, Shape: []uint64{e, kv}},
+			ggufwrite.TensorInfo{Name: p + "attn_output.weight", Type: gguf.TypeF16, Shape: []uint64{e, e}},
+			ggufwrite.TensorInfo{Name: p + "ffn_norm.weight", Type: gguf.TypeF32, Shape: []uint64{e}},
+			ggufwrite.TensorInfo{Name: p + "ffn_gate.weight", Type: gguf.TypeF16, Shape: []uint64{e, f}},
+			ggufwrite.TensorInfo{Name: p + "ffn_up.weight", Type: gguf.TypeF16, Shape: []uint64{e, f}},
+			ggufwrite.TensorInfo{Name: p + "ffn_down.weight", Type: gguf.TypeF16, Shape: []uint64{f, e}},
 		)
 	}
-	ts = append(ts, ggufwrite.Tensor{Name: "output_norm.weight", Type: gguf.TypeF32, Shape: []uint64{e}})
+	ts = append(ts, ggufwrite.TensorInfo{Name: "output_norm.weight", Type: gguf.TypeF32, Shape: []uint64{e}})
 	if !s.TiedOutput {
-		ts = append(ts, ggufwrite.Tensor{Name: "output.weight", Type: gguf.TypeF16, Shape: []uint64{e, v}})
+		ts = append(ts, ggufwrite.TensorInfo{Name: "output.weight", Type: gguf.TypeF16, Shape: []uint64{e, v}})
 	}
 	return ts
 }
@@ -292,7 +292,7 @@ func f16(x float32) uint16 {
 }
 
 // layout returns the tensors with the mix's types and the metadata.
-func (s Shape) layout(mix string) ([]ggufwrite.Tensor, []ggufwrite.KV, error) {
+func (s Shape) layout(mix string) ([]ggufwrite.TensorInfo, []ggufwrite.KV, error) {
 	mx, ok := Mixes[mix]
 	if !ok {
 		return nil, nil, fmt.Errorf("calibrate: no %s layout (F16, Q8_0, Q4_0, Q4_K_M, Q4_K, Q6_K)", mix)

@@ -63,7 +63,7 @@ type CPU struct {
 	LogicalCores  int      `json:"logical_cores"`
 	UsableCores   float64  `json:"usable_cores"` // under the cgroup CPU quota and affinity
 	QuotaSource   string   `json:"quota_source,omitempty"`
-	Features      []string `json:"features"` // "avx2", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "f16c", "fma", "neon", "sve"
+	Features      []string `json:"features"` // "avx2", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "f16c", "fma", "neon", "dotprod", "i8mm", "sve", "sve256" (256-bit SVE)
 	// SVEVectorBits is the SVE vector length on arm64 (0 without SVE or
 	// when unknown): llama.cpp picks Q4_0's repacked layout by it.
 	SVEVectorBits int `json:"sve_vector_bits,omitempty"`

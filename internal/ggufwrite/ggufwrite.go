@@ -18,7 +18,7 @@ const Alignment = gguf.DefaultAlignment
 
 // KV is one metadata entry. Value is a string, bool, uint8, uint16, uint32,
 // uint64, int8, int16, int32, int64, float32, float64, or a slice of string,
-// uint32, int32 or float32.
+// uint32, int32, float32 or bool.
 type KV struct {
 	Key   string
 	Value any
@@ -32,85 +32,62 @@ type Tensor struct {
 	Data  []byte
 }
 
+// TensorInfo describes a tensor by name, type and shape only, for files
+// written without their data (see EncodeHeader).
+type TensorInfo struct {
+	Name  string
+	Type  gguf.Type
+	Shape []uint64 // ggml order: Shape[0] is the row length
+}
+
 // Encode returns the GGUF v3 file holding kvs and tensors, each tensor's
 // data aligned to Alignment.
 func Encode(kvs []KV, tensors []Tensor) ([]byte, error) {
-	var b bytes.Buffer
+	infos := make([]TensorInfo, len(tensors))
 	sizes := make([]uint64, len(tensors))
 	for i, t := range tensors {
+		infos[i] = TensorInfo{t.Name, t.Type, t.Shape}
 		sizes[i] = uint64(len(t.Data))
 	}
-	if err := header(&b, kvs, tensors, sizes); err != nil {
+	var b bytes.Buffer
+	if _, err := encodeHeader(&b, kvs, infos, sizes); err != nil {
 		return nil, err
 	}
 	for _, t := range tensors {
 		b.Write(t.Data)
-		b.Write(make([]byte, align(uint64(b.Len()))-uint64(b.Len())))
+		pad(&b)
 	}
 	return b.Bytes(), nil
 }
 
-// Stream writes to w the file Encode would, for files too large to hold in
-// memory: Tensor.Data is ignored and fill writes each tensor's bytes (as
-// many as its type and shape take) in order.
-func Stream(w io.Writer, kvs []KV, tensors []Tensor, fill func(i int, size uint64, w io.Writer) error) error {
+// EncodeHeader returns the header of the GGUF v3 file holding kvs and
+// tensors (metadata, tensor infos with their offsets, padding to the data
+// section) and the size of the data section that would follow it: a file
+// that is the header followed by dataSize bytes (a hole will do) is the
+// whole model as llama.cpp lays it out, each tensor aligned to Alignment.
+func EncodeHeader(kvs []KV, tensors []TensorInfo) (header []byte, dataSize uint64, err error) {
 	sizes := make([]uint64, len(tensors))
 	for i, t := range tensors {
-		n := uint64(1)
-		for _, d := range t.Shape[min(1, len(t.Shape)):] {
-			n *= d
-		}
 		if len(t.Shape) == 0 {
-			return fmt.Errorf("ggufwrite: tensor %s has no shape", t.Name)
+			return nil, 0, fmt.Errorf("ggufwrite: tensor %q without a shape", t.Name)
 		}
 		row, ok := t.Type.RowBytes(t.Shape[0])
 		if !ok {
-			return fmt.Errorf("ggufwrite: tensor %s: rows of %d %s values", t.Name, t.Shape[0], t.Type)
+			return nil, 0, fmt.Errorf("ggufwrite: tensor %q: %s cannot store rows of %d elements", t.Name, t.Type, t.Shape[0])
 		}
-		sizes[i] = row * n
+		for _, d := range t.Shape[1:] {
+			row *= d
+		}
+		sizes[i] = row
 	}
 	var b bytes.Buffer
-	if err := header(&b, kvs, tensors, sizes); err != nil {
-		return err
-	}
-	off := uint64(b.Len())
-	if _, err := w.Write(b.Bytes()); err != nil {
-		return err
-	}
-	cw := &countWriter{w: w}
-	for i := range tensors {
-		cw.n = 0
-		if err := fill(i, sizes[i], cw); err != nil {
-			return err
-		}
-		if cw.n != sizes[i] {
-			return fmt.Errorf("ggufwrite: tensor %s: %d bytes written, want %d", tensors[i].Name, cw.n, sizes[i])
-		}
-		off += sizes[i]
-		if pad := align(off) - off; pad > 0 {
-			if _, err := w.Write(make([]byte, pad)); err != nil {
-				return err
-			}
-			off += pad
-		}
-	}
-	return nil
+	dataSize, err = encodeHeader(&b, kvs, tensors, sizes)
+	return b.Bytes(), dataSize, err
 }
 
-type countWriter struct {
-	w io.Writer
-	n uint64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += uint64(n)
-	return n, err
-}
-
-// header writes the header, metadata and tensor infos of tensors whose
-// data take sizes bytes, padded to the data section.
-func header(b *bytes.Buffer, kvs []KV, tensors []Tensor, sizes []uint64) error {
+// encodeHeader writes the header for tensors of the given data sizes and
+// returns the size of the data section.
+func encodeHeader(b *bytes.Buffer, kvs []KV, tensors []TensorInfo, sizes []uint64) (uint64, error) {
 	le := func(v any) { binary.Write(b, binary.LittleEndian, v) }
 	str := func(s string) { le(uint64(len(s))); b.WriteString(s) }
 	b.WriteString(gguf.Magic)
@@ -120,7 +97,7 @@ func header(b *bytes.Buffer, kvs []KV, tensors []Tensor, sizes []uint64) error {
 	for _, e := range kvs {
 		str(e.Key)
 		if err := value(b, e.Value, le, str); err != nil {
-			return fmt.Errorf("ggufwrite: %s: %w", e.Key, err)
+			return 0, fmt.Errorf("ggufwrite: %s: %w", e.Key, err)
 		}
 	}
 	var off uint64
@@ -134,10 +111,14 @@ func header(b *bytes.Buffer, kvs []KV, tensors []Tensor, sizes []uint64) error {
 		le(off)
 		off += align(sizes[i])
 	}
+	pad(b)
+	return off, nil
+}
+
+func pad(b *bytes.Buffer) {
 	for b.Len()%Alignment != 0 {
 		b.WriteByte(0)
 	}
-	return nil
 }
 
 func align(n uint64) uint64 { return (n + Alignment - 1) / Alignment * Alignment }
@@ -199,6 +180,9 @@ func value(b *bytes.Buffer, v any, le func(any), str func(string)) error {
 	case []float32:
 		arr(gguf.ValueFloat32, len(x))
 		le(x)
+	case []bool:
+		arr(gguf.ValueBool, len(x))
+		le(x)
 	default:
 		return fmt.Errorf("unsupported value type %T", v)
 	}
@@ -212,4 +196,52 @@ func F32(xs []float32) []byte {
 		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(x))
 	}
 	return out
+}
+
+// Stream writes to w the file Encode would, for files too large to hold in
+// memory: the header (EncodeHeader), then each tensor's bytes as fill
+// writes them (as many as its type and shape take), in order and aligned.
+func Stream(w io.Writer, kvs []KV, tensors []TensorInfo, fill func(i int, size uint64, w io.Writer) error) error {
+	hdr, _, err := EncodeHeader(kvs, tensors)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	off := uint64(len(hdr))
+	cw := &countWriter{w: w}
+	for i, t := range tensors {
+		size, _ := t.Type.RowBytes(t.Shape[0]) // EncodeHeader checked it
+		for _, d := range t.Shape[1:] {
+			size *= d
+		}
+		cw.n = 0
+		if err := fill(i, size, cw); err != nil {
+			return err
+		}
+		if cw.n != size {
+			return fmt.Errorf("ggufwrite: tensor %q: %d bytes written, want %d", t.Name, cw.n, size)
+		}
+		off += size
+		if p := align(off) - off; p > 0 {
+			if _, err := w.Write(make([]byte, p)); err != nil {
+				return err
+			}
+			off += p
+		}
+	}
+	return nil
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n uint64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += uint64(n)
+	return n, err
 }

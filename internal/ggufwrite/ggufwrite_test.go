@@ -53,6 +53,33 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+func TestEncodeHeader(t *testing.T) {
+	kvs := []KV{{"general.architecture", "llama"}, {"pattern", []bool{true, false}}}
+	infos := []TensorInfo{
+		{Name: "a", Type: gguf.TypeQ4_K, Shape: []uint64{256, 3}},
+		{Name: "b", Type: gguf.TypeF32, Shape: []uint64{5}},
+	}
+	hdr, size, err := EncodeHeader(kvs, infos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each tensor's data is padded to the alignment, the last one too (as
+	// ggml's gguf writer does); the parser counts up to the last tensor's end.
+	if want := uint64(448 + 32); size != want {
+		t.Errorf("data size %d, want %d", size, want)
+	}
+	f, err := gguf.Parse(bytes.NewReader(hdr), int64(len(hdr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Tensors) != 2 || f.DataPresent() || f.MissingBytes() != 448+20 {
+		t.Fatalf("parsed %d tensors, %d bytes missing", len(f.Tensors), f.MissingBytes())
+	}
+	if _, _, err := EncodeHeader(nil, []TensorInfo{{Name: "c", Type: gguf.TypeQ4_K, Shape: []uint64{100}}}); err == nil {
+		t.Error("a q4_K row of 100 elements was accepted")
+	}
+}
+
 // Stream writes exactly what Encode does, and refuses a fill that writes
 // the wrong number of bytes.
 func TestStream(t *testing.T) {
@@ -65,8 +92,9 @@ func TestStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	infos := []TensorInfo{{ts[0].Name, ts[0].Type, ts[0].Shape}, {ts[1].Name, ts[1].Type, ts[1].Shape}}
 	var got bytes.Buffer
-	err = Stream(&got, kvs, ts, func(i int, size uint64, w io.Writer) error {
+	err = Stream(&got, kvs, infos, func(i int, size uint64, w io.Writer) error {
 		if size != uint64(len(ts[i].Data)) {
 			t.Errorf("tensor %d: size %d, want %d", i, size, len(ts[i].Data))
 		}
@@ -76,7 +104,7 @@ func TestStream(t *testing.T) {
 	if err != nil || !bytes.Equal(got.Bytes(), want) {
 		t.Fatalf("Stream differs from Encode (%d vs %d bytes, err %v)", got.Len(), len(want), err)
 	}
-	err = Stream(io.Discard, kvs, ts, func(i int, size uint64, w io.Writer) error { _, err := w.Write([]byte{1}); return err })
+	err = Stream(io.Discard, kvs, infos, func(i int, size uint64, w io.Writer) error { _, err := w.Write([]byte{1}); return err })
 	if err == nil {
 		t.Error("a short fill was accepted")
 	}
