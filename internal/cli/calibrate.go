@@ -41,7 +41,7 @@ func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	threads := fs.Int("t", 0, "largest thread count to measure (default: usable physical cores, as plans use)")
 	asJSON := fs.Bool("json", false, "print the profile as JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: plan calibrate [--llama-bench PATH] [--profile FILE] [--dir DIR] [-t N] [--json]\n\nMeasures memory read bandwidth for 1…N threads, cold and warm file reads, mmap page faults and, with\nllama-bench, prefill and decode on small synthetic layouts it writes and deletes (up to 430 MB at a time on --dir),\nthen fits the speed model's constants. Takes under a minute on an idle machine; needs no root.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: plan calibrate [--llama-bench PATH] [--profile FILE] [--dir DIR] [-t N] [--json]\n\nMeasures memory read bandwidth for 1…N threads, cold and warm file reads, mmap page faults and, with\nllama-bench, prefill and decode on small synthetic layouts it writes and deletes (up to 430 MB at a time on --dir),\nthen fits the speed model's constants. Needs no root; about a minute on an idle 2-core machine (estimated\nfrom the runs' lengths), much longer on a loaded one (22 minutes at a load average of 26 on 2 cores).\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(reorderFlags(fs, args)); err != nil {

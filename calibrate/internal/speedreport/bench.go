@@ -82,14 +82,19 @@ func bench(ctx context.Context, benchBin, dir, profilePath, out string, threads,
 			}
 			fmt.Fprintf(os.Stderr, "%s: prefill %.2f tok/s, decode %.2f tok/s (%.0f s, load %s)\n", smp.Model, smp.PrefillTokPerSec, smp.DecodeTokPerSec, time.Since(t0).Seconds(), loadAvg())
 			rec.Samples = append(rec.Samples, smp)
+			// Written after every layout: a long run stopped early keeps
+			// what it measured.
+			rec.LoadAfter = loadAvg()
+			data, err := json.MarshalIndent(rec, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
+				return err
+			}
 		}
 	}
-	rec.LoadAfter = loadAvg()
-	data, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(out, append(data, '\n'), 0o644)
+	return nil
 }
 
 func readProfile(path string) (*planner.SpeedProfile, error) {
