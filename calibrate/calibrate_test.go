@@ -126,3 +126,28 @@ func TestMemoryBandwidth(t *testing.T) {
 		t.Error("median")
 	}
 }
+
+// The whole calibration with the shared llama-bench, shrunk: layouts
+// written, benchmarked, fitted into a valid profile, and removed.
+func TestRunQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs llama-bench")
+	}
+	bin := testutil.Shared(t, "tools", "llama.cpp", "bin", "llama-bench")
+	dir := t.TempDir()
+	p, err := Run(context.Background(), Options{LlamaBench: bin, Dir: dir, Threads: 2, Quick: true, Machine: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err != nil || len(p.HostBandwidth) != 2 || len(p.Points) != 2 || len(p.Samples) != 2*len(quickShapes)*len(calibTypes) {
+		t.Errorf("profile: %v; %d bandwidths, %d points, %d samples", err, len(p.HostBandwidth), len(p.Points), len(p.Samples))
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	// Without llama-bench only the bandwidths are measured.
+	p, err = Run(context.Background(), Options{LlamaBench: filepath.Join(dir, "no-such-llama-bench"), Dir: dir, Threads: 1, Quick: true})
+	if err == nil {
+		t.Errorf("a missing --llama-bench was ignored: %+v", p)
+	}
+}

@@ -30,7 +30,8 @@ type Options struct {
 	Threads int
 	// Machine names the CPU in the profile.
 	Machine string
-	// Quick shrinks every measurement (for tests): figures are rougher.
+	// Quick shrinks every measurement and the layouts (for tests): the
+	// figures mean nothing, the pipeline is exercised.
 	Quick bool
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
@@ -43,6 +44,12 @@ type Options struct {
 // from per-layer cost. They are written quantized (no llama-quantize run).
 var (
 	calibShapes = []Shape{CalibWide, CalibDeep}
+	// quickShapes stand in for tests: they run in milliseconds and fit in
+	// the caches, so their figures say nothing about the machine.
+	quickShapes = []Shape{
+		{Name: "quick-wide", Layers: 2, Embd: 512, FFN: 1536, Heads: 8, KVHeads: 4, Vocab: 512, Ctx: 256},
+		{Name: "quick-deep", Layers: 6, Embd: 256, FFN: 768, Heads: 4, KVHeads: 2, Vocab: 512, Ctx: 256},
+	}
 	calibTypes  = []string{"Q8_0", "Q4_0", "Q4_K", "Q6_K"}
 )
 
@@ -94,7 +101,10 @@ func Run(ctx context.Context, o Options) (*planner.SpeedProfile, error) {
 		fmt.Fprintf(logw, "file read: %v\n", err)
 	}
 	bench, err := FindTool("llama-bench", o.LlamaBench, o.ToolsDir)
-	if err != nil {
+	switch {
+	case err != nil && o.LlamaBench != "":
+		return nil, err // asked for, not there
+	case err != nil:
 		fmt.Fprintf(logw, "llama.cpp speeds not measured: %v\n", err)
 		return p, nil
 	}
@@ -103,7 +113,11 @@ func Run(ctx context.Context, o Options) (*planner.SpeedProfile, error) {
 	if threads > 1 {
 		benchThreads = append(benchThreads, threads)
 	}
-	samples, err := benchLayouts(ctx, logw, bench, dir, calibShapes, calibTypes, benchThreads, o.Quick)
+	shapes := calibShapes
+	if o.Quick {
+		shapes = quickShapes
+	}
+	samples, err := benchLayouts(ctx, logw, bench, dir, shapes, calibTypes, benchThreads, o.Quick)
 	if err != nil {
 		return nil, err
 	}

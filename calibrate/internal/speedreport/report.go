@@ -109,7 +109,7 @@ func renderReport(rec *record, rows []row) []byte {
 	fmt.Fprintf(&b, "Q4_0 and Q4_K_M mixes (`calibrate.Write`); calibration itself ran on two other, smaller shapes (`calib-wide`,\n")
 	fmt.Fprintf(&b, "`calib-deep`), so every row below is out of sample. Goal after calibration: decode within ±%.0f%%, prefill\n", decodeGoal*100)
 	fmt.Fprintf(&b, "within ±%.0f%%; a ✗ marks a figure outside it.\n\n", prefillGoal*100)
-	fmt.Fprintf(&b, "llama-bench: %d threads, CPU only, mmap, prompt %d tokens (one ubatch), %d generated tokens, median of %d\n", rec.Threads, rec.NPrompt, rec.NGen, rec.Reps)
+	fmt.Fprintf(&b, "llama-bench: %d thread(s), CPU only, mmap, prompt %d tokens (one ubatch), %d generated tokens, median of %d\n", rec.Threads, rec.NPrompt, rec.NGen, rec.Reps)
 	fmt.Fprintf(&b, "repetitions. Load average (1, 5, 15 min) %s before and %s after; calibration at %s. **The machine was\n", rec.LoadBefore, rec.LoadAfter, p.Load)
 	fmt.Fprintf(&b, "shared with other builds while measuring** (its 2 cores ran a load far above 2): llama.cpp's threads wait on each\n")
 	fmt.Fprintf(&b, "other at every barrier, so the figures are lower and noisier than on an idle machine.\n\n")
@@ -138,9 +138,11 @@ func renderReport(rec *record, rows []row) []byte {
 		fmt.Fprintf(&b, "| %d | %s | %.0f | %s | %.0f | %.1f%% / %.1f%% |\n", pt.Threads, strings.Join(dec, ", "), pt.DecodeSecondsPerLayer*1e6,
 			strings.Join(pre, ", "), pt.PrefillSecondsPerLayer*1e6, pt.DecodeError*100, pt.PrefillError*100)
 	}
-	fmt.Fprintf(&b, "\nRegenerate: `plan calibrate --profile /tmp/os-speed/speed.json --dir /tmp/os-speed --llama-bench …`, then\n")
-	fmt.Fprintf(&b, "`go run ./calibrate/internal/speedreport prepare` and `… bench` (see its doc; the layouts take 22 GB), and\n")
-	fmt.Fprintf(&b, "`go run ./calibrate/internal/speedreport report`, which writes this file from `testdata/calibrate/speed-report.json`;\n")
+	fmt.Fprintf(&b, "\nRegenerate (the layouts take 22 GB in /tmp/os-speed; delete them afterwards):\n\n```sh\n")
+	fmt.Fprintf(&b, "go run ./cmd/plan calibrate -t %d --llama-bench ../shared/tools/llama.cpp/bin/llama-bench --profile /tmp/os-speed/speed.json --dir /tmp/os-speed\n", rec.Threads)
+	fmt.Fprintf(&b, "go run ./calibrate/internal/speedreport prepare -dir /tmp/os-speed\n")
+	fmt.Fprintf(&b, "go run ./calibrate/internal/speedreport bench -dir /tmp/os-speed -profile /tmp/os-speed/speed.json -t %d -p %d -n %d -r %d\n", rec.Threads, rec.NPrompt, rec.NGen, rec.Reps)
+	fmt.Fprintf(&b, "go run ./calibrate/internal/speedreport report   # this file, from testdata/calibrate/speed-report.json\n```\n\n")
 	fmt.Fprintf(&b, "`go test ./calibrate/...` fails when this file is stale.\n")
 	return b.Bytes()
 }
