@@ -50,7 +50,7 @@ var (
 		{Name: "quick-wide", Layers: 2, Embd: 512, FFN: 1536, Heads: 8, KVHeads: 4, Vocab: 512, Ctx: 256},
 		{Name: "quick-deep", Layers: 6, Embd: 256, FFN: 768, Heads: 4, KVHeads: 2, Vocab: 512, Ctx: 256},
 	}
-	calibTypes  = []string{"Q8_0", "Q4_0", "Q4_K", "Q6_K"}
+	calibTypes = []string{"Q8_0", "Q4_0", "Q4_K", "Q6_K"}
 )
 
 // Run measures the machine and returns its speed profile.
