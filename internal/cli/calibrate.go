@@ -139,8 +139,11 @@ func (p *planFlags) speedProfile(probed bool) (*planner.SpeedProfile, error) {
 		return nil, nil
 	}
 	prof, err := ReadProfile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("%w (run plan calibrate again, or remove the file)", err)
 	}
-	return prof, err
+	return prof, nil
 }
