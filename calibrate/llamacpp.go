@@ -39,7 +39,7 @@ func FindTool(name, path, dir string) (string, error) {
 // Quantize runs llama-quantize on in, writing typ ("Q8_0", "Q4_0",
 // "Q4_K_M", …) to out with threads threads.
 func Quantize(ctx context.Context, bin, in, out, typ string, threads int) error {
-	cmd := exec.CommandContext(ctx, bin, in, out, typ, strconv.Itoa(max(threads, 1)))
+	cmd := dieWithParent(exec.CommandContext(ctx, bin, in, out, typ, strconv.Itoa(max(threads, 1))))
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Run(); err != nil {
@@ -72,7 +72,7 @@ func Bench(ctx context.Context, bin, model string, threads []int, pp, tg, reps i
 	}
 	args := []string{"-m", model, "-t", strings.Join(ts, ","), "-p", strconv.Itoa(pp), "-n", strconv.Itoa(tg),
 		"-r", strconv.Itoa(max(reps, 1)), "-ngl", "0", "-o", "json"}
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := dieWithParent(exec.CommandContext(ctx, bin, args...))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
