@@ -130,7 +130,7 @@ func reasonOf(p *Plan, setting string) string {
 
 // ARM hosts repack by their features as ggml-cpu does: Graviton3's 256-bit
 // SVE with i8mm takes Q4_0's 8-row layout, other dotprod/i8mm cores the
-// 4-row one, a Raspberry Pi 4 (NEON only) nothing but IQ4_NL.
+// 4-row one, a Raspberry Pi 4 (NEON without dotprod) nothing.
 func TestARMRepackRules(t *testing.T) {
 	for _, tt := range []struct {
 		features []string
@@ -140,7 +140,7 @@ func TestARMRepackRules(t *testing.T) {
 		{[]string{"neon", "dotprod", "i8mm", "sve", "sve256"}, 8, 8, 4},
 		{[]string{"neon", "dotprod", "i8mm", "sve", "sve2"}, 4, 8, 4},
 		{[]string{"neon", "dotprod"}, 4, 8, 4},
-		{[]string{"neon"}, 0, 0, 4},
+		{[]string{"neon"}, 0, 0, 0},
 	} {
 		rows := repackRows(Env{CPUArch: "arm64", CPUFeatures: tt.features})
 		if rows[gguf.TypeQ4_0] != tt.q40 || rows[gguf.TypeQ4_K] != tt.q4k || rows[gguf.TypeIQ4_NL] != tt.iq4nl {
