@@ -221,6 +221,8 @@ func (p *planFlags) request() (planner.Request, error) {
 	r.MinCtx = p.minCtx
 	r.AllowShrinkContext = !p.noShrink
 	r.AllowQuantizedKV = !p.noQuantKV && !p.builtinEngine
+	// The built-in engine streams what does not fit in memory (exec/stream.go).
+	r.Settings.StreamWeights = p.builtinEngine
 	for _, m := range []struct {
 		v   string
 		dst *uint64
