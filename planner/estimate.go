@@ -58,6 +58,11 @@ type Env struct {
 	CPUArch          string   // "amd64", "arm64"; "" = amd64
 	Runtime          Runtime  // "" = RuntimeLlamaCpp
 	GPUOverheadBytes uint64   // per GPU; 0 = DefaultGPUOverhead
+	// Remote marks the devices of GPUs that a ggml-rpc-server on another
+	// host serves, one entry per device (RemoteNone for a local GPU);
+	// llama.cpp lists them before the local GPUs (see hosts.go). Empty on
+	// one machine.
+	Remote []RemoteKind
 }
 
 // Breakdown is the memory a model takes on every device under given settings.
@@ -268,7 +273,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	b.Devices[0].Name = "CPU"
 	for i, n := range env.GPUs {
 		b.Devices[1+i].Name = n
-		b.Devices[1+i].OverheadBytes = orDefaultU(env.GPUOverheadBytes, DefaultGPUOverhead)
+		if env.remote(1+i) != RemoteCPU {
+			b.Devices[1+i].OverheadBytes = orDefaultU(env.GPUOverheadBytes, DefaultGPUOverhead)
+		}
 	}
 
 	// Layers to devices, as llama.cpp's load_tensors: the offloaded layers
@@ -354,8 +361,8 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		}
 		dm := &b.Devices[d]
 		if d != 0 {
-			dm.WeightsBytes += t.gpuSize
-			dm.AnonWeightsBytes += t.gpuSize
+			dm.WeightsBytes += env.allocSize(d, t)
+			dm.AnonWeightsBytes += env.allocSize(d, t)
 			continue
 		}
 		dm.WeightsBytes += t.size
@@ -386,8 +393,8 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			dup[d] = true
 			switch {
 			case d != 0:
-				b.Devices[d].WeightsBytes += t.gpuSize
-				b.Devices[d].AnonWeightsBytes += t.gpuSize
+				b.Devices[d].WeightsBytes += env.allocSize(d, t)
+				b.Devices[d].AnonWeightsBytes += env.allocSize(d, t)
 			case !s.MMap:
 				cpu.WeightsBytes += t.size
 				cpu.AnonWeightsBytes += t.size
@@ -403,8 +410,8 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		dm := &b.Devices[b.Output]
 		switch {
 		case b.Output != 0:
-			dm.WeightsBytes += t.gpuSize
-			dm.AnonWeightsBytes += t.gpuSize
+			dm.WeightsBytes += env.allocSize(b.Output, t)
+			dm.AnonWeightsBytes += env.allocSize(b.Output, t)
 		case !s.NoRepack && repackableRows(&tinfo{shape: t.shape}, repacks[t.typ]):
 			// The duplicate (not token_embd by name) is a matrix-product weight.
 			cpu.RepackBytes += t.size
@@ -459,8 +466,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 
 	// llama.cpp pipelines ubatches over several GPUs when the whole model
 	// is on them, split by layers, with no tensor overrides and the cache
-	// on the GPUs.
-	pipeline := nGPU > 1 && s.NGPULayers > m.nLayer && len(s.Overrides) == 0 && !s.NoKVOffload
+	// on the GPUs; never with RPC devices, which have no async compute or
+	// events (llama-context.cpp, ggml-rpc.cpp device props).
+	pipeline := nGPU > 1 && s.NGPULayers > m.nLayer && len(s.Overrides) == 0 && !s.NoKVOffload && !env.hasRemote()
 	// Compute buffers: the peak of the graph's live tensors on each device.
 	for d := range b.Devices {
 		dm := &b.Devices[d]
@@ -468,7 +476,8 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		hasOutput := b.Output == d
 		nKV := kvDevMax[d]
 		staging := hostKV[d]
-		if d == 1 && ub >= opOffloadMinBatch {
+		// The first local GPU: ggml-rpc devices have no offload_op.
+		if d == 1+env.remoteCount() && d <= nGPU && ub >= opOffloadMinBatch {
 			if hosted := opOffloadStaging(b, hostLayer, hostOutput); hosted > 0 {
 				staging = max(staging, hosted)
 				// The first GPU runs the host layers' large-batch graph

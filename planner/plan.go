@@ -45,6 +45,9 @@ type Request struct {
 	DiskBandwidth      float64 // bytes/s for reading the model; 0 = from the filesystem
 	// ModelPath is shown in the plan and the llama.cpp arguments.
 	ModelPath string
+	// Hosts are other machines that lend their devices through
+	// ggml-rpc-server: with any, the plan spans them (hosts.go).
+	Hosts []Host
 }
 
 // Plan is the placement a llama.cpp-family runtime should use, the memory it
@@ -73,6 +76,9 @@ type Plan struct {
 	LlamaArgs []string     `json:"llama_args"`
 	// NoFit says why, when Fits is false.
 	NoFit *NoFitError `json:"no_fit,omitempty"`
+	// Hosts, for a plan over several machines: the head first, then every
+	// host asked for, with its command and memory (hosts.go).
+	Hosts []PlanHost `json:"hosts,omitempty"`
 
 	breakdown *Breakdown
 }
@@ -178,6 +184,9 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 			why = "the machine's CPU features are unknown: speed is predicted for an x86-64 CPU with AVX2; give --cpu-features for another CPU"
 		}
 		p.why("cpu", "x86-64 (assumed)", "%s", why)
+	}
+	if len(req.Hosts) > 0 {
+		return makeCluster(ctx, p, f, m, mc, req)
 	}
 	s := initialSettings(m, mc, req, p)
 
