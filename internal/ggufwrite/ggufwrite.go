@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/modelfit/modelfit/gguf"
@@ -35,6 +36,16 @@ type Tensor struct {
 // data aligned to Alignment.
 func Encode(kvs []KV, tensors []Tensor) ([]byte, error) {
 	var b bytes.Buffer
+	if err := Write(&b, kvs, tensors); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Write writes the file Encode returns to w, streaming the tensor data:
+// tensors may share one Data slice, so a large file needs little memory.
+func Write(w io.Writer, kvs []KV, tensors []Tensor) error {
+	var b bytes.Buffer
 	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
 	str := func(s string) { le(uint64(len(s))); b.WriteString(s) }
 	b.WriteString(gguf.Magic)
@@ -44,7 +55,7 @@ func Encode(kvs []KV, tensors []Tensor) ([]byte, error) {
 	for _, e := range kvs {
 		str(e.Key)
 		if err := value(&b, e.Value, le, str); err != nil {
-			return nil, fmt.Errorf("ggufwrite: %s: %w", e.Key, err)
+			return fmt.Errorf("ggufwrite: %s: %w", e.Key, err)
 		}
 	}
 	var off uint64
@@ -58,17 +69,22 @@ func Encode(kvs []KV, tensors []Tensor) ([]byte, error) {
 		le(off)
 		off += align(uint64(len(t.Data)))
 	}
-	pad := func() {
-		for b.Len()%Alignment != 0 {
-			b.WriteByte(0)
+	written := uint64(b.Len())
+	pad := make([]byte, Alignment)
+	b.Write(pad[:align(written)-written])
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return err
+	}
+	for _, t := range tensors {
+		if _, err := w.Write(t.Data); err != nil {
+			return err
+		}
+		n := uint64(len(t.Data))
+		if _, err := w.Write(pad[:align(n)-n]); err != nil {
+			return err
 		}
 	}
-	pad()
-	for _, t := range tensors {
-		b.Write(t.Data)
-		pad()
-	}
-	return b.Bytes(), nil
+	return nil
 }
 
 func align(n uint64) uint64 { return (n + Alignment - 1) / Alignment * Alignment }
