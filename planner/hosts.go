@@ -249,6 +249,13 @@ type PlanHost struct {
 	RAMPeakBytes      uint64 `json:"ram_peak_bytes"`
 	RAMAvailableBytes uint64 `json:"ram_available_bytes"`
 	RAMMarginBytes    uint64 `json:"ram_margin_bytes"`
+	// RAMLowBytes and RAMHighBytes bound what a server's memory can be
+	// measured at: at least its weights, KV cache and recurrent state
+	// (written whole at load and at start), at most the peak with the
+	// compute buffer at its high estimate (a graph touches only the pages
+	// it uses, so a short prompt stays below the point estimate).
+	RAMLowBytes  uint64 `json:"ram_low_bytes,omitempty"`
+	RAMHighBytes uint64 `json:"ram_high_bytes,omitempty"`
 	// ProcessBytes is the server program's own memory, WorkBytes the CPU
 	// backend's work buffer (activations converted for the matrix kernels),
 	// LoadTransientBytes the largest tensor received at load.

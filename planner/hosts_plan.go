@@ -61,6 +61,7 @@ type clusterAttempt struct {
 type hostUse struct {
 	used                     bool
 	ram, peak, avail, margin uint64
+	low, high                uint64 // the range of ram a server can show (see PlanHost)
 	work, transient          uint64
 	ramFits, fits            bool
 	short                    uint64 // bytes missing, RAM and GPUs together
@@ -339,6 +340,8 @@ func (c *cluster) check(a *clusterAttempt) {
 				u.work = work[1+d]*ub + 64*uint64(h.threads)
 				u.ram += dm.TotalBytes + u.work
 				u.peak += dm.AnonWeightsBytes
+				u.low += dm.AnonWeightsBytes + dm.KVBytes + dm.StateBytes
+				u.high += dm.TotalHighBytes + u.work
 			case dm.TotalBytes+gm > dev.gpu.FreeBytes:
 				u.fits = false
 				u.short += dm.TotalBytes + gm - dev.gpu.FreeBytes
@@ -351,6 +354,7 @@ func (c *cluster) check(a *clusterAttempt) {
 			}
 		}
 		u.peak = max(u.peak, u.ram)
+		u.high = max(u.peak, u.high+rpcServerBaseBytes)
 		u.ramFits = u.peak+u.margin <= u.avail
 		if !u.ramFits {
 			u.fits = false

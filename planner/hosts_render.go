@@ -77,6 +77,9 @@ func (c *cluster) planHosts(a *clusterAttempt, timing []hostTiming) []PlanHost {
 		ph := &hosts[i]
 		ph.RAMBytes, ph.RAMPeakBytes, ph.RAMAvailableBytes, ph.RAMMarginBytes = u.ram, u.peak, u.avail, u.margin
 		ph.WorkBytes, ph.LoadTransientBytes = u.work, u.transient
+		if i > 0 && ph.Used {
+			ph.RAMLowBytes, ph.RAMHighBytes = u.low, u.high
+		}
 		ph.Fits = u.fits
 		if ph.Layers == nil {
 			ph.Layers = []int{}

@@ -114,8 +114,8 @@ func TestLocalCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range ms {
-		t.Logf("%s: RSS %d MiB (peak %d), cgroup %+v MiB; predicted %d MiB (peak %d)", m.Name, m.RSSBytes>>20, m.PeakRSSBytes>>20,
-			mib(m.Cgroup), m.PredictedBytes>>20, m.PredictedPeakBytes>>20)
+		t.Logf("%s: RSS %d MiB (peak %d), cgroup %+v MiB; predicted %d MiB (peak %d, range %d-%d)", m.Name, m.RSSBytes>>20, m.PeakRSSBytes>>20,
+			mib(m.Cgroup), m.PredictedBytes>>20, m.PredictedPeakBytes>>20, m.PredictedLowBytes>>20, m.PredictedHighBytes>>20)
 		if err := m.Check(); err != nil {
 			t.Error(err)
 		}

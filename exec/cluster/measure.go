@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -20,6 +21,8 @@ type HostMeasure struct {
 	// PredictedBytes and PredictedPeakBytes are the plan's RAM figures.
 	PredictedBytes     uint64 `json:"predicted_bytes"`
 	PredictedPeakBytes uint64 `json:"predicted_peak_bytes"`
+	PredictedLowBytes  uint64 `json:"predicted_low_bytes"`
+	PredictedHighBytes uint64 `json:"predicted_high_bytes"`
 	OOMKilled          bool   `json:"oom_killed,omitempty"`
 }
 
@@ -27,7 +30,8 @@ type HostMeasure struct {
 func (c *Cluster) Measure() ([]HostMeasure, error) {
 	var out []HostMeasure
 	for _, s := range c.Servers {
-		m := HostMeasure{Name: s.Host.Name, PredictedBytes: s.Host.RAMBytes, PredictedPeakBytes: s.Host.RAMPeakBytes}
+		m := HostMeasure{Name: s.Host.Name, PredictedBytes: s.Host.RAMBytes, PredictedPeakBytes: s.Host.RAMPeakBytes,
+			PredictedLowBytes: s.Host.RAMLowBytes, PredictedHighBytes: s.Host.RAMHighBytes}
 		var err error
 		if m.RSSBytes, m.PeakRSSBytes, err = procRSS(s.Pid()); err != nil {
 			return nil, err
@@ -70,5 +74,23 @@ func procRSS(pid int) (rss, hwm uint64, err error) {
 // Plan returns the plan the cluster runs.
 func (c *Cluster) Plan() *planner.Plan { return c.plan }
 
-// Check reports whether the measurement is within the plan's bounds.
-func (m HostMeasure) Check() error { return nil }
+// Check reports whether the measurement is within the plan's bounds
+// (PlanHost.RAMLowBytes to RAMHighBytes): the peak RSS, and the cgroup's
+// peak when there is one.
+func (m HostMeasure) Check() error {
+	var errs []error
+	in := func(what string, v uint64) {
+		if v < m.PredictedLowBytes || v > m.PredictedHighBytes {
+			errs = append(errs, fmt.Errorf("cluster: %s: %s %.1f MiB outside the plan's %.1f–%.1f MiB", m.Name, what,
+				float64(v)/(1<<20), float64(m.PredictedLowBytes)/(1<<20), float64(m.PredictedHighBytes)/(1<<20)))
+		}
+	}
+	in("peak RSS", m.PeakRSSBytes)
+	if m.Cgroup != nil {
+		in("cgroup peak", m.Cgroup.PeakBytes)
+	}
+	if m.OOMKilled {
+		errs = append(errs, fmt.Errorf("cluster: %s: the kernel killed the server for its memory", m.Name))
+	}
+	return errors.Join(errs...)
+}
