@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,6 +55,7 @@ type clusterAttempt struct {
 	avail  []uint64 // per device, as in attempt
 	margin []uint64
 	hosts  []hostUse // the head first, then cluster.hosts
+	ram    []devRAM  // per device: what it puts in its host's RAM
 	fits   bool
 }
 
@@ -320,6 +322,25 @@ func (c *cluster) check(a *clusterAttempt) {
 	// The servers: the CPU device's buffers and work buffer next to the
 	// server process; at load the weights and the tensor in flight. A GPU
 	// only needs the process and the tensor in flight in RAM.
+	a.ram = make([]devRAM, len(b.Devices))
+	for d, dev := range a.devs {
+		if dev.kind == RemoteNone || a.counts[1+d] == 0 {
+			continue
+		}
+		dm := b.Devices[1+d]
+		r := &a.ram[1+d]
+		r.transient = largest[1+d]
+		switch {
+		case dev.kind == RemoteCPU:
+			r.work = work[1+d]*ub + 64*uint64(c.hosts[dev.host].threads)
+			r.steady = dm.TotalBytes + r.work
+			r.load = dm.AnonWeightsBytes
+			r.low = dm.AnonWeightsBytes + dm.KVBytes + dm.StateBytes
+			r.high = dm.TotalHighBytes + r.work
+		case dev.gpu.UnifiedMemory:
+			r.steady, r.load = dm.TotalBytes, dm.AnonWeightsBytes
+		}
+	}
 	for hi, h := range c.hosts {
 		u := &a.hosts[1+hi]
 		u.avail, u.margin = h.Snapshot.Memory.EffectiveAvailableBytes, h.margin
@@ -327,34 +348,24 @@ func (c *cluster) check(a *clusterAttempt) {
 			u.fits, u.ramFits = true, true
 			continue
 		}
-		u.ram = rpcServerBaseBytes
-		u.peak = rpcServerBaseBytes + u.transient
 		u.fits = true
+		var low, high uint64
 		for d, dev := range a.devs {
 			if dev.host != hi || a.counts[1+d] == 0 {
 				continue
 			}
-			dm := b.Devices[1+d]
-			switch {
-			case dev.kind == RemoteCPU:
-				u.work = work[1+d]*ub + 64*uint64(h.threads)
-				u.ram += dm.TotalBytes + u.work
-				u.peak += dm.AnonWeightsBytes
-				u.low += dm.AnonWeightsBytes + dm.KVBytes + dm.StateBytes
-				u.high += dm.TotalHighBytes + u.work
-			case dm.TotalBytes+gm > dev.gpu.FreeBytes:
+			r := a.ram[1+d]
+			u.work += r.work
+			low += r.low
+			high += r.high
+			if dm := b.Devices[1+d]; dev.kind == RemoteGPU && dm.TotalBytes+gm > dev.gpu.FreeBytes {
 				u.fits = false
 				u.short += dm.TotalBytes + gm - dev.gpu.FreeBytes
-				fallthrough
-			default:
-				if dev.gpu.UnifiedMemory {
-					u.ram += dm.TotalBytes
-					u.peak += dm.AnonWeightsBytes
-				}
 			}
 		}
-		u.peak = max(u.peak, u.ram)
-		u.high = max(u.peak, u.high+rpcServerBaseBytes)
+		u.ram, u.peak = a.hostRAM(hi, func(int) bool { return true })
+		u.low = low
+		u.high = max(u.peak, high+rpcServerBaseBytes)
 		u.ramFits = u.peak+u.margin <= u.avail
 		if !u.ramFits {
 			u.fits = false
@@ -364,20 +375,47 @@ func (c *cluster) check(a *clusterAttempt) {
 	}
 }
 
-// devFits reports whether device d and the host it belongs to fit.
-func (a *clusterAttempt) devFits(d int) bool {
+// devRAM is what an RPC device puts in its host's RAM.
+type devRAM struct {
+	steady, load, transient uint64 // serving; weights at load; the largest tensor received
+	work, low, high         uint64
+}
+
+// hostRAM sums the RAM host hi needs, steady and at its peak, over its
+// devices that hold layers and that count.
+func (a *clusterAttempt) hostRAM(hi int, count func(d int) bool) (ram, peak uint64) {
+	ram = rpcServerBaseBytes
+	var load, transient uint64
+	for d, dev := range a.devs {
+		if dev.host != hi || dev.kind == RemoteNone || a.counts[1+d] == 0 || !count(1+d) {
+			continue
+		}
+		r := a.ram[1+d]
+		ram += r.steady
+		load += r.load
+		transient = max(transient, r.transient)
+	}
+	return ram, max(ram, rpcServerBaseBytes+load+transient)
+}
+
+// devFits reports whether device d fits, and its host's RAM with the
+// devices of filled (while a fill runs, the devices not filled yet hold
+// the layers left over: their memory must not count against their host).
+func (a *clusterAttempt) devFits(d int, filled []int) bool {
 	if d == 0 {
 		return a.hosts[0].ramFits
 	}
 	dev := a.devs[d-1]
 	dm := a.b.Devices[d]
-	switch {
-	case dev.kind == RemoteNone:
+	if dev.kind == RemoteNone {
 		return dm.TotalBytes+a.margin[d] <= a.avail[d]
-	case dev.kind == RemoteGPU:
-		return dm.TotalBytes+a.margin[d] <= a.avail[d] && a.hosts[1+dev.host].ramFits
 	}
-	return a.hosts[1+dev.host].ramFits
+	if dev.kind == RemoteGPU && dm.TotalBytes+a.margin[d] > a.avail[d] {
+		return false
+	}
+	u := a.hosts[1+dev.host]
+	_, peak := a.hostRAM(dev.host, func(e int) bool { return slices.Contains(filled, e) })
+	return peak+u.margin <= u.avail
 }
 
 func (a *clusterAttempt) shortfall() uint64 {
@@ -409,8 +447,9 @@ func sub(a, b uint64) uint64 {
 }
 
 // order is the fill order: the fastest devices first; among equals the
-// head's CPU (no network), then the head's GPUs, then the hosts' devices.
-func (c *cluster) order(s Settings) []int {
+// head's own devices (no network) first, or with remoteFirst last (so that
+// the hosts take the first layers, which in some models are smaller).
+func (c *cluster) order(s Settings, remoteFirst bool) []int {
 	ds := make([]int, 1+len(c.devs))
 	for i := range ds {
 		ds[i] = i
@@ -432,13 +471,16 @@ func (c *cluster) order(s Settings) []int {
 		if rates[a] != rates[b] {
 			return rates[a] > rates[b]
 		}
-		return local(a) && !local(b)
+		return local(a) != remoteFirst && local(b) == remoteFirst
 	})
 	return ds
 }
 
 // fill gives each device of seq, in turn, the most layers it holds with
-// what came before; the last of seq takes what is left.
+// what came before; the last of seq takes what is left. A device's layers
+// depend on the counts before it in llama.cpp's order: when a later fill
+// moves an earlier device onto larger layers (DeepSeek's first three are
+// dense and small), that device gives layers back to the last one.
 func (c *cluster) fill(s Settings, seq []int) (*clusterAttempt, error) {
 	n := c.m.nLayer + 1
 	counts := make([]int, 1+len(c.devs))
@@ -447,33 +489,52 @@ func (c *cluster) fill(s Settings, seq []int) (*clusterAttempt, error) {
 		layerBytes += b
 	}
 	avgLayer := max(layerBytes/uint64(max(c.m.nLayer, 1)), 1)
-	left := n
 	sink := seq[len(seq)-1]
+	counts[sink] = n
 	for i, d := range seq[:len(seq)-1] {
 		filled := seq[:i+1]
-		ok := func(k int) (bool, error) {
-			counts[d], counts[sink] = k, left-k
-			a, err := c.eval(s, c.devs, counts)
-			if err != nil {
-				return false, err
-			}
-			for _, e := range filled {
-				if !a.devFits(e) {
+		before := append([]int(nil), counts...)
+		// try gives d k layers; it reports whether d and the devices
+		// filled before it fit, the latter giving back layers if needed.
+		try := func(k int) (bool, error) {
+			copy(counts, before)
+			counts[d], counts[sink] = k, before[sink]-k
+			for {
+				a, err := c.eval(s, c.devs, counts)
+				if err != nil {
+					return false, err
+				}
+				if !a.devFits(d, filled) {
 					return false, nil
 				}
+				over := -1
+				for _, e := range filled[:i] {
+					if !a.devFits(e, filled) {
+						over = e
+						break
+					}
+				}
+				if over < 0 {
+					return true, nil
+				}
+				if counts[over] == 0 {
+					return false, nil
+				}
+				counts[over]--
+				counts[sink]++
 			}
-			return true, nil
 		}
-		guess := int(min(c.capacity(d)/avgLayer, uint64(left)))
-		k, err := maxTrue(0, left, guess, ok)
+		guess := int(min(c.capacity(d)/avgLayer, uint64(before[sink])))
+		k, err := maxTrue(0, before[sink], guess, try)
 		if err != nil {
 			return nil, err
 		}
-		k = max(k, 0)
-		counts[d] = k
-		left -= k
+		if ok, err := try(max(k, 0)); err != nil {
+			return nil, err
+		} else if !ok {
+			copy(counts, before)
+		}
 	}
-	counts[sink] = left
 	return c.eval(s, c.devs, counts)
 }
 
@@ -482,31 +543,33 @@ func (c *cluster) fill(s Settings, seq []int) (*clusterAttempt, error) {
 // placement predicted fastest. It returns that placement (nil when none
 // fits) and the one with every device, for what a misfit lacks.
 func (c *cluster) place(s Settings) (best, all *clusterAttempt, err error) {
-	seq := c.order(s)
 	var weights uint64
 	for _, b := range c.head.layerBytes {
 		weights += b
 	}
 	weights += c.head.outputBytes
-	var room uint64
 	bestRate := 0.0
-	for k := 1; k <= len(seq); k++ {
-		room += c.capacity(seq[k-1])
-		if room < weights && k < len(seq) {
-			continue
-		}
-		a, err := c.fill(s, seq[:k])
-		if err != nil {
-			return nil, nil, err
-		}
-		if k == len(seq) {
-			all = a
-		}
-		if !a.fits {
-			continue
-		}
-		if r := c.predict(a).DecodeTokensPerSecond; best == nil || r > bestRate {
-			best, bestRate = a, r
+	for _, remoteFirst := range []bool{false, true} {
+		seq := c.order(s, remoteFirst)
+		var room uint64
+		for k := 1; k <= len(seq); k++ {
+			room += c.capacity(seq[k-1])
+			if room < weights && k < len(seq) {
+				continue
+			}
+			a, err := c.fill(s, seq[:k])
+			if err != nil {
+				return nil, nil, err
+			}
+			if k == len(seq) && !remoteFirst {
+				all = a
+			}
+			if !a.fits {
+				continue
+			}
+			if r := c.predict(a).DecodeTokensPerSecond; best == nil || r > bestRate {
+				best, bestRate = a, r
+			}
 		}
 	}
 	return best, all, nil

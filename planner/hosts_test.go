@@ -3,8 +3,10 @@ package planner
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -286,6 +288,58 @@ func TestClusterSeeds(t *testing.T) {
 				t.Errorf("predictions %+v", p.Predicted)
 			}
 		})
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/planner")
+
+// TestClusterSeedsGolden keeps the seed plans' commands and figures in
+// testdata/planner/hosts-seeds.txt (go test ./planner -run SeedsGolden -update).
+func TestClusterSeedsGolden(t *testing.T) {
+	q2, q4 := deepseek(t), deepseekQ4KM(t)
+	var sb strings.Builder
+	for _, c := range []struct {
+		name string
+		f    *gguf.File
+		mk   func() (*probe.Snapshot, Request)
+	}{
+		{"DeepSeek-V3 Q2_K, head + 3 hosts of 128 GiB, 10GbE", q2, func() (*probe.Snapshot, Request) { return cluster128(4, "10GbE") }},
+		{"DeepSeek-V3 Q4_K_M-sized, head + 3 hosts of 128 GiB, 10GbE", q4, func() (*probe.Snapshot, Request) { return cluster128(4, "10GbE") }},
+		{"DeepSeek-V3 Q2_K, head + 1 host, each 80 GiB GPU + 200 GiB, 25GbE", q2, func() (*probe.Snapshot, Request) { return clusterGPU("25GbE") }},
+		{"DeepSeek-V3 Q4_K_M-sized, head + 1 host, each 80 GiB GPU + 200 GiB, 25GbE", q4, func() (*probe.Snapshot, Request) { return clusterGPU("25GbE") }},
+	} {
+		snap, req := c.mk()
+		p, err := Make(context.Background(), c.f, snap, req)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		fmt.Fprintf(&sb, "== %s\n", c.name)
+		for _, h := range p.Hosts {
+			if !h.Used {
+				fmt.Fprintf(&sb, "%s: unused\n", h.Name)
+				continue
+			}
+			fmt.Fprintf(&sb, "%s: layers %s%s, weights %s, RAM %s (at load %s) of %s\n  %s\n", h.Name, layerRange(h.Layers),
+				map[bool]string{true: " +output"}[h.Output], human(h.WeightsBytes), human(h.RAMBytes), human(h.RAMPeakBytes), human(h.RAMAvailableBytes), strings.Join(h.Command, " "))
+		}
+		for _, d := range p.Devices[1:] {
+			fmt.Fprintf(&sb, "%s: %s of %s\n", d.Name, human(d.TotalBytes), human(d.AvailableBytes))
+		}
+		fmt.Fprintf(&sb, "predicted: decode %.3g tok/s, prefill %.3g tok/s, load %.3g s\n\n", p.Predicted.DecodeTokensPerSecond, p.Predicted.PrefillTokensPerSecond, p.Predicted.LoadSeconds)
+	}
+	path := testutil.Path("planner", "hosts-seeds.txt")
+	if *update {
+		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if string(want) != sb.String() {
+		t.Errorf("seed plans differ from %s (run with -update if intended):\n%s", path, sb.String())
 	}
 }
 
