@@ -681,7 +681,46 @@ func makeCluster(ctx context.Context, p *Plan, f *gguf.File, m *model, head *mac
 	}
 	c.finish(p, last, least)
 	if !p.Fits {
+		p.NoFit.Nearest = c.oneMore(ctx, f, m, head, req)
 		return p, p.NoFit
 	}
 	return p, nil
+}
+
+// oneMore says whether one more host like the largest would hold the
+// model, and how many like it it takes (up to four more).
+func (c *cluster) oneMore(ctx context.Context, f *gguf.File, m *model, head *machine, req Request) string {
+	big := 0
+	size := func(h Host) uint64 {
+		n := h.Snapshot.Memory.EffectiveAvailableBytes
+		for _, g := range h.Snapshot.GPUs {
+			n += g.FreeBytes
+		}
+		return n
+	}
+	for i, h := range req.Hosts {
+		if size(h) > size(req.Hosts[big]) {
+			big = i
+		}
+	}
+	like := req.Hosts[big]
+	r := req
+	r.Hosts = append([]Host(nil), req.Hosts...)
+	for k := 1; k <= 4; k++ {
+		h := like
+		h.Name, h.Addr = fmt.Sprintf("%s-like-%d", like.Name, k), ""
+		r.Hosts = append(r.Hosts, h)
+		c2, err := newCluster(f, m, head, r)
+		if err != nil {
+			return ""
+		}
+		fit, _, _, err := c2.search(ctx, initialSettingsQuiet(m, head, r))
+		if err != nil {
+			return ""
+		}
+		if fit != nil {
+			return fmt.Sprintf("fits with %d more host(s) like %s (%s)", k, like.Name, human(size(like)))
+		}
+	}
+	return ""
 }

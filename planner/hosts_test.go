@@ -389,6 +389,9 @@ func TestClusterNoFit(t *testing.T) {
 	if short < 30<<30 || !strings.Contains(nf.Reason, "lack") {
 		t.Errorf("short %d in all: %v", short, nf)
 	}
+	if !strings.Contains(nf.Nearest, "fits with 1 more host(s) like b") {
+		t.Errorf("nearest %q: one more 64 GiB host holds the rest", nf.Nearest)
+	}
 	// Pinned placements are the search's to choose.
 	req.Pinned.NGPULayers = true
 	if _, err := Make(context.Background(), f, small(), req); err == nil || errors.As(err, &nf) {
