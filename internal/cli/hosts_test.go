@@ -144,3 +144,28 @@ func freeTCP() (string, error) {
 	defer l.Close()
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
 }
+
+// The README quotes the four-host plan's commands: they must be what the
+// command prints (its golden file).
+func TestREADMEHosts(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(testutil.Root(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.ReadFile(testutil.Path("cli", "plan-deepseek-4x128g.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(line, "  node2: ggml-rpc-server") || strings.HasPrefix(line, "  head: llama-server") {
+			n++
+			if !strings.Contains(string(out), line+"\n") {
+				t.Errorf("README line %q is not in the plan's output", line)
+			}
+		}
+	}
+	if n != 2 {
+		t.Errorf("found %d quoted command lines in the README, want 2", n)
+	}
+}
