@@ -7,9 +7,10 @@
 // Servers bind only the loopback addresses of the plan: Start refuses a
 // host at any other address. The RPC protocol has no authentication.
 //
-// The llama-server process is handled here (start, readiness on /health,
-// log, process-group kill) until the project's llama-server launcher can
-// take it over: headArgs and startHead are the only places that would change.
+// Processes are handled here (start in a process group that dies with this
+// one, readiness, bounded log, group kill) until the project's launcher
+// (exec/launch, exec/llamaserver) is on main: start, waitListen, waitHealth
+// and NewCgroup are the parts it replaces, behind the same Start and Close.
 package cluster
 
 import (

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/modelfit/modelfit/exec/cluster"
 	"github.com/modelfit/modelfit/internal/units"
+	"github.com/modelfit/modelfit/planner"
 )
 
 func init() {
@@ -45,7 +47,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	noCgroup := fs.Bool("no-cgroup", false, "run the servers without memory cgroups (no root needed; only their RSS is measured)")
 	asJSON := fs.Bool("json", false, "print the measurements as JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: plan cluster [flags] MODEL.gguf --host NAME=RAM@127.0.0.1:PORT …\n\nPlans the model over the hosts, starts one ggml-rpc-server per host on its loopback\naddress inside a memory cgroup as large as the host's RAM (root; cgroup v1 or v2),\nthen llama-server with --rpc, completes the prompt, and compares each server's\nmemory (peak RSS, cgroup peak) with the plan's range and the decode speed with the\nprediction. Exit status: 0 within the plan, 1 outside it or on errors, 2 usage,\n3 the plan does not fit.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: plan cluster [flags] MODEL.gguf --host NAME=RAM[@127.0.0.1:PORT] …\n\nPlans the model over the hosts, starts one ggml-rpc-server per host on its loopback\naddress inside a memory cgroup as large as the host's RAM (root; cgroup v1 or v2),\nthen llama-server with --rpc, completes the prompt, and compares each server's\nmemory (peak RSS, cgroup peak) with the plan's range and the decode speed with the\nprediction. Exit status: 0 within the plan, 1 outside it or on errors, 2 usage,\n3 the plan does not fit.\n\nflags:")
 		printFlags(stderr, fs)
 	}
 	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
@@ -54,6 +56,21 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if fs.NArg() != 1 || len(pf.cluster.hosts) == 0 {
 		fs.Usage()
 		return ExitUsage
+	}
+	// Hosts without an address get a free loopback port.
+	for i, h := range pf.cluster.hosts {
+		at := strings.LastIndex(h, "@")
+		if at >= 0 {
+			if _, err := planner.ParseRPCAddr(h[at+1:]); err == nil {
+				continue
+			}
+		}
+		port, err := freeLoopbackPort()
+		if err != nil {
+			fmt.Fprintln(stderr, "plan cluster:", err)
+			return ExitError
+		}
+		pf.cluster.hosts[i] = h + "@127.0.0.1:" + strconv.Itoa(port)
 	}
 	f, pl, err := pf.plan(ctx, fs.Arg(0))
 	var ue usageError
@@ -142,11 +159,21 @@ func printCluster(w io.Writer, r clusterReport) {
 		fmt.Fprintf(w, " — the machine was busy (load %.1f on %d CPUs): the speed says little", r.LoadAverage, r.CPUs)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, "(the servers listened on loopback without authentication: any local user could reach them while they ran)")
 	if r.Within {
 		fmt.Fprintln(w, "WITHIN THE PLAN")
 	} else {
 		fmt.Fprintln(w, "OUTSIDE THE PLAN")
 	}
+}
+
+func freeLoopbackPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // loadAverage is the one-minute load average (0 when unknown).

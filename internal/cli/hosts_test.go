@@ -105,16 +105,12 @@ func TestClusterCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports := make([]string, 2)
-	for i := range ports {
-		l, err := freeTCP()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = l
+	port, err := freeTCP()
+	if err != nil {
+		t.Fatal(err)
 	}
 	args := []string{"cluster", model, "--bin", bin, "--ram", "24MiB", "--cores", "1", "--cpu-features", "avx2,fma,f16c", "-c", "512", "-np", "1", "-t", "1",
-		"--host-margin", "4MiB", "--host", "a=72MiB@127.0.0.1:" + ports[0], "--host", "b=72MiB@127.0.0.1:" + ports[1], "-n", "4", "--json"}
+		"--host-margin", "4MiB", "--host", "a=72MiB@127.0.0.1:" + port, "--host", "b=72MiB", "-n", "4", "--json"}
 	if os.Geteuid() != 0 {
 		args = append(args, "--no-cgroup")
 	}
