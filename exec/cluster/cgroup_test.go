@@ -122,3 +122,25 @@ func TestStartRefuses(t *testing.T) {
 		t.Error("a plan without hosts started")
 	}
 }
+
+// llama-server's buffer reports, as build 10587 prints them with -lv 4.
+func TestParseBuffers(t *testing.T) {
+	log := `0.00.540.357 I load_tensors:   CPU_Mapped model buffer size =     1.06 MiB
+0.00.540.374 I load_tensors: RPC0[127.0.0.1:50021] model buffer size =   431.48 MiB
+0.00.540.389 I load_tensors: RPC0[127.0.0.1:50022] model buffer size =   431.48 MiB
+0.00.540.390 I load_tensors: RPC1[127.0.0.1:50022] model buffer size =    10.00 MiB
+0.30.660.690 I llama_kv_cache: RPC0[127.0.0.1:50021] KV buffer size =     7.00 MiB
+0.30.971.592 I sched_reserve: RPC0[127.0.0.1:50021] compute buffer size =    50.00 MiB
+0.30.971.592 I sched_reserve: RPC0[127.0.0.1:50021] compute buffer size =    60.51 MiB
+0.30.971.682 I sched_reserve:        CPU compute buffer size =     8.51 MiB
+`
+	got := parseBuffers(log)
+	mib := func(x float64) uint64 { return uint64(x * (1 << 20)) }
+	want := map[string]Buffers{
+		"127.0.0.1:50021": {ModelBytes: mib(431.48), KVBytes: mib(7), ComputeBytes: mib(60.51)},
+		"127.0.0.1:50022": {ModelBytes: mib(431.48) + mib(10)},
+	}
+	if len(got) != len(want) || got["127.0.0.1:50021"] != want["127.0.0.1:50021"] || got["127.0.0.1:50022"] != want["127.0.0.1:50022"] {
+		t.Errorf("parseBuffers = %+v, want %+v", got, want)
+	}
+}

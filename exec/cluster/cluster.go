@@ -100,7 +100,7 @@ func (p *proc) stop() {
 
 func start(name string, args []string, env []string) (*proc, error) {
 	cmd := exec.Command(name, args...)
-	p := &proc{cmd: cmd, log: &tail{max: 64 << 10}, done: make(chan struct{})}
+	p := &proc{cmd: cmd, log: &tail{head: 1 << 20, max: 64 << 10}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	cmd.Env = append(os.Environ(), env...)
 	detach(cmd)
@@ -197,9 +197,10 @@ func Start(ctx context.Context, p *planner.Plan, o Options) (c *Cluster, err err
 	return c, nil
 }
 
-// headArgs are llama-server's arguments: the plan's, on 127.0.0.1.
+// headArgs are llama-server's arguments: the plan's, on 127.0.0.1, with
+// the log verbosity that prints every buffer's size (read by Buffers).
 func headArgs(p *planner.Plan, port int) []string {
-	return append(append([]string{}, p.LlamaArgs...), "--host", "127.0.0.1", "--port", strconv.Itoa(port))
+	return append(append([]string{}, p.LlamaArgs...), "--host", "127.0.0.1", "--port", strconv.Itoa(port), "-lv", "4")
 }
 
 func loopback(addr string) bool {
@@ -328,27 +329,45 @@ func (c *Cluster) Close() error {
 	return errors.Join(errs...)
 }
 
-// tail keeps the last max bytes written to it.
+// tail keeps the first head bytes written to it (where llama-server
+// reports its buffers) and the last max.
 type tail struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
+	mu        sync.Mutex
+	first     []byte
+	buf       []byte
+	head, max int
 }
 
 func (t *tail) Write(b []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	n := len(b)
+	if k := min(t.head-len(t.first), len(b)); k > 0 {
+		t.first = append(t.first, b[:k]...)
+		b = b[k:]
+	}
 	t.buf = append(t.buf, b...)
 	if len(t.buf) > t.max {
 		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
 	}
-	return len(b), nil
+	return n, nil
 }
 
+// String is the end of the output.
 func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if len(t.buf) == 0 {
+		return string(t.first)
+	}
 	return string(t.buf)
+}
+
+// Head is the start of the output.
+func (t *tail) Head() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.first)
 }
 
 func lastLines(s string, n int) string {

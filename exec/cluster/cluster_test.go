@@ -116,12 +116,16 @@ func TestLocalCluster(t *testing.T) {
 	for _, m := range ms {
 		t.Logf("%s: RSS %d MiB (peak %d), cgroup %+v MiB; predicted %d MiB (peak %d, range %d-%d)", m.Name, m.RSSBytes>>20, m.PeakRSSBytes>>20,
 			mib(m.Cgroup), m.PredictedBytes>>20, m.PredictedPeakBytes>>20, m.PredictedLowBytes>>20, m.PredictedHighBytes>>20)
+		t.Logf("%s: llama-server's buffers model %.2f KV %.2f compute %.2f MiB; planned %.2f, %.2f, %.2f MiB", m.Name,
+			mb(m.Buffers.ModelBytes), mb(m.Buffers.KVBytes), mb(m.Buffers.ComputeBytes), mb(m.Planned.ModelBytes), mb(m.Planned.KVBytes), mb(m.Planned.ComputeBytes))
 		if err := m.Check(); err != nil {
 			t.Error(err)
 		}
 	}
 	t.Logf("decode %.1f tok/s measured, %.1f predicted; prefill %.1f measured (%d tokens)", comp.DecodeTokensPerSecond, p.Predicted.DecodeTokensPerSecond, comp.PrefillTokensPerSecond, comp.PromptTokens)
 }
+
+func mb(b uint64) float64 { return float64(b) / (1 << 20) }
 
 func mib(m *Memory) string {
 	if m == nil {

@@ -3,7 +3,9 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -23,15 +25,30 @@ type HostMeasure struct {
 	PredictedPeakBytes uint64 `json:"predicted_peak_bytes"`
 	PredictedLowBytes  uint64 `json:"predicted_low_bytes"`
 	PredictedHighBytes uint64 `json:"predicted_high_bytes"`
+	// Buffers are what llama-server reported allocating on the host's
+	// devices, Planned the plan's figures for them.
+	Buffers Buffers `json:"buffers"`
+	Planned Buffers `json:"planned_buffers"`
 	OOMKilled          bool   `json:"oom_killed,omitempty"`
 }
 
-// Measure reads every server's memory now.
+// Measure reads every server's memory now, and the buffers llama-server
+// reported for its devices.
 func (c *Cluster) Measure() ([]HostMeasure, error) {
 	var out []HostMeasure
+	logged := parseBuffers(c.Head.log.Head())
 	for _, s := range c.Servers {
 		m := HostMeasure{Name: s.Host.Name, PredictedBytes: s.Host.RAMBytes, PredictedPeakBytes: s.Host.RAMPeakBytes,
-			PredictedLowBytes: s.Host.RAMLowBytes, PredictedHighBytes: s.Host.RAMHighBytes}
+			PredictedLowBytes: s.Host.RAMLowBytes, PredictedHighBytes: s.Host.RAMHighBytes, Buffers: logged[s.Host.Address]}
+		for _, d := range s.Host.Devices {
+			if d.Layers == 0 {
+				continue
+			}
+			pd := c.plan.Devices[d.Device]
+			m.Planned.ModelBytes += pd.WeightsBytes
+			m.Planned.KVBytes += pd.KVBytes
+			m.Planned.ComputeBytes += pd.ComputeBytes
+		}
 		var err error
 		if m.RSSBytes, m.PeakRSSBytes, err = procRSS(s.Pid()); err != nil {
 			return nil, err
@@ -86,6 +103,14 @@ func (m HostMeasure) Check() error {
 		}
 	}
 	in("peak RSS", m.PeakRSSBytes)
+	// The log rounds to 0.01 MiB.
+	exact := func(what string, got, want uint64) {
+		if math.Abs(float64(got)-float64(want)) > 0.006*(1<<20) {
+			errs = append(errs, fmt.Errorf("cluster: %s: llama-server's %s buffers %.2f MiB, the plan's %.2f MiB", m.Name, what, float64(got)/(1<<20), float64(want)/(1<<20)))
+		}
+	}
+	exact("model", m.Buffers.ModelBytes, m.Planned.ModelBytes)
+	exact("KV", m.Buffers.KVBytes, m.Planned.KVBytes)
 	if m.Cgroup != nil {
 		in("cgroup peak", m.Cgroup.PeakBytes)
 	}
@@ -93,4 +118,45 @@ func (m HostMeasure) Check() error {
 		errs = append(errs, fmt.Errorf("cluster: %s: the kernel killed the server for its memory", m.Name))
 	}
 	return errors.Join(errs...)
+}
+
+// Buffers is what llama-server reported allocating on one RPC device.
+type Buffers struct {
+	ModelBytes   uint64 `json:"model_bytes"`
+	KVBytes      uint64 `json:"kv_bytes"`
+	ComputeBytes uint64 `json:"compute_bytes"`
+}
+
+// bufferLine is llama.cpp's report of a buffer: "RPC0[127.0.0.1:50021]
+// model buffer size =   431.48 MiB" (load_tensors, llama_kv_cache,
+// sched_reserve).
+var bufferLine = regexp.MustCompile(`(RPC\d+)\[([^\]]+)\] (model|KV|compute) buffer size =\s+([0-9.]+) MiB`)
+
+// parseBuffers reads llama-server's buffer reports per server address
+// (each server numbers its devices RPC0, RPC1, …; sums over them). The
+// last report of each buffer counts: llama-server may reserve twice.
+func parseBuffers(log string) map[string]Buffers {
+	type key struct{ addr, dev, kind string }
+	last := map[key]uint64{}
+	for _, m := range bufferLine.FindAllStringSubmatch(log, -1) {
+		mib, err := strconv.ParseFloat(m[4], 64)
+		if err != nil {
+			continue
+		}
+		last[key{m[2], m[1], m[3]}] = uint64(mib * (1 << 20))
+	}
+	out := map[string]Buffers{}
+	for k, v := range last {
+		b := out[k.addr]
+		switch k.kind {
+		case "model":
+			b.ModelBytes += v
+		case "KV":
+			b.KVBytes += v
+		case "compute":
+			b.ComputeBytes += v
+		}
+		out[k.addr] = b
+	}
+	return out
 }
