@@ -27,9 +27,9 @@ type HostMeasure struct {
 	PredictedHighBytes uint64 `json:"predicted_high_bytes"`
 	// Buffers are what llama-server reported allocating on the host's
 	// devices, Planned the plan's figures for them.
-	Buffers Buffers `json:"buffers"`
-	Planned Buffers `json:"planned_buffers"`
-	OOMKilled          bool   `json:"oom_killed,omitempty"`
+	Buffers   Buffers `json:"buffers"`
+	Planned   Buffers `json:"planned_buffers"`
+	OOMKilled bool    `json:"oom_killed,omitempty"`
 }
 
 // Measure reads every server's memory now, and the buffers llama-server
