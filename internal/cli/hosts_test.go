@@ -41,6 +41,7 @@ func TestPlanHosts(t *testing.T) {
 		{"bad host", []string{ds, "--ram", "64GiB", "--host", "b"}, ExitUsage, "", "want NAME="},
 		{"bad address", []string{ds, "--ram", "64GiB", "--host", "b=64GiB@10.0.0.2:99999"}, ExitUsage, "", "port"},
 		{"missing snapshot", []string{ds, "--ram", "64GiB", "--host", "b=none.json"}, ExitUsage, "", "none.json"},
+		{"run over hosts", []string{"run", "testdata/models/synth-llama-gqa-Q4_K_M.gguf", "-p", "x", "--ram", "1GiB", "--host", "b=1GiB"}, ExitUsage, "", "this machine only"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

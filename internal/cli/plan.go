@@ -362,7 +362,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	pl.LlamaArgs = pl.LlamaCppArgs(style)
 	var rows []planner.SweepRow
-	if *sweep && len(pl.Devices) > 1 {
+	if *sweep && len(pl.Devices) > 1 && len(pl.Hosts) == 0 {
 		if rows, err = planner.Sweep(ctx, f, pf.snap, pf.req, 12); err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitError
@@ -388,6 +388,8 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "\nollama options: %s\nModelfile:\n%s", b, pl.Modelfile())
 		}
 		switch {
+		case *sweep && len(pl.Hosts) > 0:
+			fmt.Fprintln(stdout, "\nsweep: not available for a plan over several hosts")
 		case *sweep && len(pl.Devices) == 1:
 			fmt.Fprintln(stdout, "\nsweep: no GPU to offload to")
 		case *sweep:
