@@ -54,6 +54,10 @@ import (
 //     each other), goes through the head: a GET_TENSOR (one round trip) from
 //     the device that computed it, a SET_TENSOR (no reply) to the next;
 //     GRAPH_COMPUTE has no reply either (ggml-rpc.cpp).
+//   - A server reports its device's free memory as its whole machine's
+//     (ggml_backend_dev_memory on the server: MemAvailable for a CPU, not a
+//     cgroup's limit), which llama-server's --fit (on by default) would
+//     re-plan from: the plan turns it off.
 //   - ggml-rpc-server binds an IPv4 literal (inet_addr in transport.cpp),
 //     127.0.0.1 by default, and warns otherwise: the protocol has no
 //     authentication.

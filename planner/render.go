@@ -25,7 +25,9 @@ func (p *Plan) LlamaCppArgs(style ArgsStyle) []string {
 		a = append(a, "-m", p.Model.Path)
 	}
 	if rpc := p.rpcServers(); rpc != "" {
-		a = append(a, "--rpc", rpc)
+		// --fit off: llama-server would otherwise re-plan from the free
+		// memory the servers report, their whole machine's (hosts.go).
+		a = append(a, "--rpc", rpc, "--fit", "off")
 	}
 	a = append(a, "-c", strconv.Itoa(s.NCtx), "-b", strconv.Itoa(s.NBatch), "-ub", strconv.Itoa(s.NUbatch),
 		"-np", strconv.Itoa(max(s.NParallel, 1)), "-t", strconv.Itoa(s.Threads), "-ngl", strconv.Itoa(s.NGPULayers),
