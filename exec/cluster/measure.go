@@ -27,9 +27,13 @@ type HostMeasure struct {
 	PredictedHighBytes uint64 `json:"predicted_high_bytes"`
 	// Buffers are what llama-server reported allocating on the host's
 	// devices, Planned the plan's figures for them.
-	Buffers   Buffers `json:"buffers"`
-	Planned   Buffers `json:"planned_buffers"`
-	OOMKilled bool    `json:"oom_killed,omitempty"`
+	Buffers Buffers `json:"buffers"`
+	Planned Buffers `json:"planned_buffers"`
+	// LimitBytes is the cgroup's limit (the host's RAM); Exited says the
+	// server is gone, OOMKilled that the kernel killed it for its memory.
+	LimitBytes uint64 `json:"limit_bytes,omitempty"`
+	Exited     bool   `json:"exited,omitempty"`
+	OOMKilled  bool   `json:"oom_killed,omitempty"`
 }
 
 // Measure reads every server's memory now, and the buffers llama-server
@@ -50,10 +54,12 @@ func (c *Cluster) Measure() ([]HostMeasure, error) {
 			m.Planned.ComputeBytes += pd.ComputeBytes
 		}
 		var err error
-		if m.RSSBytes, m.PeakRSSBytes, err = procRSS(s.Pid()); err != nil {
+		if m.RSSBytes, m.PeakRSSBytes, err = procRSS(s.Pid()); err != nil && !s.exited() {
 			return nil, err
 		}
+		m.Exited = s.exited()
 		if s.Cgroup != nil {
+			m.LimitBytes = s.Cgroup.Limit
 			cm, err := s.Cgroup.Memory()
 			if err != nil {
 				return nil, err
@@ -102,7 +108,11 @@ func (m HostMeasure) Check() error {
 				float64(v)/(1<<20), float64(m.PredictedLowBytes)/(1<<20), float64(m.PredictedHighBytes)/(1<<20)))
 		}
 	}
-	in("peak RSS", m.PeakRSSBytes)
+	if m.Exited {
+		errs = append(errs, fmt.Errorf("cluster: %s: the server exited", m.Name))
+	} else {
+		in("peak RSS", m.PeakRSSBytes)
+	}
 	// The log rounds to 0.01 MiB.
 	exact := func(what string, got, want uint64) {
 		if math.Abs(float64(got)-float64(want)) > 0.006*(1<<20) {

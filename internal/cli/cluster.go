@@ -108,6 +108,15 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	comp, err := c.Complete(ctx, *prompt, *n)
 	if err != nil {
 		fmt.Fprintln(stderr, "plan cluster:", err)
+		// A server the kernel killed for its memory is the likely cause.
+		if ms, merr := c.Measure(); merr == nil {
+			for _, m := range ms {
+				if m.OOMKilled {
+					fmt.Fprintf(stderr, "plan cluster: %s's ggml-rpc-server was killed for exceeding its %s (the plan: %s)\n", m.Name,
+						units.Bytes(m.LimitBytes), units.Bytes(m.PredictedPeakBytes))
+				}
+			}
+		}
 		return ExitError
 	}
 	ms, err := c.Measure()
