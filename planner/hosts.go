@@ -43,8 +43,10 @@ import (
 //     64-bit FNV-1a hash (SET_TENSOR_HASH, one round trip): the head hashes
 //     them byte by byte whether or not the server caches. With
 //     ggml-rpc-server -c the server writes every such tensor it receives to
-//     $LLAMA_CACHE/rpc/ (default ~/.cache/llama.cpp/rpc/) and later loads
-//     read it from that disk instead of the network.
+//     $LLAMA_CACHE/rpc/ (default ~/.cache/llama.cpp/rpc/), named by that
+//     hash, and later loads read it from that disk instead of the network
+//     (tensors with the same bytes share one file: the plan's cache size is
+//     the most it can be).
 //   - RPC devices report neither async compute nor events, so llama.cpp
 //     turns pipeline parallelism off (llama-context.cpp), and they have no
 //     offload_op, so large batches of host weights go to the first local
@@ -266,7 +268,8 @@ type PlanHost struct {
 	ProcessBytes       uint64 `json:"process_bytes,omitempty"`
 	WorkBytes          uint64 `json:"work_bytes,omitempty"`
 	LoadTransientBytes uint64 `json:"load_transient_bytes,omitempty"`
-	// CacheDiskBytes is what ggml-rpc-server -c keeps on the host's disk.
+	// CacheDiskBytes is what ggml-rpc-server -c keeps on the host's disk
+	// (less when tensors have the same bytes: the cache is by content).
 	CacheDiskBytes uint64 `json:"cache_disk_bytes,omitempty"`
 	// LoadNetworkBytes are the bytes sent to it at load; LoadSeconds the
 	// time its share of the load takes (hashing, network, copies),

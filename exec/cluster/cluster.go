@@ -46,6 +46,10 @@ type Options struct {
 	// CgroupParent is where the cgroups go; "" is this process's own
 	// memory cgroup.
 	CgroupParent string
+	// ServerEnv is added to the servers' environment, e.g. LLAMA_CACHE=DIR
+	// for where ggml-rpc-server -c keeps its tensor cache (default
+	// ~/.cache/llama.cpp/rpc).
+	ServerEnv []string
 	// Ready bounds the wait for each program to listen (default 2 minutes:
 	// llama-server loads the model first).
 	Ready time.Duration
@@ -168,7 +172,7 @@ func Start(ctx context.Context, p *planner.Plan, o Options) (c *Cluster, err err
 			name = "/bin/sh"
 			args = append([]string{"-c", `echo $$ > "$0/cgroup.procs" && exec "$@"`, cg.Dir, bin}, args...)
 		}
-		pr, err := start(name, args, nil)
+		pr, err := start(name, args, o.ServerEnv)
 		if err != nil {
 			return c, err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -132,4 +133,53 @@ func mib(m *Memory) string {
 		return "-"
 	}
 	return fmt.Sprintf("current %d peak %d anon %d file %d", m.CurrentBytes>>20, m.PeakBytes>>20, m.AnonBytes>>20, m.FileBytes>>20)
+}
+
+// ggml-rpc-server -c keeps every tensor over 10 MiB it receives in its
+// cache directory: as many bytes as the plan says.
+func TestServerCache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("launches a server")
+	}
+	bin := testutil.Shared(t, "tools", "llama.cpp", "bin")
+	// Two layers of the 1B layout: its FFN matrices (17 MiB at Q8_0) are
+	// cached, its attention matrices (4.25 MiB) are not.
+	s := synth1B
+	s.Layers = 2
+	path, _ := synthModel(t, bin, s, "Q8_0")
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	head, req := clusterRequest(t, 1, 1<<30)
+	req.ModelPath = path
+	req.Hosts[0].Cache = true
+	p, err := planner.Make(context.Background(), f, head, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := p.Hosts[1]
+	if !h.Used || h.CacheDiskBytes == 0 || !strings.Contains(strings.Join(h.Command, " "), " -c") {
+		t.Fatalf("host %+v: want it used, with -c and a cache", h)
+	}
+	cache := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, p, Options{Bin: bin, ServerEnv: []string{"LLAMA_CACHE=" + cache}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var total int64
+	files, _ := os.ReadDir(filepath.Join(cache, "rpc"))
+	for _, e := range files {
+		if fi, err := e.Info(); err == nil {
+			total += fi.Size()
+		}
+	}
+	t.Logf("host layers %v, weights %d", h.Layers, h.WeightsBytes)
+	if uint64(total) != h.CacheDiskBytes {
+		t.Errorf("cache holds %d bytes in %d files, the plan says %d", total, len(files), h.CacheDiskBytes)
+	}
 }

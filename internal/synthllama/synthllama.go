@@ -128,7 +128,7 @@ func Write(w io.Writer, s Shape, vocab *gguf.File) (word string, err error) {
 // builds of one file are safe: each writes its own temporary files and
 // renames the result into place.
 func Build(quantize, dir string, s Shape, typ string, vocab *gguf.File) (path, word string, err error) {
-	name := fmt.Sprintf("synthllama-%d-%d-%d-%d-%d-%s.gguf", s.Embd, s.Layers, s.FF, s.Heads, s.KVHeads, typ)
+	name := fmt.Sprintf("synthllama-v3-%d-%d-%d-%d-%d-%s.gguf", s.Embd, s.Layers, s.FF, s.Heads, s.KVHeads, typ)
 	path = filepath.Join(dir, name)
 	word, err = Write(io.Discard, Shape{Embd: 1, Layers: 1, FF: 1, Heads: 1, KVHeads: 1}, vocab)
 	if err != nil {
@@ -157,12 +157,48 @@ func Build(quantize, dir string, s Shape, typ string, vocab *gguf.File) (path, w
 	if err := src.Close(); err != nil {
 		return "", "", err
 	}
+	if err := distinct(src.Name()); err != nil {
+		return "", "", err
+	}
 	tmp := strings.TrimSuffix(src.Name(), ".f16") + ".q"
 	defer os.Remove(tmp)
 	if out, err := exec.Command(quantize, src.Name(), tmp, typ, "2").CombinedOutput(); err != nil {
 		return "", "", fmt.Errorf("synthllama: llama-quantize: %v: %s", err, lastLine(string(out)))
 	}
 	return path, word, os.Rename(tmp, path)
+}
+
+// distinct gives every layer matrix of the F16 file at path its own first
+// weight (a small positive value), so that no two tensors have the same
+// bytes: ggml-rpc-server's cache is addressed by content, and identical
+// tensors would share one entry. The output does not change: the values
+// are far too small to move the logits.
+func distinct(path string) error {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	k := 0
+	for _, t := range f.Tensors {
+		if t.Layer < 0 || t.Type != gguf.TypeF16 {
+			continue
+		}
+		// 2^-7 × (1 + k/128): 0.8% apart, so that they stay apart after
+		// quantization (a Q8_0 block's f16 scale keeps 0.1%).
+		var b [2]byte
+		binary.LittleEndian.PutUint16(b[:], 0x2000+8*uint16(k%128))
+		k++
+		if _, err := w.WriteAt(b[:], t.Offset); err != nil {
+			w.Close()
+			return err
+		}
+	}
+	return w.Close()
 }
 
 func lastLine(s string) string {
