@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/modelfit/modelfit/gguf"
 )
@@ -154,6 +155,9 @@ type model struct {
 	// expertK maps the patterns expertPattern generated to their layer
 	// count, so that they are matched without running the regexp.
 	expertK map[string]int
+	// graphs simulates the compute graph (compute.go), built on first use.
+	simOnce sync.Once
+	graphs  *computeSim
 }
 
 type tinfo struct {
@@ -206,8 +210,19 @@ func newModel(f *gguf.File) *model {
 			m.rwkvShifts = 2 // llama.cpp's default
 		}
 	}
+	// Next-token-prediction (MTP) layers at the end of block_count are
+	// created with TENSOR_SKIP unless MTP is asked for (llama-server
+	// does not by default): their weights are never loaded
+	// (load_arch_tensors of glm4, glm4-moe, deepseek2, nemotron-h, qwen3next
+	// and the other MTP-capable architectures). Their KV cache is still
+	// allocated: no layer filter excludes them (llama_model::create_memory).
+	nextn := m.h.NextNPredictLayers
+	firstSkipped := m.nLayer - int(min(nextn, uint64(m.nLayer)))
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
+		if nextn > 0 && t.Layer >= firstSkipped {
+			continue
+		}
 		ti := tinfo{name: t.Name, typ: t.Type, shape: t.Shape, size: uint64(t.Size), layer: t.Layer,
 			out: t.Group() == gguf.GroupOutput, exps: strings.Contains(t.Name, "_exps")}
 		ti.gpuSize = gpuAllocSize(ti.typ, ti.shape, ti.size)
@@ -261,6 +276,11 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	}
 	if vt.BlockSize() > 1 && !s.FlashAttn {
 		return nil, fmt.Errorf("planner: a quantized V cache (%s) needs flash attention", vt)
+	}
+	if m.vLess(env.Runtime) && kt != vt {
+		// llama_init_from_model: "model does not support different K and
+		// V cache types" (MLA: V is a view of K).
+		return nil, fmt.Errorf("planner: %s keeps V inside the K cache: K and V cache types must match (%s, %s): %w", m.h.Architecture, kt, vt, ErrBadCacheType)
 	}
 	nSeq := max(s.NParallel, 1)
 	// llama.cpp caps the batch at the context (causal attention) and the
@@ -441,6 +461,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			d = 0
 		}
 		lp.KVDevice = d
+		if mtpWithoutKV[m.h.Architecture] && m.mtpLayer(il) {
+			continue
+		}
 		if m.recurrent(il) {
 			lp.StateBytes = uint64(nSeq) * 4 * m.stateFloats()
 			b.Devices[d].StateBytes += lp.StateBytes
@@ -451,7 +474,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			n, attended = swaCells, cells.swaSeq
 			b.SWACells = swaCells
 		}
-		kRow, vRow, err := m.kvRows(il, kt, vt)
+		kRow, vRow, err := m.kvRows(il, kt, vt, s.FlashAttn, env.Runtime)
 		if err != nil {
 			return nil, err
 		}
@@ -490,6 +513,13 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			continue
 		}
 		low, point, high := m.compute(s, env.Runtime, ub, nKV, cells.swaSeq, hasLayers, hasOutput, d == 0 && nGPU > 0, staging)
+		// One GPU runs the whole graph when it holds every layer, or runs
+		// the host's layers too (op offload).
+		whole := nGPU == 1 && hasLayers && hasOutput && (len(dm.Layers) == m.nLayer || ub >= opOffloadMinBatch && env.remote(d) == RemoteNone)
+		low, point, high = m.graphDevice(s, env.Runtime, ub, cells, d, nGPU, whole, !hasLayers && !hasOutput, staging, low, point, high)
+		if env.remote(d) != RemoteNone && hasLayers && !whole {
+			low, point, high = m.remoteCompute(s, env.Runtime, ub, cells, low, point, high)
+		}
 		if pipeline && d > 0 && hasLayers {
 			extra := pipelineCopies(m.h.EmbeddingLength, ub, kvDevMax[d], cells.swaSeq)
 			point, high = point+extra, high+extra

@@ -31,7 +31,7 @@ func ExampleEstimate_partialOffload() {
 	}
 	// Output:
 	// CPU   layers [0 1] weights 741376 KV 4194304 compute 14680064 overhead 0
-	// CUDA0 layers [2 3] weights 864000 KV 4194304 compute 16777216 overhead 536870912
+	// CUDA0 layers [2 3] weights 864000 KV 4194304 compute 16791552 overhead 536870912
 	// layer 0 on CPU: 4096 cells, K 1048576 V 1048576
 	// layer 1 on CPU: 4096 cells, K 1048576 V 1048576
 	// layer 2 on CUDA0: 4096 cells, K 1048576 V 1048576

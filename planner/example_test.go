@@ -56,7 +56,7 @@ func ExampleEstimate() {
 	cpu := b.Devices[0]
 	fmt.Printf("weights %d, KV %d, compute %d bytes\n", cpu.WeightsBytes, cpu.KVBytes, cpu.ComputeBytes)
 	// Output:
-	// weights 1602048, KV 16777216, compute 27262976 bytes
+	// weights 1602048, KV 16777216, compute 13121536 bytes
 }
 
 // Render a plan as llama.cpp arguments, in the spelling of older and of

@@ -294,3 +294,21 @@ type HostDevice struct {
 	Backend string `json:"backend"` // as the host names it: CPU, CUDA0, ROCm0
 	Layers  int    `json:"layers"`  // layers it holds, the output layer counted
 }
+
+// remoteCompute is the compute buffer of an RPC device holding some of the
+// layers: its split of the graph (ggml-backend.cpp gives every split its
+// own allocation). No simulation of a split exists yet; the simulated whole
+// graph bounds it from above (a split holds a layer's peak and its inputs,
+// the whole graph also the embeddings and the output), and without the
+// head's graph inputs from below. Measured with build 10587: 60.51 MiB on
+// each of three servers holding 7, 7 and 2 layers (and the output) of the
+// 1B test layout (exec/cluster), whose whole graph is 64.51 MiB and inputs
+// 8.51 MiB.
+func (m *model) remoteCompute(s Settings, rt Runtime, ub int, c cells, low, point, high uint64) (uint64, uint64, uint64) {
+	l, p, h, ok := m.graphCompute(s, rt, ub, c)
+	if !ok {
+		return low, point, high
+	}
+	in, _ := m.graphInputs(s, rt, ub, c)
+	return min(l, p-min(in, p)), p, max(h, p+p/10)
+}

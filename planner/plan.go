@@ -178,6 +178,9 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 	for _, part := range f.Parts {
 		p.Model.FileBytes += uint64(max(part.Size, part.DataEnd))
 	}
+	if w := m.computeWarning(); w != "" {
+		p.Warnings = append(p.Warnings, w)
+	}
 	if assumedCPU {
 		why := "the machine's CPU features are unknown: memory is planned for an x86-64 server CPU with AVX-512, on which current llama.cpp copies the most weight types (Q4_0, Q4_K, Q2_K, IQ4_NL, MXFP4) into a CPU_REPACK buffer, and speed for one with AVX2 only; give --cpu-features for another CPU"
 		if mc.env.Runtime == RuntimeOllama {
