@@ -21,8 +21,8 @@ import (
 func clusterRequest(t *testing.T, n int, hostRAM uint64) (*probe.Snapshot, planner.Request) {
 	head := probe.Describe(probe.Description{RAMBytes: 80 << 20, Cores: 1, Features: []string{"avx2", "fma", "f16c"}})
 	req := planner.Request{
-		Settings:        planner.Settings{NCtx: 512, NParallel: 1, Threads: 1},
-		Pinned:          planner.Pins{NCtx: true, NParallel: true, Threads: true},
+		Settings:        planner.Settings{NCtx: 512, NUbatch: 128, NParallel: 1, Threads: 1},
+		Pinned:          planner.Pins{NCtx: true, NUbatch: true, NParallel: true, Threads: true},
 		HostMarginBytes: 16 << 20,
 	}
 	for i := 0; i < n; i++ {
@@ -103,9 +103,13 @@ func TestLocalCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	comp, err := c.Complete(ctx, "Once upon a time", 8)
+	// A prompt longer than the ubatch: the compute buffers are used whole.
+	comp, err := c.Complete(ctx, strings.Repeat("once upon a time there was a little girl ", 16), 8)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, c.Head.Log())
+	}
+	if comp.PromptTokens <= 128 {
+		t.Errorf("prompt of %d tokens: not longer than the ubatch", comp.PromptTokens)
 	}
 	if !strings.HasPrefix(comp.Content, word) {
 		t.Errorf("completion %q, want it to repeat %q", comp.Content, word)

@@ -29,6 +29,10 @@ type HostMeasure struct {
 	// devices, Planned the plan's figures for them.
 	Buffers Buffers `json:"buffers"`
 	Planned Buffers `json:"planned_buffers"`
+	// PlannedComputeLowBytes and PlannedComputeHighBytes bound the
+	// compute buffers.
+	PlannedComputeLowBytes  uint64 `json:"planned_compute_low_bytes"`
+	PlannedComputeHighBytes uint64 `json:"planned_compute_high_bytes"`
 	// LimitBytes is the cgroup's limit (the host's RAM); Exited says the
 	// server is gone, OOMKilled that the kernel killed it for its memory.
 	LimitBytes uint64 `json:"limit_bytes,omitempty"`
@@ -52,6 +56,8 @@ func (c *Cluster) Measure() ([]HostMeasure, error) {
 			m.Planned.ModelBytes += pd.WeightsBytes
 			m.Planned.KVBytes += pd.KVBytes
 			m.Planned.ComputeBytes += pd.ComputeBytes
+			m.PlannedComputeLowBytes += pd.ComputeLowBytes
+			m.PlannedComputeHighBytes += pd.ComputeHighBytes
 		}
 		var err error
 		if m.RSSBytes, m.PeakRSSBytes, err = procRSS(s.Pid()); err != nil && !s.exited() {
@@ -121,6 +127,10 @@ func (m HostMeasure) Check() error {
 	}
 	exact("model", m.Buffers.ModelBytes, m.Planned.ModelBytes)
 	exact("KV", m.Buffers.KVBytes, m.Planned.KVBytes)
+	if c := m.Buffers.ComputeBytes; c < m.PlannedComputeLowBytes || c > m.PlannedComputeHighBytes {
+		errs = append(errs, fmt.Errorf("cluster: %s: llama-server's compute buffers %.2f MiB outside the plan's %.2f–%.2f MiB", m.Name,
+			float64(c)/(1<<20), float64(m.PlannedComputeLowBytes)/(1<<20), float64(m.PlannedComputeHighBytes)/(1<<20)))
+	}
 	if m.Cgroup != nil {
 		in("cgroup peak", m.Cgroup.PeakBytes)
 	}

@@ -31,10 +31,11 @@ type clusterReport struct {
 	Completion cluster.Completion    `json:"completion"`
 	// PredictedDecode is the plan's decode speed; LoadAverage the machine's
 	// one-minute load when measured (speeds mean little on a busy machine).
-	PredictedDecode float64 `json:"predicted_decode_tokens_per_second"`
-	LoadAverage     float64 `json:"load_average"`
-	CPUs            int     `json:"cpus"`
-	Within          bool    `json:"within"`
+	PredictedDecode  float64 `json:"predicted_decode_tokens_per_second"`
+	PredictedPrefill float64 `json:"predicted_prefill_tokens_per_second"`
+	LoadAverage      float64 `json:"load_average"`
+	CPUs             int     `json:"cpus"`
+	Within           bool    `json:"within"`
 }
 
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -124,7 +125,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "plan cluster:", err)
 		return ExitError
 	}
-	rep := clusterReport{Schema: "cluster/v1", Hosts: ms, Completion: comp, PredictedDecode: pl.Predicted.DecodeTokensPerSecond,
+	rep := clusterReport{Schema: "cluster/v1", Hosts: ms, Completion: comp, PredictedDecode: pl.Predicted.DecodeTokensPerSecond, PredictedPrefill: pl.Predicted.PrefillTokensPerSecond,
 		LoadAverage: loadAverage(), CPUs: runtime.NumCPU(), Within: true}
 	var problems []string
 	for _, m := range ms {
@@ -152,18 +153,19 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 func printCluster(w io.Writer, r clusterReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "host\tplanned\trange\tpeak RSS\tcgroup peak\t")
+	fmt.Fprintln(tw, "host\tplanned\trange\tpeak RSS\tcgroup peak\tcompute (llama-server / plan)\t")
 	for _, m := range r.Hosts {
 		cg := "-"
 		if m.Cgroup != nil {
 			cg = units.Bytes(m.Cgroup.PeakBytes)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s – %s\t%s\t%s\t\n", m.Name, units.Bytes(m.PredictedBytes), units.Bytes(m.PredictedLowBytes), units.Bytes(m.PredictedHighBytes), units.Bytes(m.PeakRSSBytes), cg)
+		fmt.Fprintf(tw, "%s\t%s\t%s – %s\t%s\t%s\t%s / %s\t\n", m.Name, units.Bytes(m.PredictedBytes), units.Bytes(m.PredictedLowBytes), units.Bytes(m.PredictedHighBytes),
+			units.Bytes(m.PeakRSSBytes), cg, units.Bytes(m.Buffers.ComputeBytes), units.Bytes(m.Planned.ComputeBytes))
 	}
 	tw.Flush()
 	c := r.Completion
 	fmt.Fprintf(w, "completion %q\n", c.Content)
-	fmt.Fprintf(w, "decode %.3g tok/s measured, %.3g predicted; prefill %.3g tok/s (%d tokens)", c.DecodeTokensPerSecond, r.PredictedDecode, c.PrefillTokensPerSecond, c.PromptTokens)
+	fmt.Fprintf(w, "decode %.3g tok/s measured, %.3g predicted; prefill %.3g tok/s measured (%d tokens), %.3g predicted", c.DecodeTokensPerSecond, r.PredictedDecode, c.PrefillTokensPerSecond, c.PromptTokens, r.PredictedPrefill)
 	if r.LoadAverage > float64(r.CPUs)/2 {
 		fmt.Fprintf(w, " — the machine was busy (load %.1f on %d CPUs): the speed says little", r.LoadAverage, r.CPUs)
 	}
