@@ -12,4 +12,9 @@
 // n_gpu_layers against memory and predicted speed. A Plan renders itself as
 // llama.cpp arguments (LlamaCppArgs, in the classic or the --load-mode
 // spelling) and as Ollama options (OllamaOptions, Modelfile).
+//
+// With Request.Hosts the plan spans several machines on llama.cpp's RPC
+// backend: which hosts and devices take how many layers, each host's
+// ggml-rpc-server command and memory (Plan.Hosts), and llama-server's
+// --rpc and -ts (hosts.go has llama.cpp's rules for RPC devices).
 package planner
