@@ -440,3 +440,32 @@ func BenchmarkPlanCluster(b *testing.B) {
 		})
 	}
 }
+
+// The link and address parsers never panic and accept only what they can
+// render back.
+func FuzzParseLink(f *testing.F) {
+	for _, s := range []string{"10GbE", "1GbE,rtt=0.5ms", "1.2GB/s", "3GB,rtt=20us", "loopback", ",", "rtt=1", "1e400GB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		l, err := ParseLink(s)
+		if err == nil && (l.BytesPerSecond <= 0 || l.RTTSeconds <= 0 || math.IsInf(l.BytesPerSecond, 0)) {
+			t.Errorf("ParseLink(%q) = %+v", s, l)
+		}
+	})
+}
+
+func FuzzParseRPCAddr(f *testing.F) {
+	for _, s := range []string{"10.0.0.2:50052", "10.0.0.2", "localhost:1", "[::1]:5", "a:b:c", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := ParseRPCAddr(s)
+		if err != nil {
+			return
+		}
+		if again, err := ParseRPCAddr(a); err != nil || again != a {
+			t.Errorf("ParseRPCAddr(%q) = %q, which parses as %q, %v", s, a, again, err)
+		}
+	})
+}
