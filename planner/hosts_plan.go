@@ -538,6 +538,48 @@ func (c *cluster) fill(s Settings, seq []int) (*clusterAttempt, error) {
 	return c.eval(s, c.devs, counts)
 }
 
+// polish moves single layers from slower devices of seq to faster ones
+// while that fits and is predicted faster: the fill gives each device what
+// it holds where the earlier fills left it, and a layer given back may fit
+// again elsewhere. It returns the placement and its decode speed.
+func (c *cluster) polish(s Settings, a *clusterAttempt, seq []int) (*clusterAttempt, float64, error) {
+	rate := func(d int) float64 {
+		if d == 0 {
+			bw, _ := hostBandwidth(c.head, s.Threads)
+			return min(float64(max(s.Threads, 1))*kernelRate(dominantType(c.m)), bw*hostMemEff)
+		}
+		return c.devs[d-1].rate
+	}
+	best := c.predict(a).DecodeTokensPerSecond
+	for range len(seq) * len(seq) {
+		improved := false
+		for _, to := range seq {
+			for _, from := range seq {
+				if from == to || a.counts[from] == 0 || rate(to) <= rate(from) {
+					continue
+				}
+				counts := append([]int(nil), a.counts...)
+				counts[from]--
+				counts[to]++
+				b, err := c.eval(s, c.devs, counts)
+				if err != nil {
+					return nil, 0, err
+				}
+				if !b.fits {
+					continue
+				}
+				if r := c.predict(b).DecodeTokensPerSecond; r > best {
+					a, best, improved = b, r, true
+				}
+			}
+		}
+		if !improved {
+			break
+		}
+	}
+	return a, best, nil
+}
+
 // place chooses the devices and their layers for settings s: for each
 // prefix of the fill order that can hold the weights, fill it, and keep the
 // placement predicted fastest. It returns that placement (nil when none
@@ -567,7 +609,11 @@ func (c *cluster) place(s Settings) (best, all *clusterAttempt, err error) {
 			if !a.fits {
 				continue
 			}
-			if r := c.predict(a).DecodeTokensPerSecond; best == nil || r > bestRate {
+			a, r, err := c.polish(s, a, seq)
+			if err != nil {
+				return nil, nil, err
+			}
+			if best == nil || r > bestRate {
 				best, bestRate = a, r
 			}
 		}
