@@ -705,6 +705,9 @@ func makeCluster(ctx context.Context, p *Plan, f *gguf.File, m *model, head *mac
 	if req.Pinned.TensorSplit || req.Pinned.NGPULayers || req.Pinned.Overrides || req.Settings.NoKVOffload {
 		return nil, fmt.Errorf("planner: a plan over several hosts chooses -ngl and -ts itself and keeps each layer's KV cache with it; pinning -ngl, -ts, -ot or -nkvo is not supported with hosts")
 	}
+	if orRuntime(req.Runtime).profile().Ollama {
+		return nil, fmt.Errorf("planner: Ollama has no way to use ggml-rpc-server hosts: plan them for llama.cpp")
+	}
 	c, err := newCluster(f, m, head, req)
 	if err != nil {
 		return nil, err
