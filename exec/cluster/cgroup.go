@@ -23,10 +23,12 @@ type Cgroup struct {
 	Limit   uint64
 }
 
-// CgroupRoot locates where new memory cgroups go: the process's own memory
-// cgroup (v1: under the memory controller's mount; v2: the unified
-// hierarchy with the memory controller). root is "/" on a live system, a
-// fixture directory in tests.
+// CgroupRoot locates where new memory cgroups go. On cgroup v1 that is the
+// process's own memory cgroup. On v2 a cgroup with processes cannot hand
+// controllers to children ("no internal processes"), so they go beside the
+// process's cgroup, in its parent, which already gives it the memory
+// controller (or in the root, which is exempt). root is "/" on a live
+// system, a fixture directory in tests.
 func CgroupRoot(root string) (dir string, version int, err error) {
 	data, err := os.ReadFile(filepath.Join(root, "proc/self/cgroup"))
 	if err != nil {
@@ -55,6 +57,9 @@ func CgroupRoot(root string) (dir string, version int, err error) {
 	}
 	if haveV2 && isFile(filepath.Join(fs, "cgroup.controllers")) {
 		d := existing(fs, v2)
+		if d != fs {
+			d = filepath.Dir(d)
+		}
 		if !strings.Contains(" "+readString(filepath.Join(d, "cgroup.controllers"))+" ", " memory ") {
 			return "", 0, fmt.Errorf("%w: the memory controller is not available in %s", ErrNoCgroup, d)
 		}

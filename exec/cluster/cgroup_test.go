@@ -29,13 +29,16 @@ func fixture(t *testing.T, files map[string]string) string {
 
 func TestCgroupV2(t *testing.T) {
 	root := fixture(t, map[string]string{
-		"proc/self/cgroup":                                     "0::/user.slice/test\n",
-		"sys/fs/cgroup/cgroup.controllers":                     "cpu memory pids\n",
-		"sys/fs/cgroup/user.slice/test/cgroup.controllers":     "cpu memory pids\n",
-		"sys/fs/cgroup/user.slice/test/cgroup.subtree_control": "",
+		"proc/self/cgroup":                                 "0::/user.slice/test\n",
+		"sys/fs/cgroup/cgroup.controllers":                 "cpu memory pids\n",
+		"sys/fs/cgroup/user.slice/cgroup.controllers":      "cpu memory pids\n",
+		"sys/fs/cgroup/user.slice/cgroup.subtree_control":  "",
+		"sys/fs/cgroup/user.slice/test/cgroup.controllers": "cpu memory pids\n",
 	})
+	// Beside the process's own cgroup: that one holds a process, so it
+	// cannot have children with controllers.
 	dir, v, err := CgroupRoot(root)
-	if err != nil || v != 2 || dir != filepath.Join(root, "sys/fs/cgroup/user.slice/test") {
+	if err != nil || v != 2 || dir != filepath.Join(root, "sys/fs/cgroup/user.slice") {
 		t.Fatalf("CgroupRoot = %s, %d, %v", dir, v, err)
 	}
 	g, err := NewCgroup(dir, v, "h1", 500<<20)
