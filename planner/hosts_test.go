@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/layouts"
 	"github.com/modelfit/modelfit/internal/testutil"
 	"github.com/modelfit/modelfit/probe"
 )
@@ -202,31 +203,22 @@ func clusterGPU(link string) (*probe.Snapshot, Request) {
 	return machine80(200 << 30), req
 }
 
-// deepseekQ4KM is the DeepSeek-V3 layout re-typed as llama-quantize's
-// Q4_K_M would (llama-quant.cpp): Q4_K for the quantized matrices, Q6_K for
-// ffn_down (experts included) in the layers use_more_bits picks and for the
-// output; tensors that are not k-quants in the Q2_K file keep their type.
-// About 377 GiB.
+// deepseekQ4KM is DeepSeek-V3 at Q4_K_M as the converter and llama-quantize
+// lay it out (internal/layouts): about 377 GiB.
 func deepseekQ4KM(t testing.TB) *gguf.File {
-	f := deepseek(t)
-	g := *f
-	g.Tensors = append([]gguf.Tensor(nil), f.Tensors...)
-	n := f.HParams().BlockCount
-	moreBits := func(i int) bool { return i < n/8 || i >= 7*n/8 || (i-n/8)%3 == 2 }
-	for i := range g.Tensors {
-		tt := &g.Tensors[i]
-		if tt.Type.BlockSize() != 256 {
-			continue
-		}
-		typ := gguf.TypeQ4_K
-		if tt.Name == "output.weight" || strings.Contains(tt.Name, "ffn_down") && tt.Layer >= 0 && moreBits(tt.Layer) {
-			typ = gguf.TypeQ6_K
-		}
-		rows := tt.Elements() / tt.Shape[0]
-		rb, _ := typ.RowBytes(tt.Shape[0])
-		tt.Type, tt.Size = typ, int64(rows*rb)
+	spec, ok := layouts.ByID("deepseek-v3-q4_k_m")
+	if !ok {
+		t.Fatal("no deepseek-v3-q4_k_m layout")
 	}
-	return &g
+	l, err := layouts.Build(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := l.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 // The seed cases: DeepSeek-V3 over four hosts of 128 GiB, and over two
@@ -432,10 +424,14 @@ func BenchmarkPlanCluster(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			snap, req := bc.mk()
+			cpu := cpuSeconds()
 			for b.Loop() {
 				if _, err := Make(context.Background(), bc.f, snap, req); err != nil {
 					b.Fatal(err)
 				}
+			}
+			if used := cpuSeconds() - cpu; used > 0 {
+				b.ReportMetric(used*1e3/float64(b.N), "cpu-ms/op")
 			}
 		})
 	}
