@@ -215,6 +215,8 @@ func ParseRPCAddr(s string) (string, error) {
 	switch {
 	case ip == nil || ip.To4() == nil:
 		return "", fmt.Errorf("planner: RPC address %q: ggml-rpc-server binds an IPv4 address only (inet_addr in ggml-rpc's transport.cpp): give IPV4:PORT", s)
+	case ip.IsUnspecified() || ip.IsMulticast() || ip.Equal(net.IPv4bcast):
+		return "", fmt.Errorf("planner: RPC address %q: give the host's own address, where the head reaches it (%s would open the unauthenticated port on every interface)", s, host)
 	case perr != nil || p <= 0 || p > 65535:
 		return "", fmt.Errorf("planner: RPC address %q: port must be 1–65535", s)
 	}

@@ -54,6 +54,8 @@ func TestParseRPCAddr(t *testing.T) {
 		{"node2:50052", ""}, // the server binds with inet_addr: no names
 		{"[::1]:50052", ""}, // nor IPv6
 		{"10.0.0.2:0", ""},
+		{"0.0.0.0:50052", ""}, // every interface: not where the head connects
+		{"255.255.255.255:1", ""},
 		{"10.0.0.2:70000", ""},
 	}
 	for _, tt := range tests {
