@@ -170,7 +170,11 @@ func TestServerCache(t *testing.T) {
 	cache := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, err := Start(ctx, p, Options{Bin: bin, ServerEnv: []string{"LLAMA_CACHE=" + cache}})
+	_, _, cgErr := CgroupRoot("/")
+	c, err := Start(ctx, p, Options{Bin: bin, Limit: os.Geteuid() == 0 && cgErr == nil, ServerEnv: []string{"LLAMA_CACHE=" + cache}})
+	if errors.Is(err, ErrNoCgroup) {
+		t.Skip(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,4 +190,13 @@ func TestServerCache(t *testing.T) {
 	if uint64(total) != h.CacheDiskBytes {
 		t.Errorf("cache holds %d bytes in %d files, the plan says %d", total, len(files), h.CacheDiskBytes)
 	}
+	ms, err := c.Measure()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ms[0].Check(); err != nil {
+		t.Error(err)
+	}
+	t.Logf("%s: peak RSS %.1f MiB, cgroup %s MiB; plan %.1f (%.1f–%.1f) MiB", ms[0].Name, mb(ms[0].PeakRSSBytes), mib(ms[0].Cgroup),
+		mb(ms[0].PredictedBytes), mb(ms[0].PredictedLowBytes), mb(ms[0].PredictedHighBytes))
 }

@@ -36,8 +36,10 @@ type HostMeasure struct {
 	// LimitBytes is the cgroup's limit (the host's RAM); Exited says the
 	// server is gone, OOMKilled that the kernel killed it for its memory.
 	LimitBytes uint64 `json:"limit_bytes,omitempty"`
-	Exited     bool   `json:"exited,omitempty"`
-	OOMKilled  bool   `json:"oom_killed,omitempty"`
+	// Cache says the server keeps a tensor cache (-c).
+	Cache     bool `json:"cache,omitempty"`
+	Exited    bool `json:"exited,omitempty"`
+	OOMKilled bool `json:"oom_killed,omitempty"`
 }
 
 // Measure reads every server's memory now, and the buffers llama-server
@@ -47,7 +49,8 @@ func (c *Cluster) Measure() ([]HostMeasure, error) {
 	logged := parseBuffers(c.Head.log.Head())
 	for _, s := range c.Servers {
 		m := HostMeasure{Name: s.Host.Name, PredictedBytes: s.Host.RAMBytes, PredictedPeakBytes: s.Host.RAMPeakBytes,
-			PredictedLowBytes: s.Host.RAMLowBytes, PredictedHighBytes: s.Host.RAMHighBytes, Buffers: logged[s.Host.Address]}
+			PredictedLowBytes: s.Host.RAMLowBytes, PredictedHighBytes: s.Host.RAMHighBytes, Buffers: logged[s.Host.Address],
+			Cache: s.Host.CacheDiskBytes > 0}
 		for _, d := range s.Host.Devices {
 			if d.Layers == 0 {
 				continue
@@ -131,7 +134,12 @@ func (m HostMeasure) Check() error {
 		errs = append(errs, fmt.Errorf("cluster: %s: llama-server's compute buffers %.2f MiB outside the plan's %.2f–%.2f MiB", m.Name,
 			float64(c)/(1<<20), float64(m.PlannedComputeLowBytes)/(1<<20), float64(m.PlannedComputeHighBytes)/(1<<20)))
 	}
-	if m.Cgroup != nil {
+	switch {
+	case m.Cgroup != nil && m.Cache:
+		// The tensor cache's files are page cache charged to the cgroup
+		// (reclaimable): only its anonymous memory is the plan's.
+		in("cgroup anonymous memory", m.Cgroup.AnonBytes)
+	case m.Cgroup != nil:
 		in("cgroup peak", m.Cgroup.PeakBytes)
 	}
 	if m.OOMKilled {
