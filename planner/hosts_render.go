@@ -187,9 +187,6 @@ func (c *cluster) explain(p *Plan, a *clusterAttempt) {
 		p.why("mmap", "on", "the head maps the file: its own layers stay page cache, and what it sends to the hosts is read through the mapping once")
 	}
 	for _, h := range p.Hosts {
-		if h.Role == "rpc" && h.Used && h.Address == "" {
-			continue
-		}
 		if h.Role == "rpc" && h.Used && len(h.Command) == 0 {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("no address for %s: give it as NAME=SNAPSHOT@IPV4:PORT to get its ggml-rpc-server command; the head reaches it as %s", h.Name, h.Address))
 		}
