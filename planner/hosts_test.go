@@ -467,3 +467,22 @@ func FuzzParseRPCAddr(f *testing.F) {
 		}
 	})
 }
+
+// A host without an address is planned; the plan names it by its name on
+// the default port and prints no server command for it.
+func TestClusterNoAddress(t *testing.T) {
+	f := deepseek(t)
+	snap, req := cluster128(2, "10GbE")
+	req.Hosts[0].Addr = ""
+	p, err := Make(context.Background(), f, snap, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := p.Hosts[1]
+	if !h.Used || h.Address != "node2:50052" || len(h.Command) != 0 || !strings.Contains(strings.Join(p.LlamaArgs, " "), "--rpc node2:50052") {
+		t.Errorf("host %+v, args %v", h, p.LlamaArgs)
+	}
+	if !strings.Contains(strings.Join(p.Warnings, " "), "no address for node2") {
+		t.Errorf("warnings %v", p.Warnings)
+	}
+}
