@@ -27,6 +27,9 @@ type Env struct {
 	// llama.cpp lists them before the local GPUs (see hosts.go). Empty on
 	// one machine.
 	Remote []RemoteKind
+	// GPUHostMapped marks GPUs whose backend maps host memory in place
+	// (Apple's Metal): with mmap their weights stay the file's pages.
+	GPUHostMapped []bool
 }
 
 // Breakdown is the memory a model takes on every device under given settings.
@@ -321,6 +324,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	// (see opOffloadStaging).
 	hostLayer := make([]uint64, m.nLayer)
 	var hostOutput uint64
+	mapped := mappedRanges{}
 	for i := range m.tensors {
 		t := &m.tensors[i]
 		d := 0
@@ -355,6 +359,10 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			}
 		}
 		dm := &b.Devices[d]
+		if env.hostMapped(d) {
+			mapped.add(m, i, d, dm, s.MMap) // Metal: see unified.go
+			continue
+		}
 		if d != 0 {
 			dm.WeightsBytes += env.allocSize(d, t)
 			dm.AnonWeightsBytes += env.allocSize(d, t)
@@ -404,6 +412,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		t := m.tied
 		dm := &b.Devices[b.Output]
 		switch {
+		case env.hostMapped(b.Output) && s.MMap:
+			// Metal maps the embedding's own pages for it (unified.go).
+			mapped.add(m, m.tensorIndex(t), b.Output, &DeviceMemory{}, true)
 		case b.Output != 0:
 			dm.WeightsBytes += env.allocSize(b.Output, t)
 			dm.AnonWeightsBytes += env.allocSize(b.Output, t)
@@ -518,6 +529,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		dm.TotalBytes = fixed + dm.ComputeBytes
 		dm.TotalLowBytes, dm.TotalHighBytes = fixed+dm.ComputeLowBytes, fixed+dm.ComputeHighBytes
 	}
+	mapped.finish(b)
 	return b, nil
 }
 

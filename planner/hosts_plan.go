@@ -208,7 +208,7 @@ func cpuWorkPerToken(m *model, t *tinfo) uint64 {
 // will name them: RPC0, RPC1, … in order, the head's GPUs by their own names.
 func (c *cluster) env(devs []clusterDev) Env {
 	e := c.head.env
-	e.GPUs, e.GPUFree, e.Remote = nil, nil, nil
+	e.GPUs, e.GPUFree, e.Remote, e.GPUHostMapped = nil, nil, nil, nil
 	rpc := 0
 	for _, d := range devs {
 		name := d.backend
@@ -223,6 +223,9 @@ func (c *cluster) env(devs []clusterDev) Env {
 		e.GPUs = append(e.GPUs, name)
 		e.GPUFree = append(e.GPUFree, free)
 		e.Remote = append(e.Remote, d.kind)
+		// A server's buffers are its own allocations, never the head's
+		// file pages (Metal maps them only on the machine itself).
+		e.GPUHostMapped = append(e.GPUHostMapped, d.kind == RemoteNone && d.gpu.Vendor == "apple")
 	}
 	return e
 }
