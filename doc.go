@@ -25,6 +25,8 @@
 //     reports residency, and turns SIGBUS on a truncated file into an error.
 //   - quant, tokenizer, exec: a pure-Go CPU engine for llama-family models
 //     that runs a plan.
+//   - exec/cluster: runs a plan over several hosts (llama.cpp's RPC backend)
+//     on one machine, each host's ggml-rpc-server in a memory cgroup.
 //   - cmd/plan: the plan command (inspect, probe, the dry-run plan, run,
 //     calibrate).
 //

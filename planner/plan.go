@@ -55,6 +55,9 @@ type Request struct {
 	// driven through Ollama (flash attention, KV type, parallel sequences
 	// and default context are server-wide there).
 	OllamaEnv OllamaEnv
+	// Hosts are other machines that lend their devices through
+	// ggml-rpc-server: with any, the plan spans them (hosts.go).
+	Hosts []Host
 }
 
 // Plan is the placement a llama.cpp-family runtime should use, the memory it
@@ -85,6 +88,9 @@ type Plan struct {
 	LlamaArgs      []string     `json:"llama_args"`
 	// NoFit says why, when Fits is false.
 	NoFit *NoFitError `json:"no_fit,omitempty"`
+	// Hosts, for a plan over several machines: the head first, then every
+	// host asked for, with its command and memory (hosts.go).
+	Hosts []PlanHost `json:"hosts,omitempty"`
 
 	breakdown *Breakdown
 }
@@ -205,6 +211,9 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 			why = "the machine's CPU features are unknown: speed is predicted for an x86-64 CPU with AVX2; give --cpu-features for another CPU"
 		}
 		p.why("cpu", "x86-64 (assumed)", "%s", why)
+	}
+	if len(req.Hosts) > 0 {
+		return makeCluster(ctx, p, f, m, mc, req)
 	}
 	s := initialSettings(m, mc, req, p)
 

@@ -44,6 +44,8 @@ type planFlags struct {
 	// builtinEngine is set by `plan run`: the pure-Go engine has no
 	// quantized KV cache, so the planner must not choose one to fit.
 	builtinEngine bool
+	// cluster holds --host, --link, --rpc-cache (hosts.go).
+	cluster clusterFlags
 	// snap and req are the machine and request of the last plan.
 	snap *probe.Snapshot
 	req  planner.Request
@@ -101,6 +103,7 @@ func addPlanFlags(fs *flag.FlagSet) *planFlags {
 	fs.StringVar(&p.hostMargin, "host-margin", "", "host memory to keep free (default 1GiB)")
 	fs.StringVar(&p.gpuMargin, "gpu-margin", "", "GPU memory to keep free on each GPU (default 1GiB)")
 	fs.StringVar(&p.gpuOverhead, "gpu-overhead", "", "runtime overhead per GPU (default 512MiB)")
+	p.cluster.add(fs)
 	return p
 }
 
@@ -236,7 +239,9 @@ func (p *planFlags) request() (planner.Request, error) {
 		}
 		*m.dst = v
 	}
-	return r, nil
+	hosts, err := p.cluster.parse(p)
+	r.Hosts = hosts
+	return r, err
 }
 
 // machine returns the snapshot to plan for: an assumed machine (--ram,
@@ -411,7 +416,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	var rows []planner.SweepRow
-	if *sweep && len(pl.Devices) > 1 {
+	if *sweep && len(pl.Devices) > 1 && len(pl.Hosts) == 0 {
 		if rows, err = planner.Sweep(ctx, f, pf.snap, pf.req, 12); err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitError
@@ -440,6 +445,8 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			printOllamaReport(stdout, report)
 		}
 		switch {
+		case *sweep && len(pl.Hosts) > 0:
+			fmt.Fprintln(stdout, "\nsweep: not available for a plan over several hosts")
 		case *sweep && len(pl.Devices) == 1:
 			fmt.Fprintln(stdout, "\nsweep: no GPU to offload to")
 		case *sweep:
@@ -483,6 +490,10 @@ func printPlan(w io.Writer, p *planner.Plan) {
 	tw.Flush()
 	fmt.Fprintln(w, "  (total = what must be allocated, with the margin it is # in the bar; mapped weights are page cache on top of it, = in the bar, paged in from disk where they do not fit)")
 	fmt.Fprintln(w)
+	if len(p.Hosts) > 0 {
+		printHosts(w, p)
+		fmt.Fprintln(w)
+	}
 	pr := p.Predicted
 	fmt.Fprintf(w, "predicted load %.3g s, prefill %.3g tok/s, decode %.3g tok/s (bound by %s)\n", pr.LoadSeconds, pr.PrefillTokensPerSecond, pr.DecodeTokensPerSecond, pr.DecodeBound)
 	for _, as := range pr.Assumptions {

@@ -59,6 +59,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitError
 	}
 	defer f.Close()
+	if len(pl.Hosts) > 0 {
+		fmt.Fprintln(stderr, "plan run: the built-in engine runs on this machine only; run a plan over hosts with plan cluster or the printed commands")
+		return ExitUsage
+	}
 	fmt.Fprintln(stderr, planSummary(fs.Arg(0), pl))
 	if !pl.Fits {
 		fmt.Fprintln(stderr, "plan run: warning: the plan does not fit this machine; running anyway")

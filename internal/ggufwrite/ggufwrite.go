@@ -60,6 +60,35 @@ func Encode(kvs []KV, tensors []Tensor) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// Write writes the file Encode returns to w, streaming the tensor data:
+// tensors may share one Data slice, so a large file needs little memory.
+func Write(w io.Writer, kvs []KV, tensors []Tensor) error {
+	infos := make([]TensorInfo, len(tensors))
+	sizes := make([]uint64, len(tensors))
+	for i, t := range tensors {
+		infos[i] = TensorInfo{t.Name, t.Type, t.Shape}
+		sizes[i] = uint64(len(t.Data))
+	}
+	var b bytes.Buffer
+	if _, err := encodeHeader(&b, kvs, infos, sizes); err != nil {
+		return err
+	}
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return err
+	}
+	zeros := make([]byte, Alignment)
+	for _, t := range tensors {
+		if _, err := w.Write(t.Data); err != nil {
+			return err
+		}
+		n := uint64(len(t.Data))
+		if _, err := w.Write(zeros[:align(n)-n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // EncodeHeader returns the header of the GGUF v3 file holding kvs and
 // tensors (metadata, tensor infos with their offsets, padding to the data
 // section) and the size of the data section that would follow it: a file
