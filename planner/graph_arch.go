@@ -338,6 +338,10 @@ func gptOSSGraph(b *builder) {
 		cur = b.moeFFN(il, cur, b.moeDefaults(il, moeOpts{oai: true, gating: gateSoftmaxWeight}))
 		inpL = b.add(cur, ffnInp)
 	}
+	// res->t_h_nextn: the last layer's output is a graph output (never
+	// freed, llm_graph_result::set_outputs), taken before the rows are
+	// selected.
+	inpL.output = true
 	inpL = b.getRows(inpL, outIDs)
 	b.expand(b.output(inpL, b.normRMS))
 }

@@ -18,7 +18,6 @@ import (
 const checkCompute = true
 
 var computeGaps = map[string]string{
-	"gpt-oss":       "graph exact at ubatch 512, up to 24% low at other ubatch sizes: not yet found why",
 	"llama4":        "no graph of its own (chunked attention, interleaved MoE): generic transformer ±25%",
 	"granitehybrid": "recurrent (Mamba-2) layers: approximation",
 	"lfm2":          "recurrent (short-conv) layers: approximation",
