@@ -48,7 +48,7 @@ func (m *model) sim() *computeSim {
 // transformer's (±25%), a recurrent one or a file missing a tensor the
 // graph multiplies by the fitted approximation.
 func (m *model) computeWarning() string {
-	if recurrentArch[m.h.Architecture] != "" {
+	if _, known := archGraphs[m.h.Architecture]; !known && recurrentArch[m.h.Architecture] != "" {
 		return fmt.Sprintf("compute buffers: the graph of the recurrent architecture %q is not modelled; they are an approximation with a ±10%% range", m.h.Architecture)
 	}
 	if _, known := archGraphs[m.h.Architecture]; !known {
@@ -126,7 +126,7 @@ func reserveBatch(s Settings, rt Runtime, ub, nOutputsMax int, c cells) ubatch {
 // detail of a layout could move), ±25% around the generic transformer's
 // graph for the others.
 func (m *model) graphCompute(s Settings, rt Runtime, ub int, c cells) (low, point, high uint64, ok bool) {
-	if recurrentArch[m.h.Architecture] != "" {
+	if _, known := archGraphs[m.h.Architecture]; !known && recurrentArch[m.h.Architecture] != "" {
 		return 0, 0, 0, false
 	}
 	sim := m.sim()
@@ -181,7 +181,7 @@ func (m *model) graphDevice(s Settings, rt Runtime, ub int, c cells, d, nGPU int
 // take: the host's compute buffer when every layer and the output run on
 // GPUs.
 func (m *model) graphInputs(s Settings, rt Runtime, ub int, c cells) (uint64, bool) {
-	if recurrentArch[m.h.Architecture] != "" {
+	if _, known := archGraphs[m.h.Architecture]; !known && recurrentArch[m.h.Architecture] != "" {
 		return 0, false
 	}
 	sim := m.sim()

@@ -138,7 +138,7 @@ func TestComputeUnknownArchitecture(t *testing.T) {
 		arch     string
 		warn     bool
 		simulate bool
-	}{{"llama", false, true}, {"some-new-arch", true, true}, {"mamba2", true, false}} {
+	}{{"llama", false, true}, {"some-new-arch", true, true}, {"rwkv7", true, false}} {
 		m := newModel(f)
 		m.h.Architecture = tt.arch
 		if w := m.computeWarning(); (w != "") != tt.warn {

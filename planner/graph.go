@@ -28,14 +28,20 @@ type graphModel struct {
 	// nExpertUsed is hparams.n_expert_used.
 	nExpertUsed int64
 	arch        string
-	// swa marks the sliding-window layers (hparams.is_swa).
+	// swa marks the sliding-window layers (hparams.is_swa), recr the
+	// recurrent ones (hparams.is_recr).
 	swa    []bool
+	recr   []bool
 	anySWA bool
 	// attnSoftcap is hparams.attn_soft_cap (gemma2); finalSoftcap and
 	// logitScale the final logits' softcapping and scale.
 	attnSoftcap, finalSoftcap, logitScale bool
-	hasPostNorms                          bool
-	ds                                    mlaParams
+	// residualScale is hparams.f_residual_scale (granite): in-place
+	// scales of each block's output.
+	residualScale bool
+	hasPostNorms  bool
+	ds            mlaParams
+	ssm           ssmParams
 }
 
 // mlaParams are DeepSeek-V2/V3's attention and the routing hyperparameters
@@ -80,7 +86,9 @@ func newGraphModel(m *model) *graphModel {
 	gm.nExpertUsed = int64(h.ExpertUsedCount)
 	gm.arch = h.Architecture
 	gm.swa = make([]bool, n)
+	gm.recr = make([]bool, n)
 	for il := range gm.swa {
+		gm.recr[il] = m.recurrent(il)
 		gm.swa[il] = h.IsSWA(il)
 		gm.anySWA = gm.anySWA || gm.swa[il]
 	}
@@ -92,6 +100,9 @@ func newGraphModel(m *model) *graphModel {
 	}
 	if v, ok := md.Float(pfx + "logit_scale"); ok && v != 0 {
 		gm.logitScale = true
+	}
+	if v, ok := md.Float(pfx + "residual_scale"); ok && v != 0 {
+		gm.residualScale = true
 	}
 	ds := &gm.ds
 	ds.kvLora, ds.rope = int64(h.KVLoraRank), int64(h.RopeDimensionCount)
@@ -112,6 +123,7 @@ func newGraphModel(m *model) *graphModel {
 	g, _ := md.Uint(pfx + "expert_group_count")
 	gu, _ := md.Uint(pfx + "expert_group_used_count")
 	ds.groups, ds.groupsUsed = int64(min(g, 1<<20)), int64(min(gu, 1<<20))
+	gm.ssm = newSSMParams(m)
 	gm.nHead = make([]int64, n)
 	gm.nHeadKV = make([]int64, n)
 	for il := range n {
@@ -712,13 +724,19 @@ type moeOpts struct {
 	nGroupUsed   int64
 	weightBefore bool // LLAMA4: weights applied before the experts
 	biases       bool // gpt-oss: per-expert biases through add_id
+	// logits are the router's logits when the caller computed them
+	// (build_moe_ffn's probs_in, nemotron-h).
+	logits *tensor
 }
 
 // moeFFN mirrors build_moe_ffn.
 func (b *builder) moeFFN(il int, cur *tensor, o moeOpts) *tensor {
 	gm := b.gm
 	nEmbd, nTok := cur.ne[0], cur.ne[1]
-	logits := b.mulMat(gm.w(il, "ffn_gate_inp.weight"), cur)
+	logits := o.logits
+	if logits == nil {
+		logits = b.mulMat(gm.w(il, "ffn_gate_inp.weight"), cur)
+	}
 	if bias := gm.w(il, "ffn_gate_inp.bias"); bias != nil {
 		logits = b.add(logits, bias)
 	}

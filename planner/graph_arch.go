@@ -34,12 +34,15 @@ var archGraphs = map[string]archGraph{
 	// place (embedding, residual, attention and logit scales) and by the
 	// post-norms it applies when the file has them: the generic graph is
 	// theirs (checked against llama.cpp on the zoo layouts of each).
-	"granite":    genericGraph,
-	"granitemoe": genericGraph,
-	"minicpm":    genericGraph,
-	"exaone":     genericGraph,
-	"glm4":       genericGraph,
-	"gpt-oss":    gptOSSGraph,
+	"granite":       genericGraph,
+	"granitemoe":    genericGraph,
+	"minicpm":       genericGraph,
+	"exaone":        genericGraph,
+	"glm4":          genericGraph,
+	"gpt-oss":       gptOSSGraph,
+	"mamba2":        mamba2Graph,
+	"nemotron_h":    nemotronHGraph,
+	"granitehybrid": graniteHybridGraph,
 }
 
 // output mirrors the tail every decoder shares: the final norm (an output

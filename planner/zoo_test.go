@@ -19,10 +19,7 @@ const checkCompute = true
 
 var computeGaps = map[string]string{
 	"llama4":        "no graph of its own (chunked attention, interleaved MoE): generic transformer ±25%",
-	"granitehybrid": "recurrent (Mamba-2) layers: approximation",
 	"lfm2":          "recurrent (short-conv) layers: approximation",
-	"mamba2":        "recurrent: approximation",
-	"nemotron_h":    "recurrent (Mamba-2) layers: approximation",
 	"qwen35":        "gated-DeltaNet layers: approximation",
 	"qwen35moe":     "gated-DeltaNet layers: approximation",
 	"qwen3next":     "gated-DeltaNet layers: approximation",
