@@ -43,6 +43,7 @@ var archGraphs = map[string]archGraph{
 	"mamba2":        mamba2Graph,
 	"nemotron_h":    nemotronHGraph,
 	"granitehybrid": graniteHybridGraph,
+	"lfm2":          lfm2Graph,
 }
 
 // output mirrors the tail every decoder shares: the final norm (an output

@@ -286,3 +286,99 @@ func graniteHybridGraph(b *builder) {
 	}
 	b.expand(out)
 }
+
+// inpMemHybridISWA mirrors build_inp_mem_hybrid_iswa: the recurrent-state
+// input and the full and sliding-window caches' inputs, without the
+// quantized caches' Hadamard rotations (it builds none).
+func (b *builder) inpMemHybridISWA() *rsInput {
+	rs := b.inpRS()
+	a := b.inpAttnKV(true)
+	a.kRot, a.vRot, a.kRotSWA, a.vRotSWA = nil, nil, nil, nil
+	return rs
+}
+
+// lfm2Graph mirrors src/models/lfm2.cpp: gated short-convolution and
+// attention (Q/K norms, rope) layers, each followed by a SwiGLU FFN or
+// experts (lfm2moe), the output norm under token_embd_norm.
+func lfm2Graph(b *builder) {
+	gm := b.gm
+	cur := b.inpEmbd()
+	b.expand(cur)
+	iswa := gm.anySWA && b.ub.nKVSWA > 0
+	var rs *rsInput
+	if iswa {
+		rs = b.inpMemHybridISWA()
+	} else {
+		rs = b.inpMemHybrid()
+	}
+	pos := b.inpPos(1)
+	outIDs := b.inpOutIDs()
+	last := gm.nLayer - 1
+	for _, il := range b.layers {
+		prev := cur
+		cur = b.normRMS(cur, gm.w(il, "attn_norm.weight"), nil)
+		if gm.recr[il] {
+			cur = b.shortConv(rs, cur, il)
+		} else {
+			q, k, v := b.qkv(il, cur, gm.headK, gm.nHead[il], gm.nHeadKV[il])
+			q = b.normRMS(q, gm.w(il, "attn_q_norm.weight"), nil)
+			k = b.normRMS(k, gm.w(il, "attn_k_norm.weight"), nil)
+			q = b.rope(q, pos, nil)
+			k = b.rope(k, pos, nil)
+			cur = b.attnKV(il, iswa && gm.swa[il], gm.w(il, "attn_output.weight"), nil, q, k, v, attnOpts{})
+		}
+		if il == last {
+			cur = b.getRows(cur, outIDs)
+			prev = b.getRows(prev, outIDs)
+		}
+		cur = b.add(prev, cur)
+		ffnIn := b.normRMS(cur, gm.w(il, "ffn_norm.weight"), nil)
+		var ffnOut *tensor
+		if gm.w(il, "ffn_gate_inp.weight") != nil {
+			ffnOut = b.moeFFN(il, ffnIn, b.moeDefaults(il, moeOpts{
+				normW: true, wScale: gm.ds.wScale, gating: gm.ds.gating, expProbsB: gm.w(il, "exp_probs_b.bias"),
+			}))
+		} else {
+			ffnOut = b.ffn(il, ffnIn, "", ffnSiLU)
+		}
+		cur = b.add(cur, ffnOut)
+	}
+	norm := gm.global["token_embd_norm.weight"]
+	if norm == nil {
+		norm = gm.global["output_norm.weight"]
+	}
+	cur = b.normRMS(cur, norm, nil)
+	cur.output = true
+	cur = b.mm(gm.output(), cur, gm.global["output.scale"])
+	cur.output = true
+	b.expand(cur)
+}
+
+// shortConv mirrors lfm2.cpp's build_shortconv_block (causal, n_rs_seq =
+// 0): the input projection split in three, B·x convolved over the cached
+// columns, gated by C.
+func (b *builder) shortConv(inp *rsInput, cur *tensor, il int) *tensor {
+	gm, p := b.gm, &b.gm.ssm
+	if p.lCache < 2 {
+		panic(errMissingTensor{})
+	}
+	dConv := p.lCache - 1
+	nSeqs := inp.nSeqs
+	nTok := b.ub.nTokens / nSeqs
+	cur = b.reshape(cur, cur.ne[0], nTok, nSeqs)
+	bcx := b.mulMat(gm.w(il, "shortconv.in_proj.weight"), cur)
+	chunk := bcx.ne[0] / 3
+	bm := b.view3d(bcx, chunk, bcx.ne[1], bcx.ne[2], bcx.nb[1], bcx.nb[2], 0)
+	cm := b.view3d(bcx, chunk, bcx.ne[1], bcx.ne[2], bcx.nb[1], bcx.nb[2], uint64(chunk)*bcx.nb[0])
+	x := b.view3d(bcx, chunk, bcx.ne[1], bcx.ne[2], bcx.nb[1], bcx.nb[2], uint64(2*chunk)*bcx.nb[0])
+	bx := b.transpose(b.mul(bm, x))
+	r := b.rsState(p.embdR)
+	conv := b.buildRS(inp, r, p.embdR, nil)
+	conv = b.reshape(conv, dConv, gm.nEmbd, nSeqs)
+	bx = b.concat(conv, bx, 0)
+	snap := b.view3d(bx, dConv, bx.ne[1], bx.ne[2], bx.nb[1], bx.nb[2], uint64(bx.ne[0]-dConv)*bx.nb[0])
+	b.expand(b.cpy(snap, b.view2d(r, dConv*gm.nEmbd, nSeqs, r.nb[1], 0)))
+	y := b.mul(cm, b.ssmConv(bx, gm.w(il, "shortconv.conv.weight")))
+	y = b.mulMat(gm.w(il, "shortconv.out_proj.weight"), y)
+	return b.reshape(y, y.ne[0], nTok*nSeqs)
+}
