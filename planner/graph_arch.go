@@ -44,6 +44,9 @@ var archGraphs = map[string]archGraph{
 	"nemotron_h":    nemotronHGraph,
 	"granitehybrid": graniteHybridGraph,
 	"lfm2":          lfm2Graph,
+	"qwen3next":     deltaNetGraph(deltaNetSpec{next: true}),
+	"qwen35":        deltaNetGraph(deltaNetSpec{mrope: true}),
+	"qwen35moe":     deltaNetGraph(deltaNetSpec{mrope: true}),
 }
 
 // output mirrors the tail every decoder shares: the final norm (an output
