@@ -1,6 +1,10 @@
 package planner
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/modelfit/modelfit/internal/layouts"
+)
 
 // What llama.cpp build 10587 reserves for the zoo layouts on the CPU:
 // `llama-fit-params -m F --fit-print on -v -c CTX -ub UB -b max(UB,2048)
@@ -151,6 +155,51 @@ func TestComputeUnknownArchitecture(t *testing.T) {
 		}
 		if ok && tt.warn && (high-point < point/5 || point-low < point/5) {
 			t.Errorf("%s: range [%d, %d] around %d is narrower than ±20%%", tt.arch, low, high, point)
+		}
+	}
+}
+
+// The reduced graph has the full graph's peak on the generated zoo's
+// recurrent, hybrid and chunked-attention layouts too, whose layer
+// patterns (Mamba-2 / attention / FFN blocks, every fourth layer
+// attending) are what reducedLayers must find the period of.
+func TestReducedLayersZoo(t *testing.T) {
+	ids := []string{"mamba2-2.7b-q8_0", "nemotron-h-8b-q4_k_m", "nemotron-nano-9b-v2-q4_k_m", "granite-4.0-h-tiny-q4_k_m",
+		"lfm2-1.2b-q8_0", "qwen3-next-80b-a3b-q4_k_m", "qwen3.5-9b-q4_k_m", "qwen3.5-35b-a3b-q4_k_m", "llama-4-scout-q4_k_m",
+		"gpt-oss-20b-q8_0"}
+	for _, id := range ids {
+		spec, ok := layouts.ByID(id)
+		if !ok {
+			t.Errorf("no layout %s", id)
+			continue
+		}
+		l, err := layouts.Build(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := l.File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := newModel(f)
+		sim := m.sim()
+		if !sim.known {
+			t.Errorf("%s: no graph for %s", id, m.h.Architecture)
+		}
+		ws := new(workspace)
+		full := sim.gm.allLayers()
+		for _, s := range []Settings{
+			{NCtx: 4096, NUbatch: 512, NBatch: 2048, NParallel: 1, FlashAttn: true},
+			{NCtx: 32768, NUbatch: 256, NBatch: 2048, NParallel: 4},
+			{NCtx: 8192, NUbatch: 2048, NBatch: 2048, NParallel: 1, FlashAttn: true, CacheTypeK: "q8_0", CacheTypeV: "q8_0"},
+		} {
+			c := cacheCells(m.h, s.NCtx, s.NParallel, s.NUbatch)
+			ub := reserveBatch(s, RuntimeLlamaCpp, s.NUbatch, s.NBatch, c)
+			a, okA := sim.gm.simulate(&ws.c, &ws.ga, sim.build, ub, sim.layers)
+			b, okB := sim.gm.simulate(&ws.c, &ws.ga, sim.build, ub, full)
+			if !okA || !okB || a != b {
+				t.Errorf("%s %+v: reduced (%d of %d layers) %d, full %d", id, s, len(sim.layers), len(full), a, b)
+			}
 		}
 	}
 }

@@ -1,5 +1,7 @@
 package planner
 
+import "github.com/modelfit/modelfit/gguf"
+
 // Per-architecture graphs: each mirrors the constructor of its
 // src/models/<arch>.cpp graph, composed from the builder's helpers.
 
@@ -47,6 +49,7 @@ var archGraphs = map[string]archGraph{
 	"qwen3next":     deltaNetGraph(deltaNetSpec{next: true}),
 	"qwen35":        deltaNetGraph(deltaNetSpec{mrope: true}),
 	"qwen35moe":     deltaNetGraph(deltaNetSpec{mrope: true}),
+	"llama4":        llama4Graph,
 }
 
 // output mirrors the tail every decoder shares: the final norm (an output
@@ -370,4 +373,63 @@ func (b *builder) moeDefaults(il int, o moeOpts) moeOpts {
 		o.nExpertUsed = b.gm.nExpertUsed
 	}
 	return o
+}
+
+// llama4Graph mirrors src/models/llama4.cpp: chunked-attention layers
+// (the sliding-window cache and its own mask) with rope and, but for
+// Maverick's 128 experts, an unweighted RMS norm of Q and K; every
+// n_no_rope_layer_step-th layer (4; every layer but the last without a
+// chunk) attends the full cache without rope, Q scaled by the
+// temperature-tuning input; MoE layers weight the tokens before sigmoid-
+// routed experts (build_moe_ffn's weight_before_ffn) and add a shared
+// expert.
+func llama4Graph(b *builder) {
+	gm := b.gm
+	inpL := b.inpEmbd()
+	pos := b.inpPos(1)
+	attnScale := b.input(gguf.TypeF32, "attn_scale", 1, 1, b.ub.nTokens, 1)
+	iswa := gm.anySWA && b.ub.nKVSWA > 0
+	b.inpAttnKV(iswa)
+	outIDs := b.inpOutIDs()
+	step := 4
+	if !gm.anySWA {
+		step = gm.nLayer
+	}
+	var nExpert int64
+	if gi := gm.w(0, "ffn_gate_inp.weight"); gi != nil {
+		nExpert = gi.ne[1]
+	}
+	kqNorm := nExpert != 128 // hparams.use_kq_norm: not LLM_TYPE_17B_128E
+	last := gm.nLayer - 1
+	for _, il := range b.layers {
+		inpSA := inpL
+		useRope := step > 0 && (il+1)%step != 0
+		cur := b.normRMS(inpL, gm.w(il, "attn_norm.weight"), nil)
+		q, k, v := b.qkv(il, cur, gm.headK, gm.nHead[il], gm.nHeadKV[il])
+		if useRope {
+			q = b.rope(q, pos, nil)
+			k = b.rope(k, pos, nil)
+		} else {
+			q = b.mul(q, attnScale)
+		}
+		if useRope && kqNorm {
+			q = b.rmsNorm(q)
+			k = b.rmsNorm(k)
+		}
+		cur = b.attnKV(il, iswa && gm.swa[il], gm.w(il, "attn_output.weight"), gm.w(il, "attn_output.bias"), q, k, v, attnOpts{})
+		if il == last {
+			cur = b.getRows(cur, outIDs)
+			inpSA = b.getRows(inpSA, outIDs)
+		}
+		ffnInp := b.add(cur, inpSA)
+		cur = b.normRMS(ffnInp, gm.w(il, "ffn_norm.weight"), nil)
+		if gm.w(il, "ffn_gate_inp.weight") == nil {
+			cur = b.ffn(il, cur, "", ffnSiLU)
+		} else {
+			moe := b.moeFFN(il, cur, b.moeDefaults(il, moeOpts{gating: gateSigmoid, weightBefore: true, wScale: gm.ds.wScale}))
+			cur = b.add(moe, b.ffn(il, cur, "_shexp", ffnSiLU))
+		}
+		inpL = b.add(cur, ffnInp)
+	}
+	b.expand(b.output(inpL, b.normRMS))
 }

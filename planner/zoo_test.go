@@ -17,13 +17,7 @@ import (
 // and shown in docs/accuracy.md, not enforced.
 const checkCompute = true
 
-var computeGaps = map[string]string{
-	"llama4":    "no graph of its own (chunked attention, interleaved MoE): generic transformer ±25%",
-	"lfm2":      "recurrent (short-conv) layers: approximation",
-	"qwen35":    "gated-DeltaNet layers: approximation",
-	"qwen35moe": "gated-DeltaNet layers: approximation",
-	"qwen3next": "gated-DeltaNet layers: approximation",
-}
+var computeGaps = map[string]string{}
 
 // TestZoo compares every row of the generated-zoo ground truth
 // (testdata/planner/zoo, measured with upstream llama.cpp build 10587)
