@@ -124,7 +124,8 @@ func reserveBatch(s Settings, rt Runtime, ub, nOutputsMax int, c cells) ubatch {
 // difference, at most half of it). The range is ±2% around the
 // simulation for the architectures with their own graph (what an unchecked
 // detail of a layout could move), ±25% around the generic transformer's
-// graph for the others.
+// graph for the others; older runtimes' recurrent graphs get ±10% (±25%
+// for the gated-DeltaNet ones).
 func (m *model) graphCompute(s Settings, rt Runtime, ub int, c cells) (low, point, high uint64, ok bool) {
 	if _, known := archGraphs[m.h.Architecture]; !known && recurrentArch[m.h.Architecture] != "" {
 		return 0, 0, 0, false
@@ -135,8 +136,18 @@ func (m *model) graphCompute(s Settings, rt Runtime, ub int, c cells) (low, poin
 		return 0, 0, 0, false
 	}
 	margin := point / 50
-	if !sim.known {
+	switch {
+	case !sim.known:
 		margin = point / 4
+	case rt != RuntimeLlamaCpp && rt != "" && recurrentArch[m.h.Architecture] == "interval":
+		// Builds before the fused gated delta rule (ggml_gated_delta_net,
+		// PRs 19504 and 20340, March 2026) run the chunked graph of
+		// build_delta_net_chunking, not simulated here.
+		margin = point / 4
+	case rt != RuntimeLlamaCpp && rt != "" && recurrentArch[m.h.Architecture] != "":
+		// The recurrent graphs mirror build 10587; older builds differ in
+		// details not checked against them.
+		margin = point / 10
 	}
 	low, high = point-margin, point+margin
 	if rt == RuntimeLlamaCpp || rt == "" {

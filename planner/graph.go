@@ -214,6 +214,13 @@ type graphRules struct {
 	// kLast: build_attn expands Q, V, then K (rope + set_rows fusion, PR
 	// 16884, 2025-11-13); before, Q, K, V.
 	kLast bool
+	// hNextn: the graphs that feed a next-token-prediction head keep the
+	// final hidden state as a graph output (res->t_h_nextn) and select
+	// the output rows after the last layer (embeddings_nextn_masked is
+	// false): PR 22673 (2026-05-16, Qwen3.5), 25589 (Qwen3-Next), 25794
+	// (2026-07-28, gpt-oss), 26725 (2026-08-10, Nemotron-H). Before, the
+	// last layer selected the rows like the other decoders.
+	hNextn bool
 }
 
 // rulesFor returns the graph rules of a runtime's llama.cpp build.
@@ -224,7 +231,7 @@ func rulesFor(rt Runtime) graphRules {
 	case RuntimeOllama: // ec98e2002, 2025-12-16
 		return graphRules{maskPad: 1, kLast: true}
 	}
-	return graphRules{selectEmbd: true, f16Mask: true, kvRotation: true, maskPad: 1, kLast: true}
+	return graphRules{selectEmbd: true, f16Mask: true, kvRotation: true, maskPad: 1, kLast: true, hNextn: true}
 }
 
 // builder mirrors llm_graph_context for one graph.

@@ -335,6 +335,8 @@ func gptOSSGraph(b *builder) {
 	iswa := b.ub.nKVSWA > 0 && gm.anySWA
 	b.inpAttnKV(iswa)
 	outIDs := b.inpOutIDs()
+	hNextn := b.ub.rules.hNextn
+	last := gm.nLayer - 1
 	for _, il := range b.layers {
 		inpSA := inpL
 		cur := b.normRMS(inpL, gm.w(il, "attn_norm.weight"), nil)
@@ -343,6 +345,10 @@ func gptOSSGraph(b *builder) {
 		k = b.rope(k, pos, nil)
 		cur = b.attnKV(il, iswa && gm.swa[il], gm.w(il, "attn_output.weight"), gm.w(il, "attn_output.bias"), q, k, v,
 			attnOpts{sinks: gm.w(il, "attn_sinks.weight")})
+		if il == last && !hNextn {
+			cur = b.getRows(cur, outIDs)
+			inpSA = b.getRows(inpSA, outIDs)
+		}
 		ffnInp := b.add(cur, inpSA)
 		cur = b.normRMS(ffnInp, gm.w(il, "post_attention_norm.weight"), nil)
 		cur = b.moeFFN(il, cur, b.moeDefaults(il, moeOpts{oai: true, gating: gateSoftmaxWeight}))
@@ -350,9 +356,11 @@ func gptOSSGraph(b *builder) {
 	}
 	// res->t_h_nextn: the last layer's output is a graph output (never
 	// freed, llm_graph_result::set_outputs), taken before the rows are
-	// selected.
-	inpL.output = true
-	inpL = b.getRows(inpL, outIDs)
+	// selected (graphRules.hNextn).
+	if hNextn {
+		inpL.output = true
+		inpL = b.getRows(inpL, outIDs)
+	}
 	b.expand(b.output(inpL, b.normRMS))
 }
 

@@ -43,6 +43,10 @@ func (b *builder) deltaNet(d deltaNetSpec) {
 		} else {
 			cur = b.gatedAttention(cur, pos, il)
 		}
+		if il == gm.nLayer-1 && !b.ub.rules.hNextn {
+			cur = b.getRows(cur, outIDs)
+			inpSA = b.getRows(inpSA, outIDs)
+		}
 		cur = b.add(cur, inpSA)
 		residual := cur
 		cur = b.normRMS(cur, gm.w(il, "post_attention_norm.weight"), nil)
@@ -59,11 +63,7 @@ func (b *builder) deltaNet(d deltaNetSpec) {
 		}
 		inpL = b.add(cur, residual)
 	}
-	// The output norm is res->t_h_nextn (an output); the rows are
-	// selected after it (embeddings_nextn_masked is false).
-	cur := b.normRMS(inpL, gm.global["output_norm.weight"], nil)
-	cur.output = true
-	b.expand(b.output(b.getRows(cur, outIDs), func(cur, _, _ *tensor) *tensor { return cur }))
+	b.hNextnOutput(inpL, outIDs)
 }
 
 // gatedAttention mirrors build_layer_attn of qwen3next.cpp / qwen35.cpp:

@@ -179,9 +179,8 @@ func (b *builder) inpMemHybrid() *rsInput {
 }
 
 // nemotronHGraph mirrors src/models/nemotron-h.cpp: Mamba-2, attention
-// (no rope) and squared-ReLU FFN layers, each its own residual block; the
-// final norm is res->t_h_nextn (an output) and the output rows are taken
-// after it (embeddings_nextn_masked is false).
+// (no rope) and squared-ReLU FFN layers, each its own residual block,
+// ending in hNextnOutput.
 func nemotronHGraph(b *builder) {
 	gm := b.gm
 	inpL := b.inpEmbd()
@@ -202,9 +201,25 @@ func nemotronHGraph(b *builder) {
 		default:
 			cur = b.ffn(il, cur, "", ffnReLUSqr)
 		}
+		if il == gm.nLayer-1 && !b.ub.rules.hNextn {
+			cur = b.getRows(cur, outIDs)
+			inpSA = b.getRows(inpSA, outIDs)
+		}
 		inpL = b.add(cur, inpSA)
 	}
-	cur := b.normRMS(inpL, gm.global["output_norm.weight"], nil)
+	b.hNextnOutput(inpL, outIDs)
+}
+
+// hNextnOutput is the tail of the graphs with a next-token-prediction
+// head: the final norm, a graph output (res->t_h_nextn), then the output
+// rows and the logits (graphRules.hNextn); older builds selected the rows
+// in the last layer and end like every decoder.
+func (b *builder) hNextnOutput(cur, outIDs *tensor) {
+	if !b.ub.rules.hNextn {
+		b.expand(b.output(cur, b.normRMS))
+		return
+	}
+	cur = b.normRMS(cur, b.gm.global["output_norm.weight"], nil)
 	cur.output = true
 	b.expand(b.output(b.getRows(cur, outIDs), func(cur, _, _ *tensor) *tensor { return cur }))
 }
