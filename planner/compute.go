@@ -150,7 +150,7 @@ func (m *model) graphCompute(s Settings, rt Runtime, ub int, c cells) (low, poin
 		margin = point / 10
 	}
 	low, high = point-margin, point+margin
-	if rt == RuntimeLlamaCpp || rt == "" {
+	if rt.profile().outputsMax() {
 		// llama-server's graph has logits for one row per sequence: at
 		// most that many fewer bytes at the peak.
 		fewer := uint64(rb.nOutputs-min(rb.nTokens, int64(max(s.NParallel, 1)))) * m.h.VocabSize * 4
@@ -218,6 +218,10 @@ func (m *model) graphInputs(s Settings, rt Runtime, ub int, c cells) (uint64, bo
 // as little as its graph inputs (the low bound) but keeps the full graph as
 // its point: the decode graph still runs its layers there, and a planner
 // should not count on less.
+//
+// Builds with PR #23861 (current upstream) reserve the graph for one
+// output per sequence (n_outputs_max): their low bound takes the smaller
+// logits, the point keeps the ubatch's.
 func (m *model) compute(s Settings, rt Runtime, ub, nKV, swaCells int, layers, output, hostWithGPU bool, staging uint64) (low, point, high uint64) {
 	u := uint64(ub)
 	kv := uint64(nKV)
@@ -234,7 +238,7 @@ func (m *model) compute(s Settings, rt Runtime, ub, nKV, swaCells int, layers, o
 	}
 	point = max(out, attn, moe)
 	low, high = point-point/10, max(point+point/10, out+attn+moe)
-	if output && (rt == RuntimeLlamaCpp || rt == "") {
+	if output && rt.profile().outputsMax() {
 		few := (m.h.VocabSize*uint64(max(s.NParallel, 1)) + embd*u) * 4
 		a, e := m.layerPeaks(s, u, kv, uint64(swaCells), layers, few)
 		p := max(few, a, e)

@@ -104,7 +104,12 @@ func TestLayerPlacement(t *testing.T) {
 		{RuntimeLlamaCpp, 0, []int{0, 1, 2, 3}, nil, false},
 		// Current builds offload the output layer first.
 		{RuntimeLlamaCpp, 1, []int{0, 1, 2, 3}, nil, true},
-		{RuntimeOllama, 2, []int{0, 1, 2}, []int{3}, true},
+		// Ollama's vendored ec98e2002 predates PR 18148: the last N
+		// repeating layers first; its Go engine takes Ollama's layer list,
+		// which leaves the output out first too (assignLayers).
+		{RuntimeOllama, 2, []int{0, 1}, []int{2, 3}, false},
+		{RuntimeOllama, 5, nil, []int{0, 1, 2, 3}, true},
+		{RuntimeOllamaEngine, 2, []int{0, 1}, []int{2, 3}, false},
 		{RuntimeLlamaCpp, 4, []int{0}, []int{1, 2, 3}, true},
 		{RuntimeLlamaCpp, 5, nil, []int{0, 1, 2, 3}, true},
 		{RuntimeLlamaCpp, 99, nil, []int{0, 1, 2, 3}, true},
@@ -479,11 +484,17 @@ func TestRepackRules(t *testing.T) {
 		{Env{CPUFeatures: []string{"avx2", "avx512f"}}, map[gguf.Type]uint64{gguf.TypeQ4_0: 8, gguf.TypeQ4_K: 8, gguf.TypeQ2_K: 8, gguf.TypeIQ4_NL: 8, gguf.TypeMXFP4: 8}},
 		{Env{CPUFeatures: []string{"sse4_2"}}, map[gguf.Type]uint64{}},
 		{Env{CPUFeatures: []string{"avx2", "avx512f"}, Runtime: RuntimeOllama}, nil},
-		{Env{CPUArch: "arm64", CPUFeatures: []string{"neon"}}, map[gguf.Type]uint64{gguf.TypeIQ4_NL: 4}},
+		// IQ4_NL 4x4 needs dotprod too (repack.cpp: neon && dotprod).
+		{Env{CPUArch: "arm64", CPUFeatures: []string{"neon"}}, map[gguf.Type]uint64{}},
+		// MXFP4 repacking arrived in PR 19738 (Feb 2026), after b6529.
+		{Env{CPUFeatures: []string{"avx2", "avx512f"}, Runtime: RuntimeLlamaCppB6529}, map[gguf.Type]uint64{gguf.TypeQ4_0: 8, gguf.TypeQ4_K: 8, gguf.TypeQ2_K: 8, gguf.TypeIQ4_NL: 8}},
+		{Env{CPUFeatures: []string{"avx2", "avx512f"}, Runtime: RuntimeOllamaEngine}, nil},
 		{Env{CPUArch: "arm64", CPUFeatures: []string{"neon", "dotprod", "i8mm"}}, map[gguf.Type]uint64{
 			gguf.TypeQ4_0: 4, gguf.TypeQ4_K: 8, gguf.TypeQ5_K: 8, gguf.TypeQ6_K: 8, gguf.TypeIQ4_NL: 4, gguf.TypeMXFP4: 4, gguf.TypeQ8_0: 4}},
+		// b6529 repacks only Q4_0 and IQ4_NL on ARM: Q4_K came with PRs
+		// 16739/17494 (Nov 2025), Q5_K/Q6_K/Q8_0 and MXFP4 later.
 		{Env{CPUArch: "arm64", CPUFeatures: []string{"neon", "dotprod"}, Runtime: RuntimeLlamaCppB6529}, map[gguf.Type]uint64{
-			gguf.TypeQ4_0: 4, gguf.TypeQ4_K: 8, gguf.TypeIQ4_NL: 4, gguf.TypeMXFP4: 4}},
+			gguf.TypeQ4_0: 4, gguf.TypeIQ4_NL: 4}},
 	}
 	for _, tt := range tests {
 		got := repackRows(tt.env)

@@ -228,7 +228,7 @@ func rulesFor(rt Runtime) graphRules {
 	switch rt {
 	case RuntimeLlamaCppB6529: // 1eeb523c3, 2025-09-21
 		return graphRules{maskPad: 64}
-	case RuntimeOllama: // ec98e2002, 2025-12-16
+	case RuntimeOllama, RuntimeOllamaEngine: // ec98e2002, 2025-12-16 (the engine's graph is not modelled: its vendored llama.cpp's stands in)
 		return graphRules{maskPad: 1, kLast: true}
 	}
 	return graphRules{selectEmbd: true, f16Mask: true, kvRotation: true, maskPad: 1, kLast: true, hNextn: true}

@@ -105,7 +105,7 @@ func (m *model) isMLA() bool { return m.h.KeyLengthMLA > 0 && m.h.ValueLengthMLA
 // model's V is the latent already in K, and current llama.cpp stores none
 // (PR 19067, "kv-cache : support V-less cache", January 2026; has_v =
 // !is_mla in llama_kv_cache's constructor). Older builds kept it.
-func (m *model) vLess(rt Runtime) bool { return m.isMLA() && (rt == RuntimeLlamaCpp || rt == "") }
+func (m *model) vLess(rt Runtime) bool { return m.isMLA() && rt.profile().has(changeVLess) }
 
 // kvRows returns the bytes one cache cell of layer il takes in K and in V:
 // n_head_kv(il) × key/value length, in the cache types' row sizes.
