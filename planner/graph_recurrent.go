@@ -19,6 +19,8 @@ type ssmParams struct {
 	// ropeOff: granitehybrid's rope.scaling.finetuned = false disables
 	// rope (granite-hybrid.cpp, hparams.rope_pattern).
 	ropeOff bool
+	// dtBCRMS is Falcon-Mamba's ssm.dt_b_c_rms: RMS norms of dt, B and C.
+	dtBCRMS bool
 }
 
 func newSSMParams(m *model) ssmParams {
@@ -31,6 +33,9 @@ func newSSMParams(m *model) ssmParams {
 	pfx := h.Architecture + "."
 	if v, ok := md.Uint(pfx + "ssm.time_step_rank"); ok {
 		p.dtRank = int64(min(v, 1<<30))
+	}
+	if v, ok := md.Get(pfx + "ssm.dt_b_c_rms"); ok {
+		p.dtBCRMS, _ = v.Bool()
 	}
 	if v, ok := md.Get(pfx + "rope.scaling.finetuned"); ok {
 		if on, isBool := v.Bool(); isBool && !on {
@@ -149,25 +154,6 @@ func (b *builder) mamba2Layer(inp *rsInput, cur *tensor, il int) *tensor {
 	yv = b.reshape(yv, p.dInner, nTok, nSeqs)
 	cur = b.mm(w("ssm_out.weight"), yv, w("ssm_out.scale"))
 	return b.reshape(cur, cur.ne[0], nTok*nSeqs)
-}
-
-// mamba2Graph mirrors src/models/mamba.cpp for LLM_ARCH_MAMBA2.
-func mamba2Graph(b *builder) {
-	gm := b.gm
-	inpL := b.inpEmbd()
-	rs := b.inpRS()
-	outIDs := b.inpOutIDs()
-	last := gm.nLayer - 1
-	for _, il := range b.layers {
-		cur := b.normRMS(inpL, gm.w(il, "attn_norm.weight"), nil)
-		cur = b.mamba2Layer(rs, cur, il)
-		if il == last {
-			cur = b.getRows(cur, outIDs)
-			inpL = b.getRows(inpL, outIDs)
-		}
-		inpL = b.add(cur, inpL)
-	}
-	b.expand(b.output(inpL, b.normRMS))
 }
 
 // inpMemHybrid mirrors build_inp_mem_hybrid: the recurrent-state input and
@@ -396,4 +382,116 @@ func (b *builder) shortConv(inp *rsInput, cur *tensor, il int) *tensor {
 	y := b.mul(cm, b.ssmConv(bx, gm.w(il, "shortconv.conv.weight")))
 	y = b.mulMat(gm.w(il, "shortconv.out_proj.weight"), y)
 	return b.reshape(y, y.ne[0], nTok*nSeqs)
+}
+
+// mamba1Layer mirrors llm_build_mamba_base::build_mamba_layer: one
+// single-channel head per inner channel, B, C and dt from the x
+// projection (RMS-normed for Falcon-Mamba and Jamba).
+func (b *builder) mamba1Layer(inp *rsInput, cur *tensor, il int) *tensor {
+	gm, p := b.gm, &b.gm.ssm
+	w := func(name string) *tensor { return gm.w(il, name) }
+	dtRank := p.dtRank
+	if dtRank <= 0 || p.dConv < 1 {
+		panic(errMissingTensor{})
+	}
+	nSeqs := inp.nSeqs
+	nTok := b.ub.nTokens / nSeqs
+	const f32 = 4
+
+	r, s := b.rsState(p.embdR), b.rsState(p.embdS)
+	conv := b.buildRS(inp, r, p.embdR, nil)
+	conv = b.reshape(conv, p.dConv-1, p.dInner, nSeqs)
+	cur = b.reshape(cur, cur.ne[0], nTok, nSeqs)
+	xz := b.mm(w("ssm_in.weight"), cur, w("ssm_in.scale"))
+	x := b.view3d(xz, p.dInner, xz.ne[1], xz.ne[2], xz.nb[1], xz.nb[2], 0)
+	z := b.view3d(xz, p.dInner, xz.ne[1], xz.ne[2], xz.nb[1], xz.nb[2], uint64(p.dInner)*f32)
+
+	convX := b.concat(conv, b.transpose(x), 0)
+	last := b.view3d(convX, p.dConv-1, p.dInner, nSeqs, convX.nb[1], convX.nb[2], uint64(nTok)*convX.nb[0])
+	b.expand(b.cpy(last, b.view1d(r, (p.dConv-1)*p.dInner*nSeqs, 0)))
+	x = b.ssmConv(convX, w("ssm_conv1d.weight"))
+	x = b.add(x, w("ssm_conv1d.bias"))
+	x = b.unary(x)
+
+	xdb := b.mulMat(w("ssm_x.weight"), x)
+	dt := b.view3d(xdb, dtRank, nTok, nSeqs, xdb.nb[1], xdb.nb[2], 0)
+	bm := b.view4d(xdb, p.dState, 1, nTok, nSeqs, uint64(p.dState)*xdb.nb[0], xdb.nb[1], xdb.nb[2], uint64(dtRank)*f32)
+	cm := b.view4d(xdb, p.dState, 1, nTok, nSeqs, uint64(p.dState)*xdb.nb[0], xdb.nb[1], xdb.nb[2], uint64(dtRank+p.dState)*f32)
+	dtNorm, bNorm, cNorm := w("ssm_dt_norm.weight"), w("ssm_b_norm.weight"), w("ssm_c_norm.weight")
+	if p.dtBCRMS || dtNorm != nil && bNorm != nil && cNorm != nil {
+		dt = b.normRMS(dt, dtNorm, nil)
+		bm = b.normRMS(bm, bNorm, nil)
+		cm = b.normRMS(cm, cNorm, nil)
+	}
+	dt = b.mulMat(w("ssm_dt.weight"), dt)
+	dt = b.add(dt, w("ssm_dt.bias"))
+	xs := b.reshape(x, 1, p.dInner, nTok, nSeqs)
+	a := w("ssm_a")
+	y := b.buildRS(inp, s, p.embdS, func(states, ids *tensor) *tensor {
+		ssm := b.reshape(states, p.dState, 1, p.dInner, states.ne[1])
+		return b.ssmScan(ssm, xs, dt, a, bm, cm, ids)
+	})
+	b.expand(b.cpy(
+		b.view1d(y, p.dState*p.dInner*nSeqs, xs.nb[3]*uint64(xs.ne[3])),
+		b.view1d(s, p.dState*p.dInner*nSeqs, 0)))
+	yv := b.view3d(y, p.dInner, nTok, nSeqs, xs.nb[2], xs.nb[3], 0)
+	yv = b.add(yv, b.mul(x, w("ssm_d")))
+	yv = b.glu(b.cont(z), yv)
+	cur = b.mm(w("ssm_out.weight"), yv, w("ssm_out.scale"))
+	return b.reshape(cur, cur.ne[0], nTok*nSeqs)
+}
+
+// mambaGraph mirrors src/models/mamba.cpp (Mamba-1 and Mamba-2).
+func mambaGraph(b *builder) {
+	gm := b.gm
+	inpL := b.inpEmbd()
+	rs := b.inpRS()
+	outIDs := b.inpOutIDs()
+	last := gm.nLayer - 1
+	for _, il := range b.layers {
+		cur := b.normRMS(inpL, gm.w(il, "attn_norm.weight"), nil)
+		if gm.arch == "mamba2" {
+			cur = b.mamba2Layer(rs, cur, il)
+		} else {
+			cur = b.mamba1Layer(rs, cur, il)
+		}
+		if il == last {
+			cur = b.getRows(cur, outIDs)
+			inpL = b.getRows(inpL, outIDs)
+		}
+		inpL = b.add(cur, inpL)
+	}
+	b.expand(b.output(inpL, b.normRMS))
+}
+
+// jambaGraph mirrors src/models/jamba.cpp: Mamba-1 and attention (no rope)
+// layers, each followed by a dense or softmax-routed MoE FFN.
+func jambaGraph(b *builder) {
+	gm := b.gm
+	inpL := b.inpEmbd()
+	rs := b.inpMemHybrid()
+	outIDs := b.inpOutIDs()
+	last := gm.nLayer - 1
+	for _, il := range b.layers {
+		cur := b.normRMS(inpL, gm.w(il, "attn_norm.weight"), nil)
+		if gm.nHeadKV[il] == 0 {
+			cur = b.mamba1Layer(rs, cur, il)
+		} else {
+			q, k, v := b.qkv(il, cur, gm.headK, gm.nHead[il], gm.nHeadKV[il])
+			cur = b.attnKV(il, false, gm.w(il, "attn_output.weight"), nil, q, k, v, attnOpts{})
+		}
+		if il == last {
+			cur = b.getRows(cur, outIDs)
+			inpL = b.getRows(inpL, outIDs)
+		}
+		ffnInp := b.add(inpL, cur)
+		cur = b.normRMS(ffnInp, gm.w(il, "ffn_norm.weight"), nil)
+		if gm.w(il, "ffn_gate_inp.weight") == nil {
+			cur = b.ffn(il, cur, "", ffnSiLU)
+		} else {
+			cur = b.moeFFN(il, cur, b.moeDefaults(il, moeOpts{wScale: gm.ds.wScale}))
+		}
+		inpL = b.add(ffnInp, cur)
+	}
+	b.expand(b.output(inpL, b.normRMS))
 }
