@@ -27,7 +27,12 @@ type computeSim struct {
 type simResult struct {
 	size   uint64
 	inputs uint64 // the graph's input leafs and the token embedding's rows
-	ok     bool
+	leafs  uint64 // the graph's input leafs alone
+	// tokens and embd are the inp_tokens and inp_embd leafs: the token
+	// ids only the host's GET_ROWS reads, and the embeddings input no
+	// node reads (build_inp_embd's unselected path).
+	tokens, embd uint64
+	ok           bool
 }
 
 func (m *model) sim() *computeSim {
@@ -71,8 +76,16 @@ func (s *computeSim) size(ub ubatch) (uint64, bool) {
 	r := simResult{size: v, ok: ok}
 	if ok {
 		for _, l := range w.c.leafs {
-			r.inputs += (l.nbytes() + cpuAlignment - 1) / cpuAlignment * cpuAlignment
+			n := (l.nbytes() + cpuAlignment - 1) / cpuAlignment * cpuAlignment
+			r.leafs += n
+			switch l.name {
+			case "inp_tokens":
+				r.tokens += n
+			case "inp_embd":
+				r.embd += n
+			}
 		}
+		r.inputs = r.leafs
 		if len(w.c.nodes) > 0 && w.c.nodes[0].op == opGetRows {
 			r.inputs += w.c.nodes[0].nbytes()
 		}
@@ -169,8 +182,14 @@ func (m *model) graphCompute(s Settings, rt Runtime, ub int, c cells) (low, poin
 // (the scheduler assigns inputs to the CPU backend, ggml-backend.cpp
 // ggml_backend_sched_backend_id_from_cur, and the token embedding's rows
 // are taken there: its weights stay on the host and GET_ROWS is not
-// offloaded).
-func (m *model) graphDevice(s Settings, rt Runtime, ub int, c cells, d, nGPU int, whole, inputsOnly bool, staging, low, point, high uint64) (uint64, uint64, uint64) {
+// offloaded). With pipeline parallelism the host keeps GGML_SCHED_MAX_COPIES
+// copies of every graph input (ggml-backend.cpp, ggml_backend_sched_split_graph:
+// with n_copies > 1 each input gets n_copies copies on its own backend,
+// allocated first and flagged as outputs, so never freed); the low bound is
+// the single copy llama.cpp falls back to when the pipelined buffers do not
+// fit (llama-context.cpp, sched_reserve: "retrying without pipeline
+// parallelism").
+func (m *model) graphDevice(s Settings, rt Runtime, ub int, c cells, d, nGPU int, whole, inputsOnly, pipeline bool, staging, low, point, high uint64) (uint64, uint64, uint64) {
 	switch {
 	case nGPU == 0:
 		if l, p, h, ok := m.graphCompute(s, rt, ub, c); ok {
@@ -181,7 +200,12 @@ func (m *model) graphDevice(s Settings, rt Runtime, ub int, c cells, d, nGPU int
 			return min(l, p-p/10), p + staging, max(h, p+p/10) + staging
 		}
 	case d == 0 && inputsOnly:
-		if in, ok := m.graphInputs(s, rt, ub, c); ok {
+		if r, ok := m.graphInputs(s, rt, ub, c); ok {
+			in := r.inputs
+			if pipeline {
+				p := in + (schedCopies-1)*(r.leafs-r.embd)
+				return in, p, p + p/10
+			}
 			return in, in, in + in/10
 		}
 	}
@@ -189,17 +213,18 @@ func (m *model) graphDevice(s Settings, rt Runtime, ub int, c cells, d, nGPU int
 }
 
 // graphInputs is what the graph's inputs and the token embedding's rows
-// take: the host's compute buffer when every layer and the output run on
-// GPUs.
-func (m *model) graphInputs(s Settings, rt Runtime, ub int, c cells) (uint64, bool) {
+// take (inputs; the leafs alone in leafs): the host's compute buffer when
+// every layer and the output run on GPUs.
+func (m *model) graphInputs(s Settings, rt Runtime, ub int, c cells) (simResult, bool) {
 	if _, known := archGraphs[m.h.Architecture]; !known && recurrentArch[m.h.Architecture] != "" {
-		return 0, false
+		return simResult{}, false
 	}
 	sim := m.sim()
-	if _, ok := sim.size(reserveBatch(s, rt, ub, s.NBatch, c)); !ok {
-		return 0, false
+	rb := reserveBatch(s, rt, ub, s.NBatch, c)
+	if _, ok := sim.size(rb); !ok {
+		return simResult{}, false
 	}
-	return sim.cache[reserveBatch(s, rt, ub, s.NBatch, c)].inputs, true
+	return sim.cache[rb], true
 }
 
 // compute approximates one device's compute buffer when GPUs share the
@@ -314,10 +339,21 @@ func opOffloadStaging(b *Breakdown, hostLayer []uint64, hostOutput uint64) uint6
 const schedCopies = 4
 
 // pipelineCopies is what pipeline parallelism adds to a GPU's compute
-// buffer: the extra copies of the inputs of its graph split, kept alive for
-// the whole graph: the activations it receives (n_embd × ubatch f32) and the
-// f32 attention masks (full and sliding-window).
-func pipelineCopies(embd uint64, ub, nKV, swaCells int) uint64 {
+// buffer. The scheduler gives every input of a graph split n_copies =
+// GGML_SCHED_MAX_COPIES copies on the split's backend, flagged as outputs
+// so the allocator never frees or reuses them (ggml-backend.cpp,
+// ggml_backend_sched_split_graph, pass 5): the activations the GPU receives
+// (n_embd × ubatch f32) and the graph inputs its layers read (masks, cell
+// indices, positions, rotations: the simulated graph's input leafs, which
+// is what a GPU attending every cache type reads; without a simulated graph,
+// the f32 masks). One copy is in the single-copy figure already. The token
+// ids stay with the host's GET_ROWS and the unused embeddings input is no
+// node's source: neither is copied.
+func (m *model) pipelineCopies(s Settings, rt Runtime, ub int, c cells, nKV int) uint64 {
 	u := uint64(ub)
-	return (schedCopies - 1) * (embd*u*4 + uint64(nKV)*u*4 + uint64(swaCells)*u*4)
+	act := m.h.EmbeddingLength * u * 4
+	if r, ok := m.graphInputs(s, rt, ub, c); ok {
+		return (schedCopies - 1) * (act + r.leafs - r.tokens - r.embd)
+	}
+	return (schedCopies - 1) * (act + uint64(nKV)*u*4 + uint64(c.swaSeq)*u*4)
 }
