@@ -99,10 +99,7 @@ func (b *builder) deltaNetLayer(d deltaNetSpec, inp *rsInput, cur *tensor, il in
 	nSeqs := inp.nSeqs
 	nTok := b.ub.nTokens / nSeqs
 
-	// build_qkvz (the fused attn_qkv / attn_gate path).
-	qkv := b.mulMat(w("attn_qkv.weight"), cur)
-	qkv = b.reshape(qkv, qkv.ne[0], nTok, nSeqs)
-	z := b.mulMat(w("attn_gate.weight"), cur)
+	qkv, z := b.qkvz(d, il, cur, nTok, nSeqs)
 
 	var beta, gate *tensor
 	if d.next {
@@ -167,4 +164,31 @@ func (b *builder) deltaNetLayer(d deltaNetSpec, inp *rsInput, cur *tensor, il in
 	normed = b.reshape(normed, headV*nV, nTok, nSeqs)
 	cur = b.mulMat(w("ssm_out.weight"), normed)
 	return b.reshape(cur, gm.nEmbd, nTok*nSeqs)
+}
+
+// qkvz mirrors build_qkvz: the attn_qkv and attn_gate projections, or, in
+// Qwen3-Next files converted before PR 18683 (2026-01-11), the single
+// ssm_in projection split per K head into Q, K, V and the gate z, made
+// contiguous and concatenated back into the convolution's input.
+func (b *builder) qkvz(d deltaNetSpec, il int, cur *tensor, nTok, nSeqs int64) (qkv, z *tensor) {
+	gm, p := b.gm, &b.gm.ssm
+	if wqkv := gm.w(il, "attn_qkv.weight"); wqkv != nil || !d.next {
+		qkv = b.mulMat(wqkv, cur)
+		qkv = b.reshape(qkv, qkv.ne[0], nTok, nSeqs)
+		return qkv, b.mulMat(gm.w(il, "attn_gate.weight"), cur)
+	}
+	headK, nK, nV := p.dState, p.nGroup, p.dtRank
+	headV := p.dInner / nV
+	perK := headV * nV / nK
+	mixed := b.mulMat(gm.w(il, "ssm_in.weight"), cur)
+	mixed = b.reshape(mixed, 2*headK+2*perK, nK, nTok, nSeqs)
+	view := func(ne0, off int64) *tensor {
+		return b.view4d(mixed, ne0, nK, nTok, nSeqs, mixed.nb[1], mixed.nb[2], mixed.nb[3], rowSize(mixed.typ, off))
+	}
+	q, k, v := view(headK, 0), view(headK, headK), view(perK, 2*headK)
+	z = b.cont(view(perK, 2*headK+perK))
+	q = b.contNd(q, headK*nK, nTok, nSeqs)
+	k = b.contNd(k, headK*nK, nTok, nSeqs)
+	v = b.contNd(v, headV*nV, nTok, nSeqs)
+	return b.concat(b.concat(q, k, 0), v, 0), z
 }

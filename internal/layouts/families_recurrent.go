@@ -1,14 +1,37 @@
 package layouts
 
-// Mamba-1 and Jamba, added for the compute model's recurrent graphs
-// (planner/graph_recurrent.go). Their layouts follow convert_hf_to_gguf.py's
-// MambaModel and JambaModel and the tensors src/models/mamba.cpp and
-// jamba.cpp load.
+// Mamba-1, Jamba and Qwen3-Next as converted before January 2026, added
+// for the compute model's recurrent graphs (planner/graph_recurrent.go,
+// graph_deltanet.go). Their layouts follow convert_hf_to_gguf.py's
+// MambaModel and JambaModel and the tensors src/models/mamba.cpp, jamba.cpp
+// and qwen3next.cpp load.
+
+import (
+	"fmt"
+	"strings"
+)
 
 func init() {
 	families["mamba"] = mamba1Model
 	families["jamba"] = jamba
+	next := families["qwen3next"]
+	families["qwen3next"] = func(b *builder) error {
+		if err := next(b); err != nil {
+			return err
+		}
+		if strings.HasPrefix(b.s.ID, qwen3nextLegacyID) {
+			qwen3nextLegacy(b)
+		}
+		return nil
+	}
 	models = append(models,
+		// qwen3next as converted before PR 18683 (2026-01-11): one
+		// ssm_in projection for Q, K, V and the gate (the files released
+		// in late 2025), no MTP layer.
+		model{Spec{ID: qwen3nextLegacyID, Source: "Qwen/Qwen3-Next-80B-A3B-Instruct config.json, converted before llama.cpp PR 18683 (ssm_in: mixed QKVZ, no MTP layer)", Arch: "qwen3next",
+			Layers: 48, Embd: 2048, FF: 5120, Heads: 16, HeadsKV: 2, HeadDim: 256, RopeDim: 64, Vocab: 151936, CtxTrain: 262144,
+			Experts: 512, ExpertsUsed: 10, ExpertFF: 512, SharedFF: 512, SSMConv: 4, SSMInner: 4096, SSMState: 128, SSMGroups: 16, SSMHeads: 32},
+			[]FileType{Q4_K_M}},
 		// mamba: Mamba-1 (selective scan over d_inner single-channel heads).
 		model{Spec{ID: "falcon-mamba-7b", Source: "tiiuae/falcon-mamba-7b config.json (B/C/dt RMS norms: ssm.dt_b_c_rms)", Arch: "mamba",
 			Layers: 64, Embd: 4096, Vocab: 65024, CtxTrain: 1 << 20, SSMConv: 4, SSMInner: 8192, SSMState: 16, SSMHeads: 256},
@@ -98,4 +121,27 @@ func jamba(b *builder) error {
 	}
 	b.output()
 	return nil
+}
+
+// qwen3nextLegacyID prefixes the Qwen3-Next layout of the older converter.
+const qwen3nextLegacyID = "qwen3-next-80b-a3b-2025"
+
+// qwen3nextLegacy turns the linear-attention layers' attn_qkv and
+// attn_gate into the single ssm_in (mixed QKVZ) the converter wrote before
+// PR 18683; qwen3next.cpp still loads it (build_qkvz's legacy path).
+func qwen3nextLegacy(b *builder) {
+	s := b.s
+	keyDim, valueDim := s.SSMState*s.SSMGroups, s.SSMState*s.SSMHeads
+	out := b.tensors[:0]
+	for _, t := range b.tensors {
+		il, err := layerOf(t.name)
+		switch {
+		case err == nil && strings.HasSuffix(t.name, ".attn_qkv.weight"):
+			t = tensor{fmt.Sprintf("blk.%d.ssm_in.weight", il), []uint64{uint64(s.Embd), uint64(2*keyDim + 2*valueDim)}}
+		case err == nil && strings.HasSuffix(t.name, ".attn_gate.weight"):
+			continue
+		}
+		out = append(out, t)
+	}
+	b.tensors = out
 }
