@@ -48,18 +48,48 @@ func (m *model) sim() *computeSim {
 	return m.graphs
 }
 
+// stateArchs are llama.cpp's recurrent and hybrid architectures
+// (src/llama-arch.cpp, llm_arch_is_recurrent and llm_arch_is_hybrid, build
+// 10587): without a graph of their own here the generic transformer's
+// would be wrong, so they keep the approximation.
+var stateArchs = map[string]bool{
+	"mamba": true, "mamba2": true, "rwkv6": true, "rwkv6qwen2": true, "rwkv7": true, "arwkv7": true,
+	"jamba": true, "falcon-h1": true, "plamo2": true, "granitehybrid": true, "lfm2": true, "lfm2moe": true,
+	"nemotron_h": true, "nemotron_h_moe": true, "qwen3next": true, "kimi-linear": true, "bailingmoe3": true,
+	"kimi-k3": true, "qwen35": true, "qwen35moe": true, "deepseek4": true, "minimax-01": true,
+}
+
+// generic reports whether the architecture may be sized from the generic
+// transformer graph: it has no graph of its own and keeps no recurrent
+// state.
+func generic(arch string) bool {
+	_, known := archGraphs[arch]
+	return !known && !stateArchs[arch] && recurrentArch[arch] == ""
+}
+
 // computeWarning says when the compute buffers are not from the
 // architecture's own graph: an architecture without one gets the generic
-// transformer's (±25%), a recurrent one or a file missing a tensor the
-// graph multiplies by the fitted approximation.
+// transformer's (±25%) if its tensors fit that graph; a recurrent or hybrid
+// one, or a file missing a tensor the graph multiplies by, the fitted
+// approximation.
 func (m *model) computeWarning() string {
-	if _, known := archGraphs[m.h.Architecture]; !known && recurrentArch[m.h.Architecture] != "" {
-		return fmt.Sprintf("compute buffers: the graph of the recurrent architecture %q is not modelled; they are an approximation with a ±10%% range", m.h.Architecture)
+	arch := m.h.Architecture
+	_, known := archGraphs[arch]
+	if !known && !generic(arch) {
+		return fmt.Sprintf("compute buffers: the graph of the recurrent or hybrid architecture %q is not modelled; they are an approximation with a ±10%% range", arch)
 	}
-	if _, known := archGraphs[m.h.Architecture]; !known {
-		return fmt.Sprintf("compute buffers: architecture %q has no graph of its own here; they are sized from a generic transformer graph with a ±25%% range", m.h.Architecture)
+	s := DefaultSettings()
+	c := cacheCells(m.h, s.NCtx, 1, s.NUbatch)
+	_, fits := m.sim().size(reserveBatch(s, RuntimeLlamaCpp, s.NUbatch, s.NBatch, c))
+	switch {
+	case known && fits:
+		return ""
+	case known:
+		return fmt.Sprintf("compute buffers: the file lacks a tensor the %q graph multiplies by (llama.cpp would not load it); they are an approximation with a ±10%% range", arch)
+	case !fits:
+		return fmt.Sprintf("compute buffers: architecture %q has no graph of its own here and its tensors do not fit the generic transformer's; they are an approximation with a ±10%% range", arch)
 	}
-	return ""
+	return fmt.Sprintf("compute buffers: architecture %q has no graph of its own here; they are sized from a generic transformer graph with a ±25%% range", arch)
 }
 
 // size returns the compute buffer of the graph for ub; ok is false when
@@ -140,7 +170,7 @@ func reserveBatch(s Settings, rt Runtime, ub, nOutputsMax int, c cells) ubatch {
 // graph for the others; older runtimes' recurrent graphs get ±10% (±25%
 // for the gated-DeltaNet ones).
 func (m *model) graphCompute(s Settings, rt Runtime, ub int, c cells) (low, point, high uint64, ok bool) {
-	if _, known := archGraphs[m.h.Architecture]; !known && recurrentArch[m.h.Architecture] != "" {
+	if _, known := archGraphs[m.h.Architecture]; !known && !generic(m.h.Architecture) {
 		return 0, 0, 0, false
 	}
 	sim := m.sim()
@@ -216,7 +246,7 @@ func (m *model) graphDevice(s Settings, rt Runtime, ub int, c cells, d, nGPU int
 // take (inputs; the leafs alone in leafs): the host's compute buffer when
 // every layer and the output run on GPUs.
 func (m *model) graphInputs(s Settings, rt Runtime, ub int, c cells) (simResult, bool) {
-	if _, known := archGraphs[m.h.Architecture]; !known && recurrentArch[m.h.Architecture] != "" {
+	if _, known := archGraphs[m.h.Architecture]; !known && !generic(m.h.Architecture) {
 		return simResult{}, false
 	}
 	sim := m.sim()

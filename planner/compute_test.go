@@ -130,8 +130,9 @@ func TestComputeGraphMissingWeights(t *testing.T) {
 }
 
 // An architecture without its own graph is sized from the generic
-// transformer's, with a ±25% range and a plan warning; a recurrent one
-// keeps the approximation and says so.
+// transformer's, with a ±25% range and a plan warning; a recurrent or
+// hybrid one, or a file without the tensors of its architecture's graph
+// (a llama file called mamba2), keeps the approximation and says so.
 func TestComputeUnknownArchitecture(t *testing.T) {
 	f, ok := openRef("synth-llama-gqa-Q4_K_M.gguf")
 	if !ok {
@@ -142,7 +143,7 @@ func TestComputeUnknownArchitecture(t *testing.T) {
 		arch     string
 		warn     bool
 		simulate bool
-	}{{"llama", false, true}, {"some-new-arch", true, true}, {"rwkv7", true, false}} {
+	}{{"llama", false, true}, {"some-new-arch", true, true}, {"rwkv7", true, false}, {"falcon-h1", true, false}, {"mamba2", true, false}} {
 		m := newModel(f)
 		m.h.Architecture = tt.arch
 		if w := m.computeWarning(); (w != "") != tt.warn {
