@@ -16,15 +16,17 @@ import (
 // graphModel holds a file's weights as external tensors, by layer and by
 // name without the "blk.N." prefix, built once per model.
 type graphModel struct {
-	layers  [][]namedTensor // per layer, in file order
-	global  map[string]*tensor
-	nLayer  int
-	nEmbd   int64
-	nVocab  int64
-	headK   int64 // n_embd_head_k
-	headV   int64
-	nHead   []int64
-	nHeadKV []int64
+	layers [][]namedTensor // per layer, in file order
+	global map[string]*tensor
+	nLayer int
+	nEmbd  int64
+	nVocab int64
+	// nEmbdInp is hparams.n_embd_inp(); deepstack n_deepstack_layers.
+	nEmbdInp, deepstack int64
+	headK               int64 // n_embd_head_k
+	headV               int64
+	nHead               []int64
+	nHeadKV             []int64
 	// nExpertUsed is hparams.n_expert_used.
 	nExpertUsed int64
 	arch        string
@@ -39,9 +41,12 @@ type graphModel struct {
 	// residualScale is hparams.f_residual_scale (granite): in-place
 	// scales of each block's output.
 	residualScale bool
-	hasPostNorms  bool
-	ds            mlaParams
-	ssm           ssmParams
+	// attnTemp is hparams.f_attn_temp_scale != 0 (mistral3's temperature
+	// tuning input).
+	attnTemp     bool
+	hasPostNorms bool
+	ds           mlaParams
+	ssm          ssmParams
 }
 
 // mlaParams are DeepSeek-V2/V3's attention and the routing hyperparameters
@@ -81,6 +86,11 @@ func newGraphModel(m *model) *graphModel {
 	gm.layers = make([][]namedTensor, n)
 	h := &m.h
 	gm.nEmbd = int64(h.EmbeddingLength)
+	// llama_hparams::n_embd_inp: deepstack layers widen the input.
+	if v, ok := m.f.Metadata.Uint(h.Architecture + ".n_deepstack_layers"); ok {
+		gm.deepstack = int64(min(v, 1<<10))
+	}
+	gm.nEmbdInp = gm.nEmbd * (1 + gm.deepstack)
 	gm.nVocab = int64(h.VocabSize)
 	gm.headK, gm.headV = int64(h.KeyLength), int64(h.ValueLength)
 	gm.nExpertUsed = int64(h.ExpertUsedCount)
@@ -103,6 +113,9 @@ func newGraphModel(m *model) *graphModel {
 	}
 	if v, ok := md.Float(pfx + "residual_scale"); ok && v != 0 {
 		gm.residualScale = true
+	}
+	if v, ok := md.Float(pfx + "attention.temperature_scale"); ok && v != 0 {
+		gm.attnTemp = true
 	}
 	ds := &gm.ds
 	ds.kvLora, ds.rope = int64(h.KVLoraRank), int64(h.RopeDimensionCount)
@@ -244,6 +257,9 @@ type builder struct {
 	layers []int
 	// inputs built once per graph (llm_graph_input_*)
 	attn *attnInput
+	// inpEmbdFull is the padded n_embd_inp-wide token rows of a deepstack
+	// model (res->t_inp_embd's source).
+	inpEmbdFull *tensor
 }
 
 // attnInput mirrors llm_graph_input_attn_kv(_iswa): index and mask inputs
@@ -259,17 +275,41 @@ type attnInput struct {
 // inpEmbd mirrors build_inp_embd: the token ids, the unused embeddings
 // input (a leaf that stays allocated: ggml_build_forward_select keeps
 // both), and the rows of the embedding matrix.
+//
+// Deepstack models (Qwen3-VL) take n_embd_inp = n_embd × (1 +
+// n_deepstack_layers) values per token: the token rows are padded to that
+// width and the graph continues on a view of the first n_embd, the rest
+// added to the first layers' outputs (b.inpEmbdFull).
 func (b *builder) inpEmbd() *tensor {
 	n := b.ub.nTokens
 	tokens := b.input(gguf.TypeI32, "inp_tokens", n, 1, 1, 1)
 	cur := b.getRows(b.gm.global["token_embd.weight"], tokens)
-	if !b.ub.rules.selectEmbd {
+	wide := b.gm.nEmbdInp > b.gm.nEmbd
+	if wide {
+		cur = b.pad(cur, b.gm.nEmbdInp-b.gm.nEmbd, 0, 0, 0)
+	}
+	if b.ub.rules.selectEmbd {
+		embd := b.input(gguf.TypeF32, "inp_embd", b.gm.nEmbdInp, n, 1, 1)
+		b.expand(cur)
+		b.expand(embd)
+	}
+	if wide {
+		b.inpEmbdFull = cur
+		cur = b.view2d(cur, b.gm.nEmbd, n, cur.nb[1], 0)
+		b.expand(cur)
+	}
+	return cur
+}
+
+// deepstack mirrors Qwen3-VL's deepstack: layer il < n_deepstack_layers
+// adds the il+1-th n_embd slice of the padded input embeddings
+// (src/models/qwen3vl.cpp, qwen3vlmoe.cpp).
+func (b *builder) deepstack(il int, cur *tensor) *tensor {
+	if b.inpEmbdFull == nil || int64(il) >= b.gm.deepstack {
 		return cur
 	}
-	embd := b.input(gguf.TypeF32, "inp_embd", b.gm.nEmbd, n, 1, 1)
-	b.expand(cur)
-	b.expand(embd)
-	return cur
+	ds := b.view2d(b.inpEmbdFull, b.gm.nEmbd, b.ub.nTokens, b.inpEmbdFull.nb[1], uint64(il+1)*uint64(b.gm.nEmbd)*4)
+	return b.add(cur, ds)
 }
 
 func (b *builder) inpPos(perEmbd int64) *tensor {

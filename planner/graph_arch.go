@@ -15,12 +15,15 @@ var archGraphs = map[string]archGraph{
 	// smollm3.cpp, phi3.cpp, starcoder2.cpp, olmo2.cpp, gemma2.cpp,
 	// gemma3.cpp, command-r.cpp, cohere2.cpp, granite.cpp, minicpm.cpp,
 	// exaone.cpp: pre-norm decoders told apart by decoderSpec.
-	"llama":      decoder(decoderSpec{moeNormW: true}),
-	"mistral3":   decoder(decoderSpec{moeNormW: true}),
-	"qwen2":      decoder(decoderSpec{}),
-	"qwen2moe":   decoder(decoderSpec{sharedGate: true}),
-	"qwen3":      decoder(decoderSpec{qkNorm: true}),
-	"qwen3moe":   decoder(decoderSpec{qkNorm: true, moeNormW: true}),
+	"llama":    decoder(decoderSpec{moeNormW: true}),
+	"mistral3": decoder(decoderSpec{moeNormW: true, attnTemp: true}), // mistral3.cpp
+	"qwen2":    decoder(decoderSpec{}),
+	"qwen2moe": decoder(decoderSpec{sharedGate: true}),
+	"qwen3":    decoder(decoderSpec{qkNorm: true}),
+	"qwen3moe": decoder(decoderSpec{qkNorm: true, moeNormW: true}),
+	// qwen3vl.cpp, qwen3vlmoe.cpp: Qwen3 with imrope and deepstack inputs.
+	"qwen3vl":    decoder(decoderSpec{qkNorm: true, mrope: true}),
+	"qwen3vlmoe": decoder(decoderSpec{qkNorm: true, moeNormW: true, mrope: true}),
 	"smollm3":    decoder(decoderSpec{noRope: smollm3NoRope}),
 	"phi3":       decoder(decoderSpec{qScale: true, act: ffnSwiGLUFused, residualFirst: true, moeNormW: true}), // SWA disabled (phi3.cpp load_arch_hparams)
 	"starcoder2": decoder(decoderSpec{layerNorm: true, act: ffnGELUSeq}),
@@ -84,6 +87,8 @@ type decoderSpec struct {
 	finalScale    bool // output logit scale or softcapping: in-place scales of the logits
 	moeNormW      bool // build_moe_ffn's norm_w
 	sharedGate    bool // qwen2moe: sigmoid-gated shared expert
+	mrope         bool // multi-section rope (LLAMA_ROPE_TYPE_MROPE / IMROPE): four positions per token
+	attnTemp      bool // mistral3: Q scaled by the attn_scale input when the file sets attention.temperature_scale
 }
 
 // ffnGELUSeq is build_ffn with up, no gate, GELU (starcoder2).
@@ -107,7 +112,15 @@ func (b *builder) decoder(d decoderSpec) {
 	if d.embdScale {
 		inpL = b.scale(inpL)
 	}
-	pos := b.inpPos(1)
+	perEmbd := int64(1)
+	if d.mrope {
+		perEmbd = 4
+	}
+	pos := b.inpPos(perEmbd)
+	var attnScale *tensor
+	if d.attnTemp && gm.attnTemp {
+		attnScale = b.input(gguf.TypeF32, "attn_scale", 1, 1, b.ub.nTokens, 1)
+	}
 	iswa := d.iswa && b.ub.nKVSWA > 0 && gm.anySWA
 	b.inpAttnKV(iswa)
 	outIDs := b.inpOutIDs()
@@ -150,6 +163,9 @@ func (b *builder) decoder(d decoderSpec) {
 		}
 		if d.qScale {
 			q = b.scale(q)
+		}
+		if attnScale != nil {
+			q = b.mul(q, attnScale)
 		}
 		cur = b.attnKV(il, swa, gm.w(il, "attn_output.weight"), gm.w(il, "attn_output.bias"), q, k, v, attnOpts{softcap: gm.attnSoftcap})
 		if il == last {
@@ -194,6 +210,7 @@ func (b *builder) decoder(d decoderSpec) {
 		} else {
 			inpL = b.add(cur, ffnInp)
 		}
+		inpL = b.deepstack(il, inpL)
 	}
 	out := b.outputNorm(inpL, norm)
 	if d.finalScale && (gm.logitScale || gm.finalSoftcap) {

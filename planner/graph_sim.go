@@ -61,6 +61,9 @@ func (gm *graphModel) reducedLayers() []int {
 		if gm.arch == "smollm3" && smollm3NoRope(il) {
 			h ^= 0x27d4eb2f
 		}
+		if int64(il) < gm.deepstack {
+			h ^= 0x165667b1
+		}
 		sig[il] = h
 	}
 	for p := 1; p <= 8 && p < n; p++ {

@@ -1,10 +1,10 @@
 package layouts
 
-// Mamba-1, Jamba and Qwen3-Next as converted before January 2026, added
+// Mamba-1, Qwen3-VL and Qwen3-Next as converted before January 2026, added
 // for the compute model's recurrent graphs (planner/graph_recurrent.go,
 // graph_deltanet.go). Their layouts follow convert_hf_to_gguf.py's
-// MambaModel and JambaModel and the tensors src/models/mamba.cpp, jamba.cpp
-// and qwen3next.cpp load.
+// MambaModel and Qwen3VLTextModel and the tensors src/models/mamba.cpp,
+// qwen3vl.cpp and qwen3next.cpp load.
 
 import (
 	"fmt"
@@ -13,7 +13,8 @@ import (
 
 func init() {
 	families["mamba"] = mamba1Model
-	families["jamba"] = jamba
+	families["qwen3vl"] = qwen3vl
+	families["qwen3vlmoe"] = qwen3vl
 	next := families["qwen3next"]
 	families["qwen3next"] = func(b *builder) error {
 		if err := next(b); err != nil {
@@ -25,6 +26,18 @@ func init() {
 		return nil
 	}
 	models = append(models,
+		// qwen3vl / qwen3vlmoe: the text model of Qwen3-VL (the vision
+		// tower goes to the mmproj file), deepstack inputs for 3 layers.
+		model{Spec{ID: "qwen3-vl-8b", Source: "Qwen/Qwen3-VL-8B-Instruct text_config (deepstack_visual_indexes 8, 16, 24)", Arch: "qwen3vl",
+			Layers: 36, Embd: 4096, FF: 12288, Heads: 32, HeadsKV: 8, HeadDim: 128, Vocab: 151936, CtxTrain: 262144},
+			[]FileType{Q4_K_M, Q8_0}},
+		model{Spec{ID: "qwen3-vl-4b", Source: "Qwen/Qwen3-VL-4B-Instruct text_config (tied)", Arch: "qwen3vl",
+			Layers: 36, Embd: 2560, FF: 9728, Heads: 32, HeadsKV: 8, HeadDim: 128, Vocab: 151936, CtxTrain: 262144, Tied: true},
+			[]FileType{Q4_K_M}},
+		model{Spec{ID: "qwen3-vl-30b-a3b", Source: "Qwen/Qwen3-VL-30B-A3B-Instruct text_config (128 experts top 8)", Arch: "qwen3vlmoe",
+			Layers: 48, Embd: 2048, FF: 6144, Heads: 32, HeadsKV: 4, HeadDim: 128, Vocab: 151936, CtxTrain: 262144,
+			Experts: 128, ExpertsUsed: 8, ExpertFF: 768},
+			[]FileType{Q4_K_M}},
 		// qwen3next as converted before PR 18683 (2026-01-11): one
 		// ssm_in projection for Q, K, V and the gate (the files released
 		// in late 2025), no MTP layer.
@@ -39,12 +52,6 @@ func init() {
 		model{Spec{ID: "mamba-2.8b", Source: "state-spaces/mamba-2.8b-hf config.json (tied, time_step_rank 160)", Arch: "mamba",
 			Layers: 64, Embd: 2560, Vocab: 50280, CtxTrain: 1 << 20, Tied: true, SSMConv: 4, SSMInner: 5120, SSMState: 16, SSMHeads: 160},
 			[]FileType{Q8_0, F16}},
-		// jamba: Mamba-1 layers with attention every 8th (offset 4) and
-		// experts every 2nd (offset 1).
-		model{Spec{ID: "jamba-v0.1", Source: "ai21labs/Jamba-v0.1 config.json (Jamba-Mini-1.7 has the same shape)", Arch: "jamba",
-			Layers: 32, Embd: 4096, FF: 14336, Heads: 32, HeadsKV: 8, HeadsKVArr: every(32, 8, 4, 8), Vocab: 65536, CtxTrain: 262144,
-			Experts: 16, ExpertsUsed: 2, ExpertFF: 14336, SSMConv: 4, SSMInner: 8192, SSMState: 16, SSMHeads: 256},
-			[]FileType{Q4_K_M, IQ4_XS}},
 	)
 }
 
@@ -57,23 +64,15 @@ func (b *builder) mamba1Keys() {
 	b.akv("ssm.time_step_rank", uint32(s.SSMHeads))
 }
 
-// mamba1 adds a Mamba-1 mixer (src/models/mamba.cpp, jamba.cpp); norms
-// adds Jamba's dt/B/C RMS norm weights.
-func (b *builder) mamba1(il int, norms bool) {
+// mamba1Mixer adds a Mamba-1 mixer (src/models/mamba.cpp).
+func (b *builder) mamba1Mixer(il int) {
 	s := b.s
 	b.l(il, "ssm_in.weight", s.Embd, 2*s.SSMInner)
 	b.l(il, "ssm_conv1d.weight", s.SSMConv, s.SSMInner)
 	b.l(il, "ssm_conv1d.bias", s.SSMInner)
 	b.l(il, "ssm_x.weight", s.SSMInner, s.SSMHeads+2*s.SSMState)
-	if norms {
-		b.l(il, "ssm_dt_norm.weight", s.SSMHeads)
-	}
 	b.l(il, "ssm_dt.weight", s.SSMHeads, s.SSMInner)
 	b.l(il, "ssm_dt.bias", s.SSMInner)
-	if norms {
-		b.l(il, "ssm_b_norm.weight", s.SSMState)
-		b.l(il, "ssm_c_norm.weight", s.SSMState)
-	}
 	b.l(il, "ssm_a", s.SSMState, s.SSMInner)
 	b.l(il, "ssm_d", s.SSMInner)
 	b.l(il, "ssm_out.weight", s.SSMInner, s.Embd)
@@ -91,33 +90,7 @@ func mamba1Model(b *builder) error {
 	b.embed()
 	for il := range s.Layers {
 		b.norm(il, "attn_norm")
-		b.mamba1(il, false)
-	}
-	b.output()
-	return nil
-}
-
-// jamba is Jamba (src/models/jamba.cpp): Mamba-1 layers with dt/B/C norm
-// weights, attention layers without rope, every layer followed by a dense
-// or MoE FFN.
-func jamba(b *builder) error {
-	s := b.s
-	b.rmsEps()
-	b.mamba1Keys()
-	b.embed()
-	for il := range s.Layers {
-		b.norm(il, "attn_norm")
-		if s.headsKV(il) > 0 {
-			b.qkv(il, false)
-		} else {
-			b.mamba1(il, true)
-		}
-		b.norm(il, "ffn_norm")
-		if il%2 == 1 {
-			b.experts(il, s.ExpertFF)
-		} else {
-			b.mlp(il, s.FF)
-		}
+		b.mamba1Mixer(il)
 	}
 	b.output()
 	return nil
@@ -144,4 +117,14 @@ func qwen3nextLegacy(b *builder) {
 		out = append(out, t)
 	}
 	b.tensors = out
+}
+
+// qwen3vl is the text model of Qwen3-VL and Qwen3-VL-MoE
+// (src/models/qwen3vl.cpp, qwen3vlmoe.cpp): Qwen3's tensors, imrope
+// sections and the deepstack layer count (Qwen3VLTextModel in the
+// converter).
+func qwen3vl(b *builder) error {
+	b.akv("rope.dimension_sections", []int32{24, 20, 20, 0})
+	b.akv("n_deepstack_layers", uint32(3))
+	return qwen3(b)
 }
