@@ -17,7 +17,17 @@ import (
 // and shown in docs/accuracy.md, not enforced.
 const checkCompute = true
 
-var computeGaps = map[string]string{}
+var computeGaps = map[string]string{
+	"gemma4":  "no graph of its own yet (added to the zoo after the compute model): generic transformer",
+	"gemma3n": "no graph of its own yet (AltUp, LAuReL, per-layer inputs): generic transformer",
+}
+
+// computeGapLayouts are single layouts whose graph is not modelled while
+// their architecture's is.
+var computeGapLayouts = map[string]string{
+	"deepseek-v2-lite-legacy-q4_k_m": "DeepSeek converted before MLA-aware conversion: the plain multi-head graph, not modelled",
+	"deepseek-v3-legacy-q2_k":        "DeepSeek converted before MLA-aware conversion: the plain multi-head graph, not modelled",
+}
 
 // TestZoo compares every row of the generated-zoo ground truth
 // (testdata/planner/zoo, measured with upstream llama.cpp build 10587)
@@ -53,7 +63,7 @@ func TestZoo(t *testing.T) {
 			if fg.Name == "compute" {
 				computeErrs[r.Arch] = append(computeErrs[r.Arch], fg.Err())
 			}
-			if (fg.Name == "compute" || fg.Name == "total") && (!checkCompute || computeGaps[r.Arch] != "") {
+			if (fg.Name == "compute" || fg.Name == "total") && (!checkCompute || computeGaps[r.Arch] != "" || computeGapLayouts[r.Layout] != "") {
 				continue
 			}
 			if !fg.OK() {
