@@ -54,10 +54,13 @@ type graphModel struct {
 // load_arch_hparams).
 type mlaParams struct {
 	headK, rope, kvLora int64 // n_embd_head_k_mla, n_rot, kv_lora_rank
-	denseLead           int
-	normW, wScale       bool
-	gating              moeGating
-	groups, groupsUsed  int64
+	// mla is hparams.is_mla(): the file gives the MLA head sizes (the
+	// absorbed graph); older conversions get the plain multi-head one.
+	mla                bool
+	denseLead          int
+	normW, wScale      bool
+	gating             moeGating
+	groups, groupsUsed int64
 }
 
 // namedTensor is a layer's weight under its name without "blk.N.": the
@@ -119,6 +122,7 @@ func newGraphModel(m *model) *graphModel {
 	}
 	ds := &gm.ds
 	ds.kvLora, ds.rope = int64(h.KVLoraRank), int64(h.RopeDimensionCount)
+	ds.mla = m.isMLA()
 	ds.headK = int64(h.KeyLengthMLA)
 	if ds.headK == 0 {
 		ds.headK = int64(h.KeyLength)

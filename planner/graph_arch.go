@@ -243,8 +243,16 @@ func deepseek2Graph(b *builder) {
 	gm := b.gm
 	h := &gm.ds
 	inpL := b.inpEmbd()
+	var attnScale *tensor
+	if gm.attnTemp {
+		attnScale = b.input(gguf.TypeF32, "attn_scale", 1, 1, b.ub.nTokens, 1)
+	}
 	pos := b.inpPos(1)
-	b.inpAttnK()
+	if h.mla {
+		b.inpAttnK()
+	} else {
+		b.inpAttnKV(false)
+	}
 	outIDs := b.inpOutIDs()
 	last := gm.nLayer - 1
 	n := b.ub.nTokens
@@ -267,17 +275,11 @@ func deepseek2Graph(b *builder) {
 		kPE := b.view3d(kvPE, h.rope, 1, n, rs, rs, rowSize(kvPE.typ, h.kvLora))
 		kPE = b.rope(kPE, pos, nil)
 		kvCmpr = b.normRMS(kvCmpr, gm.w(il, "attn_kv_a_norm.weight"), nil)
-		nope := h.headK - h.rope
-		qNope := b.view3d(q, nope, nHead, n, q.nb[1], q.nb[2], 0)
-		qPE := b.view3d(q, h.rope, nHead, n, q.nb[1], q.nb[2], rowSize(q.typ, nope))
-		qPE = b.rope(qPE, pos, nil)
-		qNope = b.permute(qNope, 0, 2, 1, 3)
-		absorbed := b.mulMat(gm.w(il, "attn_k_b.weight"), qNope)
-		absorbed = b.permute(absorbed, 0, 2, 1, 3)
-		qCur := b.concat(absorbed, qPE, 0)
-		kvCmpr = b.reshape(kvCmpr, h.kvLora, 1, n)
-		kCur := b.concat(kvCmpr, kPE, 0)
-		cur = b.attnK(il, gm.w(il, "attn_output.weight"), qCur, kCur, kvCmpr, attnOpts{vMLA: gm.w(il, "attn_v_b.weight")})
+		if !h.mla {
+			cur = b.deepseek2MHA(il, q, kvCmpr, kPE, pos, attnScale)
+		} else {
+			cur = b.deepseek2MLA(il, q, kvCmpr, kPE, pos, attnScale)
+		}
 		if il == last {
 			cur = b.getRows(cur, outIDs)
 			inpSA = b.getRows(inpSA, outIDs)
@@ -297,6 +299,50 @@ func deepseek2Graph(b *builder) {
 		inpL = b.add(cur, ffnInp)
 	}
 	b.expand(b.output(inpL, b.normRMS))
+}
+
+// deepseek2MLA is deepseek2.cpp's absorbed attention (hparams.is_mla):
+// the query's no-rope part multiplied into the latent space, attending a
+// K-only cache of latent plus rope part, V a view of it, and the output
+// mapped back through attn_v_b.
+func (b *builder) deepseek2MLA(il int, q, kvCmpr, kPE, pos, attnScale *tensor) *tensor {
+	gm, h, n := b.gm, &b.gm.ds, b.ub.nTokens
+	nHead := gm.nHead[il]
+	nope := h.headK - h.rope
+	qNope := b.view3d(q, nope, nHead, n, q.nb[1], q.nb[2], 0)
+	qPE := b.view3d(q, h.rope, nHead, n, q.nb[1], q.nb[2], rowSize(q.typ, nope))
+	qPE = b.rope(qPE, pos, nil)
+	qNope = b.permute(qNope, 0, 2, 1, 3)
+	absorbed := b.mulMat(gm.w(il, "attn_k_b.weight"), qNope)
+	absorbed = b.permute(absorbed, 0, 2, 1, 3)
+	qCur := b.concat(absorbed, qPE, 0)
+	kvCmpr = b.reshape(kvCmpr, h.kvLora, 1, n)
+	kCur := b.concat(kvCmpr, kPE, 0)
+	if attnScale != nil {
+		qCur = b.mul(qCur, attnScale)
+	}
+	return b.attnK(il, gm.w(il, "attn_output.weight"), qCur, kCur, kvCmpr, attnOpts{vMLA: gm.w(il, "attn_v_b.weight")})
+}
+
+// deepseek2MHA is deepseek2.cpp's attention for files converted before
+// MLA-aware conversion (no attn_k_b / attn_v_b, is_mla false): the latent
+// decompressed by attn_kv_b into per-head K and V, the rope part repeated
+// over the heads, a plain K/V cache of n_head heads ("MLA without the
+// absorption optimization converts into MHA").
+func (b *builder) deepseek2MHA(il int, q, kvCmpr, kPE, pos, attnScale *tensor) *tensor {
+	gm, h, n := b.gm, &b.gm.ds, b.ub.nTokens
+	nHead := gm.nHead[il]
+	nope, hv := h.headK-h.rope, gm.headV
+	kv := b.mulMat(gm.w(il, "attn_kv_b.weight"), kvCmpr)
+	row := rowSize(kv.typ, nope+hv)
+	kNope := b.view3d(kv, nope, nHead, n, row, row*uint64(nHead), 0)
+	v := b.cont(b.view3d(kv, hv, nHead, n, row, row*uint64(nHead), rowSize(kv.typ, nope)))
+	qCur := b.rope(q, pos, nil)
+	kCur := b.concat(kNope, b.repeat4d(kPE, h.rope, nHead, n, 1), 0)
+	if attnScale != nil {
+		qCur = b.mul(qCur, attnScale)
+	}
+	return b.attnKV(il, false, gm.w(il, "attn_output.weight"), nil, qCur, kCur, v, attnOpts{})
 }
 
 // glm4moeGraph mirrors src/models/glm4-moe.cpp: optional Q/K norms, the

@@ -24,10 +24,7 @@ var computeGaps = map[string]string{
 
 // computeGapLayouts are single layouts whose graph is not modelled while
 // their architecture's is.
-var computeGapLayouts = map[string]string{
-	"deepseek-v2-lite-legacy-q4_k_m": "DeepSeek converted before MLA-aware conversion: the plain multi-head graph, not modelled",
-	"deepseek-v3-legacy-q2_k":        "DeepSeek converted before MLA-aware conversion: the plain multi-head graph, not modelled",
-}
+var computeGapLayouts = map[string]string{}
 
 // TestZoo compares every row of the generated-zoo ground truth
 // (testdata/planner/zoo, measured with upstream llama.cpp build 10587)
