@@ -27,6 +27,10 @@ type graphModel struct {
 	headV               int64
 	nHead               []int64
 	nHeadKV             []int64
+	// headKL and headVL are each layer's head sizes (n_embd_head_k(il));
+	// kvFromStart is n_layer_kv_from_start.
+	headKL, headVL []int64
+	kvFromStart    int
 	// nExpertUsed is hparams.n_expert_used.
 	nExpertUsed int64
 	arch        string
@@ -141,6 +145,25 @@ func newGraphModel(m *model) *graphModel {
 	gu, _ := md.Uint(pfx + "expert_group_used_count")
 	ds.groups, ds.groupsUsed = int64(min(g, 1<<20)), int64(min(gu, 1<<20))
 	gm.ssm = newSSMParams(m)
+	// Per-layer head sizes: gemma4's sliding-window layers have their own
+	// (attention.key_length_swa); layers from n_layer_kv_from_start on
+	// share an earlier layer's cache (attention.shared_kv_layers).
+	kSWA, okK := md.Uint(pfx + "attention.key_length_swa")
+	vSWA, okV := md.Uint(pfx + "attention.value_length_swa")
+	gm.headKL, gm.headVL = make([]int64, n), make([]int64, n)
+	for il := range n {
+		gm.headKL[il], gm.headVL[il] = gm.headK, gm.headV
+		if gm.swa[il] && okK && kSWA > 0 {
+			gm.headKL[il] = int64(min(kSWA, 1<<20))
+		}
+		if gm.swa[il] && okV && vSWA > 0 {
+			gm.headVL[il] = int64(min(vSWA, 1<<20))
+		}
+	}
+	gm.kvFromStart = n
+	if v, ok := md.Uint(pfx + "attention.shared_kv_layers"); ok && v > 0 && v < uint64(n) {
+		gm.kvFromStart = n - int(v)
+	}
 	gm.nHead = make([]int64, n)
 	gm.nHeadKV = make([]int64, n)
 	for il := range n {
@@ -344,23 +367,47 @@ func (b *builder) kqMask(nKV int64) *tensor {
 }
 
 // rotInputs mirrors llama_kv_cache's build_input_k_rot / _v_rot: Hadamard
-// rotations for quantized caches whose head size is a multiple of 64
-// (llama-kv-cache.cpp, attn_rot_k / attn_rot_v).
-func (b *builder) rotInputs() (k, v *tensor) {
+// rotations for a quantized cache whose layers share one head size, a
+// multiple of 64 (llama-kv-cache.cpp, attn_rot_k / attn_rot_v over
+// n_embd_head_k_all: the K rotation is the largest power of two dividing
+// it, the V one 64). cache selects the layers: the sliding-window ones
+// (1), the others (0), or all (-1).
+func (b *builder) rotInputs(cache int) (k, v *tensor) {
 	if !b.ub.rules.kvRotation {
 		return nil, nil
 	}
-	if b.ub.kt.BlockSize() > 1 && b.gm.headK > 0 && b.gm.headK%64 == 0 {
+	gm := b.gm
+	var hk, hv int64
+	for il := range gm.nLayer {
+		if gm.recr[il] || gm.nHeadKV[il] == 0 || il >= gm.kvFromStart || cache >= 0 && gm.swa[il] != (cache == 1) {
+			continue
+		}
+		hk = commonHead(hk, gm.headKL[il])
+		hv = commonHead(hv, gm.headVL[il])
+	}
+	if b.ub.kt.BlockSize() > 1 && hk > 0 && gm.headK%64 == 0 {
 		nrot := int64(64)
-		for b.gm.headK%(nrot*2) == 0 {
+		for hk%(nrot*2) == 0 {
 			nrot *= 2
 		}
 		k = b.input(gguf.TypeF32, "attn_inp_k_rot", nrot, nrot, 1, 1)
 	}
-	if b.ub.vt.BlockSize() > 1 && b.gm.headV > 0 && b.gm.headV%64 == 0 {
+	if b.ub.vt.BlockSize() > 1 && hv > 0 && gm.headV%64 == 0 {
 		v = b.input(gguf.TypeF32, "attn_inp_v_rot", 64, 64, 1, 1)
 	}
 	return k, v
+}
+
+// commonHead folds a layer's head size into a cache's n_embd_head_*_all:
+// 0 before the first layer, -1 once two layers differ.
+func commonHead(all, h int64) int64 {
+	switch {
+	case all == 0:
+		return h
+	case all != h:
+		return -1
+	}
+	return all
 }
 
 // idxInputs mirrors build_input_k_idxs / build_input_v_idxs: i64 cell
@@ -380,7 +427,7 @@ func (b *builder) idxInputs() (k, v *tensor) {
 func (b *builder) nEmbdVGQAMax() int64 {
 	var m int64
 	for il := range b.gm.nLayer {
-		m = max(m, b.gm.headV*b.gm.nHeadKV[il])
+		m = max(m, b.gm.headVL[il]*b.gm.nHeadKV[il])
 	}
 	return m
 }
@@ -394,9 +441,11 @@ func (b *builder) inpAttnKV(iswa bool) *attnInput {
 		a.kIdxsSWA, a.vIdxsSWA = b.idxInputs()
 		a.maskSWA = b.kqMask(b.ub.nKVSWA)
 	}
-	a.kRot, a.vRot = b.rotInputs()
 	if iswa {
-		a.kRotSWA, a.vRotSWA = b.rotInputs()
+		a.kRot, a.vRot = b.rotInputs(0)
+		a.kRotSWA, a.vRotSWA = b.rotInputs(1)
+	} else {
+		a.kRot, a.vRot = b.rotInputs(-1)
 	}
 	b.attn = a
 	return a

@@ -55,6 +55,7 @@ var archGraphs = map[string]archGraph{
 	"qwen35":        deltaNetGraph(deltaNetSpec{mrope: true}),
 	"qwen35moe":     deltaNetGraph(deltaNetSpec{mrope: true}),
 	"llama4":        llama4Graph,
+	"gemma4":        gemma4Graph,
 }
 
 // output mirrors the tail every decoder shares: the final norm (an output

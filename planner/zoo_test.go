@@ -18,7 +18,6 @@ import (
 const checkCompute = true
 
 var computeGaps = map[string]string{
-	"gemma4":  "no graph of its own yet (added to the zoo after the compute model): generic transformer",
 	"gemma3n": "no graph of its own yet (AltUp, LAuReL, per-layer inputs): generic transformer",
 }
 
