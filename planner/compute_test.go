@@ -167,7 +167,7 @@ func TestComputeUnknownArchitecture(t *testing.T) {
 func TestReducedLayersZoo(t *testing.T) {
 	ids := []string{"mamba2-2.7b-q8_0", "nemotron-h-8b-q4_k_m", "nemotron-nano-9b-v2-q4_k_m", "granite-4.0-h-tiny-q4_k_m",
 		"lfm2-1.2b-q8_0", "qwen3-next-80b-a3b-q4_k_m", "qwen3.5-9b-q4_k_m", "qwen3.5-35b-a3b-q4_k_m", "llama-4-scout-q4_k_m",
-		"gpt-oss-20b-q8_0", "gemma-4-e2b-q4_k_m", "gemma-4-31b-q4_k_m", "qwen3-vl-8b-q4_k_m", "deepseek-v3-legacy-q2_k", "jamba-mini-1.7-q4_k_m", "falcon-mamba-7b-q4_k_m"}
+		"gpt-oss-20b-q8_0", "gemma-4-e2b-q4_k_m", "gemma-4-31b-q4_k_m", "gemma-3n-e4b-q4_k_m", "qwen3-vl-8b-q4_k_m", "deepseek-v3-legacy-q2_k", "jamba-mini-1.7-q4_k_m", "falcon-mamba-7b-q4_k_m"}
 	for _, id := range ids {
 		spec, ok := layouts.ByID(id)
 		if !ok {

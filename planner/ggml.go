@@ -462,6 +462,11 @@ func (c *ctx) pad(a *tensor, p0, p1, p2, p3 int64) *tensor {
 	return c.op(opPad, c.newTensor(a.typ, a.ne[0]+p0, a.ne[1]+p1, a.ne[2]+p2, a.ne[3]+p3), a)
 }
 
+// mean mirrors ggml_mean: one value per row, like ggml_sum_rows.
+func (c *ctx) mean(a *tensor) *tensor {
+	return c.op(opOther, c.newTensor(a.typ, 1, a.ne[1], a.ne[2], a.ne[3]), a)
+}
+
 func (c *ctx) sumRows(a *tensor) *tensor {
 	return c.op(opSumRows, c.newTensor(a.typ, 1, a.ne[1], a.ne[2], a.ne[3]), a)
 }

@@ -164,6 +164,9 @@ func newGraphModel(m *model) *graphModel {
 	if v, ok := md.Uint(pfx + "attention.shared_kv_layers"); ok && v > 0 && v < uint64(n) {
 		gm.kvFromStart = n - int(v)
 	}
+	if h.Architecture == "gemma3n" {
+		gm.kvFromStart = min(n, 20) // gemma3n.cpp: n_layer_kv_from_start = 20
+	}
 	gm.nHead = make([]int64, n)
 	gm.nHeadKV = make([]int64, n)
 	for il := range n {

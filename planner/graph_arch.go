@@ -56,6 +56,7 @@ var archGraphs = map[string]archGraph{
 	"qwen35moe":     deltaNetGraph(deltaNetSpec{mrope: true}),
 	"llama4":        llama4Graph,
 	"gemma4":        gemma4Graph,
+	"gemma3n":       gemma3nGraph,
 }
 
 // output mirrors the tail every decoder shares: the final norm (an output

@@ -133,3 +133,133 @@ func (b *builder) attnShared(il int, swa bool, wo, q *tensor, head, nKV int64) *
 	}
 	return cur
 }
+
+// gemma3nGraph mirrors src/models/gemma3n.cpp: the embeddings stacked
+// into n_altup AltUp streams, each layer predicting the streams from a
+// router over the active one, attention (Q/K norms, V norm, layers from 20
+// on reusing an earlier cache) and LAuReL on the active stream, a GELU FFN
+// with Gaussian top-k sparsity on the first 10 layers, the correction of
+// every stream, and the per-layer input gate; the streams are merged back
+// before the output rows are selected.
+func gemma3nGraph(b *builder) {
+	gm := b.gm
+	proj := gm.global["altup_proj.weight"]
+	if proj == nil {
+		panic(errMissingTensor{})
+	}
+	nAlt := proj.ne[2] + 1
+	n, nEmbd := b.ub.nTokens, gm.nEmbd
+	inpL := b.scale(b.inpEmbd())
+	pos := b.inpPos(1)
+	iswa := gm.anySWA && b.ub.nKVSWA > 0
+	b.inpAttnKV(iswa)
+	perLayer := b.gemma4PerLayerInputs(gm.global["per_layer_token_embd.weight"], inpL)
+	target := b.magnitude(inpL)
+	added := b.mulMat(proj, b.repeat4d(inpL, nEmbd, n, nAlt-1, 1))
+	added = b.div(b.mul(added, target), b.magnitude(added))
+	inpL = b.concat(inpL, added, 2)
+	for _, il := range b.layers {
+		head, nHead, nKV := gm.headKL[il], gm.nHead[il], gm.nHeadKV[il]
+		swa := iswa && gm.swa[il]
+		pred := b.altupPredict(inpL, il, nAlt)
+		active := b.slice2d(pred, 0)
+		cur := b.normRMS(active, gm.w(il, "attn_norm.weight"), nil)
+		laurel := b.mulMat(gm.w(il, "laurel_r.weight"), b.mulMat(gm.w(il, "laurel_l.weight"), cur))
+		laurel = b.add(b.normRMS(laurel, gm.w(il, "laurel_post_norm.weight"), nil), cur)
+		if il < gm.kvFromStart {
+			q, k, v := b.qkv(il, cur, head, nHead, nKV)
+			q = b.normRMS(q, gm.w(il, "attn_q_norm.weight"), nil)
+			k = b.normRMS(k, gm.w(il, "attn_k_norm.weight"), nil)
+			v = b.rmsNorm(v)
+			q = b.rope(q, pos, nil)
+			k = b.rope(k, pos, nil)
+			cur = b.attnKV(il, swa, gm.w(il, "attn_output.weight"), nil, q, k, v, attnOpts{})
+		} else {
+			q := b.reshape(b.mulMat(gm.w(il, "attn_q.weight"), cur), head, nHead, n)
+			q = b.rope(b.normRMS(q, gm.w(il, "attn_q_norm.weight"), nil), pos, nil)
+			cur = b.attnShared(il, swa, gm.w(il, "attn_output.weight"), q, head, nKV)
+		}
+		cur = b.normRMS(cur, gm.w(il, "post_attention_norm.weight"), nil)
+		cur = b.add(cur, active)
+		attnLaurel := b.scale(b.add(cur, laurel))
+		cur = b.normRMS(attnLaurel, gm.w(il, "ffn_norm.weight"), nil)
+		up := b.mulMat(gm.w(il, "ffn_up.weight"), cur)
+		gate := b.mulMat(gm.w(il, "ffn_gate.weight"), cur)
+		if il < 10 { // n_layer_sparsity
+			gate = b.gaussianTopK(gate)
+		}
+		cur = b.mul(up, b.unary(gate))
+		cur = b.mulMat(gm.w(il, "ffn_down.weight"), cur)
+		cur = b.normRMS(cur, gm.w(il, "post_ffw_norm.weight"), nil)
+		corrected := b.altupCorrect(pred, b.add(cur, attnLaurel), il, nAlt)
+		first := b.mul(b.slice2d(corrected, 0), gm.w(il, "altup_correct_scale.weight"))
+		first = b.unary(b.mulMat(gm.w(il, "inp_gate.weight"), first))
+		first = b.mul(first, b.slice2d(perLayer, int64(il)))
+		first = b.mulMat(gm.w(il, "proj.weight"), first)
+		first = b.normRMS(first, gm.w(il, "post_norm.weight"), nil)
+		rest := b.view3d(corrected, nEmbd, n, nAlt-1, rowSize(corrected.typ, nEmbd), rowSize(corrected.typ, nEmbd*n), uint64(nEmbd*n)*4)
+		inpL = b.concat(b.slice2d(corrected, 0), b.add(rest, first), 2)
+	}
+	target = b.magnitude(b.slice2d(inpL, 0))
+	alt := b.view3d(inpL, nEmbd, n, nAlt-1, rowSize(inpL.typ, nEmbd), rowSize(inpL.typ, nEmbd*n), uint64(nEmbd*n)*4)
+	un := b.mulMat(gm.global["altup_unembd_proj.weight"], alt)
+	un = b.div(b.mul(un, target), b.magnitude(un))
+	cur := b.slice2d(inpL, 0)
+	for i := range nAlt - 1 {
+		cur = b.add(cur, b.slice2d(un, i))
+	}
+	cur = b.scale(cur)
+	cur = b.getRows(cur, b.inpOutIDs())
+	cur = b.normRMS(cur, gm.global["output_norm.weight"], nil)
+	cur.output = true
+	cur = b.mulMat(gm.output(), cur)
+	cur = b.scale(b.unary(b.scale(cur)))
+	cur.output = true
+	b.expand(cur)
+}
+
+// slice2d mirrors gemma3n.cpp's ggml_view_2d_slice: plane idx of x.
+func (b *builder) slice2d(x *tensor, idx int64) *tensor {
+	return b.view2d(x, x.ne[0], x.ne[1], rowSize(x.typ, x.ne[0]), uint64(idx*x.ne[0]*x.ne[1])*4)
+}
+
+// magnitude mirrors calc_magnitude: sqrt(sum_rows(x²)).
+func (b *builder) magnitude(x *tensor) *tensor { return b.sqrt(b.sumRows(b.sqr(x))) }
+
+// routerModalities mirrors altup_compute_router_modalities.
+func (b *builder) routerModalities(x *tensor, il int) *tensor {
+	gm := b.gm
+	r := b.scale(b.normRMS(x, gm.w(il, "altup_router_norm.weight"), nil))
+	return b.unary(b.mulMat(gm.w(il, "altup_router.weight"), r))
+}
+
+// altupPredict mirrors altup_predict.
+func (b *builder) altupPredict(cur *tensor, il int, nAlt int64) *tensor {
+	gm := b.gm
+	mod := b.routerModalities(b.slice2d(cur, 0), il)
+	coefs := b.mulMat(gm.w(il, "altup_predict_coef.weight"), mod)
+	coefs = b.reshape(coefs, nAlt, nAlt, b.ub.nTokens)
+	perm := b.cont(b.permute(cur, 1, 2, 0, 3))
+	pred := b.mulMat(perm, coefs)
+	pred = b.cont(b.permute(pred, 0, 2, 1, 3))
+	return b.add(pred, cur)
+}
+
+// altupCorrect mirrors altup_correct.
+func (b *builder) altupCorrect(pred, activated *tensor, il int, nAlt int64) *tensor {
+	gm, n := b.gm, b.ub.nTokens
+	mod := b.routerModalities(activated, il)
+	innov := b.sub(activated, b.slice2d(pred, 0))
+	coefs := b.scale(b.mulMat(gm.w(il, "altup_correct_coef.weight"), mod))
+	coefs = b.contNd(b.transpose(coefs), 1, n, nAlt)
+	innov = b.repeat4d(innov, gm.nEmbd, n, nAlt, 1)
+	return b.add(b.mul(innov, coefs), pred)
+}
+
+// gaussianTopK mirrors gaussian_topk: keep what lies above mean + 1.645 σ.
+func (b *builder) gaussianTopK(x *tensor) *tensor {
+	mean := b.mean(x)
+	std := b.sqrt(b.scale(b.sumRows(b.sqr(b.sub(x, mean)))))
+	cutoff := b.add(mean, b.scale(std))
+	return b.unary(b.sub(x, cutoff))
+}

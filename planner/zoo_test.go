@@ -17,9 +17,7 @@ import (
 // and shown in docs/accuracy.md, not enforced.
 const checkCompute = true
 
-var computeGaps = map[string]string{
-	"gemma3n": "no graph of its own yet (AltUp, LAuReL, per-layer inputs): generic transformer",
-}
+var computeGaps = map[string]string{}
 
 // computeGapLayouts are single layouts whose graph is not modelled while
 // their architecture's is.
