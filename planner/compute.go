@@ -227,6 +227,10 @@ func (m *model) graphDevice(s Settings, rt Runtime, ub int, c cells, d, nGPU int
 		}
 	case d > 0 && whole:
 		if l, p, h, ok := m.graphCompute(s, rt, ub, c); ok {
+			if pc, ok := m.cudaCompute(s, rt, ub, c); ok {
+				l, h = min(l, pc), max(h, pc)
+				p = pc
+			}
 			return min(l, p-p/10), p + staging, max(h, p+p/10) + staging
 		}
 	case d == 0 && inputsOnly:
@@ -240,6 +244,19 @@ func (m *model) graphDevice(s Settings, rt Runtime, ub int, c cells, d, nGPU int
 		}
 	}
 	return low, point, high
+}
+
+// cudaCompute simulates the graph as the CUDA buffer type allocates it
+// (128-byte alignment, flash attention's f16 copies of a quantized K and
+// V) where that differs materially from the CPU's: flash attention over a
+// quantized cache.
+func (m *model) cudaCompute(s Settings, rt Runtime, ub int, c cells) (uint64, bool) {
+	rb := reserveBatch(s, rt, ub, s.NBatch, c)
+	if !rb.fa || rb.kt == gguf.TypeF16 && rb.vt == gguf.TypeF16 {
+		return 0, false
+	}
+	rb.cuda = true
+	return m.sim().size(rb)
 }
 
 // graphInputs is what the graph's inputs and the token embedding's rows

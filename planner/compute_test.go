@@ -3,6 +3,7 @@ package planner
 import (
 	"testing"
 
+	"github.com/modelfit/modelfit/gguf"
 	"github.com/modelfit/modelfit/internal/layouts"
 )
 
@@ -202,5 +203,37 @@ func TestReducedLayersZoo(t *testing.T) {
 				t.Errorf("%s %+v: reduced (%d of %d layers) %d, full %d", id, s, len(sim.layers), len(full), a, b)
 			}
 		}
+	}
+}
+
+// On CUDA a flash-attention output also holds f16 copies of a quantized K
+// and V (one when V is a view of K) for a batch of more than two tokens per
+// stream.
+func TestCUDAFlashAttnAllocSize(t *testing.T) {
+	var c ctx
+	c.reset()
+	q := c.newTensor(gguf.TypeF32, 128, 512, 32, 1)
+	kc := external(gguf.TypeQ8_0, 128*8, 4096, 1)
+	k := c.view4d(kc, 128, 4096, 8, 1, rowSize(kc.typ, 128*8), rowSize(kc.typ, 128), rowSize(kc.typ, 128*8*4096), 0)
+	vc := external(gguf.TypeQ8_0, 128*8, 4096, 1)
+	v := c.view4d(vc, 128, 4096, 8, 1, rowSize(vc.typ, 128*8), rowSize(vc.typ, 128), rowSize(vc.typ, 128*8*4096), 0)
+	fa := c.flashAttn(q, k, v, nil, nil)
+	out := fa.nbytes()
+	kv16 := uint64(128*4096*8) * 2
+	if got, want := cudaAllocSize(fa), (out+127)/128*128+kv16+kv16; got != want {
+		t.Errorf("separate K and V: %d, want %d", got, want)
+	}
+	mla := c.flashAttn(q, k, c.view4d(kc, 128, 4096, 8, 1, k.nb[1], k.nb[2], k.nb[3], 0), nil, nil)
+	if got, want := cudaAllocSize(mla), (out+127)/128*128+kv16; got != want {
+		t.Errorf("V a view of K: %d, want %d", got, want)
+	}
+	dec := c.flashAttn(c.newTensor(gguf.TypeF32, 128, 1, 32, 1), k, v, nil, nil)
+	if got := cudaAllocSize(dec); got != dec.nbytes() {
+		t.Errorf("one token: %d, want the output alone (%d)", got, dec.nbytes())
+	}
+	f16 := external(gguf.TypeF16, 128*8, 4096, 1)
+	kf := c.view4d(f16, 128, 4096, 8, 1, rowSize(f16.typ, 128*8), rowSize(f16.typ, 128), rowSize(f16.typ, 128*8*4096), 0)
+	if got := cudaAllocSize(c.flashAttn(q, kf, kf, nil, nil)); got != out {
+		t.Errorf("f16 cache: %d, want %d", got, out)
 	}
 }

@@ -236,6 +236,8 @@ type ubatch struct {
 	fa       bool
 	kt, vt   gguf.Type
 	rules    graphRules
+	// cuda sizes the buffer as a CUDA device's (cudaAllocSize).
+	cuda bool
 }
 
 // graphRules are the graph changes between the llama.cpp builds the
