@@ -316,7 +316,11 @@ func (b *builder) inpEmbd() *tensor {
 	n := b.ub.nTokens
 	tokens := b.input(gguf.TypeI32, "inp_tokens", n, 1, 1, 1)
 	cur := b.getRows(b.gm.global["token_embd.weight"], tokens)
-	wide := b.gm.nEmbdInp > b.gm.nEmbd
+	// Builds before ggml_build_forward_select (graphRules.selectEmbd)
+	// built only the token path of a deepstack model, without the
+	// deepstack inputs (qwen3vl.cpp at ec98e2002 adds them for
+	// embeddings input only).
+	wide := b.gm.nEmbdInp > b.gm.nEmbd && b.ub.rules.selectEmbd
 	if wide {
 		cur = b.pad(cur, b.gm.nEmbdInp-b.gm.nEmbd, 0, 0, 0)
 	}
