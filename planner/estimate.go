@@ -22,6 +22,9 @@ type Env struct {
 	CPUArch          string   // "amd64", "arm64"; "" = amd64
 	Runtime          Runtime  // "" = RuntimeLlamaCpp
 	GPUOverheadBytes uint64   // per GPU; 0 = DefaultGPUOverhead
+	// GPUHostMapped marks GPUs whose backend maps host memory in place
+	// (Apple's Metal): with mmap their weights stay the file's pages.
+	GPUHostMapped []bool
 }
 
 // Breakdown is the memory a model takes on every device under given settings.
@@ -314,6 +317,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	// (see opOffloadStaging).
 	hostLayer := make([]uint64, m.nLayer)
 	var hostOutput uint64
+	mapped := mappedRanges{}
 	for i := range m.tensors {
 		t := &m.tensors[i]
 		d := 0
@@ -348,6 +352,10 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			}
 		}
 		dm := &b.Devices[d]
+		if env.hostMapped(d) {
+			mapped.add(m, i, d, dm, s.MMap) // Metal: see unified.go
+			continue
+		}
 		if d != 0 {
 			dm.WeightsBytes += t.gpuSize
 			dm.AnonWeightsBytes += t.gpuSize
@@ -397,6 +405,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		t := m.tied
 		dm := &b.Devices[b.Output]
 		switch {
+		case env.hostMapped(b.Output) && s.MMap:
+			// Metal maps the embedding's own pages for it (unified.go).
+			mapped.add(m, m.tensorIndex(t), b.Output, &DeviceMemory{}, true)
 		case b.Output != 0:
 			dm.WeightsBytes += t.gpuSize
 			dm.AnonWeightsBytes += t.gpuSize
@@ -506,6 +517,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		dm.TotalBytes = fixed + dm.ComputeBytes
 		dm.TotalLowBytes, dm.TotalHighBytes = fixed+dm.ComputeLowBytes, fixed+dm.ComputeHighBytes
 	}
+	mapped.finish(b)
 	return b, nil
 }
 
