@@ -512,12 +512,12 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		// One GPU runs the whole graph when it holds every layer, or runs
 		// the host's layers too (op offload).
 		whole := nGPU == 1 && hasLayers && hasOutput && (len(dm.Layers) == m.nLayer || ub >= opOffloadMinBatch && env.remote(d) == RemoteNone)
-		low, point, high = m.graphDevice(s, env.Runtime, ub, cells, d, nGPU, whole, !hasLayers && !hasOutput, staging, low, point, high)
+		low, point, high = m.graphDevice(s, env.Runtime, ub, cells, d, nGPU, whole, !hasLayers && !hasOutput, pipeline, staging, low, point, high)
 		if env.remote(d) != RemoteNone && hasLayers && !whole {
 			low, point, high = m.remoteCompute(s, env.Runtime, ub, cells, low, point, high)
 		}
 		if pipeline && d > 0 && hasLayers {
-			extra := pipelineCopies(m.h.EmbeddingLength, ub, kvDevMax[d], cells.swaSeq)
+			extra := m.pipelineCopies(s, env.Runtime, ub, cells, kvDevMax[d])
 			point, high = point+extra, high+extra
 		}
 		dm.ComputeLowBytes, dm.ComputeBytes, dm.ComputeHighBytes = low, point, high

@@ -311,6 +311,6 @@ func (m *model) remoteCompute(s Settings, rt Runtime, ub int, c cells, low, poin
 	if !ok {
 		return low, point, high
 	}
-	in, _ := m.graphInputs(s, rt, ub, c)
-	return min(l, p-min(in, p)), p, max(h, p+p/10)
+	r, _ := m.graphInputs(s, rt, ub, c)
+	return min(l, p-min(r.inputs, p)), p, max(h, p+p/10)
 }
