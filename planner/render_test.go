@@ -21,6 +21,16 @@ func TestRender(t *testing.T) {
 			t.Errorf("style %d:\n got %s\nwant %s", tt.style, got, tt.want)
 		}
 	}
+	// Locking a mapping is mmap+mlock in the --load-mode spelling; plain
+	// --mlock with mmap on in the classic one.
+	mapped := *p
+	mapped.Settings.MMap = true
+	if got := strings.Join(mapped.LlamaCppArgs(ArgsLoadMode), " "); !strings.Contains(got, "--load-mode mmap+mlock") {
+		t.Errorf("mmap and mlock: %s", got)
+	}
+	if got := strings.Join(mapped.LlamaCppArgs(ArgsClassic), " "); !strings.HasSuffix(got, "=CPU --mlock --no-repack") {
+		t.Errorf("classic mmap and mlock: %s", got)
+	}
 	o := p.OllamaOptions()
 	// Ollama's runner takes num_batch as the physical batch and multiplies
 	// num_ctx by the parallel sequences.

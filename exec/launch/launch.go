@@ -160,7 +160,16 @@ func (p *Process) waitReady(ctx context.Context, c Command) error {
 	defer tick.Stop()
 	var last error
 	for {
+		// A probe ends early when the process exits: what answers then is
+		// not this process.
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		go func() {
+			select {
+			case <-p.done:
+				cancel()
+			case <-pctx.Done():
+			}
+		}()
 		last = c.Ready(pctx)
 		cancel()
 		if last == nil {
@@ -168,22 +177,36 @@ func (p *Process) waitReady(ctx context.Context, c Command) error {
 		}
 		select {
 		case <-p.done:
-			return &notReadyError{cause: p.exitError()}
+			cause := p.exitError()
+			if cause == nil {
+				cause = fmt.Errorf("%s exited with status 0", c.Path)
+			}
+			return &NotReadyError{Cause: cause, Log: p.log, Exited: true}
 		case <-ctx.Done():
-			return &notReadyError{cause: fmt.Errorf("%w (last probe: %v)", ctx.Err(), last)}
+			return &NotReadyError{Cause: fmt.Errorf("%w (last probe: %v)", ctx.Err(), last), Log: p.log}
 		case <-tick.C:
 		}
 	}
 }
 
-// notReadyError wraps why a process did not become ready.
-type notReadyError struct{ cause error }
-
-func (e *notReadyError) Error() string {
-	return "launch: process did not become ready: " + e.cause.Error()
+// NotReadyError says why a process did not become ready; it matches
+// ErrNotReady and unwraps to the cause (an *ExitError when the process
+// exited, a context error when time ran out).
+type NotReadyError struct {
+	Cause  error
+	Log    *Log // the process's output until then
+	Exited bool // the process exited (else time ran out)
 }
-func (e *notReadyError) Unwrap() error        { return e.cause }
-func (e *notReadyError) Is(target error) bool { return target == ErrNotReady }
+
+func (e *NotReadyError) Error() string {
+	return "launch: process did not become ready: " + e.Cause.Error()
+}
+
+// Unwrap returns the cause.
+func (e *NotReadyError) Unwrap() error { return e.Cause }
+
+// Is matches ErrNotReady.
+func (e *NotReadyError) Is(target error) bool { return target == ErrNotReady }
 
 // PID is the process id (also its process group id).
 func (p *Process) PID() int { return p.cmd.Process.Pid }
