@@ -101,9 +101,15 @@ type runParams struct {
 
 // runLlamaCpp generates with llama-server: the text streams to stdout, the
 // statistics line (as the built-in engine prints it) goes to stderr.
-func runLlamaCpp(ctx context.Context, pl *planner.Plan, model string, sf *serverFlags, rp runParams, stdout, stderr io.Writer) int {
+//
+// why, when set, is why --engine auto chose llama.cpp.
+func runLlamaCpp(ctx context.Context, pl *planner.Plan, model string, sf *serverFlags, why string, rp runParams, stdout, stderr io.Writer) int {
 	opts, err := sf.options(stderr)
 	if err != nil {
+		if why != "" {
+			fmt.Fprintf(stderr, "plan run: llama.cpp must run this model (%s), but: %v\n", why, err)
+			return ExitError
+		}
 		return serverError(stderr, "plan run", err)
 	}
 	fmt.Fprintln(stderr, serverSummary(model, pl))

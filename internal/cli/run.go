@@ -67,7 +67,16 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitError
 	}
 	defer f.Close()
-	if *engine == "auto" && (exec.Supports(f) != nil || len(pl.Devices) > 1) {
+	why := ""
+	if *engine == "auto" {
+		switch err := exec.Supports(f); {
+		case err != nil:
+			why = err.Error()
+		case len(pl.Devices) > 1:
+			why = "the plan offloads layers to a GPU, which the built-in engine cannot use"
+		}
+	}
+	if why != "" {
 		// llama.cpp runs it: plan again without the built-in engine's
 		// limits (it may quantize the KV cache).
 		f.Close()
@@ -83,7 +92,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if !pl.Fits {
 			fmt.Fprintln(stderr, "plan run: warning: the plan does not fit this machine; running anyway")
 		}
-		return runLlamaCpp(ctx, pl, fs.Arg(0), sf, runParams{prompt: *prompt, n: *n, seed: *seed, temp: *temp, topK: *topK,
+		return runLlamaCpp(ctx, pl, fs.Arg(0), sf, why, runParams{prompt: *prompt, n: *n, seed: *seed, temp: *temp, topK: *topK,
 			topP: *topP, minP: *minP, rep: *repeat, ignoreEOS: *ignoreEOS}, stdout, stderr)
 	}
 	fmt.Fprintln(stderr, planSummary(fs.Arg(0), pl))
