@@ -136,9 +136,16 @@ func StartArgs(ctx context.Context, f *Features, args []string, opts Options) (*
 }
 
 func start(ctx context.Context, f *Features, host string, port int, args []string, opts Options) (*Server, error) {
-	hostPort := net.JoinHostPort(host, strconv.Itoa(port))
 	args = append(args, "--host", host, "--port", strconv.Itoa(port))
-	url := "http://" + hostPort
+	// A server listening on every address is reached on loopback.
+	reach := host
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		reach = "127.0.0.1"
+		if ip.To4() == nil {
+			reach = "::1"
+		}
+	}
+	url := "http://" + net.JoinHostPort(reach, strconv.Itoa(port))
 	env := opts.Env
 	p, err := launch.Start(ctx, launch.Command{
 		Path: f.Path, Args: args, Env: env, Cgroups: opts.Cgroups, Output: opts.Log,

@@ -157,7 +157,10 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (*Report, error)
 		return nil, err
 	}
 	pid := srv.Process.PID()
-	sampler := measure.Sample(ctx, pid, 10*time.Millisecond, plan.Model.Path)
+	// RssAnon grows while the prompt first touches the buffers and does not
+	// shrink: a coarse interval finds the peak without taking CPU from
+	// the server.
+	sampler := measure.Sample(ctx, pid, 50*time.Millisecond, plan.Model.Path)
 	temp, seed := 0.0, uint64(1)
 	comp, err := srv.Complete(ctx, llamaserver.CompletionRequest{Prompt: prompt, NPredict: decode, Temperature: &temp, Seed: &seed,
 		IgnoreEOS: true, Grammar: llamaserver.ValidUTF8}, nil)
@@ -198,6 +201,11 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (*Report, error)
 	bufs := srv.Buffers()
 	if bufs.Empty() {
 		return nil, fmt.Errorf("verify: %s logged no buffer sizes at -lv 4", srv.Features.Path)
+	}
+	for _, d := range plan.Devices[1:] {
+		if _, ok := bufs.Device("model", d.Name); !ok {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("llama-server logged no %s buffer: the binary has no such device (a CPU-only build?) and ran the plan's %s layers elsewhere", d.Name, d.Name))
+		}
 	}
 	rep.Rows = compare(plan, bufs, peak, rep.GPUs, len(plan.Devices) > 1 && rep.GPUs != nil)
 	rep.Speed = []Speed{

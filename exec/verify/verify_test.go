@@ -267,3 +267,55 @@ sched_reserve:        CPU compute buffer size =     7.00 MiB
 	}
 	return rows
 }
+
+// TestCompareGPU: a plan with layers on CUDA0, llama.cpp's log of a CUDA
+// build, and NVML's per-process memory (as measure's NVML reader returns it
+// from go-nvml; its mocks are in exec/measure).
+func TestCompareGPU(t *testing.T) {
+	p := &planner.Plan{Fits: true, Settings: planner.Settings{MMap: true, NGPULayers: 33}, Model: planner.ModelInfo{FileBytes: 4700 << 20}}
+	p.Devices = []planner.PlanDevice{
+		{DeviceMemory: planner.DeviceMemory{Name: "CPU", WeightsBytes: 281 << 20, MappedBytes: 281 << 20, ComputeBytes: 16 << 20,
+			ComputeLowBytes: 14 << 20, ComputeHighBytes: 20 << 20, OutputBytes: 500 << 10, TotalBytes: 16<<20 + 500<<10}, MarginBytes: 1 << 30},
+		{DeviceMemory: planner.DeviceMemory{Name: "CUDA0", WeightsBytes: 4403 << 20, KVBytes: 512 << 20, ComputeBytes: 258 << 20,
+			ComputeLowBytes: 232 << 20, ComputeHighBytes: 302 << 20, OverheadBytes: 512 << 20, TotalBytes: (4403 + 512 + 258 + 512) << 20}, MarginBytes: 1 << 30},
+	}
+	b := llamaserver.ParseBuffers(`load_tensors:   CPU_Mapped model buffer size =   281.00 MiB
+load_tensors:        CUDA0 model buffer size =  4403.00 MiB
+llama_context:  CUDA_Host  output buffer size =     0.49 MiB
+llama_kv_cache:      CUDA0 KV buffer size =   512.00 MiB
+sched_reserve:      CUDA0 compute buffer size =   258.50 MiB
+sched_reserve:  CUDA_Host compute buffer size =    16.01 MiB
+`)
+	for _, tt := range []struct {
+		name string
+		vram uint64
+		ok   bool
+	}{
+		{"as planned with a 380 MiB context", (4403 + 512 + 258 + 380) << 20, true},
+		{"2 GiB more than planned", (4403 + 512 + 258 + 512 + 2048) << 20, false},
+		{"buffers missing", 3000 << 20, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			gpus := []measure.GPUMemory{{Index: 0, Name: "H100", Bytes: tt.vram}}
+			rows := compare(p, b, measure.Memory{RSSAnon: 60 << 20, Files: map[string]uint64{"": 0}}, gpus, true)
+			seen := map[string]bool{}
+			for _, r := range rows {
+				seen[r.Device+" "+r.Figure] = true
+				switch {
+				case r.Device == "CUDA0" && r.Figure == "GPU memory":
+					if r.OK != tt.ok || r.Actual == nil || *r.Actual != tt.vram {
+						t.Errorf("GPU memory %d MiB: ok %v score %.2f [%d–%d MiB]", tt.vram>>20, r.OK, r.Score, r.Low>>20, r.High>>20)
+					}
+				case r.Figure == "mapped model":
+				case !r.OK:
+					t.Errorf("%s %s: predicted %.2f, actual %s, score %.2f", r.Device, r.Figure, mib(r.Predicted), actual(&r), r.Score)
+				}
+			}
+			for _, want := range []string{"CUDA0 weights", "CUDA0 KV", "CUDA0 compute", "CUDA0 allocated", "CPU compute", "CPU output"} {
+				if !seen[want] {
+					t.Errorf("no %s row", want)
+				}
+			}
+		})
+	}
+}
