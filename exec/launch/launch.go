@@ -304,6 +304,19 @@ func HTTPReady(url string) func(ctx context.Context) error {
 	}
 }
 
+// TCPReady returns a readiness probe that succeeds once addr accepts a TCP
+// connection (a server without a health endpoint, such as ggml-rpc-server).
+func TCPReady(addr string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+}
+
 // FreePort returns a TCP port on host that was free a moment ago (the
 // kernel's choice for port 0). Another process can take it before it is
 // used: callers that pass it on should retry on "address in use".

@@ -166,11 +166,17 @@ func TestReadyAndClose(t *testing.T) {
 	if d := time.Since(start); d < 300*time.Millisecond {
 		t.Errorf("Start returned after %v, before the helper listened", d)
 	}
+	if err := TCPReady(fmt.Sprintf("127.0.0.1:%d", port))(context.Background()); err != nil {
+		t.Errorf("TCPReady on a listening port: %v", err)
+	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Wait(); err != nil {
 		t.Errorf("a process stopped by Close: Wait = %v, want nil", err)
+	}
+	if err := TCPReady(fmt.Sprintf("127.0.0.1:%d", port))(context.Background()); err == nil {
+		t.Error("TCPReady succeeds on a closed port")
 	}
 	if !strings.Contains(p.Log().String(), "terminated") {
 		t.Errorf("SIGTERM did not reach the helper's handler; log:\n%s", p.Log())

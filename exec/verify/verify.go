@@ -52,7 +52,8 @@ type Options struct {
 	// GPU devices.
 	GPUs measure.GPUs
 	// Cgroup, when the server runs in one made for it (Server.Cgroups),
-	// is reported: its usage and peak.
+	// is reported: its usage and peak. nil reports the memory cgroup the
+	// server is in, which it may share.
 	Cgroup *launch.Cgroup
 }
 
@@ -190,7 +191,13 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (*Report, error)
 	if fi, err := probe.FileResidency(plan.Model.Path); err == nil && len(fi) == 1 {
 		rep.PageCacheBytes = fi[0].ResidentBytes
 	}
-	if cg := opts.Cgroup; cg != nil {
+	cg := opts.Cgroup
+	if cg == nil {
+		// The cgroup the server shares with this process (and whatever
+		// else runs there): reported, usage not the server's alone.
+		cg, _ = launch.CgroupOf(pid)
+	}
+	if cg != nil {
 		u := &CgroupUsage{Dir: cg.Dir}
 		u.UsageBytes, _ = cg.Usage()
 		u.PeakBytes, _ = cg.Peak()
