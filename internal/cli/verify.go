@@ -101,7 +101,11 @@ func printVerify(w io.Writer, r *verify.Report) {
 		fmt.Fprintf(w, "GPU %d (%s): %s held by llama-server\n", g.Index, g.Name, units.Bytes(g.Bytes))
 	}
 	if c := r.Cgroup; c != nil {
-		fmt.Fprintf(w, "cgroup %s: usage %s, peak %s, limit %s, OOM kills %d\n", c.Dir, units.Bytes(c.UsageBytes), units.Bytes(c.PeakBytes), units.Bytes(c.LimitBytes), c.OOMKills)
+		limit := "none"
+		if c.LimitBytes > 0 {
+			limit = units.Bytes(c.LimitBytes)
+		}
+		fmt.Fprintf(w, "memory cgroup %s: usage %s, peak %s, limit %s, OOM kills %d\n", c.Dir, units.Bytes(c.UsageBytes), units.Bytes(c.PeakBytes), limit, c.OOMKills)
 	}
 	for _, s := range r.Speed {
 		fmt.Fprintf(w, "%-14s predicted %.3g, measured %.3g\n", s.What, s.Predicted, s.Measured)
