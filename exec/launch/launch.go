@@ -69,7 +69,6 @@ type Process struct {
 	closed chan struct{}
 
 	closeOnce sync.Once
-	closeErr  error
 	mu        sync.Mutex
 	stopping  bool // Close sent the signals: the exit is expected
 }
@@ -256,8 +255,9 @@ func (p *Process) State() *os.ProcessState {
 }
 
 // Close stops the process group: SIGTERM, then SIGKILL after the grace
-// period, and waits for the process to exit. It returns nil when the
-// process is gone; calling it again returns the same result.
+// period, and waits for the process to exit. It returns nil once the
+// process is gone (the error is for io.Closer); calling it again does
+// nothing.
 func (p *Process) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.closed)
@@ -279,7 +279,7 @@ func (p *Process) Close() error {
 			<-p.done
 		}
 	})
-	return p.closeErr
+	return nil
 }
 
 // HTTPReady returns a readiness probe that GETs url and succeeds on a 200
