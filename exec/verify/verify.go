@@ -201,7 +201,9 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (*Report, error)
 		u := &CgroupUsage{Dir: cg.Dir}
 		u.UsageBytes, _ = cg.Usage()
 		u.PeakBytes, _ = cg.Peak()
-		u.LimitBytes, _, _ = cg.Limit()
+		if l, ok, _ := cg.Limit(); ok {
+			u.LimitBytes = l
+		}
 		u.OOMKills, _ = cg.OOMKills()
 		rep.Cgroup = u
 	}
