@@ -87,6 +87,7 @@ func run(ctx context.Context, out, bin, tmp string, large bool) error {
 	}
 	var rows bytes.Buffer
 	var n, bad int
+	failed := map[string]int{} // figure → configurations where it is outside its tolerance
 	var version string
 	for _, m := range models {
 		for _, c := range []config{{mmap: true, repack: true}, {mmap: false, repack: true}, {mmap: true, repack: false}, {mmap: false, repack: false}} {
@@ -101,12 +102,19 @@ func run(ctx context.Context, out, bin, tmp string, large bool) error {
 			if !rep.OK {
 				bad++
 			}
+			seen := map[string]bool{}
+			for _, r := range rep.Failed() {
+				if !seen[r.Figure] {
+					failed[r.Figure]++
+					seen[r.Figure] = true
+				}
+			}
 			fmt.Fprintf(os.Stderr, "%s mmap=%v repack=%v: ok=%v (%.0f s)\n", c.label, c.mmap, c.repack, rep.OK, time.Since(start).Seconds())
 			rows.WriteString(row(c, rep))
 		}
 	}
 	var b bytes.Buffer
-	header(&b, version, n, bad)
+	header(&b, version, n, bad, failed)
 	b.Write(rows.Bytes())
 	if out == "-" {
 		_, err := os.Stdout.Write(b.Bytes())
@@ -137,7 +145,7 @@ func verifyOne(ctx context.Context, bin string, c config) (*verify.Report, error
 	return verify.Run(ctx, p, verify.Options{Server: llamaserver.Options{Binary: bin}})
 }
 
-func header(b *bytes.Buffer, version string, n, bad int) {
+func header(b *bytes.Buffer, version string, n, bad int, failed map[string]int) {
 	cpu := "unknown CPU"
 	if snap, err := probe.Probe(context.Background(), probe.Options{NoGPU: true}); err == nil {
 		cpu = fmt.Sprintf("%s, %d cores, %.1f GiB RAM", snap.CPU.Model, snap.CPU.PhysicalCores, float64(snap.Memory.TotalBytes)/(1<<30))
@@ -162,7 +170,33 @@ func header(b *bytes.Buffer, version string, n, bad int) {
 	fmt.Fprintln(b, "same bytes and kernels as trained ones, read from holes instead of disk). No GPU was available: GPU buffers and")
 	fmt.Fprintln(b, "NVML per-process memory are covered by unit tests only.")
 	fmt.Fprintln(b)
-	fmt.Fprintf(b, "%d configurations, %d with a figure outside its tolerance.\n\n", n, bad)
+	fmt.Fprintf(b, "%d configurations, %d with a figure outside its tolerance", n, bad)
+	if len(failed) > 0 {
+		names := make([]string, 0, len(failed))
+		for k := range failed {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		fmt.Fprint(b, ":")
+		for i, k := range names {
+			sep := ","
+			if i == len(names)-1 {
+				sep = "; every other figure is within its tolerance everywhere."
+			}
+			fmt.Fprintf(b, " %s in %d%s", k, failed[k], sep)
+		}
+	}
+	fmt.Fprintln(b)
+	fmt.Fprintln(b)
+	if failed["compute"] > 0 {
+		fmt.Fprintln(b, "Why compute differs: the planner models the compute buffer of Ollama v0.17.4's build and of b6529, which")
+		fmt.Fprintln(b, "reserve the prompt graph with an output (logits) row for every token of the ubatch. llama-server of current")
+		fmt.Fprintln(b, "upstream limits a context's outputs to the number of parallel sequences (tools/server/server-context.cpp,")
+		fmt.Fprintln(b, "server_output_limits, applied as n_outputs_max in src/llama-context.cpp's sched_reserve), so its compute")
+		fmt.Fprintln(b, "buffer lacks the n_vocab × n_ubatch × 4-byte logits term and is otherwise laid out differently. The allocated")
+		fmt.Fprintln(b, "total and RssAnon miss by the same amount.")
+		fmt.Fprintln(b)
+	}
 	fmt.Fprintln(b, "| model | mmap | repack | n_ctx | ubatch | weights | repack | KV | compute [range] | output | allocated | RssAnon | mapped model | load s | prefill tok/s | decode tok/s | worst |")
 	fmt.Fprintln(b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 }
