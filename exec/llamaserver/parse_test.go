@@ -202,10 +202,12 @@ func TestParseBuffers(t *testing.T) {
 
 func FuzzParseBuffers(f *testing.F) {
 	f.Add(logExcerpt)
+	f.Add(helpNew)
 	f.Add("CPU KV buffer size = 1e400 MiB (  9999999999999999999 cells K (x): 1 MiB, V (y): 2 MiB")
 	f.Fuzz(func(t *testing.T, log string) {
 		b := ParseBuffers(log)
 		b.Device("model", "CPU")
 		classify(log, nil)
+		parseFeatures("x", []byte(log), []byte(log)).Check([]string{"-m", "--x"})
 	})
 }

@@ -7,9 +7,13 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/modelfit/modelfit/exec/launch"
+	"github.com/modelfit/modelfit/gguf"
 	"github.com/modelfit/modelfit/planner"
 )
 
@@ -73,11 +77,29 @@ func Start(ctx context.Context, plan *planner.Plan, opts Options) (*Server, erro
 	if opts.Binary == "" {
 		return nil, &Error{Kind: ErrNotFound, Message: "no binary given (see Locate)"}
 	}
+	if err := checkModel(plan.Model.Path); err != nil {
+		return nil, err
+	}
 	f, err := Detect(ctx, opts.Binary)
 	if err != nil {
 		return nil, err
 	}
 	return StartArgs(ctx, f, PlanArgs(plan, f), opts)
+}
+
+// checkModel refuses a model file llama.cpp cannot load for want of its
+// data, before starting anything: llama.cpp's own message would say so, but
+// its log can be lost when it exits at once (see classify).
+func checkModel(path string) error {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return &Error{Kind: ErrLoad, Message: err.Error()}
+	}
+	defer f.Close()
+	if n := f.MissingBytes(); n > 0 {
+		return &Error{Kind: ErrLoad, Message: fmt.Sprintf("%s lacks %d bytes of tensor data: the file is truncated or header-only", path, n)}
+	}
+	return nil
 }
 
 // PlanArgs renders the plan as arguments for the binary f describes.
@@ -147,13 +169,32 @@ func start(ctx context.Context, f *Features, host string, port int, args []strin
 	}
 	url := "http://" + net.JoinHostPort(reach, strconv.Itoa(port))
 	env := opts.Env
+	health := launch.HTTPReady(url + "/health")
+	var loading atomic.Bool // /health answered 503: the model was loading
 	p, err := launch.Start(ctx, launch.Command{
 		Path: f.Path, Args: args, Env: env, Cgroups: opts.Cgroups, Output: opts.Log,
-		Ready: launch.HTTPReady(url + "/health"), ReadyTimeout: opts.StartTimeout,
-		PollInterval: 25 * time.Millisecond, Grace: opts.Grace,
+		Ready: func(ctx context.Context) error {
+			err := health(ctx)
+			if err != nil && strings.HasSuffix(err.Error(), ": 503 Service Unavailable") {
+				loading.Store(true)
+			}
+			return err
+		},
+		ReadyTimeout: opts.StartTimeout, PollInterval: 25 * time.Millisecond, Grace: opts.Grace,
 	})
 	if err != nil {
-		return nil, startError(ctx, err)
+		err = startError(ctx, err)
+		if e, ok := errorsAs(err); ok && e.Kind == ErrExited && loading.Load() {
+			e.Kind = ErrLoad
+			e.Message = "it exited while loading the model, and llama.cpp lost its last log lines (its logger thread does not flush at exit, upstream issue 22142)"
+		}
+		// llama.cpp logs from a worker thread that an early exit can cut
+		// short, losing "couldn't bind": an exit while the port is taken is
+		// the port's fault.
+		if e, ok := errorsAs(err); ok && e.Kind == ErrExited && portTaken(host, port) {
+			e.Kind, e.Port, e.Message = ErrPortInUse, port, fmt.Sprintf("%s is in use", net.JoinHostPort(host, strconv.Itoa(port)))
+		}
+		return nil, err
 	}
 	return &Server{URL: url, Port: port, Args: args, Features: f, Process: p, Ready: time.Now()}, nil
 }
@@ -200,3 +241,13 @@ func (s *Server) Buffers() Buffers { return ParseBuffers(string(s.Process.Log().
 // LoadTime is how long the server took from its start until it first
 // answered /health.
 func (s *Server) LoadTime() time.Duration { return s.Ready.Sub(s.Process.Started()) }
+
+// portTaken reports whether another process listens on host:port.
+func portTaken(host string, port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return errors.Is(err, syscall.EADDRINUSE)
+	}
+	l.Close()
+	return false
+}

@@ -89,3 +89,14 @@ func TestProcessSelf(t *testing.T) {
 		t.Error("a process that does not exist has memory")
 	}
 }
+
+func FuzzParseProc(f *testing.F) {
+	f.Add("Name:\tx\nRssAnon:\t 12 kB\n", "1 (x) S 1 2 3 4 5 6 7 8 9 10", "7f00-7f01 r--p 0 0:0 1 /m\nRss: 4 kB\n")
+	f.Add("", ")", "-\n")
+	f.Fuzz(func(t *testing.T, status, stat, smaps string) {
+		var m Memory
+		parseStatus([]byte(status), &m)
+		parseFaults([]byte(stat))
+		parseSmaps([]byte(smaps), map[string]string{"/m": "m"})
+	})
+}
