@@ -7,7 +7,9 @@
 //	go run ./exec/verify/internal/table -large=false    # the test models and the 1B layout only
 //	go run ./exec/verify/internal/table -o -            # print instead of writing docs/verify.md
 //
-// It needs llama-server: -llama-server, else $LLAMA_SERVER, else the
+// The synthetic layouts run with n_ubatch pinned to -ubatch (256), so that
+// the 8B prompt fits a shared 2-core machine's patience; the test models use
+// the plan's own. It needs llama-server: -llama-server, else $LLAMA_SERVER, else the
 // project's shared build beside the checkout, else PATH.
 package main
 
@@ -38,10 +40,11 @@ func main() {
 	bin := flag.String("llama-server", "", "the llama-server to run")
 	large := flag.Bool("large", true, "also verify the 8B-sized layout")
 	tmp := flag.String("tmp", "", "directory for the synthetic layouts (default: a new temporary one)")
+	ubatch := flag.Int("ubatch", 256, "n_ubatch (and so the prompt's length) pinned for the synthetic layouts; 0 = the plan's")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *out, *bin, *tmp, *large); err != nil {
+	if err := run(ctx, *out, *bin, *tmp, *large, *ubatch); err != nil {
 		fmt.Fprintln(os.Stderr, "table:", err)
 		os.Exit(1)
 	}
@@ -51,9 +54,10 @@ func main() {
 type config struct {
 	model, label string
 	mmap, repack bool
+	ubatch       int // pinned when > 0
 }
 
-func run(ctx context.Context, out, bin, tmp string, large bool) error {
+func run(ctx context.Context, out, bin, tmp string, large bool, ubatch int) error {
 	env := os.Getenv("LLAMA_SERVER")
 	if shared, ok := testutil.SharedPath("tools", "llama.cpp", "bin", "llama-server"); ok && bin == "" && env == "" {
 		bin = shared
@@ -83,7 +87,7 @@ func run(ctx context.Context, out, bin, tmp string, large bool) error {
 		if _, err := layout.Write(p, s); err != nil {
 			return err
 		}
-		models = append(models, config{model: p, label: s.Name + " (synthetic)"})
+		models = append(models, config{model: p, label: s.Name + " (synthetic)", ubatch: ubatch})
 	}
 	var rows bytes.Buffer
 	var n, bad int
@@ -91,7 +95,7 @@ func run(ctx context.Context, out, bin, tmp string, large bool) error {
 	var version string
 	for _, m := range models {
 		for _, c := range []config{{mmap: true, repack: true}, {mmap: false, repack: true}, {mmap: true, repack: false}, {mmap: false, repack: false}} {
-			c.model, c.label = m.model, m.label
+			c.model, c.label, c.ubatch = m.model, m.label, m.ubatch
 			start := time.Now()
 			rep, err := verifyOne(ctx, bin, c)
 			if err != nil {
@@ -138,6 +142,9 @@ func verifyOne(ctx context.Context, bin string, c config) (*verify.Report, error
 	req := planner.Request{ModelPath: c.model}
 	req.Settings.MMap, req.Pinned.MMap = c.mmap, true
 	req.Settings.NoRepack, req.Pinned.NoRepack = !c.repack, true
+	if c.ubatch > 0 {
+		req.Settings.NUbatch, req.Pinned.NUbatch = c.ubatch, true
+	}
 	p, err := planner.Make(ctx, f, snap, req)
 	if p == nil {
 		return nil, err
