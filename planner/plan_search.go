@@ -251,6 +251,9 @@ func check(m *model, mc *machine, s Settings, req Request) (a *attempt, err erro
 			a.fits, a.failDev = false, d
 		}
 	}
+	if why := ollamaRefuses(m, mc, s); why != "" && a.fits {
+		a.fits, a.failDev, a.failWhy = false, 0, why
+	}
 	return a, nil
 }
 
@@ -357,7 +360,9 @@ func placeLayers(m *model, mc *machine, s Settings, req Request) (*attempt, []Re
 	}
 	nGPU := len(mc.gpus)
 	_, gm := margins(mc, req)
-	autoSplit := nGPU > 1 && !req.Pinned.TensorSplit && len(s.TensorSplit) == 0
+	// Ollama splits the layers over the GPUs itself (llm/server.go
+	// createLayout): a plan for it cannot set the split.
+	autoSplit := nGPU > 1 && !req.Pinned.TensorSplit && len(s.TensorSplit) == 0 && !mc.env.Runtime.profile().Ollama
 	switch {
 	case nGPU == 0:
 		s.NGPULayers = 0
@@ -406,7 +411,7 @@ func placeLayers(m *model, mc *machine, s Settings, req Request) (*attempt, []Re
 		guess := all
 		if g := a.b.Devices[1]; !gpusFit(a) {
 			over := int64(g.TotalBytes+a.margin[1]) - int64(a.avail[1])
-			if !mc.env.Runtime.outputFirst() {
+			if !mc.env.Runtime.profile().outputFirst() {
 				over -= int64(mc.outputBytes) // the output leaves the GPU first
 			}
 			guess = m.nLayer

@@ -79,7 +79,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the versioned JSON document instead of tables")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: plan inspect [--json] MODEL.gguf|URL")
+		fmt.Fprintln(stderr, "usage: plan inspect [--json] MODEL.gguf|URL|OLLAMA-NAME")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
@@ -105,14 +105,6 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	printInspection(stdout, in)
 	return ExitOK
-}
-
-// OpenModel opens a local GGUF file or parses a remote one's header over HTTP.
-func OpenModel(ctx context.Context, arg string) (*gguf.File, error) {
-	if strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://") {
-		return gguf.ParseURL(ctx, arg, nil)
-	}
-	return gguf.Open(arg)
 }
 
 // writeJSON writes v as the commands' indented JSON.

@@ -2,12 +2,12 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/modelfit/modelfit/gguf"
 	"github.com/modelfit/modelfit/internal/units"
+	"github.com/modelfit/modelfit/ollama"
 	"github.com/modelfit/modelfit/planner"
 	"github.com/modelfit/modelfit/probe"
 )
@@ -44,6 +45,10 @@ type planFlags struct {
 	// snap and req are the machine and request of the last plan.
 	snap *probe.Snapshot
 	req  planner.Request
+	// ollamaModel is the Ollama model the argument named (nil for a
+	// file); ollamaParams its stored parameters the plan pinned.
+	ollamaModel  *ollama.Model
+	ollamaParams []string
 }
 
 // addPlanFlags defines the plan flags on fs.
@@ -70,7 +75,7 @@ func addPlanFlags(fs *flag.FlagSet) *planFlags {
 	strVar(&p.ctk, "", "K cache type (f16, q8_0, q4_0, …)", "ctk", "cache-type-k")
 	strVar(&p.ctv, "", "V cache type", "ctv", "cache-type-v")
 	strVar(&p.ts, "", "tensor split across GPUs, e.g. 3,1", "ts", "tensor-split")
-	strVar(&p.runtime, "llama.cpp", "target runtime: llama.cpp (current upstream, repacks weights on x86/ARM) or ollama (Ollama v0.17.4's build)", "runtime")
+	strVar(&p.runtime, "llama.cpp", "target runtime: llama.cpp (upstream b10587), llama.cpp-b6529, ollama (Ollama v0.17.4: its llama.cpp runner, or its Go engine for the architectures it runs there) or ollama-engine", "runtime")
 	fs.StringVar(&p.loadMode, "load-mode", "", "newer llama.cpp's loading mode: none (= --no-mmap), mmap or mlock (= --mlock); pins it and renders the arguments in that spelling")
 	fs.BoolVar(&p.noMmap, "no-mmap", false, "read weights into memory instead of mapping the file")
 	fs.BoolVar(&p.mmap, "mmap", false, "map the file (pins mmap on)")
@@ -194,14 +199,13 @@ func (p *planFlags) request() (planner.Request, error) {
 		s.Overrides = append(s.Overrides, planner.Override{Pattern: pat, Device: dev})
 		r.Pinned.Overrides = true
 	}
-	switch p.runtime {
-	case "llama.cpp", "":
-		r.Runtime = planner.RuntimeLlamaCpp
-	case "ollama":
-		r.Runtime = planner.RuntimeOllama
-	default:
-		return r, usageError{fmt.Errorf("--runtime %q: want llama.cpp or ollama", p.runtime)}
+	rt, err := planner.ParseRuntime(p.runtime)
+	if err != nil {
+		return r, usageError{fmt.Errorf("--runtime %q: want llama.cpp, llama.cpp-b6529, ollama or ollama-engine", p.runtime)}
 	}
+	r.Runtime = rt
+	r.OllamaEnv = planner.OllamaEnvFrom(getenv)
+	r.OllamaEnv.OS = runtime.GOOS
 	if p.diskBW != "" {
 		v, err := probe.ParseSize(strings.TrimSuffix(p.diskBW, "/s"))
 		if err != nil || v == 0 {
@@ -284,7 +288,19 @@ func (p *planFlags) plan(ctx context.Context, model string) (*gguf.File, *planne
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := OpenModel(ctx, model)
+	path := model
+	if !isURL(model) {
+		var om *ollama.Model
+		if path, om, err = resolveModel(model); err != nil {
+			return nil, nil, err
+		}
+		if om != nil {
+			p.ollamaModel = om
+			p.ollamaParams = applyOllamaParams(&req, om.Params)
+			req.OllamaName = om.Name.Short()
+		}
+	}
+	f, err := OpenModel(ctx, path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -299,11 +315,14 @@ func (p *planFlags) plan(ctx context.Context, model string) (*gguf.File, *planne
 		f.Close()
 		return nil, nil, err
 	}
-	req.ModelPath = model
+	req.ModelPath = path
 	p.snap, p.req = snap, req
 	pl, err := planner.Make(ctx, f, snap, req)
 	if pl == nil {
 		f.Close()
+		if errors.Is(err, planner.ErrOllamaCannot) {
+			err = usageError{err}
+		}
 		return nil, nil, err
 	}
 	return f, pl, err
@@ -318,10 +337,10 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the versioned JSON plan")
 	printArgs := fs.Bool("print-args", false, "print only the llama.cpp arguments")
 	argsStyle := fs.String("args-style", "", "how to spell loading in the llama.cpp arguments: classic (--no-mmap, --mlock) or load-mode (newer builds' --load-mode); default classic unless --load-mode is given")
-	ollama := fs.Bool("ollama", false, "also print Ollama options and a Modelfile snippet")
+	withOllama := fs.Bool("ollama", false, "also show what Ollama v0.17.4 would do on this machine and a plan for Ollama: API options, Modelfile and server environment")
 	sweep := fs.Bool("sweep", false, "print a table of n_gpu_layers against memory and predicted speed")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: plan [flags] MODEL.gguf|URL\n\nPlans how the model should run on this machine (or the one --ram/--gpu/--probe describe) without running anything.\nExit status: 0 fits, 3 does not fit, 2 usage, 1 other errors.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: plan [flags] MODEL.gguf|URL|OLLAMA-NAME\n\nPlans how the model (a file, a URL, or a model in Ollama's store: llama3.1:8b) should run on this machine (or the one --ram/--gpu/--probe describe) without running anything.\nExit status: 0 fits, 3 does not fit, 2 usage, 1 other errors.\n\nflags:")
 		printFlags(stderr, fs)
 	}
 	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
@@ -356,6 +375,13 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	pl.LlamaArgs = pl.LlamaCppArgs(style)
+	var report *ollamaReport
+	if *withOllama || pl.Runtime.IsOllama() {
+		if report, err = pf.ollamaReport(ctx, f, pl); err != nil {
+			fmt.Fprintln(stderr, err)
+			return ExitError
+		}
+	}
 	var rows []planner.SweepRow
 	if *sweep && len(pl.Devices) > 1 {
 		if rows, err = planner.Sweep(ctx, f, pf.snap, pf.req, 12); err != nil {
@@ -370,17 +396,20 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// The sweep rides along as an extra key of the same schema.
 		doc := struct {
 			*planner.Plan
-			Sweep []planner.SweepRow `json:"sweep,omitempty"`
-		}{pl, rows}
+			Sweep  []planner.SweepRow `json:"sweep,omitempty"`
+			Ollama *ollamaReport      `json:"ollama,omitempty"`
+		}{pl, rows, report}
 		if err := writeJSON(stdout, doc); err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitError
 		}
 	default:
+		if pf.ollamaModel != nil {
+			fmt.Fprintln(stdout, ollamaHeader(pf.ollamaModel, pf.ollamaParams))
+		}
 		printPlan(stdout, pl)
-		if *ollama {
-			b, _ := json.Marshal(pl.OllamaOptions())
-			fmt.Fprintf(stdout, "\nollama options: %s\nModelfile:\n%s", b, pl.Modelfile())
+		if report != nil {
+			printOllamaReport(stdout, report)
 		}
 		switch {
 		case *sweep && len(pl.Devices) == 1:
@@ -402,7 +431,7 @@ func printPlan(w io.Writer, p *planner.Plan) {
 		name = p.Model.Path
 	}
 	fmt.Fprintf(w, "model     %s (%s, %d layers, %s of weights)\n", name, p.Model.Architecture, p.Model.Layers, units.Bytes(p.Model.TensorBytes))
-	fmt.Fprintf(w, "runtime   %s\n", p.Runtime)
+	fmt.Fprintf(w, "runtime   %s: %s\n", p.Runtime, p.RuntimeProfile.Build)
 	fmt.Fprintf(w, "settings  n_ctx %d, batch %d/%d, parallel %d, n_gpu_layers %d, flash_attn %v, KV %s/%s, mmap %v, mlock %v, threads %d",
 		s.NCtx, s.NBatch, s.NUbatch, s.NParallel, s.NGPULayers, onOff(s.FlashAttn), s.CacheTypeK, s.CacheTypeV, onOff(s.MMap), onOff(s.MLock), s.Threads)
 	if s.NoRepack {
@@ -449,7 +478,9 @@ func printPlan(w io.Writer, p *planner.Plan) {
 			}
 		}
 	}
-	fmt.Fprintf(w, "llama.cpp: %s\n", shellJoin(p.LlamaArgs))
+	if !p.Runtime.IsOllama() {
+		fmt.Fprintf(w, "llama.cpp: %s\n", shellJoin(p.LlamaArgs))
+	}
 }
 
 // bar draws a device's memory: # allocated (with the margin), = page cache
