@@ -1,0 +1,10 @@
+package planner
+
+// SetNoAllocReserve makes the estimates size split graphs as
+// llama-fit-params measures them (no graph_get_cb pins) and returns the
+// previous setting.
+func SetNoAllocReserve(v bool) bool {
+	old := noAllocReserve
+	noAllocReserve = v
+	return old
+}

@@ -1,0 +1,71 @@
+package planner_test
+
+import (
+	"testing"
+
+	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/layouts"
+	"github.com/modelfit/modelfit/planner"
+	"github.com/modelfit/modelfit/planner/internal/zoo"
+)
+
+// TestSplitRPC compares every row of the split ground truth
+// (testdata/planner/zoo/rpc-b10587.csv: llama.cpp build 10587 splitting a
+// zoo layout over two or three ggml-rpc-server devices and the host) with
+// the estimate: each device gets the layers llama.cpp gave it, its
+// compute buffer (the scheduler's split of the graph, graph_sched.go) is
+// within 3% and inside the estimate's range.
+func TestSplitRPC(t *testing.T) {
+	rows, err := zoo.ReadSplit(zoo.SplitFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) < 20 {
+		t.Fatalf("%d split rows, want the four settings of every architecture's first layout", len(rows))
+	}
+	// The rows are llama-fit-params's: measured without the norm pins a
+	// real run applies (see noAllocReserve).
+	defer planner.SetNoAllocReserve(planner.SetNoAllocReserve(true))
+	files := map[string]*gguf.File{}
+	var devices, exact int
+	for _, r := range rows {
+		f := files[r.Layout]
+		if f == nil {
+			spec, ok := layouts.ByID(r.Layout)
+			if !ok {
+				t.Fatalf("row for unknown layout %q", r.Layout)
+			}
+			l, err := layouts.Build(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f, err = l.File(); err != nil {
+				t.Fatal(err)
+			}
+			files[r.Layout] = f
+		}
+		figs, err := zoo.CheckSplit(r, f, nil)
+		if err != nil {
+			t.Errorf("%s: %v", r.Command, err)
+			continue
+		}
+		for _, fg := range figs {
+			devices++
+			if fg.Layers != fg.Want {
+				t.Errorf("%s %s: %s: %d layers, llama.cpp %d", r.Layout, r.Command, fg.Device, fg.Layers, fg.Want)
+				continue
+			}
+			c := fg.Compute
+			if !c.OK() {
+				t.Errorf("%s %s: %s", r.Layout, r.Command, c)
+			}
+			if c.Actual < fg.ComputeLow-0.01 || c.Actual > fg.High+0.01 {
+				t.Errorf("%s %s: %s outside the range %.2f-%.2f", r.Layout, r.Command, c, fg.ComputeLow, fg.High)
+			}
+			if d := c.Pred - c.Actual; d < 0.006 && d > -0.006 {
+				exact++
+			}
+		}
+	}
+	t.Logf("%d rows, %d device buffers, %d to the logged two decimals", len(rows), devices, exact)
+}
