@@ -17,12 +17,17 @@ const (
 	ArgsLoadMode
 )
 
-// LlamaCppArgs renders the plan as llama-server / llama-cli arguments.
+// LlamaCppArgs renders the plan as llama-server / llama-cli arguments: -m
+// for a file, -mu for a URL (llama.cpp downloads it), and --n-cpu-moe k
+// where the plan's expert override is exactly that flag's.
 func (p *Plan) LlamaCppArgs(style ArgsStyle) []string {
 	s := p.Settings
 	var a []string
-	if p.Model.Path != "" {
-		a = append(a, "-m", p.Model.Path)
+	switch path := p.Model.Path; {
+	case strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://"):
+		a = append(a, "-mu", path) // -m takes a path; -mu downloads
+	case path != "":
+		a = append(a, "-m", path)
 	}
 	a = append(a, "-c", strconv.Itoa(s.NCtx), "-b", strconv.Itoa(s.NBatch), "-ub", strconv.Itoa(s.NUbatch),
 		"-np", strconv.Itoa(max(s.NParallel, 1)), "-t", strconv.Itoa(s.Threads), "-ngl", strconv.Itoa(s.NGPULayers),
@@ -34,8 +39,12 @@ func (p *Plan) LlamaCppArgs(style ArgsStyle) []string {
 		}
 		a = append(a, "-ts", strings.Join(parts, ","))
 	}
-	for _, o := range s.Overrides {
-		a = append(a, "-ot", o.Pattern+"="+o.Device)
+	if p.cpuMoE > 0 {
+		a = append(a, "--n-cpu-moe", strconv.Itoa(p.cpuMoE))
+	} else {
+		for _, o := range s.Overrides {
+			a = append(a, "-ot", o.Pattern+"="+o.Device)
+		}
 	}
 	if s.NoKVOffload {
 		a = append(a, "-nkvo")

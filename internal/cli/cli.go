@@ -10,10 +10,10 @@ import (
 
 // Exit statuses of the plan command.
 const (
-	ExitOK    = 0 // done; for a plan: it fits
+	ExitOK    = 0 // done; for a plan: it runs (in memory or paging from disk)
 	ExitError = 1 // unreadable model, probe failure, …
-	ExitUsage = 2 // bad flags or arguments
-	ExitNoFit = 3 // the model does not fit (the nearest plan is still printed)
+	ExitUsage = 2 // bad flags or arguments: the first line on stderr says what
+	ExitNoFit = 3 // the model does not fit, or runs slower than --min-tok-s (the plan is still printed)
 )
 
 // command runs one subcommand with its arguments.
@@ -32,23 +32,26 @@ var defaultCommand = ""
 // the exit status.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
-		if c, ok := commands[args[0]]; ok {
+		if c, ok := commands[args[0]]; ok && args[0] != defaultCommand {
 			return c.run(ctx, args[1:], stdout, stderr)
 		}
-		if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-			usage(stdout)
-			return ExitOK
+		if args[0] == "help" {
+			// plan help [COMMAND]: that command's help.
+			if len(args) > 1 {
+				if c, ok := commands[args[1]]; ok {
+					return c.run(ctx, []string{"-h"}, stdout, stderr)
+				}
+				fmt.Fprintf(stderr, "plan: no command %q\nrun 'plan -h' for the commands\n", args[1])
+				return ExitUsage
+			}
+			args = []string{"-h"}
 		}
 	}
-	if c, ok := commands[defaultCommand]; ok && defaultCommand != "" {
-		return c.run(ctx, args, stdout, stderr)
-	}
-	usage(stderr)
-	return ExitUsage
+	return commands[defaultCommand].run(ctx, args, stdout, stderr)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: plan COMMAND [flags] MODEL|URL")
+// printCommands lists the subcommands, for `plan -h`.
+func printCommands(w io.Writer) {
 	fmt.Fprintln(w, "\ncommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
@@ -56,6 +59,11 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		if n == defaultCommand {
+			continue
+		}
+		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
 	}
+	fmt.Fprintf(w, "  %-8s %s\n", "help", "plan help COMMAND: that command's flags")
+	fmt.Fprintln(w, "\nThe flags below are the dry run's (the default command); run takes them too.")
 }
