@@ -339,14 +339,21 @@ func printInspection(w io.Writer, in *Inspection) {
 	if in.DataPresent {
 		fmt.Fprintf(tw, "data\tall present\n")
 	} else {
-		fmt.Fprintf(tw, "data\tMISSING %s of %s (header-only or truncated file: fine for planning, not for running)\n", units.Bytes(in.MissingBytes), units.Bytes(in.TensorBytes))
+		fmt.Fprintf(tw, "data\tMISSING %s of %s (header only or truncated: fine to plan, not to run)\n", units.Bytes(in.MissingBytes), units.Bytes(in.TensorBytes))
 	}
 	tw.Flush()
 
 	fmt.Fprintln(w, "\nhyperparameters")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, k := range sortedKeys(in.HParams) {
-		if v := in.HParams[k]; v != nil {
+		switch v := in.HParams[k].(type) {
+		case nil:
+		case float64: // 1e-05 and 1e+06 as people write them: 0.00001, 1000000
+			fmt.Fprintf(tw, "  %s\t%s\n", k, strconv.FormatFloat(v, 'f', -1, 64))
+		case json.Number:
+			f, _ := v.Float64()
+			fmt.Fprintf(tw, "  %s\t%s\n", k, strconv.FormatFloat(f, 'f', -1, 32))
+		default:
 			fmt.Fprintf(tw, "  %s\t%v\n", k, v)
 		}
 	}

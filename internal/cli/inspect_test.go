@@ -67,6 +67,7 @@ func TestInspect(t *testing.T) {
 			}
 			if tt.golden != "" {
 				golden(t, tt.golden, out.Bytes())
+				checkReadable(t, out.String())
 			}
 		})
 	}
