@@ -148,8 +148,8 @@ func (p *planFlags) request() (planner.Request, error) {
 			s.NGPULayers, r.Pinned.NGPULayers = int(min(n, planner.MaxGPULayers)), true
 		}
 	}
-	switch strings.ToLower(p.fa) {
-	case "auto", "":
+	switch strings.ToLower(p.fa) { // common/arg.cpp is_truthy, is_falsey, is_autoy
+	case "auto", "-1", "":
 	case "on", "1", "true", "enabled":
 		s.FlashAttn, r.Pinned.FlashAttn = true, true
 	case "off", "0", "false", "disabled":
