@@ -15,6 +15,8 @@
 //   - planner: weighs tensor sizes against a probe snapshot: the memory every
 //     device needs, the best settings (GPU layers, context, batch, KV type,
 //     mmap), predicted load time and speed, and the reason for each choice.
+//   - ollama: finds a model in Ollama's local store by name (its GGUF blob
+//     and the parameters stored with it), as Ollama v0.17.4 lays it out.
 //   - mmapio: maps model files read-only with madvise hints, prefetches,
 //     reports residency, and turns SIGBUS on a truncated file into an error.
 //   - quant, tokenizer, exec: a pure-Go CPU engine for llama-family models

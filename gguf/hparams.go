@@ -44,7 +44,11 @@ type HParams struct {
 	RMSEpsilon        float64  // attention.layer_norm_rms_epsilon
 	NormEpsilon       float64  // attention.layer_norm_epsilon
 
-	SlidingWindow        uint64 // attention.sliding_window (tokens)
+	// SlidingWindow is the window llama.cpp applies (tokens): the
+	// attention.sliding_window key or the architecture's default, 0 where
+	// llama.cpp ignores the key (see swaRules); Has tells whether the file
+	// has the key.
+	SlidingWindow        uint64
 	SlidingWindowPattern []bool // per layer: true where the layer uses the window
 
 	RopeDimensionCount uint64
@@ -69,6 +73,16 @@ type HParams struct {
 	SSMGroupCount     uint64
 	AttnSoftcap       float64
 	FinalLogitSoftcap float64
+	ShortConvLCache   uint64 // shortconv.l_cache (LFM2's convolution length)
+
+	// NextNPredictLayers counts the next-token-prediction (MTP) layers at
+	// the end of block_count (nextn_predict_layers).
+	NextNPredictLayers uint64
+	// FullAttentionInterval is full_attention_interval (Qwen3-Next/3.5:
+	// every n-th layer attends, the others are recurrent); RecurrentLayers
+	// the per-layer attention.recurrent_layers array that replaces it.
+	FullAttentionInterval uint64
+	RecurrentLayers       []bool
 
 	VocabSize uint64 // vocab_size, or the length of tokenizer.ggml.tokens
 
@@ -90,9 +104,41 @@ func (h *HParams) IsSWA(il int) bool {
 	return h.SlidingWindowPattern[il]
 }
 
-// swaPeriod is llama.cpp's built-in sliding-window pattern for architectures
-// whose files do not store one: of every n layers the first n-1 use the window.
-var swaPeriod = map[string]int{"gemma2": 2, "gemma3": 6, "gemma3n": 5, "cohere2": 4, "gpt-oss": 2}
+// swaRule is how an architecture's loader in llama.cpp reads the sliding
+// window (load_arch_hparams in src/models/<arch>.cpp, build 10587).
+// Architectures without a rule ignore the key: their loaders never read it
+// (llama, qwen2, ...), or read it and turn the window off (phi3, since PR
+// 13676: Phi-3 files carry sliding_window 2047, every layer still caches
+// the whole context).
+type swaRule struct {
+	// period is set_swa_pattern's default: of every period layers the
+	// first period-1 use the window (0: every layer). A pattern key in the
+	// file overrides it.
+	period int
+	// window applies when the file has no key (gemma2: 4096; llama4's
+	// chunked attention: 8192); 0 = no window without the key.
+	window uint64
+	// needKey: only a key > 0 turns the window on (gemma3, olmo2, lfm2).
+	needKey bool
+	// fixed: llama4 uses window whatever the key says, unless it is 0.
+	fixed bool
+	// attention: the window applies to every layer with KV heads (lfm2,
+	// whose other layers are convolutions).
+	attention bool
+}
+
+var swaRules = map[string]swaRule{
+	"gemma2":  {period: 2, window: 4096},
+	"gemma3":  {period: 6, needKey: true},
+	"gemma3n": {period: 5},
+	"cohere2": {period: 4},
+	"gpt-oss": {period: 2},
+	"olmo2":   {period: 4, needKey: true},
+	"llama4":  {period: 4, window: 8192, fixed: true},
+	"lfm2":    {needKey: true, attention: true},
+	"mellum":  {period: 4, needKey: true},
+	"afmoe":   {period: 4, needKey: true},
+}
 
 // HParams reads the typed hyperparameters.
 func (f *File) HParams() HParams {
@@ -149,29 +195,7 @@ func (f *File) HParams() HParams {
 	h.RMSEpsilon = fl("attention.layer_norm_rms_epsilon")
 	h.NormEpsilon = fl("attention.layer_norm_epsilon")
 
-	h.SlidingWindow = u("attention.sliding_window")
-	if h.SlidingWindow > 0 && h.BlockCount > 0 {
-		h.SlidingWindowPattern = make([]bool, h.BlockCount)
-		v, ok := md.Get(pfx + "attention.sliding_window_pattern")
-		switch a, isArr := v.Array(); {
-		case ok && isArr:
-			h.present["attention.sliding_window_pattern"] = true
-			if bs, ok := a.Values.([]bool); ok {
-				copy(h.SlidingWindowPattern, bs)
-			}
-		default:
-			n := swaPeriod[arch]
-			if ok {
-				if p, isInt := v.Uint(); isInt {
-					h.present["attention.sliding_window_pattern"] = true
-					n = int(min(p, 1<<20))
-				}
-			}
-			for il := range h.SlidingWindowPattern {
-				h.SlidingWindowPattern[il] = n == 0 || il%n < n-1
-			}
-		}
-	}
+	h.SlidingWindow = h.slidingWindow(md, arch)
 
 	h.RopeDimensionCount = u("rope.dimension_count")
 	h.RopeFreqBase = fl("rope.freq_base")
@@ -195,6 +219,17 @@ func (f *File) HParams() HParams {
 	h.SSMInnerSize = u("ssm.inner_size")
 	h.SSMStateSize = u("ssm.state_size")
 	h.SSMGroupCount = u("ssm.group_count")
+	h.ShortConvLCache = u("shortconv.l_cache")
+	h.NextNPredictLayers = u("nextn_predict_layers")
+	h.FullAttentionInterval = u("full_attention_interval")
+	if v, ok := md.Get(pfx + "attention.recurrent_layers"); ok {
+		if a, ok := v.Array(); ok {
+			if bs, ok := a.Values.([]bool); ok {
+				h.RecurrentLayers = bs
+				h.present["attention.recurrent_layers"] = true
+			}
+		}
+	}
 	h.AttnSoftcap = fl("attn_logit_softcapping")
 	h.FinalLogitSoftcap = fl("final_logit_softcapping")
 
@@ -212,4 +247,60 @@ func (f *File) HParams() HParams {
 // ArchKey returns the full key for a key under the architecture prefix.
 func (f *File) ArchKey(key string) string {
 	return f.Architecture() + "." + strings.TrimPrefix(key, ".")
+}
+
+// slidingWindow applies the architecture's rule (swaRules) to the file's
+// sliding_window and sliding_window_pattern keys and fills
+// SlidingWindowPattern.
+func (h *HParams) slidingWindow(md *Metadata, arch string) uint64 {
+	pfx := arch + "."
+	key, hasKey := md.Uint(pfx + "attention.sliding_window")
+	if hasKey {
+		h.present["attention.sliding_window"] = true
+	}
+	rule, ok := swaRules[arch]
+	var w uint64
+	switch {
+	case !ok:
+		return 0
+	case rule.fixed:
+		if hasKey && key == 0 {
+			return 0
+		}
+		w = rule.window
+	case hasKey:
+		w = key
+	case !rule.needKey:
+		w = rule.window
+	}
+	if w == 0 || h.BlockCount <= 0 {
+		return 0
+	}
+	h.SlidingWindowPattern = make([]bool, h.BlockCount)
+	if rule.attention {
+		for il := range h.SlidingWindowPattern {
+			h.SlidingWindowPattern[il] = h.HeadCountKV.At(il) > 0
+		}
+		return w
+	}
+	v, ok := md.Get(pfx + "attention.sliding_window_pattern")
+	switch a, isArr := v.Array(); {
+	case ok && isArr:
+		h.present["attention.sliding_window_pattern"] = true
+		if bs, ok := a.Values.([]bool); ok {
+			copy(h.SlidingWindowPattern, bs)
+		}
+	default:
+		n := rule.period
+		if ok {
+			if p, isInt := v.Uint(); isInt {
+				h.present["attention.sliding_window_pattern"] = true
+				n = int(min(p, 1<<20))
+			}
+		}
+		for il := range h.SlidingWindowPattern {
+			h.SlidingWindowPattern[il] = n == 0 || il%n < n-1
+		}
+	}
+	return w
 }

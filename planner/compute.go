@@ -1,26 +1,216 @@
 package planner
 
-// compute approximates one device's compute buffer: the peak of the graph's
-// live tensors, from the three places it can occur (fitted to what llama.cpp
-// allocated, see docs/accuracy.md): the output projection (logits for the
-// whole ubatch), attention (the f32 KQ matrix without flash attention, the
-// mask with it; for MLA the absorbed query and the logits stay alive too),
-// and the MoE expert activations with the mask. The point estimate is within
-// 10% of llama.cpp's on every reference configuration; low and high bound it
-// by ±10% and by the sum of the peaks.
+import (
+	"fmt"
+	"sync"
+
+	"github.com/modelfit/modelfit/gguf"
+)
+
+// Compute buffers are sized the way llama.cpp sizes them: build the graph
+// it reserves (graph.go, graph_arch.go), run ggml's allocator over it
+// (galloc.go), take the highest offset. The graph depends on the ubatch,
+// the cache lengths, flash attention and the cache types; results are
+// cached per model, so the search pays for each distinct graph once.
+
+// computeSim is one model's graph simulator and its results.
+type computeSim struct {
+	mu    sync.Mutex
+	gm    *graphModel
+	build archGraph
+	known bool // the architecture has its own graph (not genericGraph)
+	cache map[ubatch]simResult
+	// layers is the representative subset the graph is simulated with.
+	layers []int
+}
+
+type simResult struct {
+	size   uint64
+	inputs uint64 // the graph's input leafs and the token embedding's rows
+	ok     bool
+}
+
+func (m *model) sim() *computeSim {
+	m.simOnce.Do(func() {
+		s := &computeSim{gm: newGraphModel(m), cache: map[ubatch]simResult{}}
+		s.layers = s.gm.reducedLayers()
+		s.build, s.known = archGraphs[m.h.Architecture]
+		if !s.known {
+			s.build = genericGraph
+		}
+		m.graphs = s
+	})
+	return m.graphs
+}
+
+// computeWarning says when the compute buffers are not from the
+// architecture's own graph: an architecture without one gets the generic
+// transformer's (±25%), a recurrent one or a file missing a tensor the
+// graph multiplies by the fitted approximation.
+func (m *model) computeWarning() string {
+	if recurrentArch[m.h.Architecture] != "" {
+		return fmt.Sprintf("compute buffers: the graph of the recurrent architecture %q is not modelled; they are an approximation with a ±10%% range", m.h.Architecture)
+	}
+	if _, known := archGraphs[m.h.Architecture]; !known {
+		return fmt.Sprintf("compute buffers: architecture %q has no graph of its own here; they are sized from a generic transformer graph with a ±25%% range", m.h.Architecture)
+	}
+	return ""
+}
+
+// size returns the compute buffer of the graph for ub; ok is false when
+// the file lacks a weight the graph needs.
+func (s *computeSim) size(ub ubatch) (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.cache[ub]; ok {
+		return r.size, r.ok
+	}
+	w := workspaces.Get().(*workspace)
+	defer workspaces.Put(w)
+	v, ok := s.gm.simulate(&w.c, &w.ga, s.build, ub, s.layers)
+	r := simResult{size: v, ok: ok}
+	if ok {
+		for _, l := range w.c.leafs {
+			r.inputs += (l.nbytes() + cpuAlignment - 1) / cpuAlignment * cpuAlignment
+		}
+		if len(w.c.nodes) > 0 && w.c.nodes[0].op == opGetRows {
+			r.inputs += w.c.nodes[0].nbytes()
+		}
+	}
+	s.cache[ub] = r
+	return v, ok
+}
+
+// workspace is a simulation's scratch: the tensor slabs and the
+// allocator's free lists, reused from one model to the next.
+type workspace struct {
+	c  ctx
+	ga gallocr
+}
+
+var workspaces = sync.Pool{New: func() any { return new(workspace) }}
+
+// reserveBatch is the ubatch llama.cpp reserves its compute buffers for
+// (llama-context.cpp, sched_reserve): n_tokens = min(n_ctx, n_ubatch),
+// rounded up to a multiple of the sequences (graph_reserve), and
+// n_outputs = min(n_tokens, n_outputs_max).
+func reserveBatch(s Settings, rt Runtime, ub, nOutputsMax int, c cells) ubatch {
+	kt, _ := gguf.ParseType(orDefault(s.CacheTypeK, "f16"))
+	vt, _ := gguf.ParseType(orDefault(s.CacheTypeV, "f16"))
+	nSeq := int64(max(s.NParallel, 1))
+	n := int64(ub)
+	if n%nSeq != 0 {
+		n = (n + nSeq - 1) / nSeq * nSeq
+	}
+	return ubatch{
+		nTokens:  n,
+		nOutputs: min(n, int64(max(nOutputsMax, 1))),
+		nStream:  nSeq,
+		nKV:      int64(c.seq),
+		nKVSWA:   int64(c.swaSeq),
+		fa:       s.FlashAttn,
+		kt:       kt,
+		vt:       vt,
+		rules:    rulesFor(rt),
+	}
+}
+
+// graphCompute is the compute buffer of a device that runs the whole graph
+// (every CPU-only plan). The point is what llama-fit-params, llama-cli and
+// llama-bench reserve: logits for the whole ubatch (n_outputs_max defaults
+// to n_batch, common/common.h). llama-server since 2026 reserves one output
+// per sequence (server-context.cpp, server_output_limits: n_outputs_max =
+// n_parallel); the low bound allows for that (the point less the logits'
+// difference, at most half of it). The range is ±2% around the
+// simulation for the architectures with their own graph (what an unchecked
+// detail of a layout could move), ±25% around the generic transformer's
+// graph for the others.
+func (m *model) graphCompute(s Settings, rt Runtime, ub int, c cells) (low, point, high uint64, ok bool) {
+	if recurrentArch[m.h.Architecture] != "" {
+		return 0, 0, 0, false
+	}
+	sim := m.sim()
+	rb := reserveBatch(s, rt, ub, s.NBatch, c)
+	if point, ok = sim.size(rb); !ok {
+		return 0, 0, 0, false
+	}
+	margin := point / 50
+	if !sim.known {
+		margin = point / 4
+	}
+	low, high = point-margin, point+margin
+	if rt.profile().outputsMax() {
+		// llama-server's graph has logits for one row per sequence: at
+		// most that many fewer bytes at the peak.
+		fewer := uint64(rb.nOutputs-min(rb.nTokens, int64(max(s.NParallel, 1)))) * m.h.VocabSize * 4
+		low = min(low, point-min(point/2, fewer))
+	}
+	return low, point, high, true
+}
+
+// graphDevice replaces the approximation (low, point, high) of device d's
+// compute buffer by the simulated graph where the device runs the graph
+// the simulation models: every CPU-only plan; a single GPU holding every
+// layer and the output, or running the host's layers too for a large batch
+// (op offload) — the same graph, its inputs copied in from the host, ±10%:
+// the CUDA buffers are not checked against llama.cpp here — plus the
+// staging of host weights; and a host left with the graph's inputs only
+// (the scheduler assigns inputs to the CPU backend, ggml-backend.cpp
+// ggml_backend_sched_backend_id_from_cur, and the token embedding's rows
+// are taken there: its weights stay on the host and GET_ROWS is not
+// offloaded).
+func (m *model) graphDevice(s Settings, rt Runtime, ub int, c cells, d, nGPU int, whole, inputsOnly bool, staging, low, point, high uint64) (uint64, uint64, uint64) {
+	switch {
+	case nGPU == 0:
+		if l, p, h, ok := m.graphCompute(s, rt, ub, c); ok {
+			return l, p, h
+		}
+	case d > 0 && whole:
+		if l, p, h, ok := m.graphCompute(s, rt, ub, c); ok {
+			return min(l, p-p/10), p + staging, max(h, p+p/10) + staging
+		}
+	case d == 0 && inputsOnly:
+		if in, ok := m.graphInputs(s, rt, ub, c); ok {
+			return in, in, in + in/10
+		}
+	}
+	return low, point, high
+}
+
+// graphInputs is what the graph's inputs and the token embedding's rows
+// take: the host's compute buffer when every layer and the output run on
+// GPUs.
+func (m *model) graphInputs(s Settings, rt Runtime, ub int, c cells) (uint64, bool) {
+	if recurrentArch[m.h.Architecture] != "" {
+		return 0, false
+	}
+	sim := m.sim()
+	if _, ok := sim.size(reserveBatch(s, rt, ub, s.NBatch, c)); !ok {
+		return 0, false
+	}
+	return sim.cache[reserveBatch(s, rt, ub, s.NBatch, c)].inputs, true
+}
+
+// compute approximates one device's compute buffer when GPUs share the
+// graph with the host: the peak of the graph's live tensors, from the
+// three places it can occur (fitted to what llama.cpp allocated, see
+// docs/accuracy.md): the output projection (logits for the whole ubatch),
+// attention (the f32 KQ matrix without flash attention, the mask with it;
+// for MLA the absorbed query and the logits stay alive too), and the MoE
+// expert activations with the mask. Low and high bound it by ±10% and by
+// the sum of the peaks.
 //
-// With GPUs two things change. The first GPU also holds staging: the host
-// weights it multiplies for large batches (see opOffloadStaging), added to
-// the point and the high bound (not to the low one: a runtime run with
-// --no-op-offload copies nothing). The host, whose layers' products then
-// run on the GPU, may need as little as its graph inputs (the low bound)
-// but keeps the full graph as its point: the decode graph still runs its
-// layers there, and a planner should not count on less.
+// The first GPU also holds staging: the host weights it multiplies for
+// large batches (see opOffloadStaging), added to the point and the high
+// bound (not to the low one: a runtime run with --no-op-offload copies
+// nothing). The host, whose layers' products then run on the GPU, may need
+// as little as its graph inputs (the low bound) but keeps the full graph as
+// its point: the decode graph still runs its layers there, and a planner
+// should not count on less.
 //
-// Current upstream builds (2026) reserve the graph for one output per
-// sequence (n_outputs_max) instead of logits for the whole ubatch; the
-// reference build does the latter. For RuntimeLlamaCpp the low bound takes
-// the smaller logits, the point keeps the ubatch's.
+// Builds with PR #23861 (current upstream) reserve the graph for one
+// output per sequence (n_outputs_max): their low bound takes the smaller
+// logits, the point keeps the ubatch's.
 func (m *model) compute(s Settings, rt Runtime, ub, nKV, swaCells int, layers, output, hostWithGPU bool, staging uint64) (low, point, high uint64) {
 	u := uint64(ub)
 	kv := uint64(nKV)
@@ -37,7 +227,7 @@ func (m *model) compute(s Settings, rt Runtime, ub, nKV, swaCells int, layers, o
 	}
 	point = max(out, attn, moe)
 	low, high = point-point/10, max(point+point/10, out+attn+moe)
-	if output && (rt == RuntimeLlamaCpp || rt == "") {
+	if output && rt.profile().outputsMax() {
 		few := (m.h.VocabSize*uint64(max(s.NParallel, 1)) + embd*u) * 4
 		a, e := m.layerPeaks(s, u, kv, uint64(swaCells), layers, few)
 		p := max(few, a, e)
@@ -67,10 +257,6 @@ func (m *model) layerPeaks(s Settings, u, kv, swaCells uint64, layers bool, out 
 	case s.FlashAttn:
 		attn = 6*kv*u + 4*nHead*m.h.KeyLength*u*4
 	default:
-		// The f32 KQ matrix and mask, the activations around them
-		// (4.5 × n_embd floats per token), and a small per-token rest
-		// (368 + 0.64·n_embd bytes) fitted on the tiny llamas, where it
-		// is 3% of the buffer; on 8B models it is under 0.5%.
 		attn = (nHead+1)*kv*u*4 + 9*nHead*m.h.KeyLength*u*2 + (368+embd*16/25)*u
 	}
 	if m.h.SlidingWindow > 0 && swaCells > 0 {

@@ -11,5 +11,11 @@
 // Estimate is the memory model alone for fixed settings; Sweep tabulates
 // n_gpu_layers against memory and predicted speed. A Plan renders itself as
 // llama.cpp arguments (LlamaCppArgs, in the classic or the --load-mode
-// spelling) and as Ollama options (OllamaOptions, Modelfile).
+// spelling) and, when made for Ollama, as Ollama options (OllamaOptions,
+// Modelfile, OllamaEnv).
+//
+// llama.cpp's rules change between builds: a Runtime names the profile a
+// plan follows (Profiles lists them), each rule keyed to the upstream PR
+// that introduced it. DecideOllama reproduces what Ollama v0.17.4 itself
+// would decide for a model on a machine, rule by rule from its source.
 package planner

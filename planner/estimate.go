@@ -4,51 +4,15 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/modelfit/modelfit/gguf"
 )
-
-// Runtime is the llama.cpp build a plan targets: they differ in which
-// weights they repack and in which layers -ngl offloads.
-type Runtime string
-
-// Runtimes whose memory behaviour the estimate models.
-const (
-	// RuntimeLlamaCpp is current upstream llama.cpp: on x86 with AVX2 and
-	// on ARM it copies CPU weights of some types into a CPU_REPACK buffer
-	// of anonymous memory, even with mmap on (as build 6529 does), and -ngl
-	// N offloads the output layer first, then the last N-1 repeating layers
-	// (since PR 18148, December 2025).
-	RuntimeLlamaCpp Runtime = "llama.cpp"
-	// RuntimeLlamaCppB6529 is upstream build 6529 (September 2025), the
-	// build of the repacking reference figures: it repacks like current
-	// upstream, but -ngl N offloads the last N repeating layers and the
-	// output layer only at N = n_layer+1.
-	RuntimeLlamaCppB6529 Runtime = "llama.cpp-b6529"
-	// RuntimeOllama is the llama.cpp vendored in Ollama v0.17.4 (commit
-	// ec98e2002), which does not repack and offloads the output first.
-	RuntimeOllama Runtime = "ollama"
-)
-
-// outputFirst reports whether -ngl offloads the output layer before the
-// repeating layers in this build.
-func (r Runtime) outputFirst() bool { return r != RuntimeLlamaCppB6529 }
 
 // DefaultGPUOverhead is what a CUDA/ROCm context, cuBLAS workspaces and
 // allocator slack take on each GPU before any model buffer: measured values
 // are 300–600 MiB on current drivers; the planner assumes 512 MiB unless told.
 const DefaultGPUOverhead = 512 << 20
-
-// pinnedStaging is the pinned host memory llama.cpp allocates to upload
-// weights read without mmap to GPUs: 4 buffers of 1 MiB, or with the direct
-// I/O reads of current upstream 4 buffers of 64 MiB plus two read
-// alignments (4 KiB) each.
-func pinnedStaging(r Runtime) uint64 {
-	if r == RuntimeOllama {
-		return 4 << 20
-	}
-	return 4 * (64<<20 + 2*4096)
-}
 
 // Env is what the estimate needs to know about the target beyond the settings.
 type Env struct {
@@ -152,6 +116,13 @@ type model struct {
 	// expertK maps the patterns expertPattern generated to their layer
 	// count, so that they are matched without running the regexp.
 	expertK map[string]int
+	// ollama and ollamaGroups are Ollama's view of the header, computed
+	// once for the runtimes driven through Ollama (plan_ollama.go).
+	ollama       *ollamaKV
+	ollamaGroups map[string]uint64
+	// graphs simulates the compute graph (compute.go), built on first use.
+	simOnce sync.Once
+	graphs  *computeSim
 }
 
 type tinfo struct {
@@ -204,8 +175,19 @@ func newModel(f *gguf.File) *model {
 			m.rwkvShifts = 2 // llama.cpp's default
 		}
 	}
+	// Next-token-prediction (MTP) layers at the end of block_count are
+	// created with TENSOR_SKIP unless MTP is asked for (llama-server
+	// does not by default): their weights are never loaded
+	// (load_arch_tensors of glm4, glm4-moe, deepseek2, nemotron-h, qwen3next
+	// and the other MTP-capable architectures). Their KV cache is still
+	// allocated: no layer filter excludes them (llama_model::create_memory).
+	nextn := m.h.NextNPredictLayers
+	firstSkipped := m.nLayer - int(min(nextn, uint64(m.nLayer)))
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
+		if nextn > 0 && t.Layer >= firstSkipped {
+			continue
+		}
 		ti := tinfo{name: t.Name, typ: t.Type, shape: t.Shape, size: uint64(t.Size), layer: t.Layer,
 			out: t.Group() == gguf.GroupOutput, exps: strings.Contains(t.Name, "_exps")}
 		ti.gpuSize = gpuAllocSize(ti.typ, ti.shape, ti.size)
@@ -260,12 +242,20 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	if vt.BlockSize() > 1 && !s.FlashAttn {
 		return nil, fmt.Errorf("planner: a quantized V cache (%s) needs flash attention", vt)
 	}
+	if m.vLess(env.Runtime) && kt != vt {
+		// llama_init_from_model: "model does not support different K and
+		// V cache types" (MLA: V is a view of K).
+		return nil, fmt.Errorf("planner: %s keeps V inside the K cache: K and V cache types must match (%s, %s): %w", m.h.Architecture, kt, vt, ErrBadCacheType)
+	}
 	nSeq := max(s.NParallel, 1)
 	// llama.cpp caps the batch at the context (causal attention) and the
 	// physical batch at the batch.
 	ub := max(min(s.NUbatch, s.NBatch, max(s.NCtx, 1)), 1)
 	nGPU := len(env.GPUs)
 	cells := cacheCells(m.h, max(s.NCtx, 1), nSeq, ub)
+	if env.Runtime.profile().engine {
+		cells = engineCacheCells(m.h, max(s.NCtx, 1), nSeq, max(s.NBatch, 1))
+	}
 	b := &Breakdown{NCtx: cells.nCtx}
 	b.Devices = make([]DeviceMemory, 1+nGPU)
 	b.Devices[0].Name = "CPU"
@@ -285,7 +275,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	// start: the last ngl of the n_layer+1 layers with the output first, or
 	// of the repeating layers alone in older builds.
 	start := max(m.nLayer-ngl, 0)
-	if env.Runtime.outputFirst() {
+	if env.Runtime.profile().outputFirst() {
 		start = max(m.nLayer+1-ngl, 0)
 	}
 	devOf := func(il int) int {
@@ -417,8 +407,8 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		}
 	}
 	if !s.MMap && nGPU > 0 && ngl > 0 {
-		cpu.AnonWeightsBytes += pinnedStaging(env.Runtime)
-		cpu.StagingBytes = pinnedStaging(env.Runtime)
+		cpu.AnonWeightsBytes += env.Runtime.profile().pinnedStaging()
+		cpu.StagingBytes = env.Runtime.profile().pinnedStaging()
 	}
 
 	// KV cache and recurrent state, per layer on its layer's device.
@@ -438,6 +428,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			d = 0
 		}
 		lp.KVDevice = d
+		if mtpWithoutKV[m.h.Architecture] && m.mtpLayer(il) {
+			continue
+		}
 		if m.recurrent(il) {
 			lp.StateBytes = uint64(nSeq) * 4 * m.stateFloats()
 			b.Devices[d].StateBytes += lp.StateBytes
@@ -448,7 +441,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			n, attended = swaCells, cells.swaSeq
 			b.SWACells = swaCells
 		}
-		kRow, vRow, err := m.kvRows(il, kt, vt)
+		kRow, vRow, err := m.kvRowsFor(env.Runtime.profile(), il, kt, vt, s.FlashAttn, env.Runtime)
 		if err != nil {
 			return nil, err
 		}
@@ -485,6 +478,10 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			continue
 		}
 		low, point, high := m.compute(s, env.Runtime, ub, nKV, cells.swaSeq, hasLayers, hasOutput, d == 0 && nGPU > 0, staging)
+		// One GPU runs the whole graph when it holds every layer, or runs
+		// the host's layers too (op offload).
+		whole := nGPU == 1 && hasLayers && hasOutput && (len(dm.Layers) == m.nLayer || ub >= opOffloadMinBatch)
+		low, point, high = m.graphDevice(s, env.Runtime, ub, cells, d, nGPU, whole, !hasLayers && !hasOutput, staging, low, point, high)
 		if pipeline && d > 0 && hasLayers {
 			extra := pipelineCopies(m.h.EmbeddingLength, ub, kvDevMax[d], cells.swaSeq)
 			point, high = point+extra, high+extra

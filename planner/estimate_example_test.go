@@ -18,8 +18,8 @@ func ExampleEstimate_partialOffload() {
 	}
 	defer f.Close()
 	s := planner.DefaultSettings()
-	s.NGPULayers = 3 // the output layer first, then the last two layers
-	b, err := planner.Estimate(f, s, planner.Env{GPUs: []string{"CUDA0"}, GPUFree: []uint64{8 << 30}, Runtime: planner.RuntimeOllama})
+	s.NGPULayers = 3 // current llama.cpp: the output layer first, then the last two layers
+	b, err := planner.Estimate(f, s, planner.Env{GPUs: []string{"CUDA0"}, GPUFree: []uint64{8 << 30}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func ExampleEstimate_partialOffload() {
 	}
 	// Output:
 	// CPU   layers [0 1] weights 741376 KV 4194304 compute 14680064 overhead 0
-	// CUDA0 layers [2 3] weights 864000 KV 4194304 compute 16777216 overhead 536870912
+	// CUDA0 layers [2 3] weights 864000 KV 4194304 compute 11024384 overhead 536870912
 	// layer 0 on CPU: 4096 cells, K 1048576 V 1048576
 	// layer 1 on CPU: 4096 cells, K 1048576 V 1048576
 	// layer 2 on CUDA0: 4096 cells, K 1048576 V 1048576

@@ -58,7 +58,7 @@ func ExampleEstimate() {
 	cpu := b.Devices[0]
 	fmt.Printf("weights %d, KV %d, compute %d bytes\n", cpu.WeightsBytes, cpu.KVBytes, cpu.ComputeBytes)
 	// Output:
-	// weights 1602048, KV 16777216, compute 27262976 bytes
+	// weights 1602048, KV 16777216, compute 13121536 bytes
 }
 
 // Render a plan as llama.cpp arguments, in the spelling of older and of
@@ -79,9 +79,36 @@ func ExamplePlan_LlamaCppArgs() {
 	}
 	fmt.Println(strings.Join(p.LlamaCppArgs(planner.ArgsClassic), " "))
 	fmt.Println(strings.Join(p.LlamaCppArgs(planner.ArgsLoadMode), " "))
-	fmt.Println(p.OllamaOptions())
 	// Output:
 	// -c 2048 -b 2048 -ub 512 -np 1 -t 4 -ngl 0 -fa on -ctk f16 -ctv f16 --no-mmap
 	// -c 2048 -b 2048 -ub 512 -np 1 -t 4 -ngl 0 -fa on -ctk f16 -ctv f16 --load-mode none
-	// map[num_batch:512 num_ctx:2048 num_gpu:0 num_thread:4 use_mlock:false use_mmap:false]
+}
+
+// A plan for Ollama, rendered as the Modelfile of `ollama create`: only
+// what Ollama's options and server environment can express.
+func ExamplePlan_Modelfile() {
+	f, err := gguf.Open(testutil.Path("models", "synth-llama-gqa-Q8_0.gguf"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	machine := probe.Describe(probe.Description{RAMBytes: 8 << 30, Cores: 4, Features: []string{"avx2"}})
+	req := planner.Request{Runtime: planner.RuntimeOllama, OllamaName: "synth:q8"}
+	req.Settings.NCtx, req.Pinned.NCtx = 2048, true
+	p, err := planner.Make(context.Background(), f, machine, req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mf, err := p.Modelfile(planner.OllamaEnv{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(mf)
+	// Output:
+	// FROM synth:q8
+	// PARAMETER num_ctx 2048
+	// PARAMETER num_batch 512
+	// PARAMETER num_gpu 0
+	// PARAMETER num_thread 4
+	// PARAMETER use_mmap true
 }

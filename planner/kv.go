@@ -21,7 +21,22 @@ var ErrBadCacheType = errors.New("cache type does not fit the row size")
 var recurrentArch = map[string]string{
 	"mamba": "all", "mamba2": "all",
 	"rwkv6": "rwkv", "rwkv6qwen2": "rwkv", "rwkv7": "rwkv", "arwkv7": "rwkv",
-	"jamba": "hybrid", "granitehybrid": "hybrid", "nemotron_h": "hybrid",
+	"jamba": "hybrid", "granitehybrid": "hybrid", "nemotron_h": "hybrid", "lfm2": "hybrid",
+	"qwen3next": "interval", "qwen35": "interval", "qwen35moe": "interval",
+}
+
+// mtpWithoutKV lists the architectures whose cache leaves the
+// next-token-prediction layers out (a layer filter il < n_layer() in
+// llama_model::create_memory, build 10587); the others (glm4moe,
+// deepseek2, ...) still allocate KV for them.
+var mtpWithoutKV = map[string]bool{
+	"qwen3next": true, "qwen35": true, "qwen35moe": true, "minimax-01": true,
+	"step35": true, "hy_v3": true, "glm-dsa": true, "mimo2": true, "deepseek32": true,
+}
+
+// mtpLayer reports whether layer il is a next-token-prediction layer.
+func (m *model) mtpLayer(il int) bool {
+	return il >= m.nLayer-int(min(m.h.NextNPredictLayers, uint64(m.nLayer)))
 }
 
 // recurrent reports whether layer il keeps a recurrent state.
@@ -29,7 +44,30 @@ func (m *model) recurrent(il int) bool {
 	switch recurrentArch[m.h.Architecture] {
 	case "all", "rwkv":
 		return true
+	case "interval":
+		// Qwen3-Next/3.5: attention.recurrent_layers, or every
+		// full_attention_interval-th (default 4) main layer attends, the
+		// rest are gated-DeltaNet layers (src/models/qwen3next.cpp,
+		// load_arch_hparams); MTP layers attend.
+		if m.mtpLayer(il) {
+			return false
+		}
+		if m.h.RecurrentLayers != nil {
+			return il < len(m.h.RecurrentLayers) && m.h.RecurrentLayers[il]
+		}
+		n := int(m.h.FullAttentionInterval)
+		if n == 0 {
+			n = 4
+		}
+		return (il+1)%n != 0
 	case "hybrid":
+		if m.h.Architecture == "nemotron_h" {
+			// Nemotron-H's MLP layers have neither KV heads nor a state:
+			// recurrent are the layers without KV heads and without a
+			// feed-forward width (src/models/nemotron-h.cpp,
+			// load_arch_hparams; filter_recr in llama_model::create_memory).
+			return m.h.HeadCountKV.At(il) == 0 && m.h.FeedForwardLength.At(il) == 0
+		}
 		return m.h.HeadCountKV.At(il) == 0
 	}
 	return false
@@ -41,10 +79,16 @@ func (m *model) recurrent(il int) bool {
 //
 // RWKV keeps the token shifts (token_shift_count × n_embd) and the WKV
 // state (n_embd × head size).
+//
+// LFM2's short convolutions keep n_embd × (L_cache − 1) floats and no SSM
+// state (llama_hparams::n_embd_r and n_embd_s in src/llama-hparams.cpp).
 func (m *model) stateFloats() uint64 {
 	h := &m.h
 	if recurrentArch[h.Architecture] == "rwkv" {
 		return m.rwkvShifts*h.EmbeddingLength + h.EmbeddingLength*m.rwkvHeadSize
+	}
+	if h.ShortConvLCache > 0 {
+		return h.EmbeddingLength * (h.ShortConvLCache - 1)
 	}
 	conv := uint64(0)
 	if h.SSMConvKernel > 0 {
@@ -53,9 +97,22 @@ func (m *model) stateFloats() uint64 {
 	return conv + h.SSMStateSize*h.SSMInnerSize
 }
 
+// isMLA is llama_hparams::is_mla: the file gives the per-head K and V
+// lengths of multi-head latent attention (MLA-aware DeepSeek conversion).
+func (m *model) isMLA() bool { return m.h.KeyLengthMLA > 0 && m.h.ValueLengthMLA > 0 }
+
+// vLess reports whether the runtime keeps no V cache for this model: an MLA
+// model's V is the latent already in K, and current llama.cpp stores none
+// (PR 19067, "kv-cache : support V-less cache", January 2026; has_v =
+// !is_mla in llama_kv_cache's constructor). Older builds kept it.
+func (m *model) vLess(rt Runtime) bool { return m.isMLA() && rt.profile().has(changeVLess) }
+
 // kvRows returns the bytes one cache cell of layer il takes in K and in V:
 // n_head_kv(il) × key/value length, in the cache types' row sizes.
-func (m *model) kvRows(il int, kt, vt gguf.Type) (k, v uint64, err error) {
+// Without flash attention the V cache is stored transposed and every
+// layer's V row is padded to the widest layer's (n_embd_v_gqa_max, see
+// TAG_V_CACHE_VARIABLE in src/llama-kv-cache.cpp).
+func (m *model) kvRows(il int, kt, vt gguf.Type, fa bool, rt Runtime) (k, v uint64, err error) {
 	h := &m.h
 	nkv := h.HeadCountKV.At(il)
 	kh, vh := h.KeyLength, h.ValueLength
@@ -66,11 +123,18 @@ func (m *model) kvRows(il int, kt, vt gguf.Type) (k, v uint64, err error) {
 		kh, vh, nkv = h.KVLoraRank+h.RopeDimensionCount, h.KVLoraRank, 1
 	}
 	kn, vn := nkv*kh, nkv*vh
+	if !fa && nkv > 0 && len(h.HeadCountKV) > 1 {
+		vn = h.HeadCountKV.Max() * vh
+	}
+	if m.vLess(rt) {
+		vn = 0
+	}
 	k, okK := kt.RowBytes(kn)
 	v, okV := vt.RowBytes(vn)
-	if !okK || !okV || kh%kt.BlockSize() != 0 || vh%vt.BlockSize() != 0 {
-		// llama.cpp refuses a cache type whose block does not divide a
-		// head's row.
+	// With flash attention llama.cpp refuses a quantized cache type whose
+	// block does not divide a head (llama_init_from_model); without it
+	// only whole rows must hold whole blocks (ggml's tensor layout).
+	if !okK || !okV || fa && (kh%kt.BlockSize() != 0 || vn > 0 && vh%vt.BlockSize() != 0) {
 		return 0, 0, fmt.Errorf("planner: layer %d: K cache %s (rows of %d) or V cache %s (rows of %d): %w", il, kt, kn, vt, vn, ErrBadCacheType)
 	}
 	return k, v, nil

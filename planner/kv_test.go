@@ -194,19 +194,31 @@ func TestRecurrentState(t *testing.T) {
 }
 
 // The MLA cache of DeepSeek-V3: one latent (kv_lora_rank 512) plus the rope
-// part (64) per token and layer for K, the latent for V.
+// part (64) per token and layer for K; current llama.cpp keeps no V (the
+// latent is in K, PR 19067), older builds kept the latent again as V.
 func TestMLACache(t *testing.T) {
 	f, err := gguf.Open(testutil.Path("zoo", "deepseek-v3-Q2_K.header.gguf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Estimate(f, DefaultSettings(), Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for il, l := range b.Layers {
-		if l.KBytes != 4096*576*2 || l.VBytes != 4096*512*2 {
-			t.Fatalf("layer %d: K %d V %d", il, l.KBytes, l.VBytes)
+	for _, rt := range []Runtime{RuntimeLlamaCpp, RuntimeLlamaCppB6529, RuntimeOllama} {
+		b, err := Estimate(f, DefaultSettings(), Env{Runtime: rt})
+		if err != nil {
+			t.Fatal(err)
 		}
+		v := uint64(4096 * 512 * 2)
+		if rt == RuntimeLlamaCpp {
+			v = 0
+		}
+		for il, l := range b.Layers {
+			if l.KBytes != 4096*576*2 || l.VBytes != v {
+				t.Fatalf("%s: layer %d: K %d V %d", rt, il, l.KBytes, l.VBytes)
+			}
+		}
+	}
+	s := DefaultSettings()
+	s.CacheTypeK = "q8_0"
+	if _, err := Estimate(f, s, Env{}); !errors.Is(err, ErrBadCacheType) {
+		t.Errorf("MLA with K q8_0 and V f16: %v", err)
 	}
 }

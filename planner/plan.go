@@ -47,6 +47,13 @@ type Request struct {
 	DiskBandwidth      float64 // bytes/s for reading the model; 0 = from the filesystem
 	// ModelPath is shown in the plan and the llama.cpp arguments.
 	ModelPath string
+	// OllamaName is the Ollama model name the file was resolved from: the
+	// Modelfile's FROM line.
+	OllamaName string
+	// OllamaEnv is the Ollama server's environment, for the runtimes
+	// driven through Ollama (flash attention, KV type, parallel sequences
+	// and default context are server-wide there).
+	OllamaEnv OllamaEnv
 }
 
 // Verdict is what a plan means for the user.
@@ -124,16 +131,18 @@ func (r *Request) check() error {
 type Plan struct {
 	Schema string `json:"schema"`
 	// Fits is true for both verdicts that run (VerdictFits, VerdictPaging).
-	Fits      bool         `json:"fits"`
-	Verdict   Verdict      `json:"verdict"`
-	Model     ModelInfo    `json:"model"`
-	Runtime   Runtime      `json:"runtime"`
-	Settings  Settings     `json:"settings"`
-	Devices   []PlanDevice `json:"devices"`
-	Predicted Prediction   `json:"predicted"`
-	Reasons   []Reason     `json:"reasons"`
-	Warnings  []string     `json:"warnings"`
-	LlamaArgs []string     `json:"llama_args"`
+	Fits    bool      `json:"fits"`
+	Verdict Verdict   `json:"verdict"`
+	Model   ModelInfo `json:"model"`
+	Runtime Runtime   `json:"runtime"`
+	// RuntimeProfile names the build and its rules with their sources.
+	RuntimeProfile Profile      `json:"runtime_profile"`
+	Settings       Settings     `json:"settings"`
+	Devices        []PlanDevice `json:"devices"`
+	Predicted      Prediction   `json:"predicted"`
+	Reasons        []Reason     `json:"reasons"`
+	Warnings       []string     `json:"warnings"`
+	LlamaArgs      []string     `json:"llama_args"`
 	// NoFit says why, when Fits is false.
 	NoFit *NoFitError `json:"no_fit,omitempty"`
 
@@ -147,6 +156,7 @@ type Plan struct {
 type ModelInfo struct {
 	Path         string `json:"path"`
 	Name         string `json:"name,omitempty"`
+	OllamaName   string `json:"ollama_name,omitempty"`
 	Architecture string `json:"architecture"`
 	Layers       int    `json:"layers"`
 	TensorBytes  uint64 `json:"tensor_bytes"`
@@ -228,16 +238,30 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 	if err := f.CheckShapes(); err != nil {
 		return nil, fmt.Errorf("planner: %s: %w", req.ModelPath, err)
 	}
+	if _, ok := profiles[orRuntime(req.Runtime)]; !ok {
+		_, err := ParseRuntime(string(req.Runtime))
+		return nil, err
+	}
+	var ollamaReasons []Reason
+	if orRuntime(req.Runtime).profile().Ollama {
+		var err error
+		if req, ollamaReasons, err = ollamaRequest(f, snap, req); err != nil {
+			return nil, err
+		}
+	}
 	mc, assumedCPU := newMachine(f, m, snap, req)
-	p := &Plan{Schema: SchemaVersion, Runtime: mc.env.Runtime, Warnings: []string{}}
-	p.Model = ModelInfo{Path: req.ModelPath, Name: f.Metadata.String("general.name"), Architecture: m.h.Architecture,
+	p := &Plan{Schema: SchemaVersion, Runtime: mc.env.Runtime, RuntimeProfile: *mc.env.Runtime.profile(), Warnings: []string{}, Reasons: ollamaReasons}
+	p.Model = ModelInfo{Path: req.ModelPath, Name: f.Metadata.String("general.name"), OllamaName: req.OllamaName, Architecture: m.h.Architecture,
 		Layers: m.nLayer, TensorBytes: uint64(f.TensorBytes()), Experts: m.h.ExpertCount, DataPresent: f.DataPresent()}
 	for _, part := range f.Parts {
 		p.Model.FileBytes += uint64(max(part.Size, part.DataEnd))
 	}
+	if w := m.computeWarning(); w != "" {
+		p.Warnings = append(p.Warnings, w)
+	}
 	if assumedCPU {
 		why := "the machine's CPU features are unknown: memory is planned for an x86-64 server CPU with AVX-512, on which current llama.cpp copies the most weight types (Q4_0, Q4_K, Q2_K, IQ4_NL, MXFP4) into a CPU_REPACK buffer, and speed for one with AVX2 only; give --cpu-features for another CPU"
-		if mc.env.Runtime == RuntimeOllama {
+		if !mc.env.Runtime.profile().repacks {
 			why = "the machine's CPU features are unknown: speed is predicted for an x86-64 CPU with AVX2; give --cpu-features for another CPU"
 		}
 		p.why("cpu", "x86-64 (assumed)", "%s", why)
@@ -297,13 +321,6 @@ func newMachine(f *gguf.File, m *model, snap *probe.Snapshot, req Request) (mc *
 	return mc, assumedCPU
 }
 
-func orRuntime(r Runtime) Runtime {
-	if r == "" {
-		return RuntimeLlamaCpp
-	}
-	return r
-}
-
 func gpuName(g probe.GPU, i int) string {
 	if g.Vendor == "amd" {
 		return fmt.Sprintf("ROCm%d", i)
@@ -350,11 +367,14 @@ func finish(p *Plan, m *model, mc *machine, a, least *attempt, req Request) {
 				human(cpu.ResidentBytes), human(uint64(max(room, 0))), human(miss), 100*float64(miss)/float64(cpu.ResidentBytes)))
 		}
 	}
+	if w := trainingContextWarning(m, mc.env.Runtime.profile(), a); w != "" {
+		p.Warnings = append(p.Warnings, w)
+	}
 	if !p.Model.DataPresent {
 		p.Warnings = append(p.Warnings, "the file holds only the header (or is truncated): this plan is for the complete model; it cannot be run from this file")
 	}
-	if mc.env.Runtime == RuntimeLlamaCpp && cpu.RepackBytes > 0 && !a.s.NoRepack {
-		p.Reasons = append(p.Reasons, Reason{"repack", "on", fmt.Sprintf("current llama.cpp copies %s of CPU weights (%s) into a CPU_REPACK buffer of anonymous memory for faster matrix kernels; counted in the host total", human(cpu.RepackBytes), repackTypeList(m, mc))})
+	if cpu.RepackBytes > 0 && !a.s.NoRepack {
+		p.Reasons = append(p.Reasons, Reason{"repack", "on", fmt.Sprintf("llama.cpp copies %s of CPU weights (%s) into a CPU_REPACK buffer of anonymous memory for faster matrix kernels; counted in the host total", human(cpu.RepackBytes), repackTypeList(m, mc))})
 	}
 	p.Predicted = predict(m, mc, a, req)
 	p.cpuMoE = nCPUMoE(m, a.s)
@@ -457,4 +477,30 @@ func nCPUMoE(m *model, s Settings) int {
 		}
 	}
 	return k
+}
+
+// trainingContextWarning says what the runtime does when each sequence's
+// context exceeds the model's training context: current llama-server caps
+// a slot at it (PR #16736) while the KV cache keeps every cell of n_ctx;
+// older builds use the context as given. Ollama cuts num_ctx itself before
+// the runner starts (the plan never exceeds it there).
+func trainingContextWarning(m *model, prof *Profile, a *attempt) string {
+	train := m.h.ContextLength
+	np := max(a.s.NParallel, 1)
+	perSeq := uint64(a.s.NCtx / np)
+	if train == 0 || perSeq <= train || prof.Ollama {
+		return ""
+	}
+	if !prof.has(changeSlotCap) {
+		return fmt.Sprintf("each sequence's context (%d) exceeds the model's training context (%d): %s uses it as given and only warns (\"possible training context overflow\"); past %d tokens the output degrades unless the model's RoPE scaling was trained for it",
+			perSeq, train, prof.Build, train)
+	}
+	var unused uint64
+	for _, l := range a.b.Layers {
+		if l.KVCells == a.b.NCtx {
+			unused += (l.KBytes + l.VBytes) / perSeq * (perSeq - train)
+		}
+	}
+	return fmt.Sprintf("each sequence's context (%d) exceeds the model's training context (%d): llama-server caps every slot at %d (%s) but still allocates the KV cache for n_ctx %d, so about %s of it is never used; ask for -c %d",
+		perSeq, train, train, changeSlotCap, a.s.NCtx, human(unused), int(train)*np)
 }

@@ -227,6 +227,9 @@ func gpusFit(a *attempt) bool {
 // moeOffload offloads ngl layers and moves the expert tensors of the first
 // k layers to the CPU, for the smallest k with which the GPU(s) fit.
 func moeOffload(m *model, mc *machine, s Settings, req Request, autoSplit bool, ngl int) (Settings, bool, error) {
+	if mc.env.Runtime.profile().Ollama {
+		return s, false, nil // Ollama has no tensor overrides
+	}
 	t := s
 	t.NGPULayers = ngl
 	fits := func(k int) (bool, error) {

@@ -43,9 +43,6 @@ func initialSettings(m *model, mc *machine, req Request, p *Plan) Settings {
 		}
 		s.NCtx = padTo(want, 256)
 	}
-	if train > 0 && s.NCtx/max(s.NParallel, 1) > train {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("n_ctx %d per sequence is over the model's training context %d: llama.cpp warns of a possible training context overflow, and the text degrades past it", s.NCtx/max(s.NParallel, 1), train))
-	}
 	if s.NBatch <= 0 {
 		s.NBatch = d.NBatch
 	}
@@ -331,6 +328,9 @@ func check(m *model, mc *machine, s Settings, req Request) (a *attempt, err erro
 			a.fits, a.failDev = false, d
 		}
 	}
+	if why := ollamaRefuses(m, mc, s); why != "" && a.fits {
+		a.fits, a.failDev, a.failWhy = false, 0, why
+	}
 	return a, nil
 }
 
@@ -437,7 +437,9 @@ func placeLayers(m *model, mc *machine, s Settings, req Request) (*attempt, []Re
 	}
 	nGPU := len(mc.gpus)
 	_, gm := margins(mc, req)
-	autoSplit := nGPU > 1 && !req.Pinned.TensorSplit && len(s.TensorSplit) == 0
+	// Ollama splits the layers over the GPUs itself (llm/server.go
+	// createLayout): a plan for it cannot set the split.
+	autoSplit := nGPU > 1 && !req.Pinned.TensorSplit && len(s.TensorSplit) == 0 && !mc.env.Runtime.profile().Ollama
 	switch {
 	case nGPU == 0:
 		if req.Pinned.NGPULayers && s.NGPULayers > 0 {
@@ -495,7 +497,7 @@ func placeLayers(m *model, mc *machine, s Settings, req Request) (*attempt, []Re
 		guess := all
 		if g := a.b.Devices[1]; !gpusFit(a) {
 			over := int64(g.TotalBytes+a.margin[1]) - int64(a.avail[1])
-			if !mc.env.Runtime.outputFirst() {
+			if !mc.env.Runtime.profile().outputFirst() {
 				over -= int64(mc.outputBytes) // the output leaves the GPU first
 			}
 			guess = m.nLayer

@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -78,54 +77,4 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
-}
-
-// OllamaOptions renders the plan as Ollama's request options. Ollama's
-// llama runner uses num_batch as the physical batch (n_ubatch) and
-// multiplies num_ctx by the number of parallel sequences, so the plan's
-// n_ubatch and its per-sequence context are what it gets.
-func (p *Plan) OllamaOptions() map[string]any {
-	s := p.Settings
-	return map[string]any{
-		"num_gpu":    s.NGPULayers,
-		"num_ctx":    s.NCtx / max(s.NParallel, 1),
-		"num_batch":  s.NUbatch,
-		"num_thread": s.Threads,
-		"use_mmap":   s.MMap,
-		"use_mlock":  s.MLock,
-	}
-}
-
-// Modelfile renders the plan as Ollama Modelfile PARAMETER lines, with
-// comments for what Ollama sets elsewhere or cannot express.
-func (p *Plan) Modelfile() string {
-	s := p.Settings
-	o := p.OllamaOptions()
-	var sb strings.Builder
-	if p.Model.Path != "" {
-		fmt.Fprintf(&sb, "FROM %s\n", p.Model.Path)
-	}
-	for _, k := range []string{"num_gpu", "num_ctx", "num_batch", "num_thread", "use_mmap", "use_mlock"} {
-		fmt.Fprintf(&sb, "PARAMETER %s %v\n", k, o[k])
-	}
-	if s.NParallel > 1 {
-		fmt.Fprintf(&sb, "# run the server with OLLAMA_NUM_PARALLEL=%d\n", s.NParallel)
-	}
-	if s.CacheTypeK != "f16" || s.CacheTypeV != "f16" {
-		fmt.Fprintf(&sb, "# run the server with OLLAMA_FLASH_ATTENTION=1 OLLAMA_KV_CACHE_TYPE=%s (Ollama takes one type for K and V)\n", s.CacheTypeK)
-	}
-	if len(s.Overrides) > 0 || len(s.TensorSplit) > 0 || s.NoRepack {
-		sb.WriteString("# Ollama has no equivalent of this plan's")
-		if len(s.TensorSplit) > 0 {
-			sb.WriteString(" -ts")
-		}
-		if len(s.Overrides) > 0 {
-			sb.WriteString(" -ot")
-		}
-		if s.NoRepack {
-			sb.WriteString(" --no-repack")
-		}
-		sb.WriteString(": its memory figures hold for llama.cpp only\n")
-	}
-	return sb.String()
 }

@@ -62,8 +62,8 @@ func Sweep(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request,
 			}
 		}
 	}
-	if h.ExpertCount == 0 || len(snap.GPUs) == 0 {
-		return rows, nil
+	if h.ExpertCount == 0 || len(snap.GPUs) == 0 || req.Runtime.IsOllama() {
+		return rows, nil // Ollama has no expert overrides
 	}
 	// MoE: every layer offloaded, the experts of the first k on the CPU.
 	last = -1

@@ -80,7 +80,7 @@ type arraySummary struct {
 
 func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	set := newFlagSet("plan inspect", "Prints a GGUF model's header: architecture, hyperparameters, quantization mix,\nper-layer sizes, and whether every tensor's shape agrees with the hyperparameters\n(as llama.cpp's loader checks). Exit status: 0, or 1 for a file llama.cpp would refuse.",
-		"plan inspect [flags] MODEL.gguf|URL")
+		"plan inspect [flags] MODEL.gguf|URL|OLLAMA-NAME")
 	var asJSON bool
 	var timeout time.Duration
 	set.boolVar(&asJSON, groupOutput, "print the versioned JSON document instead of tables", "--json")
@@ -90,7 +90,7 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	switch set.fs.NArg() {
 	case 0:
-		return set.usageError(stderr, "no model given: plan inspect MODEL.gguf or a URL")
+		return set.usageError(stderr, "no model given: plan inspect MODEL.gguf, a URL or an Ollama name")
 	case 1:
 	default:
 		return set.usageError(stderr, "one model at a time, got %d: %s", set.fs.NArg(), strings.Join(set.fs.Args(), " "))
@@ -116,24 +116,6 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	printInspection(stdout, in)
 	return code
-}
-
-// OpenModel opens a local GGUF file or parses a remote one's header over
-// HTTP, the download bounded by timeout (0: gguf.DefaultRemoteTimeout) and
-// its progress drawn on stderr when that is a terminal.
-func OpenModel(ctx context.Context, arg string, timeout time.Duration, stderr io.Writer) (*gguf.File, error) {
-	if !isURL(arg) {
-		return gguf.Open(arg)
-	}
-	pl := newProgress(stderr)
-	defer pl.done()
-	return gguf.ParseURLOptions(ctx, arg, gguf.RemoteOptions{Timeout: timeout, Progress: func(read, size int64) {
-		if size > 0 {
-			pl.show("fetching the header of %s: %s (the file is %s)", arg, units.Bytes(read), units.Bytes(size))
-		} else {
-			pl.show("fetching the header of %s: %s", arg, units.Bytes(read))
-		}
-	}})
 }
 
 func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }

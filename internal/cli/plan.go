@@ -2,19 +2,20 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/modelfit/modelfit/gguf"
 	"github.com/modelfit/modelfit/internal/units"
+	"github.com/modelfit/modelfit/ollama"
 	"github.com/modelfit/modelfit/planner"
 	"github.com/modelfit/modelfit/probe"
 )
@@ -46,6 +47,10 @@ type planFlags struct {
 	// snap and req are the machine and request of the last plan.
 	snap *probe.Snapshot
 	req  planner.Request
+	// ollamaModel is the Ollama model the argument named (nil for a
+	// file); ollamaParams its stored parameters the plan pinned.
+	ollamaModel  *ollama.Model
+	ollamaParams []string
 }
 
 // addPlanFlags defines the plan flags on s.
@@ -63,7 +68,7 @@ func addPlanFlags(s *flagSet) *planFlags {
 	s.stringVar(&p.ts, "", groupModel, "N0,N1,...", "share of the offloaded layers per GPU, e.g. 3,1", "-ts", "--tensor-split")
 	s.add(&p.overrides, groupModel, "REGEX=DEV", "tensors matching REGEX on DEV, e.g. exps=CPU (repeatable)", "-ot", "--override-tensor")
 	s.boolVar(&p.nkvo, groupModel, "keep the KV cache on the host", "-nkvo", "--no-kv-offload")
-	s.stringVar(&p.runtime, "", groupModel, "RT", "target: llama.cpp (default) or ollama (Ollama v0.17.4's build)", "--runtime")
+	s.stringVar(&p.runtime, "", groupModel, "RT", "llama.cpp (default), llama.cpp-b6529, ollama, ollama-engine", "--runtime")
 
 	s.boolVar(&p.noMmap, groupMemory, "read the weights into memory instead of mapping the file", "--no-mmap")
 	s.boolVar(&p.mmap, groupMemory, "map the file (pins mmap on)", "--mmap")
@@ -222,14 +227,13 @@ func (p *planFlags) request() (planner.Request, error) {
 		s.Overrides = append(s.Overrides, planner.Override{Pattern: pat, Device: dev})
 		r.Pinned.Overrides = true
 	}
-	switch p.runtime {
-	case "llama.cpp", "":
-		r.Runtime = planner.RuntimeLlamaCpp
-	case "ollama":
-		r.Runtime = planner.RuntimeOllama
-	default:
-		return r, usagef("--runtime %q: want llama.cpp or ollama", p.runtime)
+	rt, err := planner.ParseRuntime(p.runtime)
+	if err != nil {
+		return r, usagef("--runtime %q: want llama.cpp, llama.cpp-b6529, ollama or ollama-engine", p.runtime)
 	}
+	r.Runtime = rt
+	r.OllamaEnv = planner.OllamaEnvFrom(getenv)
+	r.OllamaEnv.OS = runtime.GOOS
 	if p.diskBW != "" {
 		v, err := probe.ParseSize(strings.TrimSuffix(p.diskBW, "/s"))
 		if err != nil || v == 0 {
@@ -338,7 +342,19 @@ func (p *planFlags) plan(ctx context.Context, model string, stderr io.Writer) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := OpenModel(ctx, model, p.timeout, stderr)
+	path := model
+	if !isURL(model) {
+		var om *ollama.Model
+		if path, om, err = resolveModel(model); err != nil {
+			return nil, nil, err
+		}
+		if om != nil {
+			p.ollamaModel = om
+			p.ollamaParams = applyOllamaParams(&req, om.Params)
+			req.OllamaName = om.Name.Short()
+		}
+	}
+	f, err := OpenModel(ctx, path, p.timeout, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -353,12 +369,12 @@ func (p *planFlags) plan(ctx context.Context, model string, stderr io.Writer) (*
 		f.Close()
 		return nil, nil, err
 	}
-	req.ModelPath = model
+	req.ModelPath = path
 	p.snap, p.req = snap, req
 	pl, err := planner.Make(ctx, f, snap, req)
 	if pl == nil {
 		f.Close()
-		if errors.Is(err, planner.ErrInvalidRequest) {
+		if errors.Is(err, planner.ErrInvalidRequest) || errors.Is(err, planner.ErrOllamaCannot) {
 			err = usageError{err}
 		}
 		return nil, nil, err
@@ -382,15 +398,15 @@ choice, and the llama.cpp arguments. Verdicts: fits in memory; runs paging weigh
 Exit status: 0 runs, 3 does not fit (or is below --min-tok-s), 2 usage, 1 other errors.`
 
 func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	set := newFlagSet("plan", planHelp, "plan [flags] MODEL.gguf|URL", "plan COMMAND [flags] ...  (plan COMMAND -h for its flags)")
+	set := newFlagSet("plan", planHelp, "plan [flags] MODEL.gguf|URL|OLLAMA-NAME", "plan COMMAND [flags] ...  (plan COMMAND -h for its flags)")
 	set.extra = printCommands
 	pf := addPlanFlags(set)
-	var asJSON, printArgs, ollama, sweep bool
+	var asJSON, printArgs, withOllama, sweep bool
 	var argsStyle string
 	set.boolVar(&asJSON, groupOutput, "print the versioned JSON plan", "--json")
 	set.boolVar(&printArgs, groupOutput, "print only the llama.cpp arguments", "--print-args")
 	set.stringVar(&argsStyle, "", groupOutput, "STYLE", "loading spelled classic (--no-mmap, --mlock) or load-mode", "--args-style")
-	set.boolVar(&ollama, groupOutput, "also print Ollama options and a Modelfile", "--ollama")
+	set.boolVar(&withOllama, groupOutput, "also what Ollama v0.17.4 would do, and a plan for Ollama", "--ollama")
 	set.boolVar(&sweep, groupOutput, "also print n_gpu_layers (n_cpu_moe) against memory and speed", "--sweep")
 	if code, ok := set.parse(args, stdout, stderr); !ok {
 		return code
@@ -425,6 +441,13 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer f.Close()
 	pl.LlamaArgs = pl.LlamaCppArgs(style)
+	var report *ollamaReport
+	if withOllama || pl.Runtime.IsOllama() {
+		if report, err = pf.ollamaReport(ctx, f, pl); err != nil {
+			fmt.Fprintln(stderr, "plan:", err)
+			return ExitError
+		}
+	}
 	var rows []planner.SweepRow
 	if sweep && len(pl.Devices) > 1 {
 		if rows, err = planner.Sweep(ctx, f, pf.snap, pf.req, 12); err != nil {
@@ -439,19 +462,21 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// The sweep rides along as an extra key of the same schema.
 		doc := struct {
 			*planner.Plan
-			Sweep []planner.SweepRow `json:"sweep,omitempty"`
-		}{pl, rows}
+			Sweep  []planner.SweepRow `json:"sweep,omitempty"`
+			Ollama *ollamaReport      `json:"ollama,omitempty"`
+		}{pl, rows, report}
 		if err := writeJSON(stdout, doc); err != nil {
 			fmt.Fprintln(stderr, "plan:", err)
 			return ExitError
 		}
 	default:
+		if pf.ollamaModel != nil {
+			h := ollamaHeader(pf.ollamaModel, pf.ollamaParams)
+			(&wrapper{w: stdout, width: textWidth}).para("ollama    ", "          ", strings.TrimPrefix(h, "ollama    "))
+		}
 		printPlan(stdout, pl)
-		if ollama {
-			b, _ := json.Marshal(pl.OllamaOptions())
-			fmt.Fprintln(stdout)
-			(&wrapper{w: stdout, width: textWidth}).para("ollama options: ", "    ", strings.ReplaceAll(string(b), ",", ", "))
-			fmt.Fprintf(stdout, "Modelfile:\n%s", pl.Modelfile())
+		if report != nil {
+			printOllamaReport(stdout, report)
 		}
 		switch {
 		case sweep && len(pl.Devices) == 1:

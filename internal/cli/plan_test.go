@@ -181,7 +181,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"run", synth, "Once", "-p", "x"}, "plan run: one model at a time, got 2: " + synth + " Once (quote a prompt with spaces)"},
 		{[]string{"run", "http://example.com/x.gguf", "-p", "x"}, "plan run: http://example.com/x.gguf: the built-in engine runs a local file; download it first (plan http://example.com/x.gguf plans it without downloading)"},
 		{[]string{"run", synth, "-p", "x", "--seed", "-1"}, `plan run: invalid value "-1" for flag --seed: want a whole number of 0 or more`},
-		{[]string{"inspect"}, "plan inspect: no model given: plan inspect MODEL.gguf or a URL"},
+		{[]string{"inspect"}, "plan inspect: no model given: plan inspect MODEL.gguf, a URL or an Ollama name"},
 		{[]string{"inspect", "--nope", "x.gguf"}, "plan inspect: flag provided but not defined: -nope"},
 		{[]string{"probe", "extra"}, `plan probe: no arguments expected, got "extra" (a model file goes after --file)`},
 		{[]string{"help", "nope"}, `plan: no command "nope"`},
@@ -272,7 +272,7 @@ func TestFlagSemantics(t *testing.T) {
 		argsNot string // not in the llama.cpp arguments
 	}{
 		{"-c 0 is the training context", []string{synth, "-c", "0"}, func(s settings) bool { return s.NCtx == 2048 }, "n_ctx = 2048", "-c 0 asks for the training context (2048)", "", ""},
-		{"-c over the training context", []string{synth, "-c", "8192"}, func(s settings) bool { return s.NCtx == 8192 }, "n_ctx = 8192", "pinned by the user", "over the model's training context 2048", ""},
+		{"-c over the training context", []string{synth, "-c", "8192"}, func(s settings) bool { return s.NCtx == 8192 }, "n_ctx = 8192", "pinned by the user", "exceeds the model's training context (2048)", ""},
 		{"-c rounded up", []string{synth, "-c", "1000"}, func(s settings) bool { return s.NCtx == 1024 }, "n_ctx = 1024", "-c 1000 rounded up to a multiple of 256", "", ""},
 		{"-b capped at the context", []string{synth, "-c", "1024", "-b", "4096"}, func(s settings) bool { return s.NBatch == 1024 }, "n_batch = 1024", "4096 capped at the context", "", ""},
 		{"-ub capped at the batch", []string{synth, "-b", "256", "-ub", "100000"}, func(s settings) bool { return s.NUbatch == 256 && s.NBatch == 256 }, "n_ubatch = 256", "100000 capped at the logical batch", "", ""},

@@ -54,13 +54,13 @@ func printPlan(w io.Writer, p *planner.Plan) {
 		name = p.Model.Path
 	}
 	wr.para("model     ", "          ", fmt.Sprintf("%s (%s, %d layers, %s of weights)", name, p.Model.Architecture, p.Model.Layers, units.Bytes(p.Model.TensorBytes)))
-	wr.para("runtime   ", "          ", string(p.Runtime))
+	wr.para("runtime   ", "          ", fmt.Sprintf("%s: %s", p.Runtime, p.RuntimeProfile.Build))
 	set := fmt.Sprintf("n_ctx %d, batch %d/%d, parallel %d, n_gpu_layers %d, flash_attn %s, KV %s/%s, mmap %s, mlock %s, threads %d",
 		s.NCtx, s.NBatch, s.NUbatch, s.NParallel, s.NGPULayers, onOff(s.FlashAttn), s.CacheTypeK, s.CacheTypeV, onOff(s.MMap), onOff(s.MLock), s.Threads)
 	if s.NoRepack {
 		set += ", no-repack"
 	}
-	wr.para("settings  ", "          ", set)
+	wr.items("settings  ", "          ", strings.Split(set, ", "))
 	fmt.Fprintln(w)
 	printDevices(w, p)
 	fmt.Fprintln(w)
@@ -89,7 +89,9 @@ func printPlan(w io.Writer, p *planner.Plan) {
 			}
 		}
 	}
-	wr.command("llama.cpp: ", p.LlamaArgs)
+	if !p.Runtime.IsOllama() {
+		wr.command("llama.cpp: ", p.LlamaArgs)
+	}
 }
 
 // tableUnit picks one binary unit for a table of byte counts: the largest
@@ -194,6 +196,19 @@ type wrapper struct {
 func (wr *wrapper) para(first, hang, text string) {
 	for _, l := range wrapText(text, first, hang, wr.width) {
 		fmt.Fprintln(wr.w, l)
+	}
+}
+
+// items writes a comma-separated list wrapped between its items, so that
+// "mmap off" stays on one line.
+func (wr *wrapper) items(first, hang string, items []string) {
+	const keep = "\x1f" // stands for a space inside an item while wrapping
+	joined := make([]string, len(items))
+	for i, it := range items {
+		joined[i] = strings.ReplaceAll(it, " ", keep)
+	}
+	for _, l := range wrapText(strings.Join(joined, ", "), first, hang, wr.width) {
+		fmt.Fprintln(wr.w, strings.ReplaceAll(l, keep, " "))
 	}
 }
 

@@ -17,7 +17,7 @@ const Alignment = gguf.DefaultAlignment
 
 // KV is one metadata entry. Value is a string, bool, uint8, uint16, uint32,
 // uint64, int8, int16, int32, int64, float32, float64, or a slice of string,
-// uint32, int32 or float32.
+// uint32, int32, float32 or bool.
 type KV struct {
 	Key   string
 	Value any
@@ -31,11 +31,63 @@ type Tensor struct {
 	Data  []byte
 }
 
+// TensorInfo describes a tensor by name, type and shape only, for files
+// written without their data (see EncodeHeader).
+type TensorInfo struct {
+	Name  string
+	Type  gguf.Type
+	Shape []uint64 // ggml order: Shape[0] is the row length
+}
+
 // Encode returns the GGUF v3 file holding kvs and tensors, each tensor's
 // data aligned to Alignment.
 func Encode(kvs []KV, tensors []Tensor) ([]byte, error) {
+	infos := make([]TensorInfo, len(tensors))
+	sizes := make([]uint64, len(tensors))
+	for i, t := range tensors {
+		infos[i] = TensorInfo{t.Name, t.Type, t.Shape}
+		sizes[i] = uint64(len(t.Data))
+	}
 	var b bytes.Buffer
-	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
+	if _, err := encodeHeader(&b, kvs, infos, sizes); err != nil {
+		return nil, err
+	}
+	for _, t := range tensors {
+		b.Write(t.Data)
+		pad(&b)
+	}
+	return b.Bytes(), nil
+}
+
+// EncodeHeader returns the header of the GGUF v3 file holding kvs and
+// tensors (metadata, tensor infos with their offsets, padding to the data
+// section) and the size of the data section that would follow it: a file
+// that is the header followed by dataSize bytes (a hole will do) is the
+// whole model as llama.cpp lays it out, each tensor aligned to Alignment.
+func EncodeHeader(kvs []KV, tensors []TensorInfo) (header []byte, dataSize uint64, err error) {
+	sizes := make([]uint64, len(tensors))
+	for i, t := range tensors {
+		if len(t.Shape) == 0 {
+			return nil, 0, fmt.Errorf("ggufwrite: tensor %q without a shape", t.Name)
+		}
+		row, ok := t.Type.RowBytes(t.Shape[0])
+		if !ok {
+			return nil, 0, fmt.Errorf("ggufwrite: tensor %q: %s cannot store rows of %d elements", t.Name, t.Type, t.Shape[0])
+		}
+		for _, d := range t.Shape[1:] {
+			row *= d
+		}
+		sizes[i] = row
+	}
+	var b bytes.Buffer
+	dataSize, err = encodeHeader(&b, kvs, tensors, sizes)
+	return b.Bytes(), dataSize, err
+}
+
+// encodeHeader writes the header for tensors of the given data sizes and
+// returns the size of the data section.
+func encodeHeader(b *bytes.Buffer, kvs []KV, tensors []TensorInfo, sizes []uint64) (uint64, error) {
+	le := func(v any) { binary.Write(b, binary.LittleEndian, v) }
 	str := func(s string) { le(uint64(len(s))); b.WriteString(s) }
 	b.WriteString(gguf.Magic)
 	le(uint32(3))
@@ -43,12 +95,12 @@ func Encode(kvs []KV, tensors []Tensor) ([]byte, error) {
 	le(uint64(len(kvs)))
 	for _, e := range kvs {
 		str(e.Key)
-		if err := value(&b, e.Value, le, str); err != nil {
-			return nil, fmt.Errorf("ggufwrite: %s: %w", e.Key, err)
+		if err := value(b, e.Value, le, str); err != nil {
+			return 0, fmt.Errorf("ggufwrite: %s: %w", e.Key, err)
 		}
 	}
 	var off uint64
-	for _, t := range tensors {
+	for i, t := range tensors {
 		str(t.Name)
 		le(uint32(len(t.Shape)))
 		for _, d := range t.Shape {
@@ -56,19 +108,16 @@ func Encode(kvs []KV, tensors []Tensor) ([]byte, error) {
 		}
 		le(uint32(t.Type))
 		le(off)
-		off += align(uint64(len(t.Data)))
+		off += align(sizes[i])
 	}
-	pad := func() {
-		for b.Len()%Alignment != 0 {
-			b.WriteByte(0)
-		}
+	pad(b)
+	return off, nil
+}
+
+func pad(b *bytes.Buffer) {
+	for b.Len()%Alignment != 0 {
+		b.WriteByte(0)
 	}
-	pad()
-	for _, t := range tensors {
-		b.Write(t.Data)
-		pad()
-	}
-	return b.Bytes(), nil
 }
 
 func align(n uint64) uint64 { return (n + Alignment - 1) / Alignment * Alignment }
@@ -129,6 +178,9 @@ func value(b *bytes.Buffer, v any, le func(any), str func(string)) error {
 		le(x)
 	case []float32:
 		arr(gguf.ValueFloat32, len(x))
+		le(x)
+	case []bool:
+		arr(gguf.ValueBool, len(x))
 		le(x)
 	default:
 		return fmt.Errorf("unsupported value type %T", v)

@@ -51,3 +51,30 @@ func TestRoundTrip(t *testing.T) {
 		t.Error("unsupported value accepted")
 	}
 }
+
+func TestEncodeHeader(t *testing.T) {
+	kvs := []KV{{"general.architecture", "llama"}, {"pattern", []bool{true, false}}}
+	infos := []TensorInfo{
+		{Name: "a", Type: gguf.TypeQ4_K, Shape: []uint64{256, 3}},
+		{Name: "b", Type: gguf.TypeF32, Shape: []uint64{5}},
+	}
+	hdr, size, err := EncodeHeader(kvs, infos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each tensor's data is padded to the alignment, the last one too (as
+	// ggml's gguf writer does); the parser counts up to the last tensor's end.
+	if want := uint64(448 + 32); size != want {
+		t.Errorf("data size %d, want %d", size, want)
+	}
+	f, err := gguf.Parse(bytes.NewReader(hdr), int64(len(hdr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Tensors) != 2 || f.DataPresent() || f.MissingBytes() != 448+20 {
+		t.Fatalf("parsed %d tensors, %d bytes missing", len(f.Tensors), f.MissingBytes())
+	}
+	if _, _, err := EncodeHeader(nil, []TensorInfo{{Name: "c", Type: gguf.TypeQ4_K, Shape: []uint64{100}}}); err == nil {
+		t.Error("a q4_K row of 100 elements was accepted")
+	}
+}

@@ -1,0 +1,207 @@
+package planner
+
+// A port of ggml's graph allocator (ggml/src/ggml-alloc.c, ggml_gallocr and
+// ggml_dyn_tallocr) for one buffer type per buffer id: it walks the graph in
+// order, gives each tensor the best-fitting free block (or grows the
+// buffer), lets an op take over the memory of a source it is the last user
+// of, and frees a tensor after its last user. The buffer's size is the
+// highest offset reached: what llama.cpp reports as the compute buffer.
+
+// freeBlock is a free range of a buffer.
+type freeBlock struct{ offset, size uint64 }
+
+// dynAlloc mirrors ggml_dyn_tallocr with one chunk: the CPU and GPU buffer
+// types llama.cpp computes on have no maximum size short of the device's,
+// so the allocator never opens a second chunk.
+type dynAlloc struct {
+	align   uint64
+	free    []freeBlock // sorted by offset; the last one is the open end
+	maxSize uint64
+}
+
+func (a *dynAlloc) reset(align uint64) {
+	a.align = align
+	a.free = append(a.free[:0], freeBlock{0, 1 << 62})
+	a.maxSize = 0
+}
+
+func (a *dynAlloc) pad(n uint64) uint64 { return (n + a.align - 1) / a.align * a.align }
+
+// alloc mirrors ggml_dyn_tallocr_alloc: the smallest free block that fits,
+// not counting the last (ties go to the later block); else the last block.
+func (a *dynAlloc) alloc(size uint64) uint64 {
+	size = a.pad(size)
+	best := -1
+	bestSize := ^uint64(0)
+	for i := 0; i < len(a.free)-1; i++ {
+		if b := a.free[i]; b.size >= size && b.size <= bestSize {
+			best, bestSize = i, b.size
+		}
+	}
+	if best < 0 {
+		best = len(a.free) - 1
+	}
+	b := &a.free[best]
+	off := b.offset
+	b.offset += size
+	b.size -= size
+	if b.size == 0 {
+		a.free = append(a.free[:best], a.free[best+1:]...)
+	}
+	a.maxSize = max(a.maxSize, off+size)
+	return off
+}
+
+// freeBytes mirrors ggml_dyn_tallocr_free_bytes: merge with a neighbour or
+// insert a new block in address order.
+func (a *dynAlloc) freeBytes(off, size uint64) {
+	size = a.pad(size)
+	for i := range a.free {
+		b := &a.free[i]
+		if b.offset+b.size == off {
+			b.size += size
+			if i+1 < len(a.free) && b.offset+b.size == a.free[i+1].offset {
+				b.size += a.free[i+1].size
+				a.free = append(a.free[:i+1], a.free[i+2:]...)
+			}
+			return
+		}
+		if off+size == b.offset {
+			b.offset = off
+			b.size += size
+			if i > 0 && a.free[i-1].offset+a.free[i-1].size == b.offset {
+				a.free[i-1].size += b.size
+				a.free = append(a.free[:i], a.free[i+1:]...)
+			}
+			return
+		}
+	}
+	i := 0
+	for i < len(a.free) && a.free[i].offset < off {
+		i++
+	}
+	a.free = append(a.free, freeBlock{})
+	copy(a.free[i+1:], a.free[i:])
+	a.free[i] = freeBlock{off, size}
+}
+
+// gallocr mirrors ggml_gallocr over a graph whose nodes carry their buffer
+// ids (the scheduler's backend assignment).
+type gallocr struct {
+	bufs []dynAlloc
+	// trace, when set, receives the allocator's decisions (tests).
+	trace func(event string, t *tensor, size, offset uint64)
+}
+
+// allocSize is ggml_backend_buft_get_alloc_size: ggml_nbytes for the CPU
+// buffer and for the activations GPU backends allocate.
+func allocSize(t *tensor) uint64 { return t.nbytes() }
+
+func (g *gallocr) isAllocated(t *tensor) bool { return t.ext || t.allocated }
+
+// allocateNode mirrors ggml_gallocr_allocate_node.
+func (g *gallocr) allocateNode(node *tensor, buf int8) {
+	if g.isAllocated(node) || node.isView() {
+		return
+	}
+	node.allocated = true
+	if node.op.canInplace() {
+		for _, p := range node.src {
+			// Only a source galloc owns (not a view: views are never
+			// "allocated"), not an output, of the same layout, and used
+			// by this node alone.
+			if p == nil || !p.allocated || p.output || (p.viewSrc != nil && p.viewSrc.output) || !sameLayout(node, p) {
+				continue
+			}
+			if p.nChildren == 1 && p.nViews == 0 {
+				node.buf, node.offset = p.buf, p.offset
+				p.allocated = false
+				if g.trace != nil {
+					g.trace("R", node, 0, node.offset)
+				}
+				return
+			}
+		}
+	}
+	size := allocSize(node)
+	node.buf = buf
+	node.offset = g.bufs[buf].alloc(size)
+	if g.trace != nil {
+		g.trace("A", node, size, node.offset)
+	}
+}
+
+func (g *gallocr) freeNode(t *tensor) {
+	if t.output {
+		return
+	}
+	size := allocSize(t)
+	g.bufs[t.buf].freeBytes(t.offset, size)
+	t.allocated = false
+	if g.trace != nil {
+		g.trace("F", t, size, t.offset)
+	}
+}
+
+// run mirrors ggml_gallocr_alloc_graph_impl and returns each buffer's size
+// (ggml_gallocr_reserve_n_size). bufOf gives a node's buffer id.
+func (g *gallocr) run(c *ctx, bufOf func(*tensor) int8, align []uint64) []uint64 {
+	if len(g.bufs) < len(align) {
+		g.bufs = make([]dynAlloc, len(align))
+	}
+	g.bufs = g.bufs[:len(align)]
+	for i := range g.bufs {
+		g.bufs[i].reset(align[i])
+	}
+	for _, l := range c.leafs {
+		g.allocateNode(l, bufOf(l))
+	}
+	for _, n := range c.nodes {
+		if n.viewSrc != nil {
+			n.viewSrc.nViews++
+		}
+		if n.input {
+			g.allocateNode(n, bufOf(n))
+		}
+		for _, s := range n.src {
+			if s == nil {
+				continue
+			}
+			s.nChildren++
+			if s.input {
+				g.allocateNode(s, bufOf(n))
+			}
+		}
+	}
+	for _, n := range c.nodes {
+		buf := bufOf(n)
+		for _, p := range n.src {
+			if p != nil {
+				g.allocateNode(p, buf)
+			}
+		}
+		g.allocateNode(n, buf)
+		for _, p := range n.src {
+			if p == nil {
+				continue
+			}
+			p.nChildren--
+			if p.nChildren != 0 || p.nViews != 0 {
+				continue
+			}
+			if v := p.viewSrc; v != nil {
+				v.nViews--
+				if v.nViews == 0 && v.nChildren == 0 && v.allocated {
+					g.freeNode(v)
+				}
+			} else if p.allocated {
+				g.freeNode(p)
+			}
+		}
+	}
+	sizes := make([]uint64, len(g.bufs))
+	for i := range g.bufs {
+		sizes[i] = g.bufs[i].maxSize
+	}
+	return sizes
+}
