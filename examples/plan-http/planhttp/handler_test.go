@@ -144,7 +144,9 @@ func TestRefusals(t *testing.T) {
 					t.Errorf("the answer echoes the file: %s", body)
 				}
 			}
-			if d := time.Since(start); d > 5*time.Second {
+			// The request's timeout bounds the server that never answers
+			// (generously: the race detector on a busy machine is slow).
+			if d := time.Since(start); s == short && d > 10*time.Second {
 				t.Errorf("took %v", d)
 			}
 		})
