@@ -87,6 +87,9 @@ func noFit(m *model, mc *machine, a, least *attempt, req Request) *NoFitError {
 	default:
 		e.Reason = fmt.Sprintf("%s needs %s (%s), %s available — short by %s",
 			fail.Name, human(fail.NeedBytes), parts, human(fail.AvailableBytes), human(fail.ShortBytes))
+		if fd == 0 && a.unified > 0 {
+			e.Reason += fmt.Sprintf("; the need includes %s the GPU sharing the host's memory takes", human(a.unified))
+		}
 		if dm := a.b.Devices[fd]; fd > 0 && len(dm.Layers) == 0 && dm.WeightsBytes == 0 {
 			e.Reason += fmt.Sprintf("; %s cannot even hold its runtime: hide it from llama.cpp (-dev or CUDA_VISIBLE_DEVICES) to plan without it", fail.Name)
 		}
@@ -176,6 +179,9 @@ func needOf(a *attempt, d int) uint64 {
 	n := dm.TotalBytes + a.margin[d]
 	if d == 0 && a.s.MLock {
 		n += dm.ResidentBytes
+	}
+	if d == 0 {
+		n += a.unified // a GPU sharing the host's RAM allocates from it
 	}
 	return n
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 )
 
 // Exit statuses of the plan command.
@@ -58,12 +59,17 @@ func printCommands(w io.Writer) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	width := len("help")
+	for _, n := range names {
+		width = max(width, len(n))
+	}
+	wr := &wrapper{w: w, width: textWidth}
 	for _, n := range names {
 		if n == defaultCommand {
 			continue
 		}
-		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+		wr.para(fmt.Sprintf("  %-*s  ", width, n), strings.Repeat(" ", width+4), commands[n].summary)
 	}
-	fmt.Fprintf(w, "  %-8s %s\n", "help", "plan help COMMAND: that command's flags")
-	fmt.Fprintln(w, "\nThe flags below are the dry run's (the default command); run takes them too.")
+	wr.para(fmt.Sprintf("  %-*s  ", width, "help"), "", "plan help COMMAND: that command's flags")
+	fmt.Fprintln(w, "\nThe flags below are the dry run's (the default command); every command that plans\n(run, serve, verify, cluster) takes them too.")
 }

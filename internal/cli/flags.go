@@ -15,12 +15,14 @@ const (
 	groupModel   = "model"   // llama.cpp's settings for running the model
 	groupMemory  = "memory"  // loading mode and what the planner may change
 	groupMachine = "machine" // the machine to plan for
+	groupHosts   = "hosts"   // other machines over llama.cpp's RPC
 	groupGen     = "generation"
 	groupOutput  = "output"
+	groupServer  = "llama-server" // the commands that start llama-server
 	groupNetwork = "network"
 )
 
-var groupOrder = []string{groupModel, groupMemory, groupMachine, groupGen, groupOutput, groupNetwork}
+var groupOrder = []string{groupModel, groupMemory, groupMachine, groupHosts, groupGen, groupServer, groupOutput, groupNetwork}
 
 // flagSpec is one flag of a command: its names (with their dashes, as the
 // help prints them: llama.cpp's short names take one dash), the group it is
@@ -151,8 +153,8 @@ func (s *flagSet) usageError(stderr io.Writer, format string, args ...any) int {
 	return ExitUsage
 }
 
-// help prints the synopsis, what the command does and its flags, one line
-// per flag with its aliases, by group.
+// help prints the synopsis, what the command does and its flags, one entry
+// per flag with its aliases on its first line, by group, in textWidth columns.
 func (s *flagSet) help(w io.Writer) {
 	for i, syn := range s.synopsis {
 		lead := "usage: "
@@ -188,11 +190,13 @@ func (s *flagSet) help(w io.Writer) {
 				fmt.Fprintf(w, "\n%s flags:\n", g)
 				first = false
 			}
-			line := fmt.Sprintf("  %-*s  %s", width, lefts[i], sp.usage)
+			usage := sp.usage
 			if sp.def != "" {
-				line += " (default " + sp.def + ")"
+				usage += " (default " + sp.def + ")"
 			}
-			fmt.Fprintln(w, line)
+			for _, l := range wrapText(usage, fmt.Sprintf("  %-*s  ", width, lefts[i]), strings.Repeat(" ", width+4), textWidth) {
+				fmt.Fprintln(w, l)
+			}
 		}
 	}
 }

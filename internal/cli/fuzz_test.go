@@ -19,6 +19,7 @@ func FuzzPlanArgs(f *testing.F) {
 		"-ngl\x0099999", "-ngl\x00-2", "-ts\x001,2", "-ts\x001/0/3", "-ot\x00blk.(0=CPU", "-ot\x00exps=CPU", "-fa\x00maybe",
 		"-ctk\x00q3_Z", "-ctv\x00q8_0\x00-fa\x00off", "--load-mode\x00mlock", "--gpu\x0024GiB\x00--sweep", "--min-tok-s\x001e9",
 		"--no-mmap\x00--mlock", "--host-margin\x00-1", "--gpu\x00H100=80GiB@90GiB:3350GB/s", "--timeout\x00-1s", "--print-args\x00--args-style\x00load-mode",
+		"--unified\x00M2 Ultra=192GiB", "--unified\x0064GiB\x00--wired-limit-mb\x0050000", "--link\x0010GbE",
 	} {
 		f.Add(s)
 	}
@@ -28,7 +29,8 @@ func FuzzPlanArgs(f *testing.F) {
 		for _, a := range args {
 			// Flags that would read files or probe this machine: not
 			// what this target is about.
-			if strings.HasPrefix(strings.TrimLeft(a, "-"), "probe") || a == "run" || a == "help" {
+			name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if name == "probe" || name == "profile" || name == "host" || a == "run" || a == "help" {
 				return
 			}
 		}

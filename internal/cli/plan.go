@@ -41,9 +41,13 @@ type planFlags struct {
 	cpuFeatures                           string
 	minTokS                               float64
 	timeout                               time.Duration
+	profile, unified                      string
+	wiredLimitMB                          uint64
 	// builtinEngine is set by `plan run`: the pure-Go engine has no
 	// quantized KV cache, so the planner must not choose one to fit.
 	builtinEngine bool
+	// cluster holds --host, --link, --rpc-cache (hosts.go).
+	cluster clusterFlags
 	// snap and req are the machine and request of the last plan.
 	snap *probe.Snapshot
 	req  planner.Request
@@ -88,7 +92,12 @@ func addPlanFlags(s *flagSet) *planFlags {
 	s.stringVar(&p.cpuFeatures, "", groupMachine, "LIST", "CPU features of the assumed machine, e.g. avx2,avx512f", "--cpu-features")
 	s.stringVar(&p.hostBW, "", groupMachine, "RATE", "measured host memory bandwidth, e.g. 34GB/s", "--host-bw")
 	s.stringVar(&p.diskBW, "", groupMachine, "RATE", "measured read speed of the model's disk, e.g. 1.7GB/s", "--disk-bw")
+	s.stringVar(&p.unified, "", groupMachine, "[CHIP=]SIZE[:BW]", "an assumed Apple Silicon Mac, e.g. \"M2 Ultra=192GiB\" (no --ram)", "--unified")
+	s.add((*uint64Value)(&p.wiredLimitMB), groupMachine, "MB", "with --unified: sysctl iogpu.wired_limit_mb (default: macOS's 2/3 or 3/4 of RAM)", "--wired-limit-mb")
+	s.stringVar(&p.profile, "", groupMachine, "FILE", "speed profile from plan calibrate (default: the stored one, this machine only)", "--profile")
 	s.stringVar(&p.probePath, "", groupMachine, "FILE", "the machine from a snapshot (plan probe --json)", "--probe")
+
+	p.cluster.add(s)
 
 	s.floatVar(&p.minTokS, 0, groupOutput, "X", "exit 3 when the predicted decode speed is below X tok/s", "--min-tok-s")
 	s.durationVar(&p.timeout, gguf.DefaultRemoteTimeout, groupNetwork, "bound on fetching a URL's header (and on each phase)", "--timeout")
@@ -250,6 +259,8 @@ func (p *planFlags) request() (planner.Request, error) {
 	r.MinCtx = p.minCtx
 	r.AllowShrinkContext = !p.noShrink
 	r.AllowQuantizedKV = !p.noQuantKV && !p.builtinEngine
+	// The built-in engine streams what does not fit in memory (exec/stream.go).
+	r.Settings.StreamWeights = p.builtinEngine
 	for _, m := range []struct {
 		flag, v string
 		dst     *uint64
@@ -263,7 +274,9 @@ func (p *planFlags) request() (planner.Request, error) {
 		}
 		*m.dst = v
 	}
-	return r, nil
+	hosts, err := p.cluster.parse(p)
+	r.Hosts = hosts
+	return r, err
 }
 
 // kvCacheType reports whether llama.cpp takes t for the KV cache
@@ -296,6 +309,26 @@ func (p *planFlags) machine(ctx context.Context, files []string) (*probe.Snapsho
 
 func (p *planFlags) snapshot(ctx context.Context, files []string) (*probe.Snapshot, error) {
 	switch {
+	case p.unified != "":
+		if p.ram != "" || len(p.gpus) > 0 || p.probePath != "" {
+			return nil, usagef("--unified describes the whole machine: give it without --ram, --gpu or --probe")
+		}
+		ram, gpu, err := probe.ParseUnified(p.unified, p.wiredLimitMB)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		if p.cores < 0 || p.cores > planner.MaxThreads {
+			return nil, usagef("--cores %d: want 1 to %d", p.cores, planner.MaxThreads)
+		}
+		d := probe.Description{RAMBytes: ram, Cores: p.cores, GPUs: []probe.GPU{gpu}, Arch: "arm64", Model: gpu.Name,
+			Features: []string{"neon", "dotprod", "fp16", "i8mm", "bf16"}}
+		if strings.Contains(gpu.Name, "M1") {
+			d.Features = d.Features[:3] // I8MM and BF16 came with the M2
+		}
+		if p.cpuFeatures != "" {
+			d.Features = strings.Split(strings.ToLower(strings.ReplaceAll(p.cpuFeatures, " ", "")), ",")
+		}
+		return probe.Describe(d), nil
 	case p.ram != "" || len(p.gpus) > 0 || p.set.given("cores", "cpu-features"):
 		if p.ram == "" {
 			return nil, usagef("--gpu, --cores and --cpu-features describe an assumed machine: give its --ram too")
@@ -370,6 +403,10 @@ func (p *planFlags) plan(ctx context.Context, model string, stderr io.Writer) (*
 		return nil, nil, err
 	}
 	req.ModelPath = path
+	if req.Speed, err = p.speedProfile(snap.Source == "probe"); err != nil {
+		f.Close()
+		return nil, nil, usageError{err}
+	}
 	p.snap, p.req = snap, req
 	pl, err := planner.Make(ctx, f, snap, req)
 	if pl == nil {
@@ -449,7 +486,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	var rows []planner.SweepRow
-	if sweep && len(pl.Devices) > 1 {
+	if sweep && len(pl.Devices) > 1 && len(pl.Hosts) == 0 {
 		if rows, err = planner.Sweep(ctx, f, pf.snap, pf.req, 12); err != nil {
 			fmt.Fprintln(stderr, "plan:", err)
 			return ExitError
@@ -479,6 +516,8 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			printOllamaReport(stdout, report)
 		}
 		switch {
+		case sweep && len(pl.Hosts) > 0:
+			fmt.Fprintln(stdout, "\nsweep: not available for a plan over several hosts")
 		case sweep && len(pl.Devices) == 1:
 			fmt.Fprintln(stdout, "\nsweep: no GPU to offload to")
 		case sweep:

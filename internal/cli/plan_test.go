@@ -43,6 +43,7 @@ func TestPlanCommand(t *testing.T) {
 	}{
 		{"MoE offload", []string{ds, "--ram", "200GiB", "--gpu", "H100=80GiB:3350GB/s", "--cores", "32"}, ExitOK, "plan-deepseek-200g.txt", ""},
 		{"paging from disk", []string{ds, "--ram", "64GiB", "--gpu", "H100=80GiB:3350GB/s", "--cores", "32"}, ExitOK, "plan-deepseek-64g.txt", ""},
+		{"unified M2 Ultra", []string{ds, "--unified", "M2 Ultra=192GiB", "--cores", "16"}, ExitOK, "plan-deepseek-m2ultra.txt", ""},
 		{"no-mmap does not fit", []string{ds, "--ram", "64GiB", "--gpu", "H100=80GiB:3350GB/s", "--cores", "32", "--no-mmap"}, ExitNoFit, "plan-deepseek-64g-nommap.txt", ""},
 		{"8 GPUs with a sweep", append([]string{ds, "--ram", "128GiB", "--cores", "32", "--cpu-features", "avx2,fma,f16c", "--sweep"}, gpus(8, "RTX4090=24GiB:1008GB/s")...), ExitOK, "plan-deepseek-8gpu-sweep.txt", ""},
 		{"cpu only", []string{synth, "--ram", "8GiB", "--cores", "2", "-c", "1024", "--sweep", "--ollama"}, ExitOK, "plan-synth-cpu.txt", ""},
@@ -179,12 +180,21 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"run", synth}, "plan run: no prompt: give -p TEXT"},
 		{[]string{"run", "-p", "x"}, "plan run: no model given: plan run MODEL.gguf -p PROMPT"},
 		{[]string{"run", synth, "Once", "-p", "x"}, "plan run: one model at a time, got 2: " + synth + " Once (quote a prompt with spaces)"},
-		{[]string{"run", "http://example.com/x.gguf", "-p", "x"}, "plan run: http://example.com/x.gguf: the built-in engine runs a local file; download it first (plan http://example.com/x.gguf plans it without downloading)"},
+		{[]string{"run", "http://example.com/x.gguf", "-p", "x"}, "plan run: http://example.com/x.gguf: plan run runs a local file; download it first (plan http://example.com/x.gguf plans it without downloading)"},
 		{[]string{"run", synth, "-p", "x", "--seed", "-1"}, `plan run: invalid value "-1" for flag --seed: want a whole number of 0 or more`},
 		{[]string{"inspect"}, "plan inspect: no model given: plan inspect MODEL.gguf, a URL or an Ollama name"},
 		{[]string{"inspect", "--nope", "x.gguf"}, "plan inspect: flag provided but not defined: -nope"},
 		{[]string{"probe", "extra"}, `plan probe: no arguments expected, got "extra" (a model file goes after --file)`},
 		{[]string{"help", "nope"}, `plan: no command "nope"`},
+		{[]string{synth, "--unified", "64GiB", "--ram", "8GiB"}, "plan: --unified describes the whole machine: give it without --ram, --gpu or --probe"},
+		{[]string{synth, "--ram", "8GiB", "--link", "1GbE"}, "plan: --link and --rpc-cache describe the hosts of --host: give at least one"},
+		{[]string{"run", synth, "-p", "x", "--engine", "vllm"}, `plan run: --engine "vllm": want builtin, llama.cpp or auto`},
+		{[]string{"serve"}, "plan serve: no model given: plan serve MODEL.gguf"},
+		{[]string{"serve", synth, "--port", "99999"}, "plan serve: --port 99999: want 0 to 65535"},
+		{[]string{"verify", synth, synth}, "plan verify: one model at a time, got 2: " + synth + " " + synth},
+		{[]string{"verify", synth, "--decode", "-1"}, "plan verify: --decode -1: want 0 or more"},
+		{[]string{"cluster", synth}, "plan cluster: no hosts: give at least one --host NAME=RAM"},
+		{[]string{"calibrate", "x"}, `plan calibrate: no arguments expected, got "x"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -207,7 +217,8 @@ func TestFlagErrors(t *testing.T) {
 // TestHelp: -h prints the help on stdout and exits 0: every flag on one
 // line with its aliases, grouped, in textWidth columns.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"run", "-h"}, {"inspect", "-h"}, {"probe", "-h"}, {"help", "run"}} {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"run", "-h"}, {"inspect", "-h"}, {"probe", "-h"}, {"help", "run"},
+		{"serve", "-h"}, {"verify", "-h"}, {"cluster", "-h"}, {"calibrate", "-h"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var out, errb bytes.Buffer
 			if code := Run(context.Background(), args, &out, &errb); code != ExitOK || errb.Len() != 0 {

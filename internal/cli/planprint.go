@@ -64,6 +64,10 @@ func printPlan(w io.Writer, p *planner.Plan) {
 	fmt.Fprintln(w)
 	printDevices(w, p)
 	fmt.Fprintln(w)
+	if len(p.Hosts) > 0 {
+		printHosts(w, p)
+		fmt.Fprintln(w)
+	}
 	pr := p.Predicted
 	wr.para("predicted ", "          ", fmt.Sprintf("load %s s, prefill %s tok/s, decode %s tok/s (bound by %s)",
 		units.Number(pr.LoadSeconds), units.Number(pr.PrefillTokensPerSecond), units.Number(pr.DecodeTokensPerSecond), pr.DecodeBound))

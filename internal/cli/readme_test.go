@@ -26,14 +26,19 @@ func TestREADME(t *testing.T) {
 		want []string // the quoted lines, "…" between the parts
 	}
 	var examples []example
-	inBlock, collecting := false, false
+	inBlock, collecting, cont := false, false, false
 	for _, line := range strings.Split(string(raw), "\n") {
 		switch {
 		case strings.HasPrefix(line, "```"):
 			inBlock, collecting = !inBlock, false
+		case cont: // the command goes on after a backslash
+			e := &examples[len(examples)-1]
+			e.args = append(e.args, strings.Fields(strings.TrimSuffix(line, "\\"))...)
+			cont = strings.HasSuffix(line, "\\")
 		case inBlock && strings.HasPrefix(line, "$ go run ./cmd/plan "):
-			examples = append(examples, example{args: strings.Fields(strings.TrimPrefix(line, "$ go run ./cmd/plan "))})
-			collecting = true
+			args := strings.TrimPrefix(line, "$ go run ./cmd/plan ")
+			examples = append(examples, example{args: strings.Fields(strings.TrimSuffix(args, "\\"))})
+			collecting, cont = true, strings.HasSuffix(line, "\\")
 		case collecting && strings.HasPrefix(line, "$ "):
 			t.Fatalf("README quotes a command this test cannot run: %s", line)
 		case collecting:

@@ -20,17 +20,19 @@ import (
 )
 
 func init() {
-	commands["run"] = command{run: runRun, summary: "plan MODEL, then generate text from a prompt with the built-in CPU engine"}
+	commands["run"] = command{run: runRun, summary: "plan MODEL for this machine, then generate text from a prompt (built-in CPU engine or llama-server)"}
 }
 
-const runHelp = `Plans the model for this machine, runs it on the CPU with the plan's settings (context,
-ubatch, KV cache type, threads, mmap) and prints the generated text on stdout; the plan
-summary and the measurements go to stderr. A plan that does not fit is refused (exit 3)
-unless --force is given. Exit status: 0, 3 does not fit, 2 usage, 1 other errors.`
+const runHelp = `Plans the model for this machine, runs it with the plan's settings (context, ubatch, KV
+cache type, threads, mmap, GPU layers) and prints the generated text on stdout; the plan
+summary and the measurements go to stderr. The built-in CPU engine runs llama and qwen2
+models on the CPU; llama.cpp's llama-server runs the rest (--engine). A plan that does not
+fit is refused (exit 3) unless --force is given. Exit status: 0, 3 does not fit, 2 usage,
+1 other errors.`
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	set := newFlagSet("plan run", runHelp, "plan run [flags] MODEL.gguf -p PROMPT")
-	var prompt string
+	var prompt, engine string
 	var n, topK int
 	var seed uint64
 	var temp, topP, minP, repeat float64
@@ -44,6 +46,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	set.floatVar(&minP, 0.05, groupGen, "P", "drop tokens under this share of the top one; 0: off", "--min-p")
 	set.floatVar(&repeat, 1, groupGen, "X", "penalty for recently seen tokens; 1: off", "--repeat-penalty")
 	set.boolVar(&ignoreEOS, groupGen, "keep generating past end-of-generation tokens", "--ignore-eos")
+	set.stringVar(&engine, "auto", groupServer, "ENGINE", "builtin (the pure-Go CPU engine), llama.cpp (llama-server), or auto: builtin when it runs the model and the plan is CPU-only", "--engine")
+	sf := addServerFlags(set)
 	set.boolVar(&force, groupMemory, "run a plan that does not fit (or is below --min-tok-s) anyway", "--force")
 	pf := addPlanFlags(set)
 	if code, ok := set.parse(args, stdout, stderr); !ok {
@@ -57,14 +61,19 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case prompt == "":
 		return set.usageError(stderr, "no prompt: give -p TEXT")
 	case isURL(set.fs.Arg(0)):
-		return set.usageError(stderr, "%s: the built-in engine runs a local file; download it first (plan %s plans it without downloading)", set.fs.Arg(0), set.fs.Arg(0))
+		return set.usageError(stderr, "%s: plan run runs a local file; download it first (plan %s plans it without downloading)", set.fs.Arg(0), set.fs.Arg(0))
 	case math.IsNaN(temp) || math.IsNaN(topP) || math.IsNaN(minP) || math.IsNaN(repeat):
 		return set.usageError(stderr, "a sampling value is not a number")
 	case topP < 0 || minP < 0 || repeat <= 0:
 		return set.usageError(stderr, "--top-p and --min-p want 0 or more, --repeat-penalty more than 0")
 	}
+	switch engine {
+	case "builtin", "llama.cpp", "auto":
+	default:
+		return set.usageError(stderr, "--engine %q: want builtin, llama.cpp or auto", engine)
+	}
 	temp = max(temp, 0) // common/arg.cpp: temp = max(temp, 0); 0 is greedy
-	pf.builtinEngine = true
+	pf.builtinEngine = engine != "llama.cpp"
 	f, pl, err := pf.plan(ctx, set.fs.Arg(0), stderr)
 	var ue usageError
 	switch {
@@ -75,7 +84,34 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitError
 	}
 	defer f.Close()
-	fmt.Fprintln(stderr, planSummary(set.fs.Arg(0), pl))
+	if len(pl.Hosts) > 0 {
+		return set.usageError(stderr, "runs a plan on this machine only; run a plan over hosts with plan cluster or the printed commands")
+	}
+	why := ""
+	if engine == "auto" {
+		switch err := exec.Supports(f); {
+		case err != nil:
+			why = err.Error()
+		case len(pl.Devices) > 1:
+			why = "the plan offloads layers to a GPU, which the built-in engine cannot use"
+		}
+	}
+	if why != "" {
+		// llama.cpp runs it: plan again without the built-in engine's
+		// limits (it may quantize the KV cache, and it pages rather
+		// than streams).
+		f.Close()
+		pf.builtinEngine = false
+		if f, pl, err = pf.plan(ctx, set.fs.Arg(0), stderr); pl == nil {
+			fmt.Fprintln(stderr, "plan run:", err)
+			return ExitError
+		}
+		defer f.Close()
+		engine = "llama.cpp"
+	}
+	if engine == "builtin" || engine == "auto" {
+		fmt.Fprintln(stderr, planSummary(set.fs.Arg(0), pl))
+	}
 	refuse := ""
 	switch {
 	case !pl.Fits:
@@ -92,6 +128,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return ExitNoFit
 		}
 		fmt.Fprintf(stderr, "plan run: %s: running it anyway (--force)\n", refuse)
+	}
+	if engine == "llama.cpp" {
+		return runLlamaCpp(ctx, pl, set.fs.Arg(0), sf, why, runParams{prompt: prompt, n: n, seed: seed, temp: temp, topK: topK,
+			topP: topP, minP: minP, rep: repeat, ignoreEOS: ignoreEOS}, stdout, stderr)
 	}
 	m, err := loadWithProgress(ctx, pl, f, stderr)
 	if err != nil {

@@ -34,7 +34,14 @@ func TestRun(t *testing.T) {
 			[]string{"running it anyway (--force)", "decode 2 tokens"}},
 		{"refuses a plan below --min-tok-s", []string{"run", model, "-p", "x", "-n", "2", "--min-tok-s", "1e9"}, ExitNoFit,
 			[]string{"is below --min-tok-s 1000000000: not running it"}},
-		{"header-only model", []string{"run", "testdata/zoo/mixtral-8x7b-Q4_K_M.header.gguf", "-p", "x", "--ram", "512GiB"}, ExitError, []string{"mixture-of-experts llama model not supported by the built-in engine"}},
+		{"header-only model", []string{"run", "--engine", "builtin", "testdata/zoo/mixtral-8x7b-Q4_K_M.header.gguf", "-p", "x", "--ram", "512GiB"}, ExitError, []string{"mixture-of-experts llama model not supported by the built-in engine"}},
+		{"auto, no llama-server", []string{"run", "testdata/zoo/mixtral-8x7b-Q4_K_M.header.gguf", "-p", "x", "--ram", "512GiB", "--llama-server", "testdata/nope"}, ExitError,
+			[]string{"llama.cpp must run this model (exec: mixture-of-experts llama model not supported by the built-in engine)", "llama-server not found: --llama-server testdata/nope"}},
+		{"bad engine", []string{"run", model, "-p", "x", "--engine", "vllm"}, ExitUsage, []string{"--engine \"vllm\""}},
+		{"llama.cpp refuses a plan that does not fit", []string{"run", "--engine", "llama.cpp", model, "-p", "x", "--ram", "1GiB", "--host-margin", "1023MiB", "--no-mmap", "--llama-server", "testdata/nope"}, ExitNoFit,
+			[]string{"DOES NOT FIT: CPU short by", "plan run: the plan does not fit this machine: not running it (--force runs it anyway)"}},
+		{"llama.cpp --force runs it", []string{"run", "--engine", "llama.cpp", model, "-p", "x", "--ram", "1GiB", "--host-margin", "1023MiB", "--no-mmap", "--force", "--llama-server", "testdata/nope"}, ExitError,
+			[]string{"running it anyway (--force)", "llama-server not found: --llama-server testdata/nope"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
