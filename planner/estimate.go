@@ -569,8 +569,13 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		low, point, high = m.graphDevice(s, env.Runtime, ub, cells, d, nGPU, whole, !hasLayers && !hasOutput, pipeline, staging, low, point, high)
 		// The scheduler's split sizes what the whole graph does not: a
 		// device holding some layers, and the host beside several
-		// devices (pipeline parallelism keeps graphDevice's inputs).
-		useSplit := nGPU > 0 && !whole && (hasLayers || hasOutput || nGPU > 1 && !pipeline)
+		// devices (pipeline parallelism keeps graphDevice's inputs). A
+		// single local GPU taking over the host's large batches (op
+		// offload) keeps the approximation for the host: simulating its
+		// split for every placement the search tries costs more than the
+		// host's few MiB of inputs are worth (BenchmarkPlan).
+		useSplit := nGPU > 0 && !whole && (hasLayers || hasOutput || nGPU > 1 && !pipeline) &&
+			(nGPU > 1 || env.hasRemote() || ub < opOffloadMinBatch)
 		if useSplit && !schedDone {
 			sched, schedDone = m.schedSplit(s, env, ub, ngl, cells, b, tensorDev), true
 		}

@@ -30,7 +30,7 @@ func ExampleEstimate_partialOffload() {
 		fmt.Printf("layer %d on %s: %d cells, K %d V %d\n", il, b.Devices[l.Device].Name, l.KVCells, l.KBytes, l.VBytes)
 	}
 	// Output:
-	// CPU   layers [0 1] weights 741376 KV 4194304 compute 5257216 overhead 0
+	// CPU   layers [0 1] weights 741376 KV 4194304 compute 14680064 overhead 0
 	// CUDA0 layers [2 3] weights 864000 KV 4194304 compute 11024384 overhead 536870912
 	// layer 0 on CPU: 4096 cells, K 1048576 V 1048576
 	// layer 1 on CPU: 4096 cells, K 1048576 V 1048576

@@ -8,3 +8,11 @@ func SetNoAllocReserve(v bool) bool {
 	noAllocReserve = v
 	return old
 }
+
+// SetSplitLeadPeriods sets the periods the split simulation keeps before
+// cutting a run of alike layers and returns the previous value.
+func SetSplitLeadPeriods(n int) int {
+	old := splitLeadPeriods
+	splitLeadPeriods = n
+	return old
+}

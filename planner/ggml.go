@@ -166,6 +166,9 @@ type ctx struct {
 	epoch uint32
 	nodes []*tensor
 	leafs []*tensor
+	// sched is the scheduler's rewritten node list (graph_sched.go),
+	// reused from one graph to the next.
+	sched []*tensor
 }
 
 const slabSize = 512

@@ -224,13 +224,16 @@ func (p *schedPlace) schedule(c *ctx) bool {
 			set(n, 0)
 		}
 	}
-	// Pass 5: splits and their inputs.
+	// Pass 5: splits and their inputs. A tensor gets one copy per
+	// backend that reads it (tensor_id_copy), made at the first split
+	// that needs it.
 	type copyKey struct {
 		t *tensor
 		b int8
 	}
 	copies := map[copyKey]*tensor{}
-	out := make([]*tensor, 0, len(nodes)+16)
+	copyOf := func(s *tensor, b int8) *tensor { return copies[copyKey{s, b}] }
+	out := c.sched[:0]
 	start, cur := 0, int8(-1)
 	for _, n := range nodes {
 		if n.op != opView {
@@ -244,8 +247,7 @@ func (p *schedPlace) schedule(c *ctx) bool {
 			dep := c.viewTensor(in)
 			dep.src[0] = in
 			dep.be = p.backendOf(in) + 1
-			cp := copies[copyKey{in, cur}]
-			out = append(out, dep, cp)
+			out = append(out, dep, copyOf(in, cur))
 		}
 		out = append(out, nodes[start:end]...)
 		inputs = inputs[:0]
@@ -281,22 +283,22 @@ func (p *schedPlace) schedule(c *ctx) bool {
 			if p.supported(s, cur) {
 				continue
 			}
-			k := copyKey{s, cur}
-			cp := copies[k]
+			cp := copyOf(s, cur)
 			if cp == nil {
 				// ggml_dup_tensor_layout: the source's shape and strides.
 				cp = c.alloc()
 				cp.typ, cp.ne, cp.nb = s.typ, s.ne, s.nb
-				cp.name = s.name + "#copy"
 				cp.be = cur + 1
-				copies[k] = cp
+				copies[copyKey{s, cur}] = cp
 				inputs = append(inputs, s)
 			}
 			n.src[j] = cp
 		}
 	}
 	flush(len(nodes))
-	c.nodes = out
+	// The two lists take turns: the next graph is built in this one's
+	// array, its split written to the one built now.
+	c.sched, c.nodes = nodes[:0], out
 
 	return true
 }
@@ -383,11 +385,17 @@ func (gm *graphModel) splitLayers(p *schedPlace) []int {
 		for hi < gm.nLayer && place[hi] == place[lo] {
 			hi++
 		}
-		out = reduceRange(sig, lo, hi, out)
+		out = reduceRange(sig, lo, hi, splitLeadPeriods, out)
 		lo = hi
 	}
 	return out
 }
+
+// splitLeadPeriods is how many periods of a run of alike layers the split
+// simulation keeps before cutting, as many as reducedLayers keeps (two
+// changed a multi-GPU split's peak in TestMultiGPUSplit): TestSplitReduced
+// checks the cut against every layer.
+var splitLeadPeriods = 6
 
 // maxSplitCache bounds the split simulations kept per model: a search
 // tries many placements, a plan keeps few.

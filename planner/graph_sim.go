@@ -46,7 +46,7 @@ func (gm *graphModel) allLayers() []int {
 // periods plus one (the last layer selects the output rows, and the inputs
 // die there). TestReducedLayers checks the peak against the full graph.
 func (gm *graphModel) reducedLayers() []int {
-	return reduceRange(gm.layerSigs(), 0, gm.nLayer, nil)
+	return reduceRange(gm.layerSigs(), 0, gm.nLayer, 6, nil)
 }
 
 // layerSigs are the layers' signatures: an order-independent hash of each
@@ -79,8 +79,10 @@ func (gm *graphModel) layerSigs() []uint64 {
 }
 
 // reduceRange appends to out the layers of [lo, hi) that reducedLayers
-// keeps of a model made of those layers alone.
-func reduceRange(sig []uint64, lo, hi int, out []int) []int {
+// keeps of a model made of those layers alone, keeping lead periods past
+// the last irregular layer.
+func reduceRange(sig []uint64, lo, hi, lead int, out []int) []int {
+	periods := lead
 	n := hi - lo
 	all := func() []int {
 		for il := lo; il < hi; il++ {
@@ -98,7 +100,7 @@ func reduceRange(sig []uint64, lo, hi int, out []int) []int {
 		}
 		// The allocator's own state may repeat only every second period
 		// (two buffers taking turns): cut whole double periods.
-		keep := lead + 6*p
+		keep := lead + periods*p
 		tail := 2*p + 1
 		if keep+tail >= n {
 			return all()

@@ -1,6 +1,7 @@
 package planner_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/modelfit/modelfit/gguf"
@@ -68,4 +69,48 @@ func TestSplitRPC(t *testing.T) {
 		}
 	}
 	t.Logf("%d rows, %d device buffers, %d to the logged two decimals", len(rows), devices, exact)
+}
+
+// TestSplitReduced checks that the layers the split simulation cuts
+// (graph_sched.go, splitLayers) change no device's compute buffer: every
+// split row estimated with the cut and with every layer.
+func TestSplitReduced(t *testing.T) {
+	rows, err := zoo.ReadSplit(zoo.SplitFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.Error != "" {
+			continue
+		}
+		spec, ok := layouts.ByID(r.Layout)
+		if !ok {
+			t.Fatalf("row for unknown layout %q", r.Layout)
+		}
+		l, err := layouts.Build(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, env := r.SplitInput(nil)
+		est := func(periods int) []uint64 {
+			// A fresh file: the split results are cached per model.
+			f, err := l.File()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer planner.SetSplitLeadPeriods(planner.SetSplitLeadPeriods(periods))
+			b, err := planner.Estimate(f, s, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c []uint64
+			for _, d := range b.Devices {
+				c = append(c, d.ComputeBytes)
+			}
+			return c
+		}
+		if cut, all := est(2), est(1<<20); !slices.Equal(cut, all) {
+			t.Errorf("%s: compute with the cut layers %v, with every layer %v", r.Command, cut, all)
+		}
+	}
 }
