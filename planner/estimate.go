@@ -30,6 +30,12 @@ type Env struct {
 	// GPUHostMapped marks GPUs whose backend maps host memory in place
 	// (Apple's Metal): with mmap their weights stay the file's pages.
 	GPUHostMapped []bool
+	// NoAllocReserve sizes the compute buffers of a split graph as
+	// llama.cpp measures them without allocating (llama-fit-params,
+	// llama-server's --fit step): ggml_backend_sched_reserve_size resets
+	// the scheduler first (ggml-backend.cpp), dropping graph_get_cb's pins
+	// of each layer's norm to its device. A run that allocates keeps them.
+	NoAllocReserve bool
 }
 
 // Breakdown is the memory a model takes on every device under given settings.

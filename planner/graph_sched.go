@@ -432,13 +432,6 @@ func (m *model) splitSizes(s Settings, rt Runtime, ub int, c cells, p *schedPlac
 	return sizes, ok
 }
 
-// noAllocReserve sizes the buffers as llama-fit-params reports them
-// (tests): without allocating, llama.cpp measures the graph with
-// ggml_backend_sched_reserve_size, which resets the scheduler first
-// (ggml-backend.cpp) and so drops graph_get_cb's pins; a run that
-// allocates (llama-server, llama-cli) reserves with the pins.
-var noAllocReserve bool
-
 // schedBackend is the scheduler's backend id of plan device d (0 = CPU)
 // among nGPU offload devices.
 func schedBackend(d, nGPU int) int8 {
@@ -463,7 +456,7 @@ func (m *model) schedSplit(s Settings, env Env, ub, ngl int, c cells, b *Breakdo
 			return nil
 		}
 	}
-	p := &schedPlace{n: int8(nGPU + 1), output: schedBackend(b.Output, nGPU), offload: -1, pinNorms: !noAllocReserve && (ub < opOffloadMinBatch || ngl > m.nLayer)}
+	p := &schedPlace{n: int8(nGPU + 1), output: schedBackend(b.Output, nGPU), offload: -1, pinNorms: !env.NoAllocReserve && (ub < opOffloadMinBatch || ngl > m.nLayer)}
 	p.tensorDev = make([]int8, len(tensorDev))
 	for i, d := range tensorDev {
 		p.tensorDev[i] = d
@@ -494,7 +487,7 @@ func (m *model) schedSplit(s Settings, env Env, ub, ngl int, c cells, b *Breakdo
 	// sequence, llama-context.cpp sched_reserve) and its buffers keep the
 	// larger of the two: with op offload the decode graph runs the host's
 	// layers on the host, which the prompt graph does not.
-	if p.offload >= 0 && !noAllocReserve {
+	if p.offload >= 0 && !env.NoAllocReserve {
 		tg := *p
 		tg.offload, tg.pinNorms = -1, true
 		nSeq := max(s.NParallel, 1)

@@ -37,10 +37,8 @@ func TestSplitNormPins(t *testing.T) {
 		{false, [3]float64{5.01, 8.51, 8.51}},
 		{true, [3]float64{5.01, 8.51, 8.01}},
 	} {
-		old := noAllocReserve
-		noAllocReserve = c.noAlloc
+		env.NoAllocReserve = c.noAlloc
 		b, err := Estimate(f, s, env)
-		noAllocReserve = old
 		if err != nil {
 			t.Fatal(err)
 		}

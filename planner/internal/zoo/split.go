@@ -201,10 +201,12 @@ func parseSplit(rec []string) (SplitRow, error) {
 }
 
 // SplitInput returns the planner's settings and environment for a split
-// row: one remote CPU device per -ts weight.
+// row: one remote CPU device per -ts weight, sized as llama-fit-params
+// measures them (Env.NoAllocReserve).
 func (r SplitRow) SplitInput(cpuFeatures []string) (planner.Settings, planner.Env) {
 	s, env := Row{Settings: r.Settings}.Input(cpuFeatures)
 	s.NGPULayers = r.NGL
+	env.NoAllocReserve = true
 	for i, w := range r.TS {
 		s.TensorSplit = append(s.TensorSplit, float64(w))
 		env.GPUs = append(env.GPUs, "RPC"+strconv.Itoa(i))
