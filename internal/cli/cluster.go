@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/modelfit/modelfit/exec/cluster"
+	"github.com/modelfit/modelfit/exec/launch"
 	"github.com/modelfit/modelfit/internal/units"
 	"github.com/modelfit/modelfit/planner"
 )
@@ -33,9 +33,13 @@ type clusterReport struct {
 	// one-minute load when measured (speeds mean little on a busy machine).
 	PredictedDecode  float64 `json:"predicted_decode_tokens_per_second"`
 	PredictedPrefill float64 `json:"predicted_prefill_tokens_per_second"`
-	LoadAverage      float64 `json:"load_average"`
-	CPUs             int     `json:"cpus"`
-	Within           bool    `json:"within"`
+	// LoadSeconds is llama-server's start until it served (sending the
+	// weights to the servers), PredictedLoadSeconds the plan's.
+	LoadSeconds          float64 `json:"load_seconds"`
+	PredictedLoadSeconds float64 `json:"predicted_load_seconds"`
+	LoadAverage          float64 `json:"load_average"`
+	CPUs                 int     `json:"cpus"`
+	Within               bool    `json:"within"`
 }
 
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -66,7 +70,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 				continue
 			}
 		}
-		port, err := freeLoopbackPort()
+		port, err := launch.FreePort("127.0.0.1")
 		if err != nil {
 			fmt.Fprintln(stderr, "plan cluster:", err)
 			return ExitError
@@ -126,7 +130,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return ExitError
 	}
 	rep := clusterReport{Schema: "cluster/v1", Hosts: ms, Completion: comp, PredictedDecode: pl.Predicted.DecodeTokensPerSecond, PredictedPrefill: pl.Predicted.PrefillTokensPerSecond,
-		LoadAverage: loadAverage(), CPUs: runtime.NumCPU(), Within: true}
+		LoadSeconds: c.LoadTime().Seconds(), PredictedLoadSeconds: pl.Predicted.LoadSeconds, LoadAverage: loadAverage(), CPUs: runtime.NumCPU(), Within: true}
 	var problems []string
 	for _, m := range ms {
 		if err := m.Check(); err != nil {
@@ -170,21 +174,13 @@ func printCluster(w io.Writer, r clusterReport) {
 		fmt.Fprintf(w, " — the machine was busy (load %.1f on %d CPUs): the speed says little", r.LoadAverage, r.CPUs)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintf(w, "load %.3g s measured, %.3g predicted\n", r.LoadSeconds, r.PredictedLoadSeconds)
 	fmt.Fprintln(w, "(the servers listened on loopback without authentication: any local user could reach them while they ran)")
 	if r.Within {
 		fmt.Fprintln(w, "WITHIN THE PLAN")
 	} else {
 		fmt.Fprintln(w, "OUTSIDE THE PLAN")
 	}
-}
-
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // loadAverage is the one-minute load average (0 when unknown).

@@ -127,6 +127,12 @@ func TestClusterCommand(t *testing.T) {
 	if len(rep.Hosts) != 2 || !rep.Within || !strings.HasPrefix(rep.Completion.Content, word) {
 		t.Errorf("report %+v", rep)
 	}
+	if rep.LoadSeconds <= 0 || rep.PredictedLoadSeconds <= 0 || rep.Completion.DecodeTokensPerSecond <= 0 || rep.PredictedDecode <= 0 {
+		t.Errorf("load %g s (plan %g), decode %g tok/s (plan %g): a figure is missing", rep.LoadSeconds, rep.PredictedLoadSeconds,
+			rep.Completion.DecodeTokensPerSecond, rep.PredictedDecode)
+	}
+	t.Logf("load %.2f s (plan %.2f), decode %.1f tok/s (plan %.1f), prefill %.1f tok/s (plan %.1f)", rep.LoadSeconds, rep.PredictedLoadSeconds,
+		rep.Completion.DecodeTokensPerSecond, rep.PredictedDecode, rep.Completion.PrefillTokensPerSecond, rep.PredictedPrefill)
 	// Without a host the command is a usage error.
 	if code := Run(context.Background(), []string{"cluster", model}, &out, &errb); code != ExitUsage {
 		t.Errorf("no hosts: exit %d", code)
