@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -69,23 +70,50 @@ type Cluster struct {
 }
 
 // Start launches the plan's servers and llama-server and waits until
-// llama-server has loaded the model. The plan must fit and every host must
-// be at a loopback address. Everything it started stops when ctx ends, at
-// Close, and when this process dies.
+// llama-server has loaded the model. The plan must fit, every host must be
+// at a free loopback address, and both programs must be in o.Bin, with
+// every flag the plan needs: all of it is checked before anything starts.
+// Everything Start started stops when ctx ends, at Close, and when this
+// process dies.
 func Start(ctx context.Context, p *planner.Plan, o Options) (c *Cluster, err error) {
 	if len(p.Hosts) == 0 {
 		return nil, errors.New("cluster: the plan has no hosts")
 	}
 	for _, h := range p.Hosts[1:] {
-		if h.Used && !loopback(h.Address) {
+		if !h.Used {
+			continue
+		}
+		if !loopback(h.Address) {
 			return nil, fmt.Errorf("cluster: host %s is at %s: a local cluster binds loopback addresses only; run its command there: %s", h.Name, h.Address, strings.Join(h.Command, " "))
 		}
-		if h.Used && len(h.Command) == 0 {
+		if len(h.Command) == 0 {
 			return nil, fmt.Errorf("cluster: host %s has no command", h.Name)
 		}
+		// A port another process holds would answer the readiness probe
+		// for a server that failed to bind it.
+		l, err := net.Listen("tcp", h.Address)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: host %s: %s is not free: %w", h.Name, h.Address, err)
+		}
+		l.Close()
 	}
 	if !p.Fits {
 		return nil, errors.New("cluster: the plan does not fit")
+	}
+	if !p.Model.DataPresent {
+		return nil, fmt.Errorf("cluster: %s lacks tensor data (header-only or truncated): it cannot be run", p.Model.Path)
+	}
+	rpcBin := filepath.Join(o.Bin, "ggml-rpc-server")
+	if _, err := exec.LookPath(rpcBin); err != nil {
+		return nil, fmt.Errorf("cluster: no ggml-rpc-server in %s: %w", o.Bin, err)
+	}
+	f, err := llamaserver.Detect(ctx, filepath.Join(o.Bin, "llama-server"))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	args := llamaserver.PlanArgs(p, f)
+	if err := f.Check(args); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	if o.Ready <= 0 {
 		o.Ready = 2 * time.Minute
@@ -102,7 +130,7 @@ func Start(ctx context.Context, p *planner.Plan, o Options) (c *Cluster, err err
 		if !h.Used {
 			continue
 		}
-		s, err := startServer(ctx, h, filepath.Join(o.Bin, "ggml-rpc-server"), env, o)
+		s, err := startServer(ctx, h, rpcBin, env, o)
 		if s != nil {
 			c.Servers = append(c.Servers, s)
 		}
@@ -110,27 +138,37 @@ func Start(ctx context.Context, p *planner.Plan, o Options) (c *Cluster, err err
 			return c, err
 		}
 	}
-	c.Head, err = llamaserver.Start(ctx, p, llamaserver.Options{Binary: filepath.Join(o.Bin, "llama-server"), Port: o.Port,
-		// -lv 4 prints every buffer's size (read by Measure).
-		Verbosity: 4, StartTimeout: o.Ready})
+	// -lv 4 prints every buffer's size (read by Measure).
+	c.Head, err = llamaserver.StartArgs(ctx, f, args, llamaserver.Options{Port: o.Port, Verbosity: 4, StartTimeout: o.Ready})
 	if err != nil {
-		return c, fmt.Errorf("cluster: %w", err)
+		return c, fmt.Errorf("cluster: %w%s", err, c.serversGone())
 	}
 	c.URL = c.Head.URL
 	return c, nil
+}
+
+// serversGone says which servers have exited and why: llama-server fails
+// when one it talks to is gone (killed at its cgroup's limit, say).
+func (c *Cluster) serversGone() string {
+	var b strings.Builder
+	for _, s := range c.Servers {
+		select {
+		case <-s.Process.Done():
+			why := "exited"
+			if err := s.Process.Wait(); err != nil {
+				why = err.Error()
+			}
+			fmt.Fprintf(&b, "; host %s's ggml-rpc-server is gone (%s): %s", s.Host.Name, why, lastLines(string(s.Process.Log().Tail(4096)), 3))
+		default:
+		}
+	}
+	return b.String()
 }
 
 // startServer starts host h's ggml-rpc-server, in a cgroup of its RAM with
 // o.Limit, and waits until it accepts connections. The returned server
 // holds its cgroup even when the start failed (Close removes it).
 func startServer(ctx context.Context, h planner.PlanHost, bin string, env []string, o Options) (*Server, error) {
-	// A port another process holds would answer the readiness probe for a
-	// server that failed to bind it.
-	l, err := net.Listen("tcp", h.Address)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: host %s: %s is not free: %w", h.Name, h.Address, err)
-	}
-	l.Close()
 	s := &Server{Host: h}
 	var cgroups []string
 	if o.Limit {
@@ -158,11 +196,16 @@ func logTail(err error) string {
 	if !errors.As(err, &nr) || nr.Log == nil {
 		return ""
 	}
-	lines := strings.Split(strings.TrimRight(string(nr.Log.Tail(4096)), "\n"), "\n")
-	if len(lines) > 5 {
-		lines = lines[len(lines)-5:]
+	return ": " + lastLines(string(nr.Log.Tail(4096)), 5)
+}
+
+// lastLines joins the last n lines of log.
+func lastLines(log string, n int) string {
+	lines := strings.Split(strings.TrimRight(log, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
 	}
-	return ": " + strings.Join(lines, " | ")
+	return strings.Join(lines, " | ")
 }
 
 func loopback(addr string) bool {

@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -56,16 +58,43 @@ func TestCgroupMemory(t *testing.T) {
 	}
 }
 
-// Start binds loopback addresses only: a host elsewhere gets its command
-// printed, not started.
+// Start binds free loopback addresses only (a host elsewhere gets its
+// command printed, not started), and checks the plan and the programs
+// before it starts anything.
 func TestStartRefuses(t *testing.T) {
-	p := &planner.Plan{Hosts: []planner.PlanHost{{Name: "head", Role: "head", Used: true},
-		{Name: "node2", Role: "rpc", Used: true, Address: "10.0.0.2:50052", Command: []string{"ggml-rpc-server", "-H", "10.0.0.2", "-p", "50052"}}}}
-	if _, err := Start(context.Background(), p, Options{Bin: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "loopback") {
-		t.Errorf("non-loopback host: %v", err)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := Start(context.Background(), &planner.Plan{}, Options{}); err == nil {
-		t.Error("a plan without hosts started")
+	defer taken.Close()
+	free, err := launch.FreePort("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := func(addr string, fits, data bool) *planner.Plan {
+		return &planner.Plan{Fits: fits, Model: planner.ModelInfo{Path: "m.gguf", DataPresent: data},
+			Hosts: []planner.PlanHost{{Name: "head", Role: "head", Used: true},
+				{Name: "node2", Role: "rpc", Used: true, Address: addr, Command: []string{"ggml-rpc-server", "-p", "50052"}}}}
+	}
+	at := "127.0.0.1:" + strconv.Itoa(free)
+	for _, tc := range []struct {
+		name string
+		plan *planner.Plan
+		want string
+	}{
+		{"no hosts", &planner.Plan{}, "no hosts"},
+		{"not loopback", plan("10.0.0.2:50052", true, true), "loopback addresses only"},
+		{"port taken", plan(taken.Addr().String(), true, true), "is not free"},
+		{"no fit", plan(at, false, true), "does not fit"},
+		{"header only", plan(at, true, false), "lacks tensor data"},
+		{"no programs", plan(at, true, true), "ggml-rpc-server"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Start(context.Background(), tc.plan, Options{Bin: t.TempDir()})
+			if err == nil || c != nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Start = %v, %v; want an error with %q", c, err, tc.want)
+			}
+		})
 	}
 }
 
