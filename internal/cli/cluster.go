@@ -52,7 +52,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	noCgroup := fs.Bool("no-cgroup", false, "run the servers without memory cgroups (no root needed; only their RSS is measured)")
 	asJSON := fs.Bool("json", false, "print the measurements as JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: plan cluster [flags] MODEL.gguf --host NAME=RAM[@127.0.0.1:PORT] …\n\nPlans the model over the hosts, starts one ggml-rpc-server per host on its loopback\naddress inside a memory cgroup as large as the host's RAM (root; cgroup v1 or v2),\nthen llama-server with --rpc, completes the prompt, and compares each server's\nmemory (peak RSS, cgroup peak) with the plan's range and the decode speed with the\nprediction. Exit status: 0 within the plan, 1 outside it or on errors, 2 usage,\n3 the plan does not fit.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: plan cluster [flags] MODEL.gguf --host NAME=RAM[@127.0.0.1:PORT] …\n\nPlans the model over the hosts, starts one ggml-rpc-server per host on its loopback\naddress inside a memory cgroup as large as the host's RAM (root; cgroup v1 or v2),\nthen llama-server with --rpc, completes the prompt, and compares each server's\nmemory (peak RSS, cgroup peak) with the plan's range, and the decode and prefill\nspeeds and the load time with the prediction. Exit status: 0 within the plan, 1 outside it or on errors, 2 usage,\n3 the plan does not fit.\n\nflags:")
 		printFlags(stderr, fs)
 	}
 	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
