@@ -188,8 +188,8 @@ func TestPrintCluster(t *testing.T) {
 	for _, want := range []string{
 		"     a  465.00 MiB  438.00 MiB – 467.00 MiB  462.00 MiB   458.00 MiB          15.00 MiB / 16.00 MiB\n",
 		"completion \" girl girl\"\n",
-		"decode 7.25 tok/s measured, 21.3 predicted; prefill 21.5 tok/s measured (194 tokens), 60 predicted — the machine was busy (load 15.0 on 2 CPUs): the speed says little\n",
-		"load 12.6 s measured, 3.4 predicted\n",
+		"decode 7.25 tok/s measured, 21.3 predicted; prefill 21.5 tok/s measured (194 tokens), 60.0 predicted — the machine was busy (load 15.0 on 2 CPUs): the speed says little\n",
+		"load 12.6 s measured, 3.40 predicted\n",
 		"WITHIN THE PLAN\n",
 	} {
 		if !strings.Contains(b.String(), want) {
