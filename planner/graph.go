@@ -35,6 +35,7 @@ type graphModel struct {
 	// logitScale the final logits' softcapping and scale.
 	attnSoftcap, finalSoftcap, logitScale bool
 	hasPostNorms                          bool
+	parRes                                bool // gptneox: use_parallel_residual
 	ds                                    mlaParams
 }
 
@@ -89,6 +90,9 @@ func newGraphModel(m *model) *graphModel {
 	gm.attnSoftcap = h.Architecture == "gemma2"
 	if v, ok := md.Float(pfx + "final_logit_softcapping"); ok && v != 0 || h.Architecture == "gemma2" {
 		gm.finalSoftcap = true
+	}
+	if v, ok := md.Get(pfx + "use_parallel_residual"); ok {
+		gm.parRes, _ = v.Bool()
 	}
 	if v, ok := md.Float(pfx + "logit_scale"); ok && v != 0 {
 		gm.logitScale = true

@@ -72,6 +72,7 @@ type Spec struct {
 	// "llama3" in the converter).
 	RopeFreqs bool
 	RopeDim   int // rope.dimension_count when not the head dimension
+	QKVBias   bool // Q/K/V projection biases where the family has them optionally
 
 	// Sliding window attention.
 	SWA int // attention.sliding_window
