@@ -36,6 +36,7 @@ type graphModel struct {
 	attnSoftcap, finalSoftcap, logitScale bool
 	hasPostNorms                          bool
 	parRes                                bool // gptneox: use_parallel_residual
+	nDeepstack                            int  // qwen3vl: n_deepstack_layers
 	ds                                    mlaParams
 }
 
@@ -90,6 +91,9 @@ func newGraphModel(m *model) *graphModel {
 	gm.attnSoftcap = h.Architecture == "gemma2"
 	if v, ok := md.Float(pfx + "final_logit_softcapping"); ok && v != 0 || h.Architecture == "gemma2" {
 		gm.finalSoftcap = true
+	}
+	if v, ok := md.Uint(pfx + "n_deepstack_layers"); ok {
+		gm.nDeepstack = int(min(v, uint64(n)))
 	}
 	if v, ok := md.Get(pfx + "use_parallel_residual"); ok {
 		gm.parRes, _ = v.Bool()

@@ -1,5 +1,7 @@
 package planner
 
+import "github.com/modelfit/modelfit/gguf"
+
 // Graphs of the older decoder families: GPT-2-style blocks with layer
 // norms and biases, learned or ALiBi positions instead of rope, and the
 // parallel attention + FFN blocks of Falcon, Phi-2 and GPT-NeoX. Each
@@ -33,8 +35,9 @@ type classicSpec struct {
 	rms      bool // LLM_NORM_RMS (baichuan) instead of LLM_NORM
 	inputs   classicInputs
 	noRope   func(gm *graphModel) bool
-	tokNorm  bool // bloom: a layer norm on the token embeddings
-	qScale   bool // phi2: ggml_scale(Qcur) after rope
+	tokNorm  bool   // bloom: a layer norm on the token embeddings
+	act      ffnAct // the ungated MLP's activation (ffnReLUSqr: nemotron)
+	qScale   bool   // phi2: ggml_scale(Qcur) after rope
 	parallel parMode
 }
 
@@ -144,9 +147,281 @@ func (b *builder) classic(c classicSpec) {
 		default:
 			ffnInp := b.add(cur, inpL)
 			cur = norm(ffnInp, gm.w(il, "ffn_norm.weight"), gm.w(il, "ffn_norm.bias"))
-			cur = b.ffn(il, cur, "", ffnSiLU)
+			cur = b.ffn(il, cur, "", c.act)
 			inpL = b.add(cur, ffnInp)
 		}
 	}
 	b.expand(b.outputNorm(inpL, norm))
+}
+
+func init() {
+	for arch, g := range map[string]archGraph{
+		// src/models/qwen2vl.cpp, ernie4-5.cpp, seed-oss.cpp, arcee.cpp,
+		// apertus.cpp, hunyuan-vl.cpp (hunyuan-dense).
+		"qwen2vl":       modern(modernSpec{}),
+		"ernie4_5":      modern(modernSpec{}),
+		"ernie4_5-moe":  modern(modernSpec{moe: moeShared, normW: 1}),
+		"seed_oss":      modern(modernSpec{ffnNorm: "post_attention_norm.weight"}),
+		"arcee":         modern(modernSpec{act: ffnReLUSqr}),
+		"apertus":       modern(modernSpec{qkNorm: qkNormBeforeRope}),
+		"hunyuan-dense": modern(modernSpec{qkNorm: qkNormAfterRope}),
+		"qwen3vl":       modern(modernSpec{qkNorm: qkNormEach, deepstack: true}),
+		"qwen3vlmoe":    modern(modernSpec{qkNorm: qkNormEach, deepstack: true, moe: moePlain, normW: 1}),
+		// src/models/olmoe.cpp, dbrx.cpp, deepseek.cpp, bailingmoe.cpp,
+		// dots1.cpp, minimax-m2.cpp, chatglm.cpp; phimoe runs phi3's graph.
+		"olmoe":      modern(modernSpec{qkNorm: qkNormBeforeRope, moe: moePlain, normW: -1}),
+		"dbrx":       modern(modernSpec{layerNorm: true, ffnNorm: "attn_output_norm.weight", moe: moePlain, normW: 1}),
+		"deepseek":   modern(modernSpec{moe: moeShared, normW: -1}),
+		"bailingmoe": modern(modernSpec{moe: moeShared}),
+		"dots1":      modern(modernSpec{qkNorm: qkNormEach, moe: moeShared}),
+		"minimax-m2": modern(modernSpec{qkNorm: qkNormBeforeRope, moe: moePlain, normW: 1}),
+		"chatglm":    modern(modernSpec{act: ffnSwiGLUFused}),
+		"phimoe":     archGraphs["phi3"],
+		"arctic":     arcticGraph,
+		"minicpm3":   minicpm3Graph,
+		// src/models/exaone4.cpp: OLMo-2's post-norm block; with a window
+		// (the 32B) only the sliding-window layers rope.
+		"exaone4": func(b *builder) {
+			b.decoder(decoderSpec{iswa: true, olmo2: true, ropeSWAOnly: b.gm.anySWA})
+		},
+		// src/models/nemotron.cpp: layer norms with biases, ReLU² MLP.
+		"nemotron": classic(classicSpec{act: ffnReLUSqr}),
+	} {
+		archGraphs[arch] = g
+	}
+}
+
+// posPerEmbd is hparams.n_pos_per_embd(): four positions per token for
+// the M-RoPE rope types (llama_model_rope_type: MROPE for qwen2vl and
+// paddleocr, IMROPE for qwen3vl, qwen3vlmoe, qwen35, qwen35moe).
+func (gm *graphModel) posPerEmbd() int64 {
+	switch gm.arch {
+	case "qwen2vl", "paddleocr", "qwen3vl", "qwen3vlmoe", "qwen35", "qwen35moe", "qwen3tts":
+		return 4
+	}
+	return 1
+}
+
+// qkNormMode is where a modern decoder applies its per-head Q/K norms.
+type qkNormMode uint8
+
+const (
+	qkNormNone       qkNormMode = iota
+	qkNormEach                  // norm Q, rope Q, norm K, rope K (qwen3vl)
+	qkNormBeforeRope            // norm Q, norm K, rope Q, rope K (apertus)
+	qkNormAfterRope             // rope Q, rope K, norm K, norm Q (hunyuan)
+)
+
+// moeMode is the FFN of a modern decoder's expert layers.
+type moeMode uint8
+
+const (
+	moeNone   moeMode = iota
+	moePlain          // build_moe_ffn, softmax, norm_w (qwen3vlmoe)
+	moeShared         // build_moe_ffn plus an ungated-by-router shared expert (ernie4_5-moe)
+)
+
+// modernSpec tells apart the Llama-shaped decoders modern() builds.
+type modernSpec struct {
+	layerNorm bool   // LLM_NORM (dbrx) instead of LLM_NORM_RMS
+	ffnNorm   string // the FFN's norm weight: "ffn_norm.weight" unless set
+	act       ffnAct
+	qkNorm    qkNormMode
+	deepstack bool // qwen3vl: visual features added to the first layers' outputs
+	moe       moeMode
+	// normW is build_moe_ffn's norm_w: from the file's
+	// expert_weights_norm (0), always (1) or never (-1).
+	normW int8
+}
+
+func modern(m modernSpec) archGraph {
+	return func(b *builder) { b.modern(m) }
+}
+
+func (b *builder) modern(m modernSpec) {
+	gm := b.gm
+	if m.ffnNorm == "" {
+		m.ffnNorm = "ffn_norm.weight"
+	}
+	norm := b.normRMS
+	if m.layerNorm {
+		norm = b.normLN
+	}
+	mo := moeOpts{normW: m.normW > 0 || m.normW == 0 && gm.ds.normW, wScale: gm.ds.wScale, gating: gm.ds.gating}
+	var inpL, inpEmbd *tensor
+	nDS := 0
+	if m.deepstack {
+		nDS = gm.nDeepstack
+	}
+	if nDS > 0 {
+		inpL, inpEmbd = b.inpEmbdWide(gm.nEmbd * int64(1+nDS))
+	} else {
+		inpL = b.inpEmbd()
+	}
+	pos := b.inpPos(gm.posPerEmbd())
+	b.inpAttnKV(false)
+	outIDs := b.inpOutIDs()
+	last := gm.nLayer - 1
+	for _, il := range b.layers {
+		inpSA := inpL
+		cur := norm(inpL, gm.w(il, "attn_norm.weight"), nil)
+		q, k, v := b.qkv(il, cur, gm.headK, gm.nHead[il], gm.nHeadKV[il])
+		qn, kn := gm.w(il, "attn_q_norm.weight"), gm.w(il, "attn_k_norm.weight")
+		switch m.qkNorm {
+		case qkNormEach:
+			q = b.rope(b.normRMS(q, qn, nil), pos, nil)
+			k = b.rope(b.normRMS(k, kn, nil), pos, nil)
+		case qkNormBeforeRope:
+			q = b.normRMS(q, qn, nil)
+			k = b.normRMS(k, kn, nil)
+			q = b.rope(q, pos, nil)
+			k = b.rope(k, pos, nil)
+		case qkNormAfterRope:
+			q = b.rope(q, pos, nil)
+			k = b.rope(k, pos, nil)
+			k = b.normRMS(k, kn, nil)
+			q = b.normRMS(q, qn, nil)
+		default:
+			q = b.rope(q, pos, nil)
+			k = b.rope(k, pos, nil)
+		}
+		cur = b.attnKV(il, false, gm.w(il, "attn_output.weight"), gm.w(il, "attn_output.bias"), q, k, v, attnOpts{})
+		if il == last {
+			cur = b.getRows(cur, outIDs)
+			inpSA = b.getRows(inpSA, outIDs)
+		}
+		ffnInp := b.add(cur, inpSA)
+		cur = norm(ffnInp, gm.w(il, m.ffnNorm), nil)
+		switch {
+		case m.moe == moeNone || gm.w(il, "ffn_gate_inp.weight") == nil:
+			cur = b.ffn(il, cur, "", m.act)
+		default:
+			o := mo
+			o.expProbsB = gm.w(il, "exp_probs_b.bias")
+			moe := b.moeFFN(il, cur, b.moeDefaults(il, o))
+			if m.moe == moeShared && gm.w(il, "ffn_up_shexp.weight") != nil {
+				moe = b.add(moe, b.ffn(il, cur, "_shexp", ffnSiLU))
+			}
+			cur = moe
+		}
+		inpL = b.add(cur, ffnInp)
+		if il < nDS {
+			ds := b.view2d(inpEmbd, gm.nEmbd, inpEmbd.ne[1], inpEmbd.nb[1], uint64(il+1)*uint64(gm.nEmbd)*4)
+			inpL = b.add(inpL, ds)
+		}
+	}
+	b.expand(b.output(inpL, norm))
+}
+
+// inpEmbdWide mirrors build_inp_embd when n_embd_inp > n_embd (DeepStack):
+// the token rows are padded to n_embd_inp, the embeddings input is that
+// wide, and the graph continues on a view of the first n_embd values. It
+// returns the view and the padded tensor (res->t_inp_embd).
+func (b *builder) inpEmbdWide(nEmbdInp int64) (cur, wide *tensor) {
+	n := b.ub.nTokens
+	tokens := b.input(gguf.TypeI32, "inp_tokens", n, 1, 1, 1)
+	var embd *tensor
+	if b.ub.rules.selectEmbd {
+		embd = b.input(gguf.TypeF32, "inp_embd", nEmbdInp, n, 1, 1)
+	}
+	wide = b.getRows(b.gm.global["token_embd.weight"], tokens)
+	wide = b.pad(wide, nEmbdInp-b.gm.nEmbd, 0, 0, 0)
+	cur = b.view2d(wide, b.gm.nEmbd, n, wide.nb[1], 0)
+	if embd != nil {
+		b.expand(cur)
+		b.expand(embd)
+	}
+	return cur, wide
+}
+
+// unreducedArchs are the architectures whose graph reducedLayers must not
+// shorten: Arctic's allocator state (a dense MLP and the experts in
+// parallel, each keeping the layer input alive) does not repeat within the
+// kept periods, and the reduced graph misses the peak by up to 22%
+// (checked against the full graph on the zoo's arctic layout).
+var unreducedArchs = map[string]bool{"arctic": true}
+
+// arcticGraph mirrors src/models/arctic.cpp: a dense MLP on the
+// attention's output and, in parallel, experts on the layer's input under
+// their own norm, summed with the residual.
+func arcticGraph(b *builder) {
+	gm := b.gm
+	inpL := b.inpEmbd()
+	pos := b.inpPos(1)
+	b.inpAttnKV(false)
+	outIDs := b.inpOutIDs()
+	last := gm.nLayer - 1
+	for _, il := range b.layers {
+		inpSA := inpL
+		cur := b.normRMS(inpL, gm.w(il, "attn_norm.weight"), nil)
+		q, k, v := b.qkv(il, cur, gm.headK, gm.nHead[il], gm.nHeadKV[il])
+		q = b.rope(q, pos, nil)
+		k = b.rope(k, pos, nil)
+		cur = b.attnKV(il, false, gm.w(il, "attn_output.weight"), nil, q, k, v, attnOpts{})
+		if il == last {
+			cur = b.getRows(cur, outIDs)
+			inpSA = b.getRows(inpSA, outIDs)
+		}
+		ffnInp := b.add(cur, inpSA)
+		cur = b.normRMS(ffnInp, gm.w(il, "ffn_norm.weight"), nil)
+		cur = b.ffn(il, cur, "", ffnSiLU)
+		ffnOut := b.add(cur, ffnInp)
+		cur = b.normRMS(inpSA, gm.w(il, "ffn_norm_exps.weight"), nil)
+		cur = b.moeFFN(il, cur, b.moeDefaults(il, moeOpts{normW: true, wScale: gm.ds.wScale}))
+		inpL = b.add(cur, ffnOut)
+	}
+	b.expand(b.output(inpL, b.normRMS))
+}
+
+// minicpm3Graph mirrors src/models/minicpm3.cpp: low-rank Q and KV
+// projections expanded to per-head K and V (no MLA absorption: the cache
+// holds full heads), the rope part of K shared by all heads, and
+// MiniCPM's embedding, residual and logit scales.
+func minicpm3Graph(b *builder) {
+	gm := b.gm
+	h := &gm.ds
+	inpL := b.scale(b.inpEmbd())
+	pos := b.inpPos(1)
+	b.inpAttnKV(false)
+	outIDs := b.inpOutIDs()
+	last := gm.nLayer - 1
+	n := b.ub.nTokens
+	headV := gm.headV
+	nope := gm.headK - h.rope
+	for _, il := range b.layers {
+		inpSA := inpL
+		nHead := gm.nHead[il]
+		cur := b.normRMS(inpL, gm.w(il, "attn_norm.weight"), nil)
+		q := b.mulMat(gm.w(il, "attn_q_a.weight"), cur)
+		q = b.normRMS(q, gm.w(il, "attn_q_a_norm.weight"), nil)
+		q = b.mulMat(gm.w(il, "attn_q_b.weight"), q)
+		q = b.reshape(q, gm.headK, nHead, n)
+		kvPE := b.mulMat(gm.w(il, "attn_kv_a_mqa.weight"), cur)
+		kvCmpr := b.view2d(kvPE, h.kvLora, n, kvPE.nb[1], 0)
+		kPE := b.view3d(kvPE, h.rope, 1, n, kvPE.nb[1], kvPE.nb[1], rowSize(kvPE.typ, h.kvLora))
+		kvCmpr = b.normRMS(kvCmpr, gm.w(il, "attn_kv_a_norm.weight"), nil)
+		kv := b.mulMat(gm.w(il, "attn_kv_b.weight"), kvCmpr)
+		rs := rowSize(kv.typ, nope+headV)
+		kNope := b.view3d(kv, nope, nHead, n, rs, rs*uint64(nHead), 0)
+		v := b.cont(b.view3d(kv, headV, nHead, n, rs, rs*uint64(nHead), rowSize(kv.typ, nope)))
+		q = b.rope(q, pos, nil)
+		kPE = b.rope(kPE, pos, nil)
+		k := b.concat(kNope, b.repeat4d(kPE, h.rope, nHead, n, 1), 0)
+		cur = b.attnKV(il, false, gm.w(il, "attn_output.weight"), nil, q, k, v, attnOpts{})
+		if il == last {
+			cur = b.getRows(cur, outIDs)
+			inpSA = b.getRows(inpSA, outIDs)
+		}
+		cur = b.scale(cur)
+		ffnInp := b.add(cur, inpSA)
+		cur = b.normRMS(ffnInp, gm.w(il, "ffn_norm.weight"), nil)
+		cur = b.ffn(il, cur, "", ffnSiLU)
+		cur = b.scale(cur)
+		inpL = b.add(cur, ffnInp)
+	}
+	out := b.normRMS(inpL, gm.global["output_norm.weight"], nil)
+	out.output = true // res->t_embd, before the logit scale
+	out = b.mm(gm.output(), b.scale(out), gm.global["output.scale"])
+	out.output = true
+	b.expand(out)
 }

@@ -264,3 +264,428 @@ func bloom(b *builder) error {
 	b.outputLN()
 	return nil
 }
+
+func init() {
+	families["qwen2vl"] = qwen2vl
+	families["qwen3vl"] = qwen3vl
+	families["qwen3vlmoe"] = qwen3vl
+	families["exaone4"] = exaone4
+	families["ernie4_5"] = ernie45
+	families["ernie4_5-moe"] = ernie45
+	families["hunyuan-dense"] = hunyuanDense
+	families["seed_oss"] = seedOSS
+	families["arcee"] = arcee
+	families["apertus"] = apertus
+	families["nemotron"] = nemotron
+}
+
+// ropeSections writes rope.dimension_sections (M-RoPE: temporal, height,
+// width and a fourth section) for the Qwen-VL families.
+func (b *builder) ropeSections(s ...int) {
+	b.akv("rope.dimension_sections", u32s(append(s, 0, 0, 0, 0)[:4]))
+}
+
+// qwen2vl is Qwen2-VL / Qwen2.5-VL's language model (src/models/qwen2vl.cpp):
+// Qwen2 with M-RoPE (four positions per token).
+func qwen2vl(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.ropeSections(16, 24, 24)
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.qkv(il, true)
+		b.norm(il, "ffn_norm")
+		b.mlp(il, s.FF)
+	}
+	b.output()
+	return nil
+}
+
+// qwen3vl is Qwen3-VL's language model (src/models/qwen3vl.cpp,
+// qwen3vlmoe.cpp): Qwen3 (-MoE) with M-RoPE and DeepStack, whose first
+// n_deepstack_layers layers add visual features carried in a widened input
+// embedding (n_embd_inp = n_embd × (1 + n_deepstack_layers)).
+func qwen3vl(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.ropeSections(24, 20, 20)
+	b.akv("n_deepstack_layers", uint32(3))
+	if s.Experts > 0 {
+		b.akv("expert_feed_forward_length", uint32(s.ExpertFF))
+	}
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.qkv(il, false)
+		b.qkNorm(il)
+		b.norm(il, "ffn_norm")
+		if s.Experts > 0 {
+			b.experts(il, s.ExpertFF)
+		} else {
+			b.mlp(il, s.FF)
+		}
+	}
+	b.output()
+	return nil
+}
+
+// exaone4 is EXAONE 4.0 (src/models/exaone4.cpp): post-norms only (after
+// attention and after the MLP), per-head Q/K norms. The 32B (64 layers)
+// always slides a window on three of every four layers (4096 unless the
+// file says otherwise) and ropes only those; the other sizes never slide.
+func exaone4(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	if s.SWA > 0 {
+		b.akv("attention.sliding_window", uint32(s.SWA))
+	}
+	b.embed()
+	for il := range s.Layers {
+		b.qkv(il, false)
+		b.qkNorm(il)
+		b.norm(il, "post_attention_norm")
+		b.mlp(il, s.FF)
+		b.norm(il, "post_ffw_norm")
+	}
+	b.output()
+	return nil
+}
+
+// ernie45 is ERNIE 4.5 and ERNIE 4.5 MoE (src/models/ernie4-5.cpp,
+// ernie4-5-moe.cpp): Llama-shaped; the MoE has dense leading layers, then
+// routed experts with a selection bias and shared experts.
+func ernie45(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	if s.Experts > 0 {
+		b.akv("expert_feed_forward_length", uint32(s.ExpertFF))
+		b.akv("expert_shared_feed_forward_length", uint32(s.SharedFF))
+		b.akv("interleave_moe_layer_step", uint32(1))
+		b.akv("leading_dense_block_count", uint32(s.LeadingDense))
+	}
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.qkv(il, false)
+		b.norm(il, "ffn_norm")
+		if s.Experts > 0 && il >= s.LeadingDense {
+			b.l(il, "ffn_gate_inp.weight", s.Embd, s.Experts)
+			b.l(il, "exp_probs_b.bias", s.Experts)
+			b.l(il, "ffn_gate_exps.weight", s.Embd, s.ExpertFF, s.Experts)
+			b.l(il, "ffn_down_exps.weight", s.ExpertFF, s.Embd, s.Experts)
+			b.l(il, "ffn_up_exps.weight", s.Embd, s.ExpertFF, s.Experts)
+			b.sharedExperts(il, s.SharedFF)
+		} else {
+			b.mlp(il, s.FF)
+		}
+	}
+	b.output()
+	return nil
+}
+
+// hunyuanDense is Hunyuan dense (src/models/hunyuan-vl.cpp, which
+// hunyuan-dense inherits): per-head Q/K norms applied after rope.
+func hunyuanDense(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.qkv(il, false)
+		b.qkNorm(il)
+		b.norm(il, "ffn_norm")
+		b.mlp(il, s.FF)
+	}
+	b.output()
+	return nil
+}
+
+// seedOSS is Seed-OSS (src/models/seed-oss.cpp): Q/K/V biases and the
+// FFN's norm named post_attention_norm.
+func seedOSS(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.qkv(il, true)
+		b.norm(il, "post_attention_norm")
+		b.mlp(il, s.FF)
+	}
+	b.output()
+	return nil
+}
+
+// arcee is Arcee AFM (src/models/arcee.cpp): an ungated ReLU² MLP.
+func arcee(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.qkv(il, false)
+		b.norm(il, "ffn_norm")
+		b.upDown(il, s.FF, false)
+	}
+	b.output()
+	return nil
+}
+
+// apertus is Apertus (src/models/apertus.cpp): per-head Q/K norms and an
+// ungated xIELU MLP whose per-layer parameters the loader requires.
+func apertus(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	per := func(v float32) []float32 {
+		out := make([]float32, s.Layers)
+		for i := range out {
+			out[i] = v
+		}
+		return out
+	}
+	b.kv("xielu.alpha_n", per(0.8))
+	b.kv("xielu.alpha_p", per(0.8))
+	b.kv("xielu.beta", per(0.5))
+	b.kv("xielu.eps", per(-1e-6))
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.qkv(il, false)
+		b.norm(il, "ffn_norm")
+		b.upDown(il, s.FF, false)
+		b.qkNorm(il)
+	}
+	b.output()
+	return nil
+}
+
+// nemotron is Nemotron(-Mini, -4) (src/models/nemotron.cpp): layer norms
+// with biases (LayerNorm1p), partial rotary, an ungated ReLU² MLP.
+func nemotron(b *builder) error {
+	s := b.s
+	b.lnEps()
+	b.embed()
+	for il := range s.Layers {
+		b.normB(il, "attn_norm", true)
+		b.qkv(il, false)
+		b.normB(il, "ffn_norm", true)
+		b.upDown(il, s.FF, false)
+	}
+	b.outputLN()
+	return nil
+}
+
+func init() {
+	families["phimoe"] = phimoe
+	families["olmoe"] = olmoe
+	families["dbrx"] = dbrx
+	families["arctic"] = arctic
+	families["deepseek"] = deepseek1
+	families["bailingmoe"] = deepseek1
+	families["dots1"] = deepseek1
+	families["minimax-m2"] = minimaxM2
+	families["minicpm3"] = minicpm3
+	families["chatglm"] = chatglm
+}
+
+// longRoPE adds the LongRoPE factor tensors (rope_factors_long/short of
+// half the rotary width) that loaders create for layer 0 and duplicate.
+func (b *builder) longRoPE(rot int) {
+	b.t("rope_factors_long.weight", rot/2)
+	b.t("rope_factors_short.weight", rot/2)
+	b.akv("rope.scaling.original_context_length", uint32(4096))
+}
+
+// phimoe is Phi-3.5-MoE (src/models/phimoe.cpp): layer norms with biases,
+// Q/K/V and output biases, 16 experts of feed_forward_length, LongRoPE.
+func phimoe(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.longRoPE(s.headDim())
+	b.embed()
+	for il := range s.Layers {
+		b.normB(il, "attn_norm", true)
+		b.qkv(il, true)
+		b.l(il, "attn_output.bias", s.Embd)
+		b.normB(il, "ffn_norm", true)
+		b.experts(il, s.FF)
+	}
+	b.outputLN()
+	b.t("output.bias", s.Vocab)
+	return nil
+}
+
+// olmoe is OLMoE (src/models/olmoe.cpp): full-width Q/K norms, experts of
+// feed_forward_length.
+func olmoe(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.qkv(il, false)
+		b.l(il, "attn_q_norm.weight", s.Embd)
+		b.l(il, "attn_k_norm.weight", s.Embd)
+		b.norm(il, "ffn_norm")
+		b.experts(il, s.FF)
+	}
+	b.output()
+	return nil
+}
+
+// dbrx is DBRX (src/models/dbrx.cpp): fused QKV clamped to ±clip_qkv,
+// weight-only layer norms (attn_norm and attn_output_norm before the
+// experts), 16 experts of feed_forward_length.
+func dbrx(b *builder) error {
+	s := b.s
+	b.lnEps()
+	b.akv("attention.clamp_kqv", float32(8))
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.qkvFused(il, false, false)
+		b.norm(il, "attn_output_norm")
+		b.experts(il, s.FF)
+	}
+	b.output()
+	return nil
+}
+
+// arctic is Snowflake Arctic (src/models/arctic.cpp): a dense residual MLP
+// of n_embd × n_embd in every layer beside 128 experts with their own norm.
+func arctic(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.qkv(il, false)
+		b.norm(il, "ffn_norm")
+		b.mlp(il, s.Embd)
+		b.l(il, "ffn_gate_inp.weight", s.Embd, s.Experts)
+		b.norm(il, "ffn_norm_exps")
+		b.l(il, "ffn_gate_exps.weight", s.Embd, s.FF, s.Experts)
+		b.l(il, "ffn_down_exps.weight", s.FF, s.Embd, s.Experts)
+		b.l(il, "ffn_up_exps.weight", s.Embd, s.FF, s.Experts)
+	}
+	b.output()
+	return nil
+}
+
+// deepseek1 covers the DeepSeek-MoE layout (src/models/deepseek.cpp) that
+// Ling (bailingmoe.cpp) and dots.llm1 (dots1.cpp, with per-head Q/K norms
+// and a selection bias) share: dense leading layers, routed experts of
+// expert_feed_forward_length and shared experts as one wider MLP.
+func deepseek1(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.akv("leading_dense_block_count", uint32(s.LeadingDense))
+	b.akv("expert_feed_forward_length", uint32(s.ExpertFF))
+	b.akv("expert_shared_count", uint32(s.SharedExperts))
+	switch s.Arch {
+	case "deepseek":
+		b.akv("expert_weights_scale", float32(1))
+	case "bailingmoe":
+		b.akv("expert_weights_scale", float32(1))
+		b.akv("expert_weights_norm", true)
+	case "dots1":
+		b.akv("expert_weights_scale", float32(2.5))
+		b.akv("expert_weights_norm", true)
+		b.akv("expert_gating_func", uint32(2))
+	}
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		if s.Arch == "dots1" {
+			b.qkv(il, false)
+			b.qkNorm(il)
+		} else {
+			b.qkv(il, false)
+		}
+		b.norm(il, "ffn_norm")
+		if il < s.LeadingDense {
+			b.mlp(il, s.FF)
+			continue
+		}
+		b.l(il, "ffn_gate_inp.weight", s.Embd, s.Experts)
+		if s.Arch == "dots1" {
+			b.l(il, "exp_probs_b.bias", s.Experts)
+		}
+		b.l(il, "ffn_gate_exps.weight", s.Embd, s.ExpertFF, s.Experts)
+		b.l(il, "ffn_down_exps.weight", s.ExpertFF, s.Embd, s.Experts)
+		b.l(il, "ffn_up_exps.weight", s.Embd, s.ExpertFF, s.Experts)
+		b.sharedExperts(il, s.ExpertFF*s.SharedExperts)
+	}
+	b.output()
+	return nil
+}
+
+// minimaxM2 is MiniMax-M2 (src/models/minimax-m2.cpp): full-width Q/K
+// norms, 256 sigmoid-routed experts (feed_forward_length wide) with a
+// selection bias, no shared expert.
+func minimaxM2(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.akv("expert_feed_forward_length", uint32(s.FF))
+	b.akv("expert_gating_func", uint32(2))
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.qkv(il, false)
+		b.l(il, "attn_q_norm.weight", s.Heads*s.headDim())
+		b.l(il, "attn_k_norm.weight", s.headsKV(il)*s.headDim())
+		b.norm(il, "ffn_norm")
+		b.experts(il, s.FF)
+		b.l(il, "exp_probs_b.bias", s.Experts)
+	}
+	b.output()
+	return nil
+}
+
+// minicpm3 is MiniCPM3 (src/models/minicpm3.cpp): DeepSeek-V2-style
+// low-rank Q and KV projections, but a plain per-head cache (no MLA
+// absorption), and LongRoPE factors.
+func minicpm3(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.akv("attention.q_lora_rank", uint32(s.QLora))
+	b.akv("attention.kv_lora_rank", uint32(s.KVLora))
+	b.akv("attention.key_length", uint32(s.QKNope+s.QKRope))
+	b.akv("attention.value_length", uint32(s.VHead))
+	b.akv("rope.dimension_count", uint32(s.QKRope))
+	b.longRoPE(s.QKRope)
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.l(il, "attn_q_a_norm.weight", s.QLora)
+		b.l(il, "attn_kv_a_norm.weight", s.KVLora)
+		b.l(il, "attn_q_a.weight", s.Embd, s.QLora)
+		b.l(il, "attn_q_b.weight", s.QLora, s.Heads*(s.QKNope+s.QKRope))
+		b.l(il, "attn_kv_a_mqa.weight", s.Embd, s.KVLora+s.QKRope)
+		b.l(il, "attn_kv_b.weight", s.KVLora, s.Heads*(s.QKNope+s.VHead))
+		b.l(il, "attn_output.weight", s.Heads*s.VHead, s.Embd)
+		b.norm(il, "ffn_norm")
+		b.mlp(il, s.FF)
+	}
+	b.output()
+	return nil
+}
+
+// chatglm is ChatGLM3 / GLM-4 as first converted (src/models/chatglm.cpp):
+// fused QKV with bias, and one ffn_up holding gate and up (SwiGLU of two
+// halves).
+func chatglm(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.qkvFused(il, true, false)
+		b.norm(il, "ffn_norm")
+		b.l(il, "ffn_up.weight", s.Embd, 2*s.FF)
+		b.l(il, "ffn_down.weight", s.FF, s.Embd)
+	}
+	b.output()
+	return nil
+}
