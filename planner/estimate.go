@@ -445,7 +445,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		if m.recurrent(il) {
 			lp.StateBytes = uint64(nSeq) * 4 * m.stateFloats()
 			b.Devices[d].StateBytes += lp.StateBytes
-			continue
+			if !m.attendsToo() {
+				continue
+			}
 		}
 		n, attended := b.NCtx, cells.seq
 		if m.h.IsSWA(il) {

@@ -23,7 +23,17 @@ var recurrentArch = map[string]string{
 	"rwkv6": "rwkv", "rwkv6qwen2": "rwkv", "rwkv7": "rwkv", "arwkv7": "rwkv",
 	"jamba": "hybrid", "granitehybrid": "hybrid", "nemotron_h": "hybrid", "lfm2": "hybrid",
 	"qwen3next": "interval", "qwen35": "interval", "qwen35moe": "interval",
+	// src/models/nemotron-h.cpp (nemotron_h_moe inherits its loader) and
+	// lfm2moe.cpp: recurrent are the layers without KV heads.
+	"nemotron_h_moe": "hybrid", "lfm2moe": "hybrid",
+	// src/models/falcon-h1.cpp: every layer runs Mamba-2 and attention
+	// side by side; llama_model::create_memory gives every layer both a
+	// KV cache and a recurrent state (filter_attn and filter_recr true).
+	"falcon-h1": "both",
 }
+
+// attendsToo reports whether a recurrent layer also keeps a KV cache.
+func (m *model) attendsToo() bool { return recurrentArch[m.h.Architecture] == "both" }
 
 // mtpWithoutKV lists the architectures whose cache leaves the
 // next-token-prediction layers out (a layer filter il < n_layer() in
@@ -42,7 +52,7 @@ func (m *model) mtpLayer(il int) bool {
 // recurrent reports whether layer il keeps a recurrent state.
 func (m *model) recurrent(il int) bool {
 	switch recurrentArch[m.h.Architecture] {
-	case "all", "rwkv":
+	case "all", "rwkv", "both":
 		return true
 	case "interval":
 		// Qwen3-Next/3.5: attention.recurrent_layers, or every
@@ -61,7 +71,7 @@ func (m *model) recurrent(il int) bool {
 		}
 		return (il+1)%n != 0
 	case "hybrid":
-		if m.h.Architecture == "nemotron_h" {
+		if m.h.Architecture == "nemotron_h" || m.h.Architecture == "nemotron_h_moe" {
 			// Nemotron-H's MLP layers have neither KV heads nor a state:
 			// recurrent are the layers without KV heads and without a
 			// feed-forward width (src/models/nemotron-h.cpp,

@@ -689,3 +689,55 @@ func chatglm(b *builder) error {
 	b.output()
 	return nil
 }
+
+func init() {
+	families["nemotron_h_moe"] = nemotronH
+	families["lfm2moe"] = lfm2
+	families["mamba"] = mamba1
+	families["falcon-h1"] = falconH1
+}
+
+// mamba1 is Mamba (src/models/mamba.cpp): Mamba-1 blocks only (no
+// attention, no MLP), d_inner = 2 n_embd, one group; head_count 0.
+func mamba1(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.akv("ssm.conv_kernel", uint32(s.SSMConv))
+	b.akv("ssm.inner_size", uint32(s.SSMInner))
+	b.akv("ssm.state_size", uint32(s.SSMState))
+	b.akv("ssm.time_step_rank", uint32(s.SSMHeads))
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.l(il, "ssm_in.weight", s.Embd, 2*s.SSMInner)
+		b.l(il, "ssm_conv1d.weight", s.SSMConv, s.SSMInner)
+		b.l(il, "ssm_conv1d.bias", s.SSMInner)
+		b.l(il, "ssm_x.weight", s.SSMInner, s.SSMHeads+2*s.SSMState)
+		b.l(il, "ssm_dt.weight", s.SSMHeads, s.SSMInner)
+		b.l(il, "ssm_dt.bias", s.SSMInner)
+		b.l(il, "ssm_a", s.SSMState, s.SSMInner)
+		b.l(il, "ssm_d", s.SSMInner)
+		b.l(il, "ssm_out.weight", s.SSMInner, s.Embd)
+	}
+	b.output()
+	return nil
+}
+
+// falconH1 is Falcon-H1 (src/models/falcon-h1.cpp): every layer runs a
+// Mamba-2 mixer and attention side by side, then a gated MLP; so every
+// layer keeps both a KV cache and a recurrent state.
+func falconH1(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.ssmKeys()
+	b.embed()
+	for il := range s.Layers {
+		b.mamba2(il)
+		b.qkv(il, false)
+		b.norm(il, "attn_norm")
+		b.l(il, "ffn_norm", s.Embd)
+		b.mlp(il, s.FF)
+	}
+	b.output()
+	return nil
+}

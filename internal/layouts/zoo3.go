@@ -1,5 +1,7 @@
 package layouts
 
+import "github.com/modelfit/modelfit/internal/ggufwrite"
+
 func init() { models = append(models, moreModels...) }
 
 // moreModels are the older and less common architectures (families3.go
@@ -191,4 +193,43 @@ var moreModels = []model{
 	{Spec{ID: "glm-4-9b-chatglm", Source: "THUDM/glm-4-9b-chat config.json, converted as chatglm", Arch: "chatglm",
 		Layers: 40, Embd: 4096, FF: 13696, Heads: 32, HeadsKV: 2, Vocab: 151552, CtxTrain: 131072},
 		[]FileType{Q4_K_M}},
+	// Recurrent and hybrid.
+	{Spec{ID: "mamba-130m", Source: "state-spaces/mamba-130m-hf config.json (tied; context_length 2^20 as the converter writes)", Arch: "mamba",
+		Layers: 24, Embd: 768, Vocab: 50280, CtxTrain: 1 << 20, Tied: true,
+		SSMConv: 4, SSMInner: 1536, SSMState: 16, SSMHeads: 48},
+		[]FileType{F16, BF16}}, // dt_rank 48: llama-quantize has no fallback for Q8_0 rows of 48
+	{Spec{ID: "mamba-2.8b", Source: "state-spaces/mamba-2.8b-hf config.json (tied)", Arch: "mamba",
+		Layers: 64, Embd: 2560, Vocab: 50280, CtxTrain: 1 << 20, Tied: true,
+		SSMConv: 4, SSMInner: 5120, SSMState: 16, SSMHeads: 160},
+		[]FileType{Q4_K_M}},
+	{Spec{ID: "falcon-mamba-7b", Source: "tiiuae/falcon-mamba-7b config.json (B, C and dt RMS-normed)", Arch: "mamba",
+		Layers: 64, Embd: 4096, Vocab: 65024, CtxTrain: 1 << 20,
+		SSMConv: 4, SSMInner: 8192, SSMState: 16, SSMHeads: 256,
+		Extra: []ggufwrite.KV{{Key: "mamba.ssm.dt_b_c_rms", Value: true}}},
+		[]FileType{Q4_K_M, Q8_0}},
+	{Spec{ID: "falcon-h1-0.5b", Source: "after tiiuae/Falcon-H1-0.5B-Instruct config.json (mamba_d_ssm 1536, 24 SSM heads of 64, one group)", Arch: "falcon-h1",
+		Layers: 36, Embd: 1024, FF: 2048, Heads: 8, HeadsKV: 2, HeadDim: 64, Vocab: 32784, CtxTrain: 16384,
+		SSMConv: 4, SSMInner: 1536, SSMState: 128, SSMGroups: 1, SSMHeads: 24},
+		[]FileType{Q8_0, F16}},
+	{Spec{ID: "nemotron-3-nano-30b-a3b", Source: "variation of nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B: its sizes (n_embd 2688, 128 experts of 1856, top 6, " +
+		"shared 3712, Mamba-2 64 heads × 64, 8 groups), 52 layers laid out as nemotron-h-8b's (MoE on odd layers, attention every 8th)", Arch: "nemotron_h_moe",
+		Layers: 52, Embd: 2688, FFArr: nemotronFF(52, 1856), Heads: 32, HeadsKV: 2, HeadDim: 128, HeadsKVArr: nemotronKV(52, 2),
+		Vocab: 131072, CtxTrain: 262144, Experts: 128, ExpertsUsed: 6, ExpertFF: 1856, SharedFF: 3712,
+		SSMConv: 4, SSMInner: 4096, SSMState: 128, SSMGroups: 8, SSMHeads: 64},
+		[]FileType{Q4_K_M, Q8_0}},
+	{Spec{ID: "lfm2-8b-a1b", Source: "variation of LiquidAI/LFM2-8B-A1B: its sizes (24 layers, 32 experts of 1792, top 4, 2 dense leading layers), " +
+		"attention at layers 2, 6, 10, 14, 18, 21", Arch: "lfm2moe",
+		Layers: 24, Embd: 2048, FF: 7168, Heads: 32, HeadsKV: 8, HeadsKVArr: at(24, 8, 2, 6, 10, 14, 18, 21), Vocab: 65536, CtxTrain: 128000, Tied: true,
+		Experts: 32, ExpertsUsed: 4, ExpertFF: 1792, LeadingDense: 2},
+		[]FileType{Q4_K_M, Q8_0}},
+}
+
+// at returns a per-layer head_count_kv: kv on the given layers, 0 (a
+// recurrent layer) elsewhere.
+func at(n, kv int, layers ...int) []int {
+	out := make([]int, n)
+	for _, il := range layers {
+		out[il] = kv
+	}
+	return out
 }
