@@ -425,3 +425,64 @@ func minicpm3Graph(b *builder) {
 	out.output = true
 	b.expand(out)
 }
+
+func init() {
+	// src/models/bert.cpp (bert and nomic-bert share its graph).
+	archGraphs["bert"] = bertGraph
+	archGraphs["nomic-bert"] = bertGraph
+}
+
+// bertGraph mirrors src/models/bert.cpp for BERT and Nomic BERT: the
+// token-type row and (BERT) learned positions added to the embeddings,
+// a layer norm, then post-norm blocks whose attention runs over the
+// ubatch alone (build_attn_inp_no_cache: an n_tokens × n_tokens mask, no
+// cache). Pooling is built only for an embeddings context
+// (build_pooling), which llama-fit-params does not create.
+func bertGraph(b *builder) {
+	gm := b.gm
+	n := b.ub.nTokens
+	pos := b.inpPos(1)
+	inpL := b.inpEmbd()
+	if te := gm.global["token_types.weight"]; te != nil {
+		inpL = b.add(inpL, b.view1d(te, gm.nEmbd, 0))
+	}
+	if pe := gm.global["position_embd.weight"]; pe != nil {
+		inpL = b.add(b.getRows(pe, pos), inpL)
+	}
+	inpL = b.normLN(inpL, gm.global["token_embd_norm.weight"], gm.global["token_embd_norm.bias"])
+	maskType := gguf.TypeF32
+	if b.ub.fa {
+		maskType = gguf.TypeF16
+	}
+	mask := b.input(maskType, "attn_inp_kq_mask", n, n, 1, 1)
+	outIDs := b.inpOutIDs()
+	last := gm.nLayer - 1
+	nomic := gm.arch == "nomic-bert"
+	for _, il := range b.layers {
+		q, k, v := b.qkv(il, inpL, gm.headK, gm.nHead[il], gm.nHeadKV[il])
+		if nomic {
+			q = b.rope(q, pos, nil)
+			k = b.rope(k, pos, nil)
+		}
+		b.expand(q)
+		b.expand(k)
+		b.expand(v)
+		cur := b.attnMHA(q, k, v, mask, attnOpts{})
+		cur = b.mm(gm.w(il, "attn_output.weight"), cur, nil)
+		if bias := gm.w(il, "attn_output.bias"); bias != nil {
+			cur = b.add(cur, bias)
+		}
+		if il == last {
+			cur = b.getRows(cur, outIDs)
+			inpL = b.getRows(inpL, outIDs)
+		}
+		cur = b.add(cur, inpL)
+		cur = b.normLN(cur, gm.w(il, "attn_output_norm.weight"), gm.w(il, "attn_output_norm.bias"))
+		ffnInp := cur
+		cur = b.ffn(il, cur, "", ffnGELU)
+		cur = b.add(cur, ffnInp)
+		inpL = b.normLN(cur, gm.w(il, "layer_output_norm.weight"), gm.w(il, "layer_output_norm.bias"))
+	}
+	inpL.output = true // res->t_embd
+	b.expand(inpL)
+}

@@ -32,6 +32,15 @@ var recurrentArch = map[string]string{
 	"falcon-h1": "both",
 }
 
+// noMemoryArch lists the architectures llama.cpp runs without any cache:
+// encoders and diffusion models attend over the ubatch alone
+// (llama_model::create_memory returns no memory for them).
+var noMemoryArch = map[string]bool{
+	"bert": true, "jina-bert-v2": true, "jina-bert-v3": true, "nomic-bert": true, "nomic-bert-moe": true,
+	"neo-bert": true, "eurobert": true, "wavtokenizer-dec": true, "modern-bert": true, "gemma-embedding": true,
+	"dream": true, "llada": true, "llada-moe": true, "rnd1": true,
+}
+
 // attendsToo reports whether a recurrent layer also keeps a KV cache.
 func (m *model) attendsToo() bool { return recurrentArch[m.h.Architecture] == "both" }
 
@@ -175,6 +184,9 @@ func (m *model) vRowMax() uint64 {
 // src/models/gemma3n.cpp and gemma4.cpp; the reuse callback in
 // llama_model::create_memory).
 func (m *model) hasKV(il int) bool {
+	if noMemoryArch[m.h.Architecture] {
+		return false
+	}
 	switch m.h.Architecture {
 	case "gemma3n":
 		return il < 20
@@ -198,16 +210,33 @@ type cells struct {
 // One sequence uses one stream; more use one stream each (llama-server's
 // default when -np is given, the only mode the planner renders), so a
 // sequence attends n_ctx/n_seq cells.
+//
+// With a unified cache (kv_unified) there is one stream of n_ctx cells
+// that every sequence attends, and the sliding-window cache holds a
+// window per sequence plus a ubatch in that one stream
+// (llama_kv_cache_iswa: n_swa × n_seq_max + n_ubatch, capped at the base
+// size, padded to 256).
 func cacheCells(h gguf.HParams, nCtx, nSeq, ub int) cells {
+	return streamCells(h, nCtx, nSeq, ub, false)
+}
+
+// streamCells is cacheCells with the cache unified or not.
+func streamCells(h gguf.HParams, nCtx, nSeq, ub int, unified bool) cells {
 	c := cells{nCtx: padTo(nCtx, 256)}
 	c.seq = c.nCtx
-	if nSeq > 1 {
+	streams := 1
+	if nSeq > 1 && !unified {
 		c.seq = padTo(max(c.nCtx/nSeq, 1), 256)
 		c.nCtx = c.seq * nSeq
+		streams = nSeq
 	}
 	if h.SlidingWindow > 0 {
-		c.swaSeq = min(c.seq, padTo(int(min(h.SlidingWindow, 1<<30))+ub, 256))
-		c.swa = c.swaSeq * nSeq
+		w := int(min(h.SlidingWindow, 1<<30))
+		if unified {
+			w *= nSeq
+		}
+		c.swaSeq = min(c.seq, padTo(w+ub, 256))
+		c.swa = c.swaSeq * streams
 	}
 	return c
 }

@@ -741,3 +741,45 @@ func falconH1(b *builder) error {
 	b.output()
 	return nil
 }
+
+func init() {
+	families["bert"] = bert
+	families["nomic-bert"] = bert
+}
+
+// bert is BERT (src/models/bert.cpp: bge, MiniLM, ...) and Nomic BERT
+// (nomic-bert.cpp): non-causal encoders with token-type embeddings, a norm
+// on the embeddings and post-norms after attention and MLP; BERT learns
+// positions and biases every projection, Nomic BERT ropes and gates its
+// MLP. No output projection: the model outputs pooled embeddings.
+func bert(b *builder) error {
+	s := b.s
+	nomic := s.Arch == "nomic-bert"
+	b.lnEps()
+	b.akv("attention.causal", false)
+	b.akv("pooling_type", uint32(1)) // mean
+	b.kv("tokenizer.ggml.token_type_count", uint32(2))
+	b.embed()
+	b.t("token_types.weight", s.Embd, 2)
+	if !nomic {
+		b.t("position_embd.weight", s.Embd, s.CtxTrain)
+	}
+	b.t("token_embd_norm.weight", s.Embd)
+	b.t("token_embd_norm.bias", s.Embd)
+	for il := range s.Layers {
+		if nomic {
+			b.qkvFused(il, false, false)
+		} else {
+			b.qkv(il, true)
+			b.l(il, "attn_output.bias", s.Embd)
+		}
+		b.normB(il, "attn_output_norm", true)
+		if nomic {
+			b.mlp(il, s.FF)
+		} else {
+			b.upDown(il, s.FF, true)
+		}
+		b.normB(il, "layer_output_norm", true)
+	}
+	return nil
+}

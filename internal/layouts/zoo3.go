@@ -222,6 +222,16 @@ var moreModels = []model{
 		Layers: 24, Embd: 2048, FF: 7168, Heads: 32, HeadsKV: 8, HeadsKVArr: at(24, 8, 2, 6, 10, 14, 18, 21), Vocab: 65536, CtxTrain: 128000, Tied: true,
 		Experts: 32, ExpertsUsed: 4, ExpertFF: 1792, LeadingDense: 2},
 		[]FileType{Q4_K_M, Q8_0}},
+	// Encoders (embedding models): no KV cache.
+	{Spec{ID: "all-minilm-l6-v2", Source: "sentence-transformers/all-MiniLM-L6-v2 config.json", Arch: "bert",
+		Layers: 6, Embd: 384, FF: 1536, Heads: 12, HeadsKV: 12, Vocab: 30522, CtxTrain: 512},
+		[]FileType{F16, Q8_0}},
+	{Spec{ID: "bge-large-en-v1.5", Source: "BAAI/bge-large-en-v1.5 config.json", Arch: "bert",
+		Layers: 24, Embd: 1024, FF: 4096, Heads: 16, HeadsKV: 16, Vocab: 30522, CtxTrain: 512},
+		[]FileType{F16, Q8_0}},
+	{Spec{ID: "nomic-embed-text-v1.5", Source: "nomic-ai/nomic-embed-text-v1.5 config.json", Arch: "nomic-bert",
+		Layers: 12, Embd: 768, FF: 3072, Heads: 12, HeadsKV: 12, Vocab: 30528, CtxTrain: 2048},
+		[]FileType{F16, Q8_0}},
 }
 
 // at returns a per-layer head_count_kv: kv on the given layers, 0 (a
