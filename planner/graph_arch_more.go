@@ -165,8 +165,6 @@ func init() {
 		"arcee":         modern(modernSpec{act: ffnReLUSqr}),
 		"apertus":       modern(modernSpec{qkNorm: qkNormBeforeRope}),
 		"hunyuan-dense": modern(modernSpec{qkNorm: qkNormAfterRope}),
-		"qwen3vl":       modern(modernSpec{qkNorm: qkNormEach, deepstack: true}),
-		"qwen3vlmoe":    modern(modernSpec{qkNorm: qkNormEach, deepstack: true, moe: moePlain, normW: 1}),
 		// src/models/olmoe.cpp, dbrx.cpp, deepseek.cpp, bailingmoe.cpp,
 		// dots1.cpp, minimax-m2.cpp, chatglm.cpp; phimoe runs phi3's graph.
 		"olmoe":      modern(modernSpec{qkNorm: qkNormBeforeRope, moe: moePlain, normW: -1}),
@@ -186,6 +184,11 @@ func init() {
 		},
 		// src/models/nemotron.cpp: layer norms with biases, ReLU² MLP.
 		"nemotron": classic(classicSpec{act: ffnReLUSqr}),
+		// nemotron_h_moe loads and builds as nemotron_h (src/models/
+		// nemotron-h.cpp), lfm2moe as lfm2 (lfm2.cpp): their graphs take
+		// the experts where a layer has ffn_gate_inp.
+		"nemotron_h_moe": nemotronHGraph,
+		"lfm2moe":        lfm2Graph,
 	} {
 		archGraphs[arch] = g
 	}
@@ -207,7 +210,7 @@ type qkNormMode uint8
 
 const (
 	qkNormNone       qkNormMode = iota
-	qkNormEach                  // norm Q, rope Q, norm K, rope K (qwen3vl)
+	qkNormEach                  // norm Q, rope Q, norm K, rope K (dots1)
 	qkNormBeforeRope            // norm Q, norm K, rope Q, rope K (apertus)
 	qkNormAfterRope             // rope Q, rope K, norm K, norm Q (hunyuan)
 )
@@ -217,7 +220,7 @@ type moeMode uint8
 
 const (
 	moeNone   moeMode = iota
-	moePlain          // build_moe_ffn, softmax, norm_w (qwen3vlmoe)
+	moePlain          // build_moe_ffn, softmax, norm_w (olmoe, minimax-m2)
 	moeShared         // build_moe_ffn plus an ungated-by-router shared expert (ernie4_5-moe)
 )
 
@@ -227,7 +230,6 @@ type modernSpec struct {
 	ffnNorm   string // the FFN's norm weight: "ffn_norm.weight" unless set
 	act       ffnAct
 	qkNorm    qkNormMode
-	deepstack bool // qwen3vl: visual features added to the first layers' outputs
 	moe       moeMode
 	// normW is build_moe_ffn's norm_w: from the file's
 	// expert_weights_norm (0), always (1) or never (-1).
@@ -248,16 +250,7 @@ func (b *builder) modern(m modernSpec) {
 		norm = b.normLN
 	}
 	mo := moeOpts{normW: m.normW > 0 || m.normW == 0 && gm.ds.normW, wScale: gm.ds.wScale, gating: gm.ds.gating}
-	var inpL, inpEmbd *tensor
-	nDS := 0
-	if m.deepstack {
-		nDS = gm.nDeepstack
-	}
-	if nDS > 0 {
-		inpL, inpEmbd = b.inpEmbdWide(gm.nEmbd * int64(1+nDS))
-	} else {
-		inpL = b.inpEmbd()
-	}
+	inpL := b.inpEmbd()
 	pos := b.inpPos(gm.posPerEmbd())
 	b.inpAttnKV(false)
 	outIDs := b.inpOutIDs()
@@ -305,33 +298,8 @@ func (b *builder) modern(m modernSpec) {
 			cur = moe
 		}
 		inpL = b.add(cur, ffnInp)
-		if il < nDS {
-			ds := b.view2d(inpEmbd, gm.nEmbd, inpEmbd.ne[1], inpEmbd.nb[1], uint64(il+1)*uint64(gm.nEmbd)*4)
-			inpL = b.add(inpL, ds)
-		}
 	}
 	b.expand(b.output(inpL, norm))
-}
-
-// inpEmbdWide mirrors build_inp_embd when n_embd_inp > n_embd (DeepStack):
-// the token rows are padded to n_embd_inp, the embeddings input is that
-// wide, and the graph continues on a view of the first n_embd values. It
-// returns the view and the padded tensor (res->t_inp_embd).
-func (b *builder) inpEmbdWide(nEmbdInp int64) (cur, wide *tensor) {
-	n := b.ub.nTokens
-	tokens := b.input(gguf.TypeI32, "inp_tokens", n, 1, 1, 1)
-	var embd *tensor
-	if b.ub.rules.selectEmbd {
-		embd = b.input(gguf.TypeF32, "inp_embd", nEmbdInp, n, 1, 1)
-	}
-	wide = b.getRows(b.gm.global["token_embd.weight"], tokens)
-	wide = b.pad(wide, nEmbdInp-b.gm.nEmbd, 0, 0, 0)
-	cur = b.view2d(wide, b.gm.nEmbd, n, wide.nb[1], 0)
-	if embd != nil {
-		b.expand(cur)
-		b.expand(embd)
-	}
-	return cur, wide
 }
 
 // unreducedArchs are the architectures whose graph reducedLayers must not
@@ -485,4 +453,38 @@ func bertGraph(b *builder) {
 	}
 	inpL.output = true // res->t_embd
 	b.expand(inpL)
+}
+
+func init() { archGraphs["falcon-h1"] = falconH1Graph }
+
+// falconH1Graph mirrors src/models/falcon-h1.cpp: every layer runs
+// attention and a Mamba-2 mixer side by side on two norms of its input
+// (build_norm is called twice), adds their outputs and the input, then a
+// gated SiLU MLP.
+func falconH1Graph(b *builder) {
+	gm := b.gm
+	inpL := b.inpEmbd()
+	pos := b.inpPos(1)
+	rs := b.inpMemHybrid()
+	outIDs := b.inpOutIDs()
+	last := gm.nLayer - 1
+	for _, il := range b.layers {
+		inpSA := inpL
+		cur := b.normRMS(inpL, gm.w(il, "attn_norm.weight"), nil)
+		q, k, v := b.qkv(il, cur, gm.headK, gm.nHead[il], gm.nHeadKV[il])
+		q = b.rope(q, pos, nil)
+		k = b.rope(k, pos, nil)
+		attnOut := b.attnKV(il, false, gm.w(il, "attn_output.weight"), nil, q, k, v, attnOpts{})
+		cur = b.normRMS(inpL, gm.w(il, "attn_norm.weight"), nil)
+		ssmOut := b.mamba2Layer(rs, cur, il)
+		cur = b.add(attnOut, ssmOut)
+		inpSA = b.add(cur, inpSA)
+		if il == last {
+			inpSA = b.getRows(inpSA, outIDs)
+		}
+		cur = b.normRMS(inpSA, gm.w(il, "ffn_norm.weight"), nil)
+		cur = b.ffn(il, cur, "", ffnSiLU)
+		inpL = b.add(cur, inpSA)
+	}
+	b.expand(b.output(inpL, b.normRMS))
 }

@@ -12,7 +12,7 @@ type ArgsStyle int
 const (
 	// ArgsClassic: --no-mmap / --mlock (llama.cpp through 2025, Ollama's runner).
 	ArgsClassic ArgsStyle = iota
-	// ArgsLoadMode: --load-mode none|mmap|mlock of newer llama.cpp builds.
+	// ArgsLoadMode: --load-mode none|mmap|mlock|mmap+mlock of newer llama.cpp builds.
 	ArgsLoadMode
 )
 
@@ -22,6 +22,11 @@ func (p *Plan) LlamaCppArgs(style ArgsStyle) []string {
 	var a []string
 	if p.Model.Path != "" {
 		a = append(a, "-m", p.Model.Path)
+	}
+	if rpc := p.rpcServers(); rpc != "" {
+		// --fit off: llama-server would otherwise re-plan from the free
+		// memory the servers report, their whole machine's (hosts.go).
+		a = append(a, "--rpc", rpc, "--fit", "off")
 	}
 	a = append(a, "-c", strconv.Itoa(s.NCtx), "-b", strconv.Itoa(s.NBatch), "-ub", strconv.Itoa(s.NUbatch),
 		"-np", strconv.Itoa(max(s.NParallel, 1)), "-t", strconv.Itoa(s.Threads), "-ngl", strconv.Itoa(s.NGPULayers),
@@ -41,8 +46,12 @@ func (p *Plan) LlamaCppArgs(style ArgsStyle) []string {
 	}
 	switch style {
 	case ArgsLoadMode:
+		// --load-mode mlock reads the weights without mmap and locks them;
+		// mmap+mlock locks the mapping (common/arg.cpp, PR 20834).
 		mode := "mmap"
 		switch {
+		case s.MLock && s.MMap:
+			mode = "mmap+mlock"
 		case s.MLock:
 			mode = "mlock"
 		case !s.MMap:

@@ -267,8 +267,6 @@ func bloom(b *builder) error {
 
 func init() {
 	families["qwen2vl"] = qwen2vl
-	families["qwen3vl"] = qwen3vl
-	families["qwen3vlmoe"] = qwen3vl
 	families["exaone4"] = exaone4
 	families["ernie4_5"] = ernie45
 	families["ernie4_5-moe"] = ernie45
@@ -297,34 +295,6 @@ func qwen2vl(b *builder) error {
 		b.qkv(il, true)
 		b.norm(il, "ffn_norm")
 		b.mlp(il, s.FF)
-	}
-	b.output()
-	return nil
-}
-
-// qwen3vl is Qwen3-VL's language model (src/models/qwen3vl.cpp,
-// qwen3vlmoe.cpp): Qwen3 (-MoE) with M-RoPE and DeepStack, whose first
-// n_deepstack_layers layers add visual features carried in a widened input
-// embedding (n_embd_inp = n_embd × (1 + n_deepstack_layers)).
-func qwen3vl(b *builder) error {
-	s := b.s
-	b.rmsEps()
-	b.ropeSections(24, 20, 20)
-	b.akv("n_deepstack_layers", uint32(3))
-	if s.Experts > 0 {
-		b.akv("expert_feed_forward_length", uint32(s.ExpertFF))
-	}
-	b.embed()
-	for il := range s.Layers {
-		b.norm(il, "attn_norm")
-		b.qkv(il, false)
-		b.qkNorm(il)
-		b.norm(il, "ffn_norm")
-		if s.Experts > 0 {
-			b.experts(il, s.ExpertFF)
-		} else {
-			b.mlp(il, s.FF)
-		}
 	}
 	b.output()
 	return nil
@@ -693,34 +663,7 @@ func chatglm(b *builder) error {
 func init() {
 	families["nemotron_h_moe"] = nemotronH
 	families["lfm2moe"] = lfm2
-	families["mamba"] = mamba1
 	families["falcon-h1"] = falconH1
-}
-
-// mamba1 is Mamba (src/models/mamba.cpp): Mamba-1 blocks only (no
-// attention, no MLP), d_inner = 2 n_embd, one group; head_count 0.
-func mamba1(b *builder) error {
-	s := b.s
-	b.rmsEps()
-	b.akv("ssm.conv_kernel", uint32(s.SSMConv))
-	b.akv("ssm.inner_size", uint32(s.SSMInner))
-	b.akv("ssm.state_size", uint32(s.SSMState))
-	b.akv("ssm.time_step_rank", uint32(s.SSMHeads))
-	b.embed()
-	for il := range s.Layers {
-		b.norm(il, "attn_norm")
-		b.l(il, "ssm_in.weight", s.Embd, 2*s.SSMInner)
-		b.l(il, "ssm_conv1d.weight", s.SSMConv, s.SSMInner)
-		b.l(il, "ssm_conv1d.bias", s.SSMInner)
-		b.l(il, "ssm_x.weight", s.SSMInner, s.SSMHeads+2*s.SSMState)
-		b.l(il, "ssm_dt.weight", s.SSMHeads, s.SSMInner)
-		b.l(il, "ssm_dt.bias", s.SSMInner)
-		b.l(il, "ssm_a", s.SSMState, s.SSMInner)
-		b.l(il, "ssm_d", s.SSMInner)
-		b.l(il, "ssm_out.weight", s.SSMInner, s.Embd)
-	}
-	b.output()
-	return nil
 }
 
 // falconH1 is Falcon-H1 (src/models/falcon-h1.cpp): every layer runs a

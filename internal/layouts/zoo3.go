@@ -1,7 +1,5 @@
 package layouts
 
-import "github.com/modelfit/modelfit/internal/ggufwrite"
-
 func init() { models = append(models, moreModels...) }
 
 // moreModels are the older and less common architectures (families3.go
@@ -95,24 +93,14 @@ var moreModels = []model{
 	{Spec{ID: "bloomz-7b1", Source: "bigscience/bloomz-7b1 config.json", Arch: "bloom",
 		Layers: 30, Embd: 4096, FF: 16384, Heads: 32, HeadsKV: 32, Vocab: 250880, CtxTrain: 2048, Tied: true},
 		[]FileType{Q4_K_M}},
-	// qwen2vl (Qwen2-VL, Qwen2.5-VL) and qwen3vl / qwen3vlmoe: the language
-	// models of the vision-language releases (M-RoPE).
+	// qwen2vl (Qwen2-VL, Qwen2.5-VL): the language models of the
+	// vision-language releases (M-RoPE); qwen3vl is in families_recurrent.go.
 	{Spec{ID: "qwen2-vl-7b", Source: "Qwen/Qwen2-VL-7B-Instruct config.json (mrope_section 16,24,24)", Arch: "qwen2vl",
 		Layers: 28, Embd: 3584, FF: 18944, Heads: 28, HeadsKV: 4, Vocab: 152064, CtxTrain: 32768},
 		[]FileType{Q4_K_M, Q8_0}},
 	{Spec{ID: "qwen2.5-vl-3b", Source: "Qwen/Qwen2.5-VL-3B-Instruct config.json (tied)", Arch: "qwen2vl",
 		Layers: 36, Embd: 2048, FF: 11008, Heads: 16, HeadsKV: 2, Vocab: 151936, CtxTrain: 128000, Tied: true},
 		[]FileType{Q4_K_M, F16}},
-	{Spec{ID: "qwen3-vl-4b", Source: "Qwen/Qwen3-VL-4B-Instruct config.json (tied, 3 DeepStack layers)", Arch: "qwen3vl",
-		Layers: 36, Embd: 2560, FF: 9728, Heads: 32, HeadsKV: 8, HeadDim: 128, Vocab: 151936, CtxTrain: 262144, Tied: true},
-		[]FileType{Q4_K_M, Q8_0}},
-	{Spec{ID: "qwen3-vl-8b", Source: "Qwen/Qwen3-VL-8B-Instruct config.json", Arch: "qwen3vl",
-		Layers: 36, Embd: 4096, FF: 12288, Heads: 32, HeadsKV: 8, HeadDim: 128, Vocab: 151936, CtxTrain: 262144},
-		[]FileType{Q4_K_M, IQ4_XS}},
-	{Spec{ID: "qwen3-vl-30b-a3b", Source: "Qwen/Qwen3-VL-30B-A3B-Instruct config.json", Arch: "qwen3vlmoe",
-		Layers: 48, Embd: 2048, FF: 6144, Heads: 32, HeadsKV: 4, HeadDim: 128, Vocab: 151936, CtxTrain: 262144,
-		Experts: 128, ExpertsUsed: 8, ExpertFF: 768},
-		[]FileType{Q4_K_M}},
 	// exaone4.
 	{Spec{ID: "exaone-4.0-1.2b", Source: "LGAI-EXAONE/EXAONE-4.0-1.2B config.json (tied, no window)", Arch: "exaone4",
 		Layers: 30, Embd: 2048, FF: 4096, Heads: 32, HeadsKV: 8, HeadDim: 64, Vocab: 102400, CtxTrain: 65536, Tied: true},
@@ -198,15 +186,6 @@ var moreModels = []model{
 		Layers: 24, Embd: 768, Vocab: 50280, CtxTrain: 1 << 20, Tied: true,
 		SSMConv: 4, SSMInner: 1536, SSMState: 16, SSMHeads: 48},
 		[]FileType{F16, BF16}}, // dt_rank 48: llama-quantize has no fallback for Q8_0 rows of 48
-	{Spec{ID: "mamba-2.8b", Source: "state-spaces/mamba-2.8b-hf config.json (tied)", Arch: "mamba",
-		Layers: 64, Embd: 2560, Vocab: 50280, CtxTrain: 1 << 20, Tied: true,
-		SSMConv: 4, SSMInner: 5120, SSMState: 16, SSMHeads: 160},
-		[]FileType{Q4_K_M}},
-	{Spec{ID: "falcon-mamba-7b", Source: "tiiuae/falcon-mamba-7b config.json (B, C and dt RMS-normed)", Arch: "mamba",
-		Layers: 64, Embd: 4096, Vocab: 65024, CtxTrain: 1 << 20,
-		SSMConv: 4, SSMInner: 8192, SSMState: 16, SSMHeads: 256,
-		Extra: []ggufwrite.KV{{Key: "mamba.ssm.dt_b_c_rms", Value: true}}},
-		[]FileType{Q4_K_M, Q8_0}},
 	{Spec{ID: "falcon-h1-0.5b", Source: "after tiiuae/Falcon-H1-0.5B-Instruct config.json (mamba_d_ssm 1536, 24 SSM heads of 64, one group)", Arch: "falcon-h1",
 		Layers: 36, Embd: 1024, FF: 2048, Heads: 8, HeadsKV: 2, HeadDim: 64, Vocab: 32784, CtxTrain: 16384,
 		SSMConv: 4, SSMInner: 1536, SSMState: 128, SSMGroups: 1, SSMHeads: 24},
