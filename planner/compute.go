@@ -156,6 +156,7 @@ func reserveBatch(s Settings, rt Runtime, ub, nOutputsMax int, c cells) ubatch {
 		nTokens:  n,
 		nOutputs: min(n, int64(max(nOutputsMax, 1))),
 		nStream:  nStream,
+		nSeqs:    nSeq,
 		nKV:      int64(c.seq),
 		nKVSWA:   int64(c.swaSeq),
 		fa:       s.FlashAttn,

@@ -238,6 +238,7 @@ type ubatch struct {
 	nTokens  int64 // min(n_ctx, n_ubatch), a multiple of nStream
 	nOutputs int64 // min(n_tokens, n_outputs_max = n_batch)
 	nStream  int64 // one KV stream per sequence (kv_unified = false)
+	nSeqs    int64 // n_seq_max, unified or not (the recurrent inputs)
 	nKV      int64 // cells per stream of a full-attention layer
 	nKVSWA   int64 // cells per stream of a sliding-window layer
 	fa       bool
