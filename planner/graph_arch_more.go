@@ -165,6 +165,9 @@ func init() {
 		"arcee":         modern(modernSpec{act: ffnReLUSqr}),
 		"apertus":       modern(modernSpec{qkNorm: qkNormBeforeRope}),
 		"hunyuan-dense": modern(modernSpec{qkNorm: qkNormAfterRope}),
+		// src/models/hunyuan-moe.cpp: hunyuan-dense's attention, a shared
+		// expert (ffn_mlp) and then softmax-routed experts, norm_topk_prob.
+		"hunyuan-moe": modern(modernSpec{qkNorm: qkNormAfterRope, moe: moeSharedFirst, normW: 1}),
 		// src/models/olmoe.cpp, dbrx.cpp, deepseek.cpp, bailingmoe.cpp,
 		// dots1.cpp, minimax-m2.cpp, chatglm.cpp; phimoe runs phi3's graph.
 		"olmoe":      modern(modernSpec{qkNorm: qkNormBeforeRope, moe: moePlain, normW: -1}),
@@ -222,6 +225,7 @@ const (
 	moeNone   moeMode = iota
 	moePlain          // build_moe_ffn, softmax, norm_w (olmoe, minimax-m2)
 	moeShared         // build_moe_ffn plus an ungated-by-router shared expert (ernie4_5-moe)
+	moeSharedFirst    // the shared expert built before build_moe_ffn (hunyuan-moe)
 )
 
 // modernSpec tells apart the Llama-shaped decoders modern() builds.
@@ -291,7 +295,14 @@ func (b *builder) modern(m modernSpec) {
 		default:
 			o := mo
 			o.expProbsB = gm.w(il, "exp_probs_b.bias")
+			var shared *tensor
+			if m.moe == moeSharedFirst {
+				shared = b.ffn(il, cur, "_shexp", ffnSiLU)
+			}
 			moe := b.moeFFN(il, cur, b.moeDefaults(il, o))
+			if shared != nil {
+				moe = b.add(moe, shared)
+			}
 			if m.moe == moeShared && gm.w(il, "ffn_up_shexp.weight") != nil {
 				moe = b.add(moe, b.ffn(il, cur, "_shexp", ffnSiLU))
 			}

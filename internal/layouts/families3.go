@@ -271,6 +271,7 @@ func init() {
 	families["ernie4_5"] = ernie45
 	families["ernie4_5-moe"] = ernie45
 	families["hunyuan-dense"] = hunyuanDense
+	families["hunyuan-moe"] = hunyuanMoE
 	families["seed_oss"] = seedOSS
 	families["arcee"] = arcee
 	families["apertus"] = apertus
@@ -366,6 +367,30 @@ func hunyuanDense(b *builder) error {
 		b.qkNorm(il)
 		b.norm(il, "ffn_norm")
 		b.mlp(il, s.FF)
+	}
+	b.output()
+	return nil
+}
+
+// hunyuanMoE is Hunyuan-A13B (src/models/hunyuan-moe.cpp): hunyuan-dense's
+// attention, every layer a shared expert of intermediate_size beside
+// routed experts (conversion/hunyuan.py, HunYuanMoEModel; llama.cpp loads
+// the experts n_ff wide, which the released config keeps equal to
+// moe_intermediate_size).
+func hunyuanMoE(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.akv("expert_feed_forward_length", uint32(s.ExpertFF))
+	b.akv("expert_shared_feed_forward_length", uint32(s.SharedFF))
+	b.akv("expert_shared_count", uint32(1))
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.qkv(il, false)
+		b.qkNorm(il)
+		b.norm(il, "ffn_norm")
+		b.experts(il, s.ExpertFF)
+		b.sharedExperts(il, s.SharedFF)
 	}
 	b.output()
 	return nil

@@ -121,6 +121,11 @@ var moreModels = []model{
 	{Spec{ID: "hunyuan-7b", Source: "tencent/Hunyuan-7B-Instruct config.json (tied)", Arch: "hunyuan-dense",
 		Layers: 32, Embd: 4096, FF: 14336, Heads: 32, HeadsKV: 8, HeadDim: 128, Vocab: 128167, CtxTrain: 32768, Tied: true},
 		[]FileType{Q4_K_M, Q8_0}},
+	// hunyuan-moe.
+	{Spec{ID: "hunyuan-a13b", Source: "tencent/Hunyuan-A13B-Instruct config.json (tied; 64 experts of 3072, top 8, one shared of 3072; 256K as the converter writes for its NTK-alpha rope)", Arch: "hunyuan-moe",
+		Layers: 32, Embd: 4096, FF: 3072, Heads: 32, HeadsKV: 8, HeadDim: 128, Vocab: 128167, CtxTrain: 262144, Tied: true,
+		Experts: 64, ExpertsUsed: 8, ExpertFF: 3072, SharedFF: 3072},
+		[]FileType{Q4_K_M, Q8_0}},
 	// seed_oss.
 	{Spec{ID: "seed-oss-36b", Source: "ByteDance-Seed/Seed-OSS-36B-Instruct config.json (attention_bias)", Arch: "seed_oss",
 		Layers: 64, Embd: 5120, FF: 27648, Heads: 80, HeadsKV: 8, HeadDim: 128, Vocab: 155136, CtxTrain: 524288},
