@@ -222,10 +222,10 @@ const (
 type moeMode uint8
 
 const (
-	moeNone   moeMode = iota
-	moePlain          // build_moe_ffn, softmax, norm_w (olmoe, minimax-m2)
-	moeShared         // build_moe_ffn plus an ungated-by-router shared expert (ernie4_5-moe)
-	moeSharedFirst    // the shared expert built before build_moe_ffn (hunyuan-moe)
+	moeNone        moeMode = iota
+	moePlain               // build_moe_ffn, softmax, norm_w (olmoe, minimax-m2)
+	moeShared              // build_moe_ffn plus an ungated-by-router shared expert (ernie4_5-moe)
+	moeSharedFirst         // the shared expert built before build_moe_ffn (hunyuan-moe)
 )
 
 // modernSpec tells apart the Llama-shaped decoders modern() builds.
