@@ -370,6 +370,9 @@ func (p *schedPlace) hash() uint64 {
 // layers placed alike (weights, cache) reduced as reducedLayers reduces a
 // model, so that every device boundary is kept with the layers around it.
 func (gm *graphModel) splitLayers(p *schedPlace) []int {
+	if unreducedArchs[gm.arch] {
+		return gm.allLayers()
+	}
 	sig := gm.layerSigs()
 	place := make([]uint64, gm.nLayer)
 	for il := range place {
