@@ -7,27 +7,74 @@ import (
 	"github.com/modelfit/modelfit/gguf"
 )
 
-// A tileKernel is the matrix-matrix kernel pair of a type: repack writes
-// nb blocks of 16 rows (row r at w+idx[r]) in gemm's layout, 576 bytes a
-// block; gemm computes 16 rows so repacked against 8 q8_0 activation rows
-// astride bytes apart, with side records (64 bytes per block: int32
-// corrections, float32 activation scales), into dst + t*dstride bytes for
-// token t, each value bit for bit the scalar reference dot product (dotRef).
+// A tileKernel is the matrix-matrix kernel of a type, over 16 weight rows
+// repacked once per MatMul call (in a small buffer, not a copy of the
+// matrix) and 8 tokens at a time.
 type tileKernel struct {
-	typ    gguf.Type
-	corr   int32 // the activation sum multiple that turns VPDPBUSD's unsigned weights signed
-	repack func(w *byte, idx *int32, nb int, dst *byte)
-	gemm   func(w, a *byte, astride int, side *byte, nb int, dst *float32, dstride int)
+	typ       gguf.Type
+	actBlock  int  // bytes of an activation block
+	packBlock int  // bytes of a repacked block of 16 rows
+	sideRec   int  // bytes of 8 tokens' side record per block
+	accum     bool // gemm adds to dst rather than setting it
+
+	// side writes token t's (of 8) part of a side record from its
+	// activation block.
+	side func(rec []byte, t int, act []byte)
+	// repack writes nb blocks of the 16 rows at w+idx[r] into dst.
+	repack func(w []byte, idx *[gemmRows]int32, nb int, dst []byte)
+	// gemm computes the 16 repacked rows against 8 activation rows
+	// astride bytes apart, with their side records, into dst + t*dstride
+	// bytes for token t: each value bit for bit the scalar reference dot
+	// product (dotRef).
+	gemm func(w, a *byte, astride int, side *byte, nb int, dst *float32, dstride int)
 }
 
-// Repacked tiles: 16 rows, 8 register images of 64 bytes and 16 scales per
-// block; 8 tokens with a 64-byte side record per block.
 const (
-	gemmRows    = 16
-	gemmTokens  = 8
-	gemmBlock   = 9 * 64
-	gemmSideRec = 64
+	gemmRows   = 16
+	gemmTokens = 8
 )
+
+// sideQ8 is the side record of the q8_0/q4_0 kernels: per token the int32
+// correction (-corr times the block's quant sum) at 4t and the float32
+// scale at 32+4t.
+func sideQ8(corr int32) func(rec []byte, t int, act []byte) {
+	return func(rec []byte, t int, act []byte) {
+		var s int32
+		for _, q := range act[2:34] {
+			s += int32(int8(q))
+		}
+		putU32(rec[4*t:], uint32(-corr*s))
+		putU32(rec[32+4*t:], math.Float32bits(f16(act)))
+	}
+}
+
+// sideQ8K is the side record of the q4_K kernel: per token the q8_K scale at
+// 4t and the eight bsum pair sums as int16 pairs at 32+16t.
+func sideQ8K(rec []byte, t int, act []byte) {
+	copy(rec[4*t:4*t+4], act[:4])
+	for k := range 8 {
+		putU16(rec[32+16*t+2*k:], uint16(int16(bsum(act[260:], 2*k)+bsum(act[260:], 2*k+1))))
+	}
+}
+
+// repackQ4KScales writes the scales, mins, d and dmin of nb q4_K
+// super-blocks of 16 rows in gemm16Q4K's layout (the nibbles are the
+// assembly's).
+func repackQ4KScales(w []byte, idx *[gemmRows]int32, nb int, dst []byte) {
+	for b := range nb {
+		rec := dst[b*4992 : (b+1)*4992]
+		for i, off := range idx {
+			hdr := w[int(off)+b*144:][:16]
+			putU32(rec[4864+4*i:], math.Float32bits(f16(hdr)))
+			putU32(rec[4928+4*i:], math.Float32bits(f16(hdr[2:])))
+			for g := range 8 {
+				sc, m := scaleMinK4(g, hdr[4:16])
+				putU32(rec[g*576+512+4*i:], uint32(sc))
+				putU16(rec[4608+64*(g/2)+4*i+2*(g%2):], uint16(m))
+			}
+		}
+	}
+}
 
 // tileFn holds the matrix-matrix kernels where a type has one.
 var tileFn = func() (m [64]*tileKernel) {
@@ -47,7 +94,7 @@ var tileBufs = sync.Pool{New: func() any { return new([]byte) }}
 // rows and keeps only its own results.
 func matMulTiles(k *tileKernel, dst []float32, weights, acts []byte, rows, rb, ab, nb, nTok int) int {
 	groups := nTok / gemmTokens
-	sideBytes, packBytes := groups*nb*gemmSideRec, nb*gemmBlock
+	sideBytes, packBytes := groups*nb*k.sideRec, nb*k.packBlock
 	bp := tileBufs.Get().(*[]byte)
 	defer tileBufs.Put(bp)
 	if need := sideBytes + packBytes; cap(*bp) < need {
@@ -56,16 +103,9 @@ func matMulTiles(k *tileKernel, dst []float32, weights, acts []byte, rows, rb, a
 	side := (*bp)[:sideBytes]
 	packed := (*bp)[sideBytes : sideBytes+packBytes]
 	for t := range groups * gemmTokens {
-		g, tg := t/gemmTokens, t%gemmTokens
+		g := t / gemmTokens
 		for b := range nb {
-			blk := acts[t*ab+b*34:][:34]
-			var s int32
-			for _, q := range blk[2:] {
-				s += int32(int8(q))
-			}
-			rec := side[(g*nb+b)*gemmSideRec:][:gemmSideRec]
-			putU32(rec[4*tg:], uint32(-k.corr*s))
-			putU32(rec[32+4*tg:], math.Float32bits(f16(blk)))
+			k.side(side[(g*nb+b)*k.sideRec:][:k.sideRec], t%gemmTokens, acts[t*ab+b*k.actBlock:][:k.actBlock])
 		}
 	}
 	var idx [gemmRows]int32
@@ -78,13 +118,20 @@ func matMulTiles(k *tileKernel, dst []float32, weights, acts []byte, rows, rb, a
 				idx[i] = 0
 			}
 		}
-		k.repack(&weights[r*rb], &idx[0], nb, &packed[0])
+		k.repack(weights[r*rb:], &idx, nb, packed)
 		for g := range groups {
-			a, s := &acts[g*gemmTokens*ab], &side[g*nb*gemmSideRec]
+			a, s := &acts[g*gemmTokens*ab], &side[g*nb*k.sideRec]
 			if n == gemmRows {
-				k.gemm(&packed[0], a, ab, s, nb, &dst[g*gemmTokens*rows+r], 4*rows)
+				out := dst[g*gemmTokens*rows+r:]
+				if k.accum {
+					for t := range gemmTokens {
+						clear(out[t*rows : t*rows+gemmRows])
+					}
+				}
+				k.gemm(&packed[0], a, ab, s, nb, &out[0], 4*rows)
 				continue
 			}
+			clear(part[:])
 			k.gemm(&packed[0], a, ab, s, nb, &part[0], 4*gemmRows)
 			for t := range gemmTokens {
 				copy(dst[(g*gemmTokens+t)*rows+r:][:n], part[t*gemmRows:])

@@ -2,16 +2,31 @@
 
 package quant
 
-import "github.com/modelfit/modelfit/gguf"
+import (
+	"unsafe"
+
+	"github.com/modelfit/modelfit/gguf"
+)
 
 // tileKernels are the matrix-matrix kernels this CPU can run.
 func tileKernels() map[gguf.Type]tileKernel {
 	if !hasVNNI {
 		return nil
 	}
+	asm := func(f func(w *byte, idx *int32, nb int, dst *byte)) func([]byte, *[gemmRows]int32, int, []byte) {
+		return func(w []byte, idx *[gemmRows]int32, nb int, dst []byte) {
+			f(unsafe.SliceData(w), &idx[0], nb, unsafe.SliceData(dst))
+		}
+	}
+	q4kQuants := asm(repack16Q4KQuants)
 	return map[gguf.Type]tileKernel{
-		gguf.TypeQ8_0: {gguf.TypeQ8_0, 128, repack16Q8_0, gemm16},
-		gguf.TypeQ4_0: {gguf.TypeQ4_0, 8, repack16Q4_0, gemm16},
+		gguf.TypeQ8_0: {gguf.TypeQ8_0, 34, 576, 64, false, sideQ8(128), asm(repack16Q8_0), gemm16},
+		gguf.TypeQ4_0: {gguf.TypeQ4_0, 34, 576, 64, false, sideQ8(8), asm(repack16Q4_0), gemm16},
+		gguf.TypeQ4_K: {gguf.TypeQ4_K, q8KBytes, 4992, 160, true, sideQ8K,
+			func(w []byte, idx *[gemmRows]int32, nb int, dst []byte) {
+				q4kQuants(w, idx, nb, dst)
+				repackQ4KScales(w, idx, nb, dst)
+			}, gemm16Q4K},
 	}
 }
 
@@ -23,3 +38,9 @@ func repack16Q8_0(w *byte, idx *int32, nb int, dst *byte)
 
 //go:noescape
 func repack16Q4_0(w *byte, idx *int32, nb int, dst *byte)
+
+//go:noescape
+func gemm16Q4K(w, a *byte, astride int, side *byte, nb int, dst *float32, dstride int)
+
+//go:noescape
+func repack16Q4KQuants(w *byte, idx *int32, nb int, dst *byte)

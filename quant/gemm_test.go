@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/modelfit/modelfit/gguf"
 )
 
 // TestGemmMatchesRef checks every matrix-matrix kernel against the scalar
@@ -25,7 +27,7 @@ func TestGemmMatchesRef(t *testing.T) {
 				{1, 16, 8}, {2, 16, 9}, {3, 5, 8}, {8, 37, 16}, {33, 48, 23}, {64, 19, 8},
 			} {
 				for rep := range 3 {
-					n := c.nb * 32
+					n := c.nb * int(ty.BlockSize())
 					rb, ab := rowBytes(ty, n), rowBytes(a, n)
 					w := randRow(r, ty, n*c.rows)
 					acts := make([]byte, ab*c.nTok)
@@ -41,11 +43,7 @@ func TestGemmMatchesRef(t *testing.T) {
 							t.Fatal(err)
 						}
 						if rep == 2 {
-							for b := range c.nb {
-								for j := 2; j < 34; j++ {
-									act[b*34+j] = byte(r.Uint32())
-								}
-							}
+							randActQuants(r, ty, act)
 						}
 					}
 					dst := make([]float32, c.rows*c.nTok)
@@ -68,5 +66,31 @@ func TestGemmMatchesRef(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// randActQuants overwrites the quants of an activation row with random
+// bytes (-128 included), keeping q8_K's block sums consistent with them.
+func randActQuants(r *rand.Rand, ty gguf.Type, act []byte) {
+	if a, _ := ActType(ty); a != gguf.TypeQ8_K {
+		for b := 0; b < len(act)/34; b++ {
+			for j := 2; j < 34; j++ {
+				act[b*34+j] = byte(r.Uint32())
+			}
+		}
+		return
+	}
+	for b := 0; b < len(act)/q8KBytes; b++ {
+		blk := act[b*q8KBytes : (b+1)*q8KBytes]
+		for j := 4; j < 260; j++ {
+			blk[j] = byte(r.Uint32())
+		}
+		for j := range 16 {
+			var s int32
+			for _, q := range blk[4+16*j : 20+16*j] {
+				s += int32(int8(q))
+			}
+			putU16(blk[260+2*j:], uint16(int16(s)))
+		}
 	}
 }
