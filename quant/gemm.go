@@ -18,7 +18,8 @@ type tileKernel struct {
 	accum     bool // gemm adds to dst rather than setting it
 
 	// side writes token t's (of 8) part of a side record from its
-	// activation block.
+	// activation block; nil where gemm reads all it needs from the
+	// activations.
 	side func(rec []byte, t int, act []byte)
 	// repack writes nb blocks of the 16 rows at w+idx[r] into dst.
 	repack func(w []byte, idx *[gemmRows]int32, nb int, dst []byte)
@@ -88,6 +89,22 @@ var tileFn = func() (m [64]*tileKernel) {
 // several workers at once.
 var tileBufs = sync.Pool{New: func() any { return new([]byte) }}
 
+// repackQ6KScales writes the scales and d of nb q6_K super-blocks of 16
+// rows in gemm16Q6K's layout (the quants are the assembly's).
+func repackQ6KScales(w []byte, idx *[gemmRows]int32, nb int, dst []byte) {
+	for b := range nb {
+		rec := dst[b*5696 : (b+1)*5696]
+		for i, off := range idx {
+			x := w[int(off)+b*210:][:210]
+			putU32(rec[5632+4*i:], math.Float32bits(f16(x[208:])))
+			for s, sc := range x[192:208] {
+				putU32(rec[s*320+256+4*i:], uint32(int32(int8(sc))))
+				putU16(rec[5120+64*(s/2)+4*i+2*(s%2):], uint16(int16(int8(sc))))
+			}
+		}
+	}
+}
+
 // matMulTiles computes the first nTok/8*8 tokens of MatMul with k, 16-row
 // tiles repacked once and run against every group of 8 tokens, and returns
 // how many tokens it did. A last partial tile repeats row 0 in its missing
@@ -103,6 +120,9 @@ func matMulTiles(k *tileKernel, dst []float32, weights, acts []byte, rows, rb, a
 	side := (*bp)[:sideBytes]
 	packed := (*bp)[sideBytes : sideBytes+packBytes]
 	for t := range groups * gemmTokens {
+		if k.side == nil {
+			break
+		}
 		g := t / gemmTokens
 		for b := range nb {
 			k.side(side[(g*nb+b)*k.sideRec:][:k.sideRec], t%gemmTokens, acts[t*ab+b*k.actBlock:][:k.actBlock])
@@ -120,7 +140,10 @@ func matMulTiles(k *tileKernel, dst []float32, weights, acts []byte, rows, rb, a
 		}
 		k.repack(weights[r*rb:], &idx, nb, packed)
 		for g := range groups {
-			a, s := &acts[g*gemmTokens*ab], &side[g*nb*k.sideRec]
+			a, s := &acts[g*gemmTokens*ab], (*byte)(nil)
+			if k.side != nil {
+				s = &side[g*nb*k.sideRec]
+			}
 			if n == gemmRows {
 				out := dst[g*gemmTokens*rows+r:]
 				if k.accum {

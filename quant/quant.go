@@ -215,7 +215,7 @@ const MatMulRows = gemmRows
 // tokens rather than once per token, and for the types with a four-token
 // kernel (the quantized types but iq4_nl, on AVX2) unpacks each weight block
 // once for four tokens (f32 and f16 too with AVX-512). The results are bit
-// for bit those of Dot, except that q8_0, q4_0 and q4_K on AVX-512 VNNI take
+// for bit those of Dot, except that q8_0, q4_0, q4_K and q6_K on AVX-512 VNNI take
 // tokens in groups of 8 through matrix-matrix kernels over weights repacked
 // MatMulRows rows at a time (in a small per-call buffer, not a copy of the
 // matrix): those tokens get the scalar reference's float order (one sum per
