@@ -58,25 +58,6 @@ func sideQ8K(rec []byte, t int, act []byte) {
 	}
 }
 
-// repackQ4KScales writes the scales, mins, d and dmin of nb q4_K
-// super-blocks of 16 rows in gemm16Q4K's layout (the nibbles are the
-// assembly's).
-func repackQ4KScales(w []byte, idx *[gemmRows]int32, nb int, dst []byte) {
-	for b := range nb {
-		rec := dst[b*4992 : (b+1)*4992]
-		for i, off := range idx {
-			hdr := w[int(off)+b*144:][:16]
-			putU32(rec[4864+4*i:], math.Float32bits(f16(hdr)))
-			putU32(rec[4928+4*i:], math.Float32bits(f16(hdr[2:])))
-			for g := range 8 {
-				sc, m := scaleMinK4(g, hdr[4:16])
-				putU32(rec[g*576+512+4*i:], uint32(sc))
-				putU16(rec[4608+64*(g/2)+4*i+2*(g%2):], uint16(m))
-			}
-		}
-	}
-}
-
 // tileFn holds the matrix-matrix kernels where a type has one.
 var tileFn = func() (m [64]*tileKernel) {
 	for t, k := range tileKernels() {
@@ -85,25 +66,9 @@ var tileFn = func() (m [64]*tileKernel) {
 	return m
 }()
 
-// tileBufs recycles the packed activations of MatMul calls, which run on
-// several workers at once.
+// tileBufs recycles the repacked rows and side records of MatMul calls,
+// which run on several workers at once.
 var tileBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-// repackQ6KScales writes the scales and d of nb q6_K super-blocks of 16
-// rows in gemm16Q6K's layout (the quants are the assembly's).
-func repackQ6KScales(w []byte, idx *[gemmRows]int32, nb int, dst []byte) {
-	for b := range nb {
-		rec := dst[b*5696 : (b+1)*5696]
-		for i, off := range idx {
-			x := w[int(off)+b*210:][:210]
-			putU32(rec[5632+4*i:], math.Float32bits(f16(x[208:])))
-			for s, sc := range x[192:208] {
-				putU32(rec[s*320+256+4*i:], uint32(int32(int8(sc))))
-				putU16(rec[5120+64*(s/2)+4*i+2*(s%2):], uint16(int16(int8(sc))))
-			}
-		}
-	}
-}
 
 // matMulTiles computes the first nTok/8*8 tokens of MatMul with k, 16-row
 // tiles repacked once and run against every group of 8 tokens, and returns

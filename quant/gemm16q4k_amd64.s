@@ -964,10 +964,16 @@ q4kdone:
 	VZEROUPPER
 	RET
 
-// func repack16Q4KQuants(w *byte, idx *int32, nb int, dst *byte)
-// Writes the nibble registers of nb q4_K super-blocks of 16 rows (row r at
-// w+idx[r]); the scales, mins, d and dmin are repack16Q4K's (Go).
-TEXT ·repack16Q4KQuants(SB), NOSPLIT, $0-32
+// GATHER4K loads the dword at off of each of the 16 rows (row r at SI +
+// Z31[r]) into z.
+#define GATHER4K(off, z) \
+	KXNORW     K1, K1, K1 \
+	VPXORD     z, z, z \
+	VPGATHERDD off(SI)(Z31*1), K1, z
+
+// func repack16Q4K(w *byte, idx *int32, nb int, dst *byte)
+// Repacks nb q4_K super-blocks of 16 rows (row r at w+idx[r]) into dst.
+TEXT ·repack16Q4K(SB), NOSPLIT, $0-32
 	MOVQ w+0(FP), SI
 	MOVQ idx+8(FP), AX
 	MOVQ nb+16(FP), CX
@@ -975,6 +981,10 @@ TEXT ·repack16Q4KQuants(SB), NOSPLIT, $0-32
 	VMOVDQU32 (AX), Z31
 	MOVL $0x0f0f0f0f, DX
 	VPBROADCASTD DX, Z30
+	MOVL $0xff, DX
+	VPBROADCASTD DX, Z29
+	MOVL $63, DX
+	VPBROADCASTD DX, Z28
 	TESTQ CX, CX
 	JLE rq4kdone
 
@@ -1235,6 +1245,104 @@ rq4kloop:
 	VPANDD     Z30, Z1, Z1
 	VMOVDQU64  Z0, 3904(DI)
 	VMOVDQU64  Z1, 4480(DI)
+	// d and dmin
+	GATHER4K(0, Z0)
+	VPMOVDW   Z0, Y1
+	VCVTPH2PS Y1, Z1
+	VMOVUPS   Z1, 4864(DI)
+	VPSRLD    $16, Z0, Z0
+	VPMOVDW   Z0, Y1
+	VCVTPH2PS Y1, Z1
+	VMOVUPS   Z1, 4928(DI)
+	// the 6-bit scales and mins (ggml's get_scale_min_k4) from the
+	// scale bytes q[0..11] in D0 = q[0..3], D1 = q[4..7], D2 = q[8..11]
+	GATHER4K(4, Z10)
+	GATHER4K(8, Z11)
+	GATHER4K(12, Z12)
+	VPSRLD  $0, Z10, Z0
+	VPANDD  Z29, Z0, Z0
+	VPSRLD  $0, Z11, Z1
+	VPANDD  Z29, Z1, Z1
+	VPSRLD  $0, Z12, Z2
+	VPANDD  Z29, Z2, Z2
+	VPANDD  Z28, Z0, Z16
+	VMOVDQU64 Z16, 512(DI)
+	VPANDD  Z28, Z1, Z20
+	VPSRLD  $6, Z0, Z3
+	VPSLLD  $4, Z3, Z3
+	VPANDD  Z30, Z2, Z4
+	VPORD   Z3, Z4, Z4
+	VMOVDQU64 Z4, 2816(DI)
+	VPSRLD  $6, Z1, Z3
+	VPSLLD  $4, Z3, Z3
+	VPSRLD  $4, Z2, Z4
+	VPORD   Z3, Z4, Z24
+	VPSRLD  $8, Z10, Z0
+	VPANDD  Z29, Z0, Z0
+	VPSRLD  $8, Z11, Z1
+	VPANDD  Z29, Z1, Z1
+	VPSRLD  $8, Z12, Z2
+	VPANDD  Z29, Z2, Z2
+	VPANDD  Z28, Z0, Z17
+	VMOVDQU64 Z17, 1088(DI)
+	VPANDD  Z28, Z1, Z21
+	VPSRLD  $6, Z0, Z3
+	VPSLLD  $4, Z3, Z3
+	VPANDD  Z30, Z2, Z4
+	VPORD   Z3, Z4, Z4
+	VMOVDQU64 Z4, 3392(DI)
+	VPSRLD  $6, Z1, Z3
+	VPSLLD  $4, Z3, Z3
+	VPSRLD  $4, Z2, Z4
+	VPORD   Z3, Z4, Z25
+	VPSRLD  $16, Z10, Z0
+	VPANDD  Z29, Z0, Z0
+	VPSRLD  $16, Z11, Z1
+	VPANDD  Z29, Z1, Z1
+	VPSRLD  $16, Z12, Z2
+	VPANDD  Z29, Z2, Z2
+	VPANDD  Z28, Z0, Z18
+	VMOVDQU64 Z18, 1664(DI)
+	VPANDD  Z28, Z1, Z22
+	VPSRLD  $6, Z0, Z3
+	VPSLLD  $4, Z3, Z3
+	VPANDD  Z30, Z2, Z4
+	VPORD   Z3, Z4, Z4
+	VMOVDQU64 Z4, 3968(DI)
+	VPSRLD  $6, Z1, Z3
+	VPSLLD  $4, Z3, Z3
+	VPSRLD  $4, Z2, Z4
+	VPORD   Z3, Z4, Z26
+	VPSRLD  $24, Z10, Z0
+	VPANDD  Z29, Z0, Z0
+	VPSRLD  $24, Z11, Z1
+	VPANDD  Z29, Z1, Z1
+	VPSRLD  $24, Z12, Z2
+	VPANDD  Z29, Z2, Z2
+	VPANDD  Z28, Z0, Z19
+	VMOVDQU64 Z19, 2240(DI)
+	VPANDD  Z28, Z1, Z23
+	VPSRLD  $6, Z0, Z3
+	VPSLLD  $4, Z3, Z3
+	VPANDD  Z30, Z2, Z4
+	VPORD   Z3, Z4, Z4
+	VMOVDQU64 Z4, 4544(DI)
+	VPSRLD  $6, Z1, Z3
+	VPSLLD  $4, Z3, Z3
+	VPSRLD  $4, Z2, Z4
+	VPORD   Z3, Z4, Z27
+	VPSLLD  $16, Z21, Z3
+	VPORD   Z20, Z3, Z3
+	VMOVDQU64 Z3, 4608(DI)
+	VPSLLD  $16, Z23, Z3
+	VPORD   Z22, Z3, Z3
+	VMOVDQU64 Z3, 4672(DI)
+	VPSLLD  $16, Z25, Z3
+	VPORD   Z24, Z3, Z3
+	VMOVDQU64 Z3, 4736(DI)
+	VPSLLD  $16, Z27, Z3
+	VPORD   Z26, Z3, Z3
+	VMOVDQU64 Z3, 4800(DI)
 	ADDQ $144, SI
 	ADDQ $4992, DI
 	DECQ CX

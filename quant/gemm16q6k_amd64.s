@@ -1196,12 +1196,11 @@ q6kdone:
 	VPXORD     z, z, z \
 	VPGATHERDD off(SI)(Z31*1), K1, z
 
-// func repack16Q6KQuants(w *byte, idx *int32, nb int, dst *byte)
-// Writes the quant registers of nb q6_K super-blocks of 16 rows (row r at
-// w+idx[r]); the scales and d are repack16Q6K's (Go). Quant 128n+32k+l is
+// func repack16Q6K(w *byte, idx *int32, nb int, dst *byte)
+// Repacks nb q6_K super-blocks of 16 rows (row r at w+idx[r]) into dst. Quant 128n+32k+l is
 // the low or high nibble of ql[64n+l] (k even, odd) or ql[64n+32+l] (k 2,
 // 3), with bits 2k, 2k+1 of qh[32n+l] above.
-TEXT ·repack16Q6KQuants(SB), NOSPLIT, $0-32
+TEXT ·repack16Q6K(SB), NOSPLIT, $0-32
 	MOVQ w+0(FP), SI
 	MOVQ idx+8(FP), AX
 	MOVQ nb+16(FP), CX
@@ -1211,6 +1210,8 @@ TEXT ·repack16Q6KQuants(SB), NOSPLIT, $0-32
 	VPBROADCASTD DX, Z30
 	MOVL $0x30303030, DX
 	VPBROADCASTD DX, Z29
+	MOVL $0xffff, DX
+	VPBROADCASTD DX, Z28
 	TESTQ CX, CX
 	JLE rq6kdone
 
@@ -1599,6 +1600,96 @@ rq6kloop:
 	VPANDD  Z29, Z4, Z4
 	VPORD   Z4, Z3, Z3
 	VMOVDQU64 Z3, 4992(DI)
+	// d (the high word of the dword at 206) and the int8 scales
+	GATHER6(206, Z0)
+	VPSRLD    $16, Z0, Z0
+	VPMOVDW   Z0, Y1
+	VCVTPH2PS Y1, Z1
+	VMOVUPS   Z1, 5632(DI)
+	GATHER6(192, Z10)
+	GATHER6(196, Z11)
+	GATHER6(200, Z12)
+	GATHER6(204, Z13)
+	VPSLLD  $24, Z10, Z4
+	VPSRAD  $24, Z4, Z4
+	VMOVDQU64 Z4, 256(DI)
+	VPSLLD  $16, Z10, Z5
+	VPSRAD  $24, Z5, Z5
+	VMOVDQU64 Z5, 576(DI)
+	VPANDD  Z28, Z4, Z3
+	VPSLLD  $16, Z5, Z5
+	VPORD   Z5, Z3, Z3
+	VMOVDQU64 Z3, 5120(DI)
+	VPSLLD  $8, Z10, Z4
+	VPSRAD  $24, Z4, Z4
+	VMOVDQU64 Z4, 896(DI)
+	VPSLLD  $0, Z10, Z5
+	VPSRAD  $24, Z5, Z5
+	VMOVDQU64 Z5, 1216(DI)
+	VPANDD  Z28, Z4, Z3
+	VPSLLD  $16, Z5, Z5
+	VPORD   Z5, Z3, Z3
+	VMOVDQU64 Z3, 5184(DI)
+	VPSLLD  $24, Z11, Z4
+	VPSRAD  $24, Z4, Z4
+	VMOVDQU64 Z4, 1536(DI)
+	VPSLLD  $16, Z11, Z5
+	VPSRAD  $24, Z5, Z5
+	VMOVDQU64 Z5, 1856(DI)
+	VPANDD  Z28, Z4, Z3
+	VPSLLD  $16, Z5, Z5
+	VPORD   Z5, Z3, Z3
+	VMOVDQU64 Z3, 5248(DI)
+	VPSLLD  $8, Z11, Z4
+	VPSRAD  $24, Z4, Z4
+	VMOVDQU64 Z4, 2176(DI)
+	VPSLLD  $0, Z11, Z5
+	VPSRAD  $24, Z5, Z5
+	VMOVDQU64 Z5, 2496(DI)
+	VPANDD  Z28, Z4, Z3
+	VPSLLD  $16, Z5, Z5
+	VPORD   Z5, Z3, Z3
+	VMOVDQU64 Z3, 5312(DI)
+	VPSLLD  $24, Z12, Z4
+	VPSRAD  $24, Z4, Z4
+	VMOVDQU64 Z4, 2816(DI)
+	VPSLLD  $16, Z12, Z5
+	VPSRAD  $24, Z5, Z5
+	VMOVDQU64 Z5, 3136(DI)
+	VPANDD  Z28, Z4, Z3
+	VPSLLD  $16, Z5, Z5
+	VPORD   Z5, Z3, Z3
+	VMOVDQU64 Z3, 5376(DI)
+	VPSLLD  $8, Z12, Z4
+	VPSRAD  $24, Z4, Z4
+	VMOVDQU64 Z4, 3456(DI)
+	VPSLLD  $0, Z12, Z5
+	VPSRAD  $24, Z5, Z5
+	VMOVDQU64 Z5, 3776(DI)
+	VPANDD  Z28, Z4, Z3
+	VPSLLD  $16, Z5, Z5
+	VPORD   Z5, Z3, Z3
+	VMOVDQU64 Z3, 5440(DI)
+	VPSLLD  $24, Z13, Z4
+	VPSRAD  $24, Z4, Z4
+	VMOVDQU64 Z4, 4096(DI)
+	VPSLLD  $16, Z13, Z5
+	VPSRAD  $24, Z5, Z5
+	VMOVDQU64 Z5, 4416(DI)
+	VPANDD  Z28, Z4, Z3
+	VPSLLD  $16, Z5, Z5
+	VPORD   Z5, Z3, Z3
+	VMOVDQU64 Z3, 5504(DI)
+	VPSLLD  $8, Z13, Z4
+	VPSRAD  $24, Z4, Z4
+	VMOVDQU64 Z4, 4736(DI)
+	VPSLLD  $0, Z13, Z5
+	VPSRAD  $24, Z5, Z5
+	VMOVDQU64 Z5, 5056(DI)
+	VPANDD  Z28, Z4, Z3
+	VPSLLD  $16, Z5, Z5
+	VPORD   Z5, Z3, Z3
+	VMOVDQU64 Z3, 5568(DI)
 	ADDQ $210, SI
 	ADDQ $5696, DI
 	DECQ CX

@@ -18,20 +18,11 @@ func tileKernels() map[gguf.Type]tileKernel {
 			f(unsafe.SliceData(w), &idx[0], nb, unsafe.SliceData(dst))
 		}
 	}
-	q4kQuants, q6kQuants := asm(repack16Q4KQuants), asm(repack16Q6KQuants)
 	return map[gguf.Type]tileKernel{
 		gguf.TypeQ8_0: {gguf.TypeQ8_0, 34, 576, 64, false, sideQ8(128), asm(repack16Q8_0), gemm16},
 		gguf.TypeQ4_0: {gguf.TypeQ4_0, 34, 576, 64, false, sideQ8(8), asm(repack16Q4_0), gemm16},
-		gguf.TypeQ4_K: {gguf.TypeQ4_K, q8KBytes, 4992, 160, true, sideQ8K,
-			func(w []byte, idx *[gemmRows]int32, nb int, dst []byte) {
-				q4kQuants(w, idx, nb, dst)
-				repackQ4KScales(w, idx, nb, dst)
-			}, gemm16Q4K},
-		gguf.TypeQ6_K: {gguf.TypeQ6_K, q8KBytes, 5696, 0, true, nil,
-			func(w []byte, idx *[gemmRows]int32, nb int, dst []byte) {
-				q6kQuants(w, idx, nb, dst)
-				repackQ6KScales(w, idx, nb, dst)
-			}, gemm16Q6K},
+		gguf.TypeQ4_K: {gguf.TypeQ4_K, q8KBytes, 4992, 160, true, sideQ8K, asm(repack16Q4K), gemm16Q4K},
+		gguf.TypeQ6_K: {gguf.TypeQ6_K, q8KBytes, 5696, 0, true, nil, asm(repack16Q6K), gemm16Q6K},
 	}
 }
 
@@ -48,10 +39,10 @@ func repack16Q4_0(w *byte, idx *int32, nb int, dst *byte)
 func gemm16Q4K(w, a *byte, astride int, side *byte, nb int, dst *float32, dstride int)
 
 //go:noescape
-func repack16Q4KQuants(w *byte, idx *int32, nb int, dst *byte)
+func repack16Q4K(w *byte, idx *int32, nb int, dst *byte)
 
 //go:noescape
 func gemm16Q6K(w, a *byte, astride int, side *byte, nb int, dst *float32, dstride int)
 
 //go:noescape
-func repack16Q6KQuants(w *byte, idx *int32, nb int, dst *byte)
+func repack16Q6K(w *byte, idx *int32, nb int, dst *byte)
