@@ -21,13 +21,15 @@ type tileKernel struct {
 	// activation block; nil where gemm reads all it needs from the
 	// activations.
 	side func(rec []byte, t int, act []byte)
-	// repack writes nb blocks of the 16 rows at w+idx[r] into dst.
-	repack func(w []byte, idx *[gemmRows]int32, nb int, dst []byte)
+	// repack writes nb blocks of the 16 rows at w+idx[r] into dst, and
+	// prefetches the 16 rows at next (the next tile) for its own call.
+	repack func(w []byte, idx *[gemmRows]int32, nb int, dst, next []byte)
 	// gemm computes the 16 repacked rows against 8 activation rows
 	// astride bytes apart, with their side records, into dst + t*dstride
 	// bytes for token t: each value bit for bit the scalar reference dot
-	// product (dotRef).
-	gemm func(w, a *byte, astride int, side *byte, nb int, dst *float32, dstride int)
+	// product (dotRef). It prefetches the 16 rows at pf (the next tile),
+	// so that the gathers of their repack hit the cache.
+	gemm func(w, a *byte, astride int, side *byte, nb int, dst *float32, dstride int, pf *byte)
 }
 
 const (
@@ -103,7 +105,8 @@ func matMulTiles(k *tileKernel, dst []float32, weights, acts []byte, rows, rb, a
 				idx[i] = 0
 			}
 		}
-		k.repack(weights[r*rb:], &idx, nb, packed)
+		next := weights[min(r+gemmRows, rows-1)*rb:]
+		k.repack(weights[r*rb:], &idx, nb, packed, next)
 		for g := range groups {
 			a, s := &acts[g*gemmTokens*ab], (*byte)(nil)
 			if k.side != nil {
@@ -116,11 +119,11 @@ func matMulTiles(k *tileKernel, dst []float32, weights, acts []byte, rows, rb, a
 						clear(out[t*rows : t*rows+gemmRows])
 					}
 				}
-				k.gemm(&packed[0], a, ab, s, nb, &out[0], 4*rows)
+				k.gemm(&packed[0], a, ab, s, nb, &out[0], 4*rows, &next[0])
 				continue
 			}
 			clear(part[:])
-			k.gemm(&packed[0], a, ab, s, nb, &part[0], 4*gemmRows)
+			k.gemm(&packed[0], a, ab, s, nb, &part[0], 4*gemmRows, &next[0])
 			for t := range gemmTokens {
 				copy(dst[(g*gemmTokens+t)*rows+r:][:n], part[t*gemmRows:])
 			}

@@ -17,11 +17,14 @@
 // Per block and token t: side record at R11 holds the int32 corrections at
 // 0 and the float32 activation scales at 32.
 
-// func gemm16(w *byte, a *byte, astride int, side *byte, nb int, dst *float32, dstride int)
+// func gemm16(w *byte, a *byte, astride int, side *byte, nb int, dst *float32, dstride int, pf *byte)
+// pf: the next tile's rows, prefetched a share per block so that the next
+// repack finds them in cache.
 // 16 repacked rows (nb blocks of 576 bytes at w) by 8 q8_0 activation rows
 // astride bytes apart; side holds 64 bytes per block. Token t's 16 results go
 // to dst + t*dstride bytes.
-TEXT ·gemm16(SB), NOSPLIT, $0-56
+TEXT ·gemm16(SB), NOSPLIT, $0-64
+	MOVQ pf+56(FP), R13
 	MOVQ w+0(FP), SI
 	MOVQ a+8(FP), DI
 	MOVQ astride+16(FP), AX
@@ -43,6 +46,16 @@ TEXT ·gemm16(SB), NOSPLIT, $0-56
 	JLE g16done
 
 g16loop:
+	PREFETCHT0 0(R13)
+	PREFETCHT0 64(R13)
+	PREFETCHT0 128(R13)
+	PREFETCHT0 192(R13)
+	PREFETCHT0 256(R13)
+	PREFETCHT0 320(R13)
+	PREFETCHT0 384(R13)
+	PREFETCHT0 448(R13)
+	PREFETCHT0 512(R13)
+	ADDQ $544, R13
 	VMOVDQU64 0(SI), Z0
 	VMOVDQU64 64(SI), Z1
 	VMOVDQU64 128(SI), Z2
@@ -205,9 +218,10 @@ g16done:
 	VCVTPH2PS Y8, Z8 \
 	VMOVUPS   Z8, 512(DI)
 
-// func repack16Q8_0(w *byte, idx *int32, nb int, dst *byte)
+// func repack16Q8_0(w *byte, idx *int32, nb int, dst, next *byte)
 // Repacks nb q8_0 blocks of 16 rows (row r at w+idx[r]) into dst.
-TEXT ·repack16Q8_0(SB), NOSPLIT, $0-32
+TEXT ·repack16Q8_0(SB), NOSPLIT, $0-40
+	MOVQ next+32(FP), R9
 	MOVQ w+0(FP), SI
 	MOVQ idx+8(FP), AX
 	MOVQ nb+16(FP), CX
@@ -219,6 +233,17 @@ TEXT ·repack16Q8_0(SB), NOSPLIT, $0-32
 	JLE rq8done
 
 rq8loop:
+	// a share of the next tile (rows are contiguous), for its gathers
+	PREFETCHT0 0(R9)
+	PREFETCHT0 64(R9)
+	PREFETCHT0 128(R9)
+	PREFETCHT0 192(R9)
+	PREFETCHT0 256(R9)
+	PREFETCHT0 320(R9)
+	PREFETCHT0 384(R9)
+	PREFETCHT0 448(R9)
+	PREFETCHT0 512(R9)
+	ADDQ $544, R9
 	GATHER(2, Z0)
 	VPXORD Z30, Z0, Z0
 	VMOVDQU64 Z0, 0(DI)
@@ -253,10 +278,11 @@ rq8done:
 	VZEROUPPER
 	RET
 
-// func repack16Q4_0(w *byte, idx *int32, nb int, dst *byte)
+// func repack16Q4_0(w *byte, idx *int32, nb int, dst, next *byte)
 // Repacks nb q4_0 blocks of 16 rows (row r at w+idx[r]) into dst: quants
 // 0-15 are the low nibbles, 16-31 the high ones.
-TEXT ·repack16Q4_0(SB), NOSPLIT, $0-32
+TEXT ·repack16Q4_0(SB), NOSPLIT, $0-40
+	MOVQ next+32(FP), R9
 	MOVQ w+0(FP), SI
 	MOVQ idx+8(FP), AX
 	MOVQ nb+16(FP), CX
@@ -268,6 +294,13 @@ TEXT ·repack16Q4_0(SB), NOSPLIT, $0-32
 	JLE rq4done
 
 rq4loop:
+	// a share of the next tile (rows are contiguous), for its gathers
+	PREFETCHT0 0(R9)
+	PREFETCHT0 64(R9)
+	PREFETCHT0 128(R9)
+	PREFETCHT0 192(R9)
+	PREFETCHT0 256(R9)
+	ADDQ $288, R9
 	GATHER(2, Z0)
 	VPSRLD $4, Z0, Z4
 	VPANDD Z30, Z0, Z0

@@ -13,9 +13,9 @@ func tileKernels() map[gguf.Type]tileKernel {
 	if !hasVNNI {
 		return nil
 	}
-	asm := func(f func(w *byte, idx *int32, nb int, dst *byte)) func([]byte, *[gemmRows]int32, int, []byte) {
-		return func(w []byte, idx *[gemmRows]int32, nb int, dst []byte) {
-			f(unsafe.SliceData(w), &idx[0], nb, unsafe.SliceData(dst))
+	asm := func(f func(w *byte, idx *int32, nb int, dst, next *byte)) func([]byte, *[gemmRows]int32, int, []byte, []byte) {
+		return func(w []byte, idx *[gemmRows]int32, nb int, dst, next []byte) {
+			f(unsafe.SliceData(w), &idx[0], nb, unsafe.SliceData(dst), unsafe.SliceData(next))
 		}
 	}
 	return map[gguf.Type]tileKernel{
@@ -27,22 +27,22 @@ func tileKernels() map[gguf.Type]tileKernel {
 }
 
 //go:noescape
-func gemm16(w, a *byte, astride int, side *byte, nb int, dst *float32, dstride int)
+func gemm16(w, a *byte, astride int, side *byte, nb int, dst *float32, dstride int, pf *byte)
 
 //go:noescape
-func repack16Q8_0(w *byte, idx *int32, nb int, dst *byte)
+func repack16Q8_0(w *byte, idx *int32, nb int, dst, next *byte)
 
 //go:noescape
-func repack16Q4_0(w *byte, idx *int32, nb int, dst *byte)
+func repack16Q4_0(w *byte, idx *int32, nb int, dst, next *byte)
 
 //go:noescape
-func gemm16Q4K(w, a *byte, astride int, side *byte, nb int, dst *float32, dstride int)
+func gemm16Q4K(w, a *byte, astride int, side *byte, nb int, dst *float32, dstride int, pf *byte)
 
 //go:noescape
-func repack16Q4K(w *byte, idx *int32, nb int, dst *byte)
+func repack16Q4K(w *byte, idx *int32, nb int, dst, next *byte)
 
 //go:noescape
-func gemm16Q6K(w, a *byte, astride int, side *byte, nb int, dst *float32, dstride int)
+func gemm16Q6K(w, a *byte, astride int, side *byte, nb int, dst *float32, dstride int, pf *byte)
 
 //go:noescape
-func repack16Q6K(w *byte, idx *int32, nb int, dst *byte)
+func repack16Q6K(w *byte, idx *int32, nb int, dst, next *byte)
