@@ -26,48 +26,66 @@ import (
 // allocates) outside it. The thread is never handed back to the scheduler.
 func start(p *Process, cgroups []string) error {
 	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		fd, err := joinCgroups(attr, cgroups)
-		if err != nil {
-			errc <- err
-			return
-		}
-		p.cmd.SysProcAttr = attr
-		oomBefore := systemOOMKills()
-		memcg := ""
-		if len(cgroups) > 0 {
-			memcg = memoryDirOf(cgroups)
-		} else if cg, err := CgroupOf(os.Getpid()); err == nil {
-			memcg = cg.Dir
-		}
-		cgBefore, _ := oomKillsIn(memcg)
-		err = p.cmd.Start()
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-		if err != nil {
-			errc <- err
-			return
-		}
-		p.started = time.Now()
-		errc <- nil
-		werr := p.cmd.Wait()
-		// Whatever the process left in its group dies with it.
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		p.state = p.cmd.ProcessState
-		var ee *exec.ExitError
-		if werr != nil && !errors.As(werr, &ee) {
-			p.err = werr
-		}
-		if ws, ok := p.state.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-			cgAfter, cgErr := oomKillsIn(memcg)
-			p.oom = systemOOMKills() > oomBefore || cgErr == nil && cgAfter > cgBefore
-		}
-		close(p.done)
-	}()
+	go startLocked(p, cgroups, errc)
 	return <-errc
+}
+
+// startLocked is start's goroutine: it locks its thread, starts the child
+// from it, sends the start's result on errc and waits for the child.
+func startLocked(p *Process, cgroups []string, errc chan<- error) {
+	runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+	if unix.Gettid() == unix.Getpid() {
+		// The main thread cannot end (the runtime parks it), and moving
+		// it into a v1 cgroup would move the whole process as the kernel
+		// sees it: /proc/PID/cgroup and, in v1, every memory charge
+		// (they follow the thread-group leader, mm->owner). Holding it,
+		// start from another goroutine, which therefore gets another
+		// thread, then hand the main thread back.
+		inner := make(chan error, 1)
+		go startLocked(p, cgroups, inner)
+		err := <-inner
+		runtime.UnlockOSThread()
+		errc <- err
+		return
+	}
+	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	fd, err := joinCgroups(attr, cgroups)
+	if err != nil {
+		errc <- err
+		return
+	}
+	p.cmd.SysProcAttr = attr
+	oomBefore := systemOOMKills()
+	memcg := ""
+	if len(cgroups) > 0 {
+		memcg = memoryDirOf(cgroups)
+	} else if cg, err := CgroupOf(os.Getpid()); err == nil {
+		memcg = cg.Dir
+	}
+	cgBefore, _ := oomKillsIn(memcg)
+	err = p.cmd.Start()
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	if err != nil {
+		errc <- err
+		return
+	}
+	p.started = time.Now()
+	errc <- nil
+	werr := p.cmd.Wait()
+	// Whatever the process left in its group dies with it.
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	p.state = p.cmd.ProcessState
+	var ee *exec.ExitError
+	if werr != nil && !errors.As(werr, &ee) {
+		p.err = werr
+	}
+	if ws, ok := p.state.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+		cgAfter, cgErr := oomKillsIn(memcg)
+		p.oom = systemOOMKills() > oomBefore || cgErr == nil && cgAfter > cgBefore
+	}
+	close(p.done)
 }
 
 // joinCgroups arranges for the child to start in the cgroups: a v2

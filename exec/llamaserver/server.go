@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -105,7 +106,7 @@ func checkModel(path string) error {
 // PlanArgs renders the plan as arguments for the binary f describes.
 func PlanArgs(plan *planner.Plan, f *Features) []string {
 	args := plan.LlamaCppArgs(f.ArgsStyle())
-	if f.Has("--fit") {
+	if f.Has("--fit") && !slices.Contains(args, "--fit") { // a plan over RPC hosts says it already
 		// The plan has decided every setting: llama.cpp's own fitting
 		// (on by default in current builds) must not change them.
 		args = append(args, "--fit", "off")
