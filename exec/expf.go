@@ -111,7 +111,7 @@ func expf(x float32) float32 { return float32(math.Exp(float64(x))) }
 // this call covers.
 func swigluRange(g, u []float32, lo, hi int) {
 	m := min(hi, len(g)-len(g)%vecLanes)
-	for i := lo; i < m; i++ {
+	for i := swigluAsm(g, u, lo, m); i < m; i++ {
 		g[i] = g[i] / (1 + vexp(0-g[i])) * u[i]
 	}
 	for i := max(lo, m); i < hi; i++ {
@@ -131,8 +131,9 @@ func softmaxInPlace(x []float32) {
 	w := vecLanes
 	var sum float64
 	i := 0
+	done := expSubAsm(x, mx)
 	for ; i+w <= len(x); i += w {
-		for l := i; l < i+w; l++ {
+		for l := max(i, done); l < i+w; l++ {
 			x[l] = vexp(x[l] - mx)
 		}
 		if avx512 {

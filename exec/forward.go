@@ -253,6 +253,18 @@ func (m *Model) matmuls(x []float32, nTok int, then func(r0, r1 int), ops ...mm)
 		acts[i] = b.acts[i]
 	}
 	parts := min(m.pool.n, max(1, total/(rowGrain*ops[0].w.rowBytes)))
+	// Prompt batches split at multiples of quant.MatMulRows, so that no
+	// worker runs a partial tile of the matrix-matrix kernels.
+	align := 1
+	if nTok > 1 {
+		align = quant.MatMulRows
+	}
+	cut := func(r, rows int) int {
+		if r >= rows {
+			return rows
+		}
+		return max(0, r-r%align)
+	}
 	if then != nil {
 		rows := ops[0].w.rows
 		return m.pool.split(parts, func(wk, r0, r1 int) {
@@ -260,7 +272,7 @@ func (m *Model) matmuls(x []float32, nTok int, then func(r0, r1 int), ops ...mm)
 				m.matRows(wk, op.w, op.dst, acts[i], nTok, r0, r1)
 			}
 			then(r0, r1)
-		}, func(w int) (int, int) { return w * rows / parts, (w + 1) * rows / parts })
+		}, func(w int) (int, int) { return cut(w*rows/parts, rows), cut((w+1)*rows/parts, rows) })
 	}
 	// Workers take contiguous byte ranges of the group's weights; a row
 	// belongs to the worker whose range holds its first byte.
@@ -269,8 +281,8 @@ func (m *Model) matmuls(x []float32, nTok int, then func(r0, r1 int), ops ...mm)
 		for i, op := range ops {
 			w := op.w
 			size := w.rows * w.rowBytes
-			r0 := min(w.rows, max(0, (lo-off+w.rowBytes-1)/w.rowBytes))
-			r1 := min(w.rows, max(0, (hi-off+w.rowBytes-1)/w.rowBytes))
+			r0 := cut((lo-off+w.rowBytes-1)/w.rowBytes, w.rows)
+			r1 := cut((hi-off+w.rowBytes-1)/w.rowBytes, w.rows)
 			off += size
 			if r0 >= r1 {
 				continue

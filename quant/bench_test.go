@@ -118,6 +118,17 @@ func BenchmarkMatMul(b *testing.B) {
 				MatMul(ty, dst, w, acts, n, nTok)
 			}
 		})
+		if k := tileFn[ty]; k != nil {
+			// The same without the matrix-matrix kernel, for comparison.
+			b.Run(ty.String()+"/x4", func(b *testing.B) {
+				tileFn[ty] = nil
+				defer func() { tileFn[ty] = k }()
+				b.SetBytes(int64(len(w) * nTok))
+				for b.Loop() {
+					MatMul(ty, dst, w, acts, n, nTok)
+				}
+			})
+		}
 		if f4 := dot4Fn[ty]; f4 != nil {
 			// The same without the four-token kernel, for comparison.
 			b.Run(ty.String()+"/single", func(b *testing.B) {

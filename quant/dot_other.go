@@ -26,3 +26,5 @@ func quantizeQ8KBlock(xs []float32, b []byte) { quantizeQ8KBlockRef(xs, b) }
 func quantizeQ8_0(x []float32, dst []byte) { quantizeQ8_0Ref(x, dst) }
 
 func quantizeQ8_1(x []float32, dst []byte) { quantizeQ8_1Ref(x, dst) }
+
+func tileKernels() map[gguf.Type]tileKernel { return nil }

@@ -203,6 +203,10 @@ func MatVec(w gguf.Type, dst []float32, weights, act []byte, n int) {
 	}
 }
 
+// MatMulRows is the row tile of MatMul's matrix-matrix kernels: a call
+// whose row count is a multiple of it runs no partial tile.
+const MatMulRows = gemmRows
+
 // MatMul is the batched form of MatVec used for prompt processing: acts holds
 // nTok activation rows from QuantizeAct, back to back (stride
 // ActType(w).RowBytes(n)), and dst holds nTok output rows of len(dst)/nTok
@@ -211,8 +215,13 @@ func MatVec(w gguf.Type, dst []float32, weights, act []byte, n int) {
 // tokens rather than once per token, and for the types with a four-token
 // kernel (the quantized types but iq4_nl, on AVX2) unpacks each weight block
 // once for four tokens (f32 and f16 too with AVX-512). The results are bit
-// for bit those of Dot. On bad
-// shapes dst is filled with NaN.
+// for bit those of Dot, except that q8_0, q4_0, q4_K and q6_K on AVX-512 VNNI take
+// tokens in groups of 8 through matrix-matrix kernels over weights repacked
+// MatMulRows rows at a time (in a small per-call buffer, not a copy of the
+// matrix): those tokens get the scalar reference's float order (one sum per
+// block, as ggml's generic code), which differs from Dot's eight-lane AVX2
+// order in the last bits, as llama.cpp's repacked GEMM differs from its
+// GEMV. On bad shapes dst is filled with NaN.
 func MatMul(w gguf.Type, dst []float32, weights, acts []byte, n, nTok int) {
 	a, ok := actTypes[w]
 	if !ok || nTok <= 0 || len(dst)%nTok != 0 {
@@ -233,11 +242,15 @@ func MatMul(w gguf.Type, dst []float32, weights, acts []byte, n, nTok int) {
 	if rb > 0 && rb < 64<<10 {
 		tile = (64 << 10) / rb
 	}
+	t0 := 0
+	if k := tileFn[w]; k != nil && nTok >= gemmTokens {
+		t0 = matMulTiles(k, dst, weights, acts, rows, rb, ab, nb, nTok)
+	}
 	f4 := dot4Fn[w]
 	var out [4]float32
 	for r0 := 0; r0 < rows; r0 += tile {
 		r1 := min(r0+tile, rows)
-		t := 0
+		t := t0
 		if f4 != nil {
 			// Four tokens per weight row: each block is unpacked once.
 			for ; t+4 <= nTok; t += 4 {

@@ -1,0 +1,336 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Matrix-matrix kernels over weights repacked 16 rows at a time (repack16*):
+// per block, eight 64-byte registers hold four quants of each of the 16 rows
+// (register j: quants 4j..4j+3, row r in lane r), made unsigned (q8_0 +128,
+// q4_0 nibbles as stored), then the 16 row scales as float32. VPDPBUSD with
+// one token's four activation quants broadcast then sums a whole block for
+// 16 rows in eight instructions, and the float work is one step per row and
+// block instead of one per eight lanes. The correction (-128 or -8 times the
+// token's block quant sum) starts the int32 sum, so it is exactly the block's
+// sum of signed products, and the float steps are the scalar reference's
+// (sum += float32(s) * (dw*da), rounded after each operation), so each result
+// equals dotQ8_0/dotQ4_0 in dot.go bit for bit.
+
+// Per block and token t: side record at R11 holds the int32 corrections at
+// 0 and the float32 activation scales at 32.
+
+// func gemm16(w *byte, a *byte, astride int, side *byte, nb int, dst *float32, dstride int, pf *byte)
+// pf: the next tile's rows, prefetched a share per block so that the next
+// repack finds them in cache.
+// 16 repacked rows (nb blocks of 576 bytes at w) by 8 q8_0 activation rows
+// astride bytes apart; side holds 64 bytes per block. Token t's 16 results go
+// to dst + t*dstride bytes.
+TEXT ·gemm16(SB), NOSPLIT, $0-64
+	MOVQ pf+56(FP), R13
+	MOVQ w+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ astride+16(FP), AX
+	MOVQ side+24(FP), R11
+	MOVQ nb+32(FP), CX
+	LEAQ (DI)(AX*2), BX
+	ADDQ AX, BX
+	LEAQ (DI)(AX*4), DX
+	LEAQ (BX)(AX*4), R8
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	TESTQ CX, CX
+	JLE g16done
+
+g16loop:
+	PREFETCHT0 0(R13)
+	PREFETCHT0 64(R13)
+	PREFETCHT0 128(R13)
+	PREFETCHT0 192(R13)
+	PREFETCHT0 256(R13)
+	PREFETCHT0 320(R13)
+	PREFETCHT0 384(R13)
+	PREFETCHT0 448(R13)
+	PREFETCHT0 512(R13)
+	ADDQ $544, R13
+	VMOVDQU64 0(SI), Z0
+	VMOVDQU64 64(SI), Z1
+	VMOVDQU64 128(SI), Z2
+	VMOVDQU64 192(SI), Z3
+	VMOVDQU64 256(SI), Z4
+	VMOVDQU64 320(SI), Z5
+	VMOVDQU64 384(SI), Z6
+	VMOVDQU64 448(SI), Z7
+	VMOVUPS 512(SI), Z8
+	// token 0
+	VPBROADCASTD 0(R11), Z24
+	VPDPBUSD.BCST 2(DI), Z0, Z24
+	VPDPBUSD.BCST 6(DI), Z1, Z24
+	VPDPBUSD.BCST 10(DI), Z2, Z24
+	VPDPBUSD.BCST 14(DI), Z3, Z24
+	VPDPBUSD.BCST 18(DI), Z4, Z24
+	VPDPBUSD.BCST 22(DI), Z5, Z24
+	VPDPBUSD.BCST 26(DI), Z6, Z24
+	VPDPBUSD.BCST 30(DI), Z7, Z24
+	VCVTDQ2PS Z24, Z24
+	VMULPS.BCST 32(R11), Z8, Z9
+	VMULPS Z9, Z24, Z24
+	VADDPS Z24, Z16, Z16
+	// token 1
+	VPBROADCASTD 4(R11), Z25
+	VPDPBUSD.BCST 2(DI)(AX*1), Z0, Z25
+	VPDPBUSD.BCST 6(DI)(AX*1), Z1, Z25
+	VPDPBUSD.BCST 10(DI)(AX*1), Z2, Z25
+	VPDPBUSD.BCST 14(DI)(AX*1), Z3, Z25
+	VPDPBUSD.BCST 18(DI)(AX*1), Z4, Z25
+	VPDPBUSD.BCST 22(DI)(AX*1), Z5, Z25
+	VPDPBUSD.BCST 26(DI)(AX*1), Z6, Z25
+	VPDPBUSD.BCST 30(DI)(AX*1), Z7, Z25
+	VCVTDQ2PS Z25, Z25
+	VMULPS.BCST 36(R11), Z8, Z10
+	VMULPS Z10, Z25, Z25
+	VADDPS Z25, Z17, Z17
+	// token 2
+	VPBROADCASTD 8(R11), Z26
+	VPDPBUSD.BCST 2(DI)(AX*2), Z0, Z26
+	VPDPBUSD.BCST 6(DI)(AX*2), Z1, Z26
+	VPDPBUSD.BCST 10(DI)(AX*2), Z2, Z26
+	VPDPBUSD.BCST 14(DI)(AX*2), Z3, Z26
+	VPDPBUSD.BCST 18(DI)(AX*2), Z4, Z26
+	VPDPBUSD.BCST 22(DI)(AX*2), Z5, Z26
+	VPDPBUSD.BCST 26(DI)(AX*2), Z6, Z26
+	VPDPBUSD.BCST 30(DI)(AX*2), Z7, Z26
+	VCVTDQ2PS Z26, Z26
+	VMULPS.BCST 40(R11), Z8, Z11
+	VMULPS Z11, Z26, Z26
+	VADDPS Z26, Z18, Z18
+	// token 3
+	VPBROADCASTD 12(R11), Z27
+	VPDPBUSD.BCST 2(BX), Z0, Z27
+	VPDPBUSD.BCST 6(BX), Z1, Z27
+	VPDPBUSD.BCST 10(BX), Z2, Z27
+	VPDPBUSD.BCST 14(BX), Z3, Z27
+	VPDPBUSD.BCST 18(BX), Z4, Z27
+	VPDPBUSD.BCST 22(BX), Z5, Z27
+	VPDPBUSD.BCST 26(BX), Z6, Z27
+	VPDPBUSD.BCST 30(BX), Z7, Z27
+	VCVTDQ2PS Z27, Z27
+	VMULPS.BCST 44(R11), Z8, Z12
+	VMULPS Z12, Z27, Z27
+	VADDPS Z27, Z19, Z19
+	// token 4
+	VPBROADCASTD 16(R11), Z28
+	VPDPBUSD.BCST 2(DX), Z0, Z28
+	VPDPBUSD.BCST 6(DX), Z1, Z28
+	VPDPBUSD.BCST 10(DX), Z2, Z28
+	VPDPBUSD.BCST 14(DX), Z3, Z28
+	VPDPBUSD.BCST 18(DX), Z4, Z28
+	VPDPBUSD.BCST 22(DX), Z5, Z28
+	VPDPBUSD.BCST 26(DX), Z6, Z28
+	VPDPBUSD.BCST 30(DX), Z7, Z28
+	VCVTDQ2PS Z28, Z28
+	VMULPS.BCST 48(R11), Z8, Z13
+	VMULPS Z13, Z28, Z28
+	VADDPS Z28, Z20, Z20
+	// token 5
+	VPBROADCASTD 20(R11), Z29
+	VPDPBUSD.BCST 2(DX)(AX*1), Z0, Z29
+	VPDPBUSD.BCST 6(DX)(AX*1), Z1, Z29
+	VPDPBUSD.BCST 10(DX)(AX*1), Z2, Z29
+	VPDPBUSD.BCST 14(DX)(AX*1), Z3, Z29
+	VPDPBUSD.BCST 18(DX)(AX*1), Z4, Z29
+	VPDPBUSD.BCST 22(DX)(AX*1), Z5, Z29
+	VPDPBUSD.BCST 26(DX)(AX*1), Z6, Z29
+	VPDPBUSD.BCST 30(DX)(AX*1), Z7, Z29
+	VCVTDQ2PS Z29, Z29
+	VMULPS.BCST 52(R11), Z8, Z14
+	VMULPS Z14, Z29, Z29
+	VADDPS Z29, Z21, Z21
+	// token 6
+	VPBROADCASTD 24(R11), Z30
+	VPDPBUSD.BCST 2(DX)(AX*2), Z0, Z30
+	VPDPBUSD.BCST 6(DX)(AX*2), Z1, Z30
+	VPDPBUSD.BCST 10(DX)(AX*2), Z2, Z30
+	VPDPBUSD.BCST 14(DX)(AX*2), Z3, Z30
+	VPDPBUSD.BCST 18(DX)(AX*2), Z4, Z30
+	VPDPBUSD.BCST 22(DX)(AX*2), Z5, Z30
+	VPDPBUSD.BCST 26(DX)(AX*2), Z6, Z30
+	VPDPBUSD.BCST 30(DX)(AX*2), Z7, Z30
+	VCVTDQ2PS Z30, Z30
+	VMULPS.BCST 56(R11), Z8, Z15
+	VMULPS Z15, Z30, Z30
+	VADDPS Z30, Z22, Z22
+	// token 7
+	VPBROADCASTD 28(R11), Z31
+	VPDPBUSD.BCST 2(R8), Z0, Z31
+	VPDPBUSD.BCST 6(R8), Z1, Z31
+	VPDPBUSD.BCST 10(R8), Z2, Z31
+	VPDPBUSD.BCST 14(R8), Z3, Z31
+	VPDPBUSD.BCST 18(R8), Z4, Z31
+	VPDPBUSD.BCST 22(R8), Z5, Z31
+	VPDPBUSD.BCST 26(R8), Z6, Z31
+	VPDPBUSD.BCST 30(R8), Z7, Z31
+	VCVTDQ2PS Z31, Z31
+	VMULPS.BCST 60(R11), Z8, Z9
+	VMULPS Z9, Z31, Z31
+	VADDPS Z31, Z23, Z23
+	ADDQ $576, SI
+	ADDQ $34, DI
+	ADDQ $34, BX
+	ADDQ $34, DX
+	ADDQ $34, R8
+	ADDQ $64, R11
+	DECQ CX
+	JNZ  g16loop
+
+g16done:
+	MOVQ dst+40(FP), R10
+	MOVQ dstride+48(FP), R9
+	LEAQ (R10)(R9*2), R12
+	ADDQ R9, R12
+	VMOVUPS Z16, (R10)
+	VMOVUPS Z17, (R10)(R9*1)
+	VMOVUPS Z18, (R10)(R9*2)
+	VMOVUPS Z19, (R12)
+	LEAQ (R10)(R9*4), R10
+	LEAQ (R12)(R9*4), R12
+	VMOVUPS Z20, (R10)
+	VMOVUPS Z21, (R10)(R9*1)
+	VMOVUPS Z22, (R10)(R9*2)
+	VMOVUPS Z23, (R12)
+	VZEROUPPER
+	RET
+
+// GATHER loads the dword at off of each of the 16 rows (row r at SI +
+// Z31[r]) into z.
+#define GATHER(off, z) \
+	KXNORW     K1, K1, K1 \
+	VPXORD     z, z, z \
+	VPGATHERDD off(SI)(Z31*1), K1, z
+
+// SCALES stores the 16 rows' f16 block scales as float32 at 512(DI).
+#define SCALES \
+	GATHER(0, Z8) \
+	VPMOVDW   Z8, Y8 \
+	VCVTPH2PS Y8, Z8 \
+	VMOVUPS   Z8, 512(DI)
+
+// func repack16Q8_0(w *byte, idx *int32, nb int, dst, next *byte)
+// Repacks nb q8_0 blocks of 16 rows (row r at w+idx[r]) into dst.
+TEXT ·repack16Q8_0(SB), NOSPLIT, $0-40
+	MOVQ next+32(FP), R9
+	MOVQ w+0(FP), SI
+	MOVQ idx+8(FP), AX
+	MOVQ nb+16(FP), CX
+	MOVQ dst+24(FP), DI
+	VMOVDQU32 (AX), Z31
+	MOVL $0x80808080, DX
+	VPBROADCASTD DX, Z30
+	TESTQ CX, CX
+	JLE rq8done
+
+rq8loop:
+	// a share of the next tile (rows are contiguous), for its gathers
+	PREFETCHT0 0(R9)
+	PREFETCHT0 64(R9)
+	PREFETCHT0 128(R9)
+	PREFETCHT0 192(R9)
+	PREFETCHT0 256(R9)
+	PREFETCHT0 320(R9)
+	PREFETCHT0 384(R9)
+	PREFETCHT0 448(R9)
+	PREFETCHT0 512(R9)
+	ADDQ $544, R9
+	GATHER(2, Z0)
+	VPXORD Z30, Z0, Z0
+	VMOVDQU64 Z0, 0(DI)
+	GATHER(6, Z1)
+	VPXORD Z30, Z1, Z1
+	VMOVDQU64 Z1, 64(DI)
+	GATHER(10, Z2)
+	VPXORD Z30, Z2, Z2
+	VMOVDQU64 Z2, 128(DI)
+	GATHER(14, Z3)
+	VPXORD Z30, Z3, Z3
+	VMOVDQU64 Z3, 192(DI)
+	GATHER(18, Z4)
+	VPXORD Z30, Z4, Z4
+	VMOVDQU64 Z4, 256(DI)
+	GATHER(22, Z5)
+	VPXORD Z30, Z5, Z5
+	VMOVDQU64 Z5, 320(DI)
+	GATHER(26, Z6)
+	VPXORD Z30, Z6, Z6
+	VMOVDQU64 Z6, 384(DI)
+	GATHER(30, Z7)
+	VPXORD Z30, Z7, Z7
+	VMOVDQU64 Z7, 448(DI)
+	SCALES
+	ADDQ $34, SI
+	ADDQ $576, DI
+	DECQ CX
+	JNZ  rq8loop
+
+rq8done:
+	VZEROUPPER
+	RET
+
+// func repack16Q4_0(w *byte, idx *int32, nb int, dst, next *byte)
+// Repacks nb q4_0 blocks of 16 rows (row r at w+idx[r]) into dst: quants
+// 0-15 are the low nibbles, 16-31 the high ones.
+TEXT ·repack16Q4_0(SB), NOSPLIT, $0-40
+	MOVQ next+32(FP), R9
+	MOVQ w+0(FP), SI
+	MOVQ idx+8(FP), AX
+	MOVQ nb+16(FP), CX
+	MOVQ dst+24(FP), DI
+	VMOVDQU32 (AX), Z31
+	MOVL $0x0f0f0f0f, DX
+	VPBROADCASTD DX, Z30
+	TESTQ CX, CX
+	JLE rq4done
+
+rq4loop:
+	// a share of the next tile (rows are contiguous), for its gathers
+	PREFETCHT0 0(R9)
+	PREFETCHT0 64(R9)
+	PREFETCHT0 128(R9)
+	PREFETCHT0 192(R9)
+	PREFETCHT0 256(R9)
+	ADDQ $288, R9
+	GATHER(2, Z0)
+	VPSRLD $4, Z0, Z4
+	VPANDD Z30, Z0, Z0
+	VPANDD Z30, Z4, Z4
+	VMOVDQU64 Z0, 0(DI)
+	VMOVDQU64 Z4, 256(DI)
+	GATHER(6, Z1)
+	VPSRLD $4, Z1, Z5
+	VPANDD Z30, Z1, Z1
+	VPANDD Z30, Z5, Z5
+	VMOVDQU64 Z1, 64(DI)
+	VMOVDQU64 Z5, 320(DI)
+	GATHER(10, Z2)
+	VPSRLD $4, Z2, Z6
+	VPANDD Z30, Z2, Z2
+	VPANDD Z30, Z6, Z6
+	VMOVDQU64 Z2, 128(DI)
+	VMOVDQU64 Z6, 384(DI)
+	GATHER(14, Z3)
+	VPSRLD $4, Z3, Z7
+	VPANDD Z30, Z3, Z3
+	VPANDD Z30, Z7, Z7
+	VMOVDQU64 Z3, 192(DI)
+	VMOVDQU64 Z7, 448(DI)
+	SCALES
+	ADDQ $18, SI
+	ADDQ $576, DI
+	DECQ CX
+	JNZ  rq4loop
+
+rq4done:
+	VZEROUPPER
+	RET
