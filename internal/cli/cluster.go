@@ -59,6 +59,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	set.boolVar(&noCgroup, groupServer, "run the servers without memory cgroups (no root needed; only their RSS is measured)", "--no-cgroup")
 	set.boolVar(&asJSON, groupOutput, "print the measurements as JSON", "--json")
 	pf := addPlanFlags(set)
+	pf.llamaServer = true
 	if code, ok := set.parse(args, stdout, stderr); !ok {
 		return code
 	}

@@ -46,6 +46,11 @@ type planFlags struct {
 	// builtinEngine is set by `plan run`: the pure-Go engine has no
 	// quantized KV cache, so the planner must not choose one to fit.
 	builtinEngine bool
+	// llamaServer is set by the commands that start llama-server: it
+	// reserves one logits row per slot, not one per ubatch token
+	// (n_outputs_max, tools/server/server-context.cpp, PR 23861), so its
+	// compute buffer is smaller than llama-cli's.
+	llamaServer bool
 	// cluster holds --host, --link, --rpc-cache (hosts.go).
 	cluster clusterFlags
 	// snap and req are the machine and request of the last plan.
@@ -261,6 +266,9 @@ func (p *planFlags) request() (planner.Request, error) {
 	r.AllowQuantizedKV = !p.noQuantKV && !p.builtinEngine
 	// The built-in engine streams what does not fit in memory (exec/stream.go).
 	r.Settings.StreamWeights = p.builtinEngine
+	if p.llamaServer {
+		r.Settings.NOutputsMax = max(p.parallel, 1)
+	}
 	for _, m := range []struct {
 		flag, v string
 		dst     *uint64

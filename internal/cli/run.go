@@ -74,6 +74,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	temp = max(temp, 0) // common/arg.cpp: temp = max(temp, 0); 0 is greedy
 	pf.builtinEngine = engine != "llama.cpp"
+	pf.llamaServer = engine == "llama.cpp"
 	f, pl, err := pf.plan(ctx, set.fs.Arg(0), stderr)
 	var ue usageError
 	switch {
@@ -101,7 +102,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// limits (it may quantize the KV cache, and it pages rather
 		// than streams).
 		f.Close()
-		pf.builtinEngine = false
+		pf.builtinEngine, pf.llamaServer = false, true
 		if f, pl, err = pf.plan(ctx, set.fs.Arg(0), stderr); pl == nil {
 			fmt.Fprintln(stderr, "plan run:", err)
 			return ExitError

@@ -27,6 +27,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	set.stringVar(&listen, "127.0.0.1", groupServer, "ADDR", "address to listen on (llama-server's --host; --host names RPC hosts here)", "--listen")
 	sf := addServerFlags(set)
 	pf := addPlanFlags(set)
+	pf.llamaServer = true
 	if code, ok := set.parse(args, stdout, stderr); !ok {
 		return code
 	}

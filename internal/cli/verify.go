@@ -33,6 +33,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	sf := addServerFlags(set)
 	set.boolVar(&asJSON, groupOutput, "print the versioned JSON report", "--json")
 	pf := addPlanFlags(set)
+	pf.llamaServer = true
 	if code, ok := set.parse(args, stdout, stderr); !ok {
 		return code
 	}

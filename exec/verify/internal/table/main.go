@@ -140,6 +140,7 @@ func verifyOne(ctx context.Context, bin string, c config) (*verify.Report, error
 		return nil, err
 	}
 	req := planner.Request{ModelPath: c.model}
+	req.Settings.NOutputsMax = 1 // llama-server's one logits row per slot
 	req.Settings.MMap, req.Pinned.MMap = c.mmap, true
 	req.Settings.NoRepack, req.Pinned.NoRepack = !c.repack, true
 	if c.ubatch > 0 {
