@@ -41,8 +41,15 @@ type HParams struct {
 	HeadCountKV       PerLayer // defaults to HeadCount when absent, as llama.cpp does
 	KeyLength         uint64   // attention.key_length; n_embd/n_head when absent
 	ValueLength       uint64   // attention.value_length; n_embd/n_head when absent
-	RMSEpsilon        float64  // attention.layer_norm_rms_epsilon
-	NormEpsilon       float64  // attention.layer_norm_epsilon
+	// KeyLengthSWA and ValueLengthSWA are the head sizes of sliding-window
+	// layers (attention.key/value_length_swa, Gemma 4); KeyLength and
+	// ValueLength when absent.
+	KeyLengthSWA, ValueLengthSWA uint64
+	// SharedKVLayers is attention.shared_kv_layers: the last layers reuse
+	// earlier layers' caches (Gemma 4).
+	SharedKVLayers uint64
+	RMSEpsilon     float64 // attention.layer_norm_rms_epsilon
+	NormEpsilon    float64 // attention.layer_norm_epsilon
 
 	// SlidingWindow is the window llama.cpp applies (tokens): the
 	// attention.sliding_window key or the architecture's default, 0 where
@@ -125,12 +132,16 @@ type swaRule struct {
 	// attention: the window applies to every layer with KV heads (lfm2,
 	// whose other layers are convolutions).
 	attention bool
+	// arrayOnly: only a per-layer pattern array marks window layers; no
+	// default period (gemma4).
+	arrayOnly bool
 }
 
 var swaRules = map[string]swaRule{
 	"gemma2":  {period: 2, window: 4096},
 	"gemma3":  {period: 6, needKey: true},
 	"gemma3n": {period: 5},
+	"gemma4":  {arrayOnly: true},
 	"cohere2": {period: 4},
 	"gpt-oss": {period: 2},
 	"olmo2":   {period: 4, needKey: true},
@@ -192,6 +203,14 @@ func (f *File) HParams() HParams {
 			h.ValueLength = h.EmbeddingLength / nh
 		}
 	}
+	h.KeyLengthSWA, h.ValueLengthSWA = h.KeyLength, h.ValueLength
+	if v := u("attention.key_length_swa"); v > 0 {
+		h.KeyLengthSWA = v
+	}
+	if v := u("attention.value_length_swa"); v > 0 {
+		h.ValueLengthSWA = v
+	}
+	h.SharedKVLayers = u("attention.shared_kv_layers")
 	h.RMSEpsilon = fl("attention.layer_norm_rms_epsilon")
 	h.NormEpsilon = fl("attention.layer_norm_epsilon")
 
@@ -290,6 +309,8 @@ func (h *HParams) slidingWindow(md *Metadata, arch string) uint64 {
 		if bs, ok := a.Values.([]bool); ok {
 			copy(h.SlidingWindowPattern, bs)
 		}
+	case rule.arrayOnly:
+		return 0
 	default:
 		n := rule.period
 		if ok {

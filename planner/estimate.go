@@ -139,6 +139,11 @@ type tinfo struct {
 	gpuSize uint64
 }
 
+// outputBeforeEmbd lists the architectures whose loader creates the tied
+// output (a duplicate of token_embd) before token_embd itself
+// (src/models/gemma3n.cpp, gemma4.cpp).
+var outputBeforeEmbd = map[string]bool{"gemma3n": true, "gemma4": true}
+
 // perLayerTensors are the tensors llama.cpp loads with layer 0 and
 // duplicates into every other layer (Llama-3.1's rope_freqs, Phi-3's long
 // and short rope factors).
@@ -402,6 +407,16 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		if b.Output == 0 {
 			hostOutput = max(hostOutput, t.size)
 		}
+		if b.Output == 0 && !s.MMap && outputBeforeEmbd[m.h.Architecture] &&
+			(s.NoRepack || !repackableRows(&tinfo{shape: t.shape}, repacks[t.typ])) {
+			// Gemma 3n and 4 create the tied output before token_embd: the
+			// loader's de-duplication only finds a tensor created earlier
+			// (llama_model_loader::create_tensor), so when both land in the
+			// CPU buffer the embedding is read twice. With mmap both map
+			// the same file pages.
+			cpu.WeightsBytes += t.size
+			cpu.AnonWeightsBytes += t.size
+		}
 	}
 	if !s.MMap && nGPU > 0 && ngl > 0 {
 		cpu.AnonWeightsBytes += env.Runtime.profile().pinnedStaging()
@@ -424,7 +439,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			d = 0
 		}
 		lp.KVDevice = d
-		if mtpWithoutKV[m.h.Architecture] && m.mtpLayer(il) {
+		if mtpWithoutKV[m.h.Architecture] && m.mtpLayer(il) || !m.hasKV(il) {
 			continue
 		}
 		if m.recurrent(il) {

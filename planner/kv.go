@@ -116,15 +116,19 @@ func (m *model) kvRows(il int, kt, vt gguf.Type, fa bool, rt Runtime) (k, v uint
 	h := &m.h
 	nkv := h.HeadCountKV.At(il)
 	kh, vh := h.KeyLength, h.ValueLength
-	if h.Architecture == "deepseek2" && h.KVLoraRank > 0 && h.KeyLengthMLA == 0 {
-		// Files from before MLA-aware conversion store per-head sizes;
-		// llama.cpp caches one compressed latent plus the rope part per
-		// token (V: the latent), as if for a single head.
-		kh, vh, nkv = h.KVLoraRank+h.RopeDimensionCount, h.KVLoraRank, 1
+	if h.IsSWA(il) {
+		// n_embd_head_k(il) is the sliding-window head size on window
+		// layers (llama_hparams::n_embd_head_k, Gemma 4).
+		kh, vh = h.KeyLengthSWA, h.ValueLengthSWA
 	}
+	// DeepSeek files from before MLA-aware conversion (attn_kv_b, no
+	// key_length_mla) are not MLA to llama.cpp (llama_hparams::is_mla):
+	// they take the plain path, a full multi-head cache of n_head_kv ×
+	// key/value_length per token (measured on the generated zoo: 128 heads
+	// × 192 for DeepSeek-V3), not the compressed latent.
 	kn, vn := nkv*kh, nkv*vh
-	if !fa && nkv > 0 && len(h.HeadCountKV) > 1 {
-		vn = h.HeadCountKV.Max() * vh
+	if !fa && nkv > 0 {
+		vn = m.vRowMax()
 	}
 	if m.vLess(rt) {
 		vn = 0
@@ -138,6 +142,36 @@ func (m *model) kvRows(il int, kt, vt gguf.Type, fa bool, rt Runtime) (k, v uint
 		return 0, 0, fmt.Errorf("planner: layer %d: K cache %s (rows of %d) or V cache %s (rows of %d): %w", il, kt, kn, vt, vn, ErrBadCacheType)
 	}
 	return k, v, nil
+}
+
+// vRowMax is llama_hparams::n_embd_v_gqa_max: the widest V row of any
+// layer (window layers with their own head size included).
+func (m *model) vRowMax() uint64 {
+	h := &m.h
+	var w uint64
+	for il := range m.nLayer {
+		vh := h.ValueLength
+		if h.IsSWA(il) {
+			vh = h.ValueLengthSWA
+		}
+		w = max(w, h.HeadCountKV.At(il)*vh)
+	}
+	return w
+}
+
+// hasKV mirrors llama_hparams::has_kv: Gemma 3n keeps a cache for its
+// first 20 layers and Gemma 4 for all but its attention.shared_kv_layers
+// last ones; the others reuse those caches (load_arch_hparams in
+// src/models/gemma3n.cpp and gemma4.cpp; the reuse callback in
+// llama_model::create_memory).
+func (m *model) hasKV(il int) bool {
+	switch m.h.Architecture {
+	case "gemma3n":
+		return il < 20
+	case "gemma4":
+		return il < m.nLayer-int(min(m.h.SharedKVLayers, uint64(m.nLayer)))
+	}
+	return true
 }
 
 // cells is how llama.cpp sizes the caches for a context.

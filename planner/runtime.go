@@ -309,7 +309,7 @@ func engineCacheCells(h gguf.HParams, nCtx, nSeq, batch int) cells {
 // each model's Forward puts in its cache, which for a deepseek2 file
 // without the MLA key lengths (model/models/deepseek2: isMLA false) is the
 // full per-head keys and values, head_count_kv × key_length and ×
-// value_length, not llama.cpp's compressed latent.
+// value_length (what llama.cpp caches for such a file too, see kvRows).
 func (m *model) kvRowsFor(p *Profile, il int, kt, vt gguf.Type, fa bool, rt Runtime) (k, v uint64, err error) {
 	h := &m.h
 	if !p.engine || h.Architecture != "deepseek2" || h.KVLoraRank == 0 || h.KeyLengthMLA != 0 {

@@ -104,8 +104,11 @@ func TestEngineCacheCells(t *testing.T) {
 	}
 }
 
-// A DeepSeek file converted before MLA-aware GGUFs: llama.cpp caches the
-// compressed latent, Ollama's Go engine the full per-head K and V.
+// A DeepSeek file converted before MLA-aware GGUFs: llama.cpp (current,
+// and ec98e2002 as vendored in Ollama: llama_hparams::n_embd_k_gqa is
+// n_embd_head_k × n_head_kv, with no deepseek2 override) and Ollama's Go
+// engine both cache the full per-head K and V; the generated zoo measures
+// it for current llama.cpp (deepseek-v3-legacy).
 func TestEngineDeepSeekCache(t *testing.T) {
 	a := "deepseek2"
 	b, err := ggufwrite.Encode([]ggufwrite.KV{{Key: "general.architecture", Value: a}, {Key: a + ".block_count", Value: uint32(1)},
@@ -123,7 +126,7 @@ func TestEngineDeepSeekCache(t *testing.T) {
 	}
 	s := DefaultSettings()
 	s.NCtx = 1024
-	for rt, want := range map[Runtime][2]uint64{RuntimeOllama: {576 * 2, 512 * 2}, RuntimeOllamaEngine: {16 * 192 * 2, 16 * 128 * 2}} {
+	for rt, want := range map[Runtime][2]uint64{RuntimeLlamaCpp: {16 * 192 * 2, 16 * 128 * 2}, RuntimeOllama: {16 * 192 * 2, 16 * 128 * 2}, RuntimeOllamaEngine: {16 * 192 * 2, 16 * 128 * 2}} {
 		e, err := Estimate(f, s, Env{Runtime: rt})
 		if err != nil {
 			t.Fatal(err)

@@ -27,6 +27,16 @@ var computeGaps = map[string]string{
 	"qwen35":        "gated-DeltaNet layers: approximation",
 	"qwen35moe":     "gated-DeltaNet layers: approximation",
 	"qwen3next":     "gated-DeltaNet layers: approximation",
+	"gemma4":        "no graph of its own yet (added to the zoo after the compute model): generic transformer",
+	"gemma3n":       "no graph of its own yet (AltUp, LAuReL, per-layer inputs): generic transformer",
+	"jamba":         "recurrent (Mamba-1) layers: approximation",
+}
+
+// computeGapLayouts are single layouts whose graph is not modelled while
+// their architecture's is.
+var computeGapLayouts = map[string]string{
+	"deepseek-v2-lite-legacy-q4_k_m": "DeepSeek converted before MLA-aware conversion: the plain multi-head graph, not modelled",
+	"deepseek-v3-legacy-q2_k":        "DeepSeek converted before MLA-aware conversion: the plain multi-head graph, not modelled",
 }
 
 // TestZoo compares every row of the generated-zoo ground truth
@@ -63,7 +73,7 @@ func TestZoo(t *testing.T) {
 			if fg.Name == "compute" {
 				computeErrs[r.Arch] = append(computeErrs[r.Arch], fg.Err())
 			}
-			if (fg.Name == "compute" || fg.Name == "total") && (!checkCompute || computeGaps[r.Arch] != "") {
+			if (fg.Name == "compute" || fg.Name == "total") && (!checkCompute || computeGaps[r.Arch] != "" || computeGapLayouts[r.Layout] != "") {
 				continue
 			}
 			if !fg.OK() {

@@ -36,6 +36,10 @@ func init() {
 	families["qwen3next"] = qwen35
 	families["qwen35"] = qwen35
 	families["qwen35moe"] = qwen35
+	families["gemma4"] = gemma4
+	families["mistral3"] = llamaLike
+	families["gemma3n"] = gemma3n
+	families["jamba"] = jamba
 }
 
 // rmsEps writes the RMS-norm epsilon most loaders require.

@@ -139,10 +139,16 @@ func deepseek2(b *builder) error {
 		b.akv("attention.q_lora_rank", uint32(s.QLora))
 	}
 	b.akv("attention.kv_lora_rank", uint32(s.KVLora))
-	b.akv("attention.key_length", uint32(s.KVLora+s.QKRope))
-	b.akv("attention.value_length", uint32(s.KVLora))
-	b.akv("attention.key_length_mla", uint32(s.QKNope+s.QKRope))
-	b.akv("attention.value_length_mla", uint32(s.VHead))
+	if s.LegacyMLA {
+		b.akv("attention.head_count_kv", uint32(s.Heads))
+		b.akv("attention.key_length", uint32(s.QKNope+s.QKRope))
+		b.akv("attention.value_length", uint32(s.VHead))
+	} else {
+		b.akv("attention.key_length", uint32(s.KVLora+s.QKRope))
+		b.akv("attention.value_length", uint32(s.KVLora))
+		b.akv("attention.key_length_mla", uint32(s.QKNope+s.QKRope))
+		b.akv("attention.value_length_mla", uint32(s.VHead))
+	}
 	b.akv("rope.dimension_count", uint32(s.QKRope))
 	b.akv("expert_feed_forward_length", uint32(s.ExpertFF))
 	b.akv("expert_shared_count", uint32(s.SharedExperts))
@@ -159,8 +165,14 @@ func deepseek2(b *builder) error {
 		b.akv("expert_gating_func", uint32(1))
 	}
 	kvA := s.KVLora + s.QKRope
+	if s.NextN > 0 {
+		// GLM-4.7-Flash-style conversion (conversion/glm.py,
+		// Glm4MoeLiteModel) keeps the MTP layer.
+		b.akv("block_count", uint32(s.Layers+s.NextN))
+		b.akv("nextn_predict_layers", uint32(s.NextN))
+	}
 	b.embed()
-	for il := range s.Layers {
+	for il := range s.Layers + s.NextN {
 		b.norm(il, "attn_norm")
 		if s.QLora > 0 {
 			b.l(il, "attn_q_a_norm.weight", s.QLora)
@@ -173,8 +185,12 @@ func deepseek2(b *builder) error {
 			b.l(il, "attn_q.weight", s.Embd, s.Heads*(s.QKNope+s.QKRope))
 		}
 		b.l(il, "attn_kv_a_mqa.weight", s.Embd, kvA)
-		b.l(il, "attn_k_b.weight", s.QKNope, s.KVLora, s.Heads)
-		b.l(il, "attn_v_b.weight", s.KVLora, s.VHead, s.Heads)
+		if s.LegacyMLA {
+			b.l(il, "attn_kv_b.weight", s.KVLora, s.Heads*(s.QKNope+s.VHead))
+		} else {
+			b.l(il, "attn_k_b.weight", s.QKNope, s.KVLora, s.Heads)
+			b.l(il, "attn_v_b.weight", s.KVLora, s.VHead, s.Heads)
+		}
 		b.l(il, "attn_output.weight", s.Heads*s.VHead, s.Embd)
 		b.norm(il, "ffn_norm")
 		if il < s.LeadingDense {
@@ -189,6 +205,12 @@ func deepseek2(b *builder) error {
 		b.l(il, "ffn_gate_exps.weight", s.Embd, s.ExpertFF, s.Experts)
 		b.l(il, "ffn_up_exps.weight", s.Embd, s.ExpertFF, s.Experts)
 		b.sharedExperts(il, s.ExpertFF*s.SharedExperts)
+		if il >= s.Layers {
+			b.l(il, "nextn.eh_proj.weight", 2*s.Embd, s.Embd)
+			b.norm(il, "nextn.enorm")
+			b.norm(il, "nextn.hnorm")
+			b.norm(il, "nextn.shared_head_norm")
+		}
 	}
 	b.output()
 	return nil
@@ -599,6 +621,149 @@ func qwen35(b *builder) error {
 			b.norm(il, "nextn.enorm")
 			b.norm(il, "nextn.hnorm")
 			b.norm(il, "nextn.shared_head_norm")
+		}
+	}
+	b.output()
+	return nil
+}
+
+// gemma4 is Gemma 4 (src/models/gemma4.cpp; conversion/gemma.py,
+// Gemma4Model): sliding-window layers given by a per-layer bool pattern
+// with their own head size (key_length_swa) and KV head count, full layers
+// with a larger head and the one rope_freqs tensor (loaded for the first
+// full layer, duplicated into the others), optional per-layer input
+// embeddings, and shared_kv_layers final layers that reuse earlier caches.
+func gemma4(b *builder) error {
+	s := b.s
+	if !s.Tied {
+		return errors.New("gemma4 layouts tie the output")
+	}
+	b.rmsEps()
+	pattern := make([]bool, s.Layers)
+	for il := range pattern {
+		pattern[il] = il%s.SWAPattern < s.SWAPattern-1
+	}
+	b.akv("attention.sliding_window", uint32(s.SWA))
+	b.akv("attention.sliding_window_pattern", pattern)
+	b.akv("attention.key_length_swa", uint32(s.HeadDimSWA))
+	b.akv("attention.value_length_swa", uint32(s.HeadDimSWA))
+	b.akv("rope.dimension_count_swa", uint32(s.HeadDimSWA))
+	b.akv("attention.shared_kv_layers", uint32(s.SharedKV))
+	b.akv("embedding_length_per_layer_input", uint32(s.EmbdPerLayer))
+	b.akv("final_logit_softcapping", float32(30))
+	b.embed()
+	if s.EmbdPerLayer > 0 {
+		b.t("per_layer_token_embd.weight", s.EmbdPerLayer*s.Layers, s.Vocab)
+		b.t("per_layer_model_proj.weight", s.Embd, s.EmbdPerLayer*s.Layers)
+		b.t("per_layer_proj_norm.weight", s.EmbdPerLayer)
+	}
+	b.t("rope_freqs.weight", s.HeadDim/2)
+	for il := range s.Layers {
+		hd := s.HeadDim
+		if pattern[il] {
+			hd = s.HeadDimSWA
+		}
+		kv := s.headsKV(il)
+		b.norm(il, "attn_norm")
+		b.l(il, "attn_q.weight", s.Embd, s.Heads*hd)
+		b.l(il, "attn_k.weight", s.Embd, kv*hd)
+		b.l(il, "attn_v.weight", s.Embd, kv*hd)
+		b.l(il, "attn_output.weight", s.Heads*hd, s.Embd)
+		b.l(il, "attn_q_norm.weight", hd)
+		b.l(il, "attn_k_norm.weight", hd)
+		b.norm(il, "post_attention_norm")
+		b.l(il, "layer_output_scale.weight", 1)
+		b.norm(il, "ffn_norm")
+		b.l(il, "ffn_gate.weight", s.Embd, s.ff(il))
+		b.l(il, "ffn_up.weight", s.Embd, s.ff(il))
+		b.l(il, "ffn_down.weight", s.ff(il), s.Embd)
+		b.norm(il, "post_ffw_norm")
+		if s.EmbdPerLayer > 0 {
+			b.l(il, "inp_gate.weight", s.Embd, s.EmbdPerLayer)
+			b.l(il, "proj.weight", s.EmbdPerLayer, s.Embd)
+			b.norm(il, "post_norm")
+		}
+	}
+	b.t("output_norm.weight", s.Embd)
+	return nil
+}
+
+// gemma3n is Gemma 3n (src/models/gemma3n.cpp): AltUp (4 inputs) and
+// LAuReL (rank 64) per layer, per-layer input embeddings of 256 (llama.cpp's
+// fixed hparams), a window on four of every five layers, and a cache for the
+// first 20 layers only (the others reuse them); the tied output is created
+// before token_embd.
+func gemma3n(b *builder) error {
+	s := b.s
+	const altup, laurel, perLayer = 4, 64, 256
+	b.rmsEps()
+	b.akv("attention.sliding_window", uint32(s.SWA))
+	b.embed()
+	b.t("altup_proj.weight", s.Embd, s.Embd, altup-1)
+	b.t("altup_unembd_proj.weight", s.Embd, s.Embd, altup-1)
+	b.t("per_layer_token_embd.weight", perLayer*s.Layers, s.Vocab)
+	b.t("per_layer_model_proj.weight", s.Embd, perLayer*s.Layers)
+	b.t("per_layer_proj_norm.weight", perLayer)
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		b.qkv(il, false)
+		b.qkNorm(il)
+		b.norm(il, "post_attention_norm")
+		b.norm(il, "ffn_norm")
+		b.l(il, "ffn_gate.weight", s.Embd, s.FF)
+		b.l(il, "ffn_up.weight", s.Embd, s.FF)
+		b.l(il, "ffn_down.weight", s.FF, s.Embd)
+		b.norm(il, "post_ffw_norm")
+		b.l(il, "inp_gate.weight", s.Embd, perLayer)
+		b.l(il, "proj.weight", perLayer, s.Embd)
+		b.norm(il, "post_norm")
+		b.l(il, "altup_correct_coef.weight", altup, altup)
+		b.l(il, "altup_correct_scale.weight", s.Embd)
+		b.l(il, "altup_predict_coef.weight", altup, altup*altup)
+		b.l(il, "altup_router.weight", s.Embd, altup)
+		b.norm(il, "altup_router_norm")
+		b.l(il, "laurel_l.weight", s.Embd, laurel)
+		b.l(il, "laurel_r.weight", laurel, s.Embd)
+		b.norm(il, "laurel_post_norm")
+	}
+	b.t("output_norm.weight", s.Embd)
+	return nil
+}
+
+// jamba is Jamba (src/models/jamba.cpp): Mamba-1 mixers where
+// head_count_kv is 0, attention elsewhere; experts on odd layers
+// (ffn_gate_inp present), dense MLPs on even ones.
+func jamba(b *builder) error {
+	s := b.s
+	b.rmsEps()
+	b.akv("ssm.conv_kernel", uint32(s.SSMConv))
+	b.akv("ssm.inner_size", uint32(s.SSMInner))
+	b.akv("ssm.state_size", uint32(s.SSMState))
+	b.akv("ssm.time_step_rank", uint32(s.SSMHeads))
+	b.embed()
+	for il := range s.Layers {
+		b.norm(il, "attn_norm")
+		if s.headsKV(il) == 0 {
+			b.l(il, "ssm_in.weight", s.Embd, 2*s.SSMInner)
+			b.l(il, "ssm_conv1d.weight", s.SSMConv, s.SSMInner)
+			b.l(il, "ssm_conv1d.bias", s.SSMInner)
+			b.l(il, "ssm_x.weight", s.SSMInner, s.SSMHeads+2*s.SSMState)
+			b.l(il, "ssm_dt_norm.weight", s.SSMHeads)
+			b.l(il, "ssm_dt.weight", s.SSMHeads, s.SSMInner)
+			b.l(il, "ssm_dt.bias", s.SSMInner)
+			b.l(il, "ssm_b_norm.weight", s.SSMState)
+			b.l(il, "ssm_c_norm.weight", s.SSMState)
+			b.l(il, "ssm_a", s.SSMState, s.SSMInner)
+			b.l(il, "ssm_d", s.SSMInner)
+			b.l(il, "ssm_out.weight", s.SSMInner, s.Embd)
+		} else {
+			b.qkv(il, false)
+		}
+		b.norm(il, "ffn_norm")
+		if il%2 == 1 {
+			b.experts(il, s.FF)
+		} else {
+			b.mlp(il, s.FF)
 		}
 	}
 	b.output()

@@ -62,6 +62,9 @@ type Spec struct {
 	HeadsKVArr []int
 	HeadDim    int // key_length = value_length when not n_embd/n_head; 0 = derived
 	HeadDimV   int // value_length when it differs from HeadDim
+	// HeadDimSWA is key/value_length_swa: the head size of sliding-window
+	// layers where it differs (Gemma 4).
+	HeadDimSWA int
 	Vocab      int
 	CtxTrain   int
 	Tied       bool // no output.weight: the token embedding is the output projection
@@ -71,8 +74,12 @@ type Spec struct {
 	RopeDim   int // rope.dimension_count when not the head dimension
 
 	// Sliding window attention.
-	SWA        int // attention.sliding_window
-	SWAPattern int // attention.sliding_window_pattern (period) where the arch reads one
+	SWA int // attention.sliding_window
+	// SharedKV is attention.shared_kv_layers (Gemma 4: the last layers
+	// reuse earlier layers' caches); EmbdPerLayer its per-layer embedding
+	// width.
+	SharedKV, EmbdPerLayer int
+	SWAPattern             int // attention.sliding_window_pattern (period) where the arch reads one
 
 	// Mixture of experts.
 	Experts       int
@@ -86,6 +93,10 @@ type Spec struct {
 
 	// Multi-head latent attention (DeepSeek-V2/V3).
 	QLora, KVLora, QKNope, QKRope, VHead int
+	// LegacyMLA writes DeepSeek's attention as converters before MLA-aware
+	// conversion did (early 2025): per-head key/value lengths, one
+	// attn_kv_b, no *_length_mla keys.
+	LegacyMLA bool
 
 	// NextN is the number of next-token-prediction layers the converter
 	// appends after Layers (block_count counts them).

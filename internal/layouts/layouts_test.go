@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,36 +57,36 @@ func TestQuantizerAgrees(t *testing.T) {
 	}
 	dir := t.TempDir()
 	line := regexp.MustCompile(`^\[\s*\d+/\s*\d+\]\s+(\S+)\s+- \[.*\], type =\s+(\S+), size = .*?(?:\((\S+)\))?$`)
-	for _, s := range Zoo() {
-		if s.Type == F16 || s.Type == BF16 {
-			continue
-		}
+	// check compares one layout; two run at a time (the machine's cores).
+	check := func(s *Spec) []string {
+		var errs []string
 		want, err := Build(s)
 		if err != nil {
-			t.Fatal(err)
+			return []string{err.Error()}
 		}
 		src := *s
 		src.Type = F16
 		l, err := Build(&src)
 		if err != nil {
-			t.Fatal(err)
+			return []string{err.Error()}
 		}
 		hdr, size, err := l.Header()
 		if err != nil {
-			t.Fatal(err)
+			return []string{err.Error()}
 		}
-		p := filepath.Join(dir, "f16.gguf")
+		p := filepath.Join(dir, s.ID+".f16.gguf")
+		defer os.Remove(p)
 		if err := os.WriteFile(p, hdr, 0o644); err != nil {
-			t.Fatal(err)
+			return []string{err.Error()}
 		}
 		if err := os.Truncate(p, int64(len(hdr))+int64(size)); err != nil {
-			t.Fatal(err)
+			return []string{err.Error()}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		out, err := exec.CommandContext(ctx, bin, "--dry-run", p, s.Type.String()).CombinedOutput()
 		cancel()
 		if err != nil {
-			t.Fatalf("%s: llama-quantize: %v\n%s", s.ID, err, out)
+			return []string{fmt.Sprintf("%s: llama-quantize: %v\n%s", s.ID, err, out)}
 		}
 		got := map[string]string{}
 		sc := bufio.NewScanner(bytes.NewReader(out))
@@ -98,12 +99,38 @@ func TestQuantizerAgrees(t *testing.T) {
 			}
 		}
 		if len(got) != len(want.Tensors) {
-			t.Errorf("%s: llama-quantize listed %d tensors, the layout has %d", s.ID, len(got), len(want.Tensors))
+			errs = append(errs, fmt.Sprintf("%s: llama-quantize listed %d tensors, the layout has %d", s.ID, len(got), len(want.Tensors)))
 		}
 		for _, ti := range want.Tensors {
 			if typ, ok := gguf.ParseType(got[ti.Name]); !ok || typ != ti.Type {
-				t.Errorf("%s: %s: llama-quantize %s, generator %s", s.ID, ti.Name, got[ti.Name], ti.Type)
+				errs = append(errs, fmt.Sprintf("%s: %s: llama-quantize %s, generator %s", s.ID, ti.Name, got[ti.Name], ti.Type))
 			}
+		}
+		return errs
+	}
+	specs := make(chan *Spec)
+	results := make(chan []string)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for s := range specs {
+				results <- check(s)
+			}
+		})
+	}
+	go func() {
+		for _, s := range Zoo() {
+			if s.Type != F16 && s.Type != BF16 {
+				specs <- s
+			}
+		}
+		close(specs)
+		wg.Wait()
+		close(results)
+	}()
+	for errs := range results {
+		for _, e := range errs {
+			t.Error(e)
 		}
 	}
 }

@@ -16,7 +16,8 @@ import (
 func sourceType(s *Spec, t tensor) gguf.Type {
 	if nDims(t.shape) <= 1 || strings.HasSuffix(t.name, "_norm.weight") || !strings.HasSuffix(t.name, ".weight") ||
 		strings.Contains(t.name, "ffn_gate_inp") || strings.Contains(t.name, "ssm_conv1d") ||
-		strings.Contains(t.name, "shortconv.conv") || t.name == "position_embd.weight" {
+		strings.Contains(t.name, "shortconv.conv") || t.name == "position_embd.weight" ||
+		strings.Contains(t.name, "altup_correct_coef") || strings.Contains(t.name, "altup_predict_coef") {
 		return gguf.TypeF32
 	}
 	if s.Type == BF16 {
@@ -43,7 +44,7 @@ func allowsQuantization(t tensor) bool {
 	if nDims(t.shape) < 2 || !strings.HasSuffix(n, "weight") || strings.Contains(n, "_norm.weight") {
 		return false
 	}
-	for _, no := range []string{"ffn_gate_inp.weight", "ffn_gate_inp_shexp.weight", "ssm_conv1d", "shortconv.conv.weight"} {
+	for _, no := range []string{"ffn_gate_inp.weight", "ffn_gate_inp_shexp.weight", "ssm_conv1d", "shortconv.conv.weight", "per_layer_model_proj", "altup", "laurel"} {
 		if strings.Contains(n, no) {
 			return false
 		}
@@ -153,7 +154,9 @@ func quantize(s *Spec, ts []tensor) ([]gguf.Type, error) {
 		nGQA = s.Heads / kv
 	}
 	iAttnV, iFFNDown := 0, 0
-	nLayer := s.Layers
+	// n_ffn_down counts every block, MTP layers included (n_layer_all in
+	// init_quantize_state_counters).
+	nLayer := s.Layers + s.NextN
 	useMoreBits := func(i, n int) bool { return i < n/8 || i >= 7*n/8 || (i-n/8)%3 == 2 }
 	for i, t := range ts {
 		out[i] = sourceType(s, t)

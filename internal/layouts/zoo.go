@@ -216,6 +216,27 @@ var models = []model{
 		LeadingDense: 3, ExpertGroups: 8, GroupsUsed: 4},
 		[]FileType{Q4_K_M, Q2_K, IQ4_XS}},
 
+	{Spec{ID: "deepseek-v2-lite-legacy", Source: "deepseek-ai/DeepSeek-V2-Lite as converted before MLA-aware conversion (attn_kv_b, per-head lengths)", Arch: "deepseek2",
+		Layers: 27, Embd: 2048, FF: 10944, Heads: 16, HeadsKV: 16, HeadDim: 192, HeadDimV: 128, Vocab: 102400, CtxTrain: 163840,
+		KVLora: 512, QKNope: 128, QKRope: 64, VHead: 128, Experts: 64, ExpertsUsed: 6, ExpertFF: 1408, SharedExperts: 2, LeadingDense: 1, LegacyMLA: true},
+		[]FileType{Q4_K_M}},
+	{Spec{ID: "deepseek-v3-legacy", Source: "deepseek-ai/DeepSeek-V3 as converted before MLA-aware conversion (attn_kv_b, per-head lengths)", Arch: "deepseek2",
+		Layers: 61, Embd: 7168, FF: 18432, Heads: 128, HeadsKV: 128, HeadDim: 192, HeadDimV: 128, Vocab: 129280, CtxTrain: 163840,
+		QLora: 1536, KVLora: 512, QKNope: 128, QKRope: 64, VHead: 128, Experts: 256, ExpertsUsed: 8, ExpertFF: 2048, SharedExperts: 1,
+		LeadingDense: 3, ExpertGroups: 8, GroupsUsed: 4, LegacyMLA: true},
+		[]FileType{Q2_K}},
+
+	{Spec{ID: "kimi-k2", Source: "moonshotai/Kimi-K2-Instruct config.json (DeepSeek-V3 layout: 384 experts, 64 heads, 163840 vocabulary, sigmoid gating)", Arch: "deepseek2",
+		Layers: 61, Embd: 7168, FF: 18432, Heads: 64, HeadsKV: 1, HeadDim: 576, HeadDimV: 512, Vocab: 163840, CtxTrain: 131072,
+		QLora: 1536, KVLora: 512, QKNope: 128, QKRope: 64, VHead: 128, Experts: 384, ExpertsUsed: 8, ExpertFF: 2048, SharedExperts: 1,
+		LeadingDense: 1},
+		[]FileType{Q2_K}},
+	{Spec{ID: "glm-4.7-flash", Source: "variation after zai-org/GLM-4.7-Flash (DeepSeek MLA layout, sigmoid gating, MTP layer kept by the converter)", Arch: "deepseek2",
+		Layers: 47, NextN: 1, Embd: 2048, FF: 10240, Heads: 20, HeadsKV: 1, HeadDim: 576, HeadDimV: 512, Vocab: 154880, CtxTrain: 202752,
+		QLora: 768, KVLora: 512, QKNope: 192, QKRope: 64, VHead: 256, Experts: 64, ExpertsUsed: 4, ExpertFF: 1536, SharedExperts: 1,
+		LeadingDense: 1},
+		[]FileType{Q4_K_M, Q8_0}},
+
 	// gpt-oss: MXFP4 experts, window 128 on every other layer, attention sinks.
 	{Spec{ID: "gpt-oss-20b", Source: "openai/gpt-oss-20b config.json", Arch: "gpt-oss",
 		Layers: 24, Embd: 2880, FF: 2880, Heads: 64, HeadsKV: 8, HeadDim: 64, Vocab: 201088, CtxTrain: 131072, SWA: 128,
@@ -371,6 +392,20 @@ var models = []model{
 		Layers: 64, Embd: 2560, Vocab: 50288, CtxTrain: 1 << 20, Tied: true, SSMConv: 4, SSMInner: 5120, SSMState: 128, SSMGroups: 1, SSMHeads: 80},
 		[]FileType{Q8_0, F16}},
 
+	// mistral3: Ministral 3, llama-shaped.
+	{Spec{ID: "ministral-3-8b", Source: "variation after Ministral 3 8B (mistral3 architecture, 256k context)", Arch: "mistral3",
+		Layers: 34, Embd: 4096, FF: 14336, Heads: 32, HeadsKV: 8, HeadDim: 128, Vocab: 131072, CtxTrain: 262144},
+		[]FileType{Q4_K_M, Q8_0}},
+	{Spec{ID: "ministral-3-3b", Source: "variation after Ministral 3 3B (tied embeddings)", Arch: "mistral3",
+		Layers: 26, Embd: 3072, FF: 9216, Heads: 32, HeadsKV: 8, HeadDim: 128, Vocab: 131072, CtxTrain: 262144, Tied: true},
+		[]FileType{Q4_K_M}},
+
+	// jamba: Mamba-1 / attention hybrid with experts every other layer.
+	{Spec{ID: "jamba-mini-1.7", Source: "ai21labs/AI21-Jamba-Mini-1.7 config.json (attention at layers 4, 12, 20, 28; 16 experts top 2 on odd layers)", Arch: "jamba",
+		Layers: 32, Embd: 4096, FF: 14336, Heads: 32, HeadsKV: 8, HeadsKVArr: every(32, 8, 4, 8), Vocab: 65536, CtxTrain: 262144,
+		Experts: 16, ExpertsUsed: 2, SSMConv: 4, SSMInner: 8192, SSMState: 16, SSMHeads: 256},
+		[]FileType{Q4_K_M, Q8_0}},
+
 	// qwen3next / qwen35 / qwen35moe: gated DeltaNet layers with a recurrent
 	// state, gated attention every 4th layer, one MTP layer.
 	{Spec{ID: "qwen3-next-80b-a3b", Source: "Qwen/Qwen3-Next-80B-A3B-Instruct config.json (512 experts top 10 + shared, MTP layer)", Arch: "qwen3next",
@@ -385,6 +420,47 @@ var models = []model{
 		Layers: 32, NextN: 1, Embd: 4096, FF: 12288, Heads: 16, HeadsKV: 4, HeadDim: 256, RopeDim: 64, Vocab: 248320, CtxTrain: 262144,
 		SSMConv: 4, SSMInner: 4096, SSMState: 128, SSMGroups: 16, SSMHeads: 32},
 		[]FileType{Q4_K_M, IQ4_XS}},
+
+	// gemma4: per-layer head sizes and KV heads, KV shared by the last layers.
+	{Spec{ID: "gemma-3n-e4b", Source: "google/gemma-3n-E4B text config (35 layers, window 512, 262400 vocabulary)", Arch: "gemma3n",
+		Layers: 35, Embd: 2048, FF: 16384, Heads: 8, HeadsKV: 2, HeadDim: 256, Vocab: 262400, CtxTrain: 32768, Tied: true, SWA: 512},
+		[]FileType{Q4_K_M, Q8_0}},
+	{Spec{ID: "gemma-3n-e2b", Source: "google/gemma-3n-E2B text config (30 layers)", Arch: "gemma3n",
+		Layers: 30, Embd: 2048, FF: 8192, Heads: 8, HeadsKV: 2, HeadDim: 256, Vocab: 262400, CtxTrain: 32768, Tied: true, SWA: 512},
+		[]FileType{Q4_K_M}},
+	{Spec{ID: "gemma-4-31b", Source: "variation after Gemma 4 31B (dimensions not checked against the release): window 1024 on 5 of 6 layers, heads of 256 (window, 16 KV) and 512 (full, 4 KV)", Arch: "gemma4",
+		Layers: 60, Embd: 5376, FF: 21504, Heads: 32, HeadsKV: 16, HeadsKVArr: swaKV(60, 6, 16, 4), HeadDim: 512, HeadDimSWA: 256, Vocab: 262144, CtxTrain: 262144,
+		Tied: true, SWA: 1024, SWAPattern: 6},
+		[]FileType{Q4_K_M, Q8_0}},
+	{Spec{ID: "gemma-4-e2b", Source: "variation after Gemma 4 E2B (dimensions not checked against the release): per-layer embeddings of 256, the last 15 layers reuse the caches of layers 18 (window) and 19 (full) and have doubled MLPs", Arch: "gemma4",
+		Layers: 35, Embd: 1536, FFArr: doubleLast(35, 15, 6144), Heads: 8, HeadsKV: 1, HeadDim: 512, HeadDimSWA: 256, Vocab: 262144, CtxTrain: 131072,
+		Tied: true, SWA: 512, SWAPattern: 5, SharedKV: 15, EmbdPerLayer: 256},
+		[]FileType{Q4_K_M, Q8_0}},
+}
+
+// swaKV gives sliding-window layers (il%period < period-1) swa KV heads and
+// the others full.
+func swaKV(n, period, swa, full int) []int {
+	out := make([]int, n)
+	for il := range out {
+		out[il] = full
+		if il%period < period-1 {
+			out[il] = swa
+		}
+	}
+	return out
+}
+
+// doubleLast is a per-layer feed-forward width, doubled on the last k layers.
+func doubleLast(n, k, ff int) []int {
+	out := make([]int, n)
+	for il := range out {
+		out[il] = ff
+		if il >= n-k {
+			out[il] = 2 * ff
+		}
+	}
+	return out
 }
 
 // every returns a per-layer head_count_kv: kv on layers il%period == at,

@@ -162,7 +162,7 @@ func zooTables() (summary, detail []byte, err error) {
 	fmt.Fprintln(&s, "repacked weights, K, V, recurrent state and output (two decimals as logged), percent for compute and the host")
 	fmt.Fprintln(&s, "total, with the rows within 3% (compute) or 2% (total) in parentheses. A ✗ counts rows outside tolerance.")
 	fmt.Fprintln(&s, "`go test ./planner` (TestZoo) checks every row, compute and totals too except for the architectures")
-	fmt.Fprintln(&s, "whose graph is not modelled (`computeGaps` in planner/zoo_test.go: recurrent layers, llama4, gpt-oss off ubatch 512). Per-layout detail:")
+	fmt.Fprintln(&s, "whose graph is not modelled (`computeGaps` in planner/zoo_test.go: recurrent layers, llama4, gemma3n, gemma4, gpt-oss off ubatch 512, legacy DeepSeek). Per-layout detail:")
 	fmt.Fprintln(&s, "[accuracy-zoo.md](accuracy-zoo.md).")
 	fmt.Fprintln(&s)
 	fmt.Fprintln(&s, "| family | layouts | rows "+zooHead)
