@@ -12,7 +12,7 @@ type ArgsStyle int
 const (
 	// ArgsClassic: --no-mmap / --mlock (llama.cpp through 2025, Ollama's runner).
 	ArgsClassic ArgsStyle = iota
-	// ArgsLoadMode: --load-mode none|mmap|mlock of newer llama.cpp builds.
+	// ArgsLoadMode: --load-mode none|mmap|mlock|mmap+mlock of newer llama.cpp builds.
 	ArgsLoadMode
 )
 
@@ -41,8 +41,12 @@ func (p *Plan) LlamaCppArgs(style ArgsStyle) []string {
 	}
 	switch style {
 	case ArgsLoadMode:
+		// --load-mode mlock reads the weights without mmap and locks them;
+		// mmap+mlock locks the mapping (common/arg.cpp, PR 20834).
 		mode := "mmap"
 		switch {
+		case s.MLock && s.MMap:
+			mode = "mmap+mlock"
 		case s.MLock:
 			mode = "mlock"
 		case !s.MMap:

@@ -22,6 +22,16 @@ func TestRender(t *testing.T) {
 			t.Errorf("style %d:\n got %s\nwant %s", tt.style, got, tt.want)
 		}
 	}
+	// Locking a mapping is mmap+mlock in the --load-mode spelling; plain
+	// --mlock with mmap on in the classic one.
+	mapped := *p
+	mapped.Settings.MMap = true
+	if got := strings.Join(mapped.LlamaCppArgs(ArgsLoadMode), " "); !strings.Contains(got, "--load-mode mmap+mlock") {
+		t.Errorf("mmap and mlock: %s", got)
+	}
+	if got := strings.Join(mapped.LlamaCppArgs(ArgsClassic), " "); !strings.HasSuffix(got, "=CPU --mlock --no-repack") {
+		t.Errorf("classic mmap and mlock: %s", got)
+	}
 	// A plan with tensor overrides and a split is not one Ollama can run.
 	if _, err := p.OllamaOptions(); !errors.Is(err, ErrOllamaCannot) || !strings.Contains(err.Error(), "-ot") {
 		t.Errorf("llama.cpp plan rendered for Ollama: %v", err)

@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	commands["run"] = command{run: runRun, summary: "plan MODEL for this machine, then generate text from a prompt with the built-in CPU engine"}
+	commands["run"] = command{run: runRun, summary: "plan MODEL for this machine, then generate text from a prompt (built-in CPU engine or llama-server)"}
 }
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -32,8 +32,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	minP := fs.Float64("min-p", 0.05, "drop tokens below this fraction of the top probability (0: off)")
 	repeat := fs.Float64("repeat-penalty", 1, "penalty for recently seen tokens (1: off)")
 	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating past end-of-generation tokens")
+	engine := fs.String("engine", "auto", "builtin (the pure-Go CPU engine), llama.cpp (llama-server), or auto: builtin when it supports the model and the plan is CPU-only")
+	sf := addServerFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: plan run [flags] MODEL.gguf -p PROMPT\n\nPlans the model for this machine, runs it on the CPU with the plan's settings\n(context, ubatch, KV cache type, threads, mmap) and prints the generated text to\nstdout; the plan summary and the measurements go to stderr.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: plan run [flags] MODEL.gguf -p PROMPT\n\nPlans the model for this machine, runs it with the plan's settings (context,\nubatch, KV cache type, threads, mmap, GPU layers) and prints the generated text\nto stdout; the plan summary and the measurements go to stderr. The built-in\nCPU engine runs llama and qwen2 models on the CPU; llama.cpp's llama-server\nruns the rest (--engine).\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
@@ -47,7 +49,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "plan run: the model must be a local file")
 		return ExitUsage
 	}
-	pf.builtinEngine = true
+	switch *engine {
+	case "builtin", "llama.cpp", "auto":
+	default:
+		fmt.Fprintf(stderr, "plan run: --engine %q: want builtin, llama.cpp or auto\n", *engine)
+		return ExitUsage
+	}
+	pf.builtinEngine = *engine != "llama.cpp"
 	f, pl, err := pf.plan(ctx, fs.Arg(0))
 	var ue usageError
 	switch {
@@ -59,6 +67,34 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitError
 	}
 	defer f.Close()
+	why := ""
+	if *engine == "auto" {
+		switch err := exec.Supports(f); {
+		case err != nil:
+			why = err.Error()
+		case len(pl.Devices) > 1:
+			why = "the plan offloads layers to a GPU, which the built-in engine cannot use"
+		}
+	}
+	if why != "" {
+		// llama.cpp runs it: plan again without the built-in engine's
+		// limits (it may quantize the KV cache).
+		f.Close()
+		pf.builtinEngine = false
+		if f, pl, err = pf.plan(ctx, fs.Arg(0)); pl == nil {
+			fmt.Fprintln(stderr, "plan run:", err)
+			return ExitError
+		}
+		defer f.Close()
+		*engine = "llama.cpp"
+	}
+	if *engine == "llama.cpp" {
+		if !pl.Fits {
+			fmt.Fprintln(stderr, "plan run: warning: the plan does not fit this machine; running anyway")
+		}
+		return runLlamaCpp(ctx, pl, fs.Arg(0), sf, why, runParams{prompt: *prompt, n: *n, seed: *seed, temp: *temp, topK: *topK,
+			topP: *topP, minP: *minP, rep: *repeat, ignoreEOS: *ignoreEOS}, stdout, stderr)
+	}
 	fmt.Fprintln(stderr, planSummary(fs.Arg(0), pl))
 	if !pl.Fits {
 		fmt.Fprintln(stderr, "plan run: warning: the plan does not fit this machine; running anyway")

@@ -28,7 +28,10 @@ func TestRun(t *testing.T) {
 		{"url", []string{"run", "http://example.com/x.gguf", "-p", "x"}, ExitUsage, []string{"local file"}},
 		{"unsupported KV type", []string{"run", model, "-p", "x", "-ctk", "q4_0"}, ExitError, []string{"not supported by the built-in engine"}},
 		{"missing file", []string{"run", "testdata/nope.gguf", "-p", "x"}, ExitError, []string{"no such file"}},
-		{"header-only model", []string{"run", "testdata/zoo/mixtral-8x7b-Q4_K_M.header.gguf", "-p", "x", "--ram", "512GiB"}, ExitError, []string{"mixture-of-experts llama model not supported by the built-in engine"}},
+		{"header-only model", []string{"run", "--engine", "builtin", "testdata/zoo/mixtral-8x7b-Q4_K_M.header.gguf", "-p", "x", "--ram", "512GiB"}, ExitError, []string{"mixture-of-experts llama model not supported by the built-in engine"}},
+		{"auto, no llama-server", []string{"run", "testdata/zoo/mixtral-8x7b-Q4_K_M.header.gguf", "-p", "x", "--ram", "512GiB", "--llama-server", "testdata/nope"}, ExitError,
+			[]string{"llama.cpp must run this model (exec: mixture-of-experts llama model not supported by the built-in engine)", "llama-server not found: --llama-server testdata/nope"}},
+		{"bad engine", []string{"run", model, "-p", "x", "--engine", "vllm"}, ExitUsage, []string{"--engine \"vllm\""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
