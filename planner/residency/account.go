@@ -52,9 +52,9 @@ type GPUMemory struct {
 type ModelMemory struct {
 	ID   string `json:"id"`
 	File string `json:"file"`
-	// AnonBytes is its host allocation (the plan's CPU total, plus its
-	// share on a GPU that uses host memory); RepackBytes is the part that
-	// is its own copy of repacked weights.
+	// AnonBytes is its host allocation (the plan's CPU total, its
+	// process's overhead, and its share on a GPU that uses host memory);
+	// RepackBytes is the part that is its own copy of repacked weights.
 	AnonBytes      uint64   `json:"anon_bytes"`
 	RepackBytes    uint64   `json:"repack_bytes"`
 	PageCacheBytes uint64   `json:"page_cache_bytes"`
@@ -78,13 +78,14 @@ func fileKey(file, path string) string {
 	return filepath.Clean(path)
 }
 
-// holdingOf reads what the model planned by p holds on machine m.
-func holdingOf(id, file string, p *planner.Plan, m *probe.Snapshot) (holding, error) {
+// holdingOf reads what the model planned by p holds on machine m, its
+// process's overhead included.
+func holdingOf(id, file string, p *planner.Plan, m *probe.Snapshot, overhead uint64) (holding, error) {
 	if len(p.Devices) == 0 || len(p.Devices)-1 > len(m.GPUs) {
 		return holding{}, fmt.Errorf("residency: model %q: its plan has %d devices, the machine has the CPU and %d GPUs", id, len(p.Devices), len(m.GPUs))
 	}
 	cpu := p.Devices[0]
-	h := holding{plan: p, ModelMemory: ModelMemory{ID: id, File: fileKey(file, p.Model.Path), AnonBytes: cpu.TotalBytes, RepackBytes: cpu.RepackBytes}}
+	h := holding{plan: p, ModelMemory: ModelMemory{ID: id, File: fileKey(file, p.Model.Path), AnonBytes: cpu.TotalBytes + overhead, RepackBytes: cpu.RepackBytes}}
 	if p.Settings.MMap {
 		h.PageCacheBytes = cpu.ResidentBytes
 		h.Locked = p.Settings.MLock
@@ -278,15 +279,16 @@ func paging(mem Memory, s set) []Paging {
 	return out
 }
 
-// reduce returns machine m as a model sees it next to the set hs: host and
-// GPU memory less what they hold. The page cache of file own (the
-// requested model's) is not taken: its pages are shared with the new
-// process, and account checks the set as a whole afterwards. files, when
-// given, replace the snapshot's file residency; the requested model's file
-// counts as resident as far as a loaded model keeps it in the page cache.
-func reduce(m *probe.Snapshot, hs set, own string, files []probe.FileInfo) *probe.Snapshot {
+// reduce returns machine m as a new model sees it next to the set hs: host
+// and GPU memory less what they hold and less its own process's overhead.
+// The page cache of file own (the requested model's) is not taken: its
+// pages are shared with the new process, and account checks the set as a
+// whole afterwards. files, when given, replace the snapshot's file
+// residency; the requested model's file counts as resident as far as a
+// loaded model keeps it in the page cache.
+func reduce(m *probe.Snapshot, hs set, own string, files []probe.FileInfo, overhead uint64) *probe.Snapshot {
 	s := *m
-	var take, ownWS uint64
+	take, ownWS := overhead, uint64(0)
 	for h := range hs.all() {
 		take += h.AnonBytes
 	}

@@ -68,7 +68,7 @@ func BenchmarkAccount(b *testing.B) {
 	in := benchInput(b, 10, 64*gib)
 	var hs []holding
 	for _, m := range in.Loaded {
-		h, err := holdingOf(m.ID, m.File, m.Plan, in.Machine)
+		h, err := holdingOf(m.ID, m.File, m.Plan, in.Machine, DefaultProcessOverhead)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -22,7 +22,7 @@ func Example() {
 		panic(err)
 	}
 	defer f.Close()
-	machine := probe.Describe(probe.Description{RAMBytes: 1<<30 + 70<<20, Cores: 4, Features: []string{"avx2", "fma", "f16c"}})
+	machine := probe.Describe(probe.Description{RAMBytes: 1<<30 + 150<<20, Cores: 4, Features: []string{"avx2", "fma", "f16c"}})
 	var pl residency.Planner
 	var loaded []residency.Model
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
@@ -49,8 +49,8 @@ func Example() {
 		loaded = append(loaded, residency.Model{ID: name, Plan: d.Plan, LastUsed: now, KeepAlive: 5 * time.Minute})
 	}
 	// Output:
-	// chat: load (n_ctx 8192, host 28 MiB anonymous)
-	// code: load (n_ctx 8192, host 57 MiB anonymous)
+	// chat: load (n_ctx 8192, host 60 MiB anonymous)
+	// code: load (n_ctx 8192, host 121 MiB anonymous)
 	// chat: loaded
-	// summarise: evict code (n_ctx 8192, host 57 MiB anonymous)
+	// summarise: evict code (n_ctx 8192, host 121 MiB anonymous)
 }

@@ -85,7 +85,18 @@ type Input struct {
 	Request Request
 	// Now is the time keep-alives are measured against.
 	Now time.Time
+	// ProcessOverheadBytes is what each model's process holds beyond the
+	// buffers its plan counts; 0 = DefaultProcessOverhead.
+	ProcessOverheadBytes uint64
 }
+
+// DefaultProcessOverhead is the anonymous memory a llama-server process
+// holds beyond its planned buffers (its heap: vocabulary, HTTP server,
+// threads). docs/verify.md measures it: RssAnon exceeds the allocated
+// buffers by 1 MiB (a 512-token vocabulary) to 26 MiB (Llama 3's 128K
+// tokens) at build 10587. One process's is inside the planner's host
+// margin; a server running several counts it for each.
+const DefaultProcessOverhead = 32 << 20
 
 // Action is what a decision says to do.
 type Action string
@@ -187,6 +198,7 @@ func (pl *Planner) Decide(ctx context.Context, in Input) (*Decision, error) {
 	own := fileKey(req.File, req.Plan.ModelPath)
 	hs := make([]holding, len(in.Loaded))
 	seen := map[string]bool{}
+	overhead := cmp0(in.ProcessOverheadBytes, DefaultProcessOverhead)
 	for i, m := range in.Loaded {
 		switch {
 		case m.Plan == nil:
@@ -197,7 +209,7 @@ func (pl *Planner) Decide(ctx context.Context, in Input) (*Decision, error) {
 			return nil, fmt.Errorf("residency: %q is already loaded", m.ID)
 		}
 		seen[m.ID] = true
-		h, err := holdingOf(m.ID, m.File, m.Plan, in.Machine)
+		h, err := holdingOf(m.ID, m.File, m.Plan, in.Machine, overhead)
 		if err != nil {
 			return nil, err
 		}
@@ -223,12 +235,12 @@ func (pl *Planner) Decide(ctx context.Context, in Input) (*Decision, error) {
 	}
 
 	// Next to every loaded model.
-	p, err := pl.plan(ctx, req, reqKey, reduce(in.Machine, loaded, own, req.Files), in.Machine)
+	p, err := pl.plan(ctx, req, reqKey, reduce(in.Machine, loaded, own, req.Files, overhead), in.Machine)
 	if err != nil {
 		return nil, err
 	}
 	if p.Fits && p.Settings.NGPULayers >= req.MinGPULayers {
-		newH, err := holdingOf(req.ID, req.File, p, in.Machine)
+		newH, err := holdingOf(req.ID, req.File, p, in.Machine, overhead)
 		if err != nil {
 			return nil, err
 		}
@@ -247,14 +259,14 @@ func (pl *Planner) Decide(ctx context.Context, in Input) (*Decision, error) {
 		keep.gone[i] = true
 	}
 	pinned := len(hs) - len(order)
-	best, err := pl.plan(ctx, req, reqKey, reduce(in.Machine, keep, own, req.Files), in.Machine)
+	best, err := pl.plan(ctx, req, reqKey, reduce(in.Machine, keep, own, req.Files, overhead), in.Machine)
 	if err != nil {
 		return nil, err
 	}
 	if !best.Fits || best.Settings.NGPULayers < req.MinGPULayers {
-		return refuse(d, best, keep, pinned, len(hs), req, in.Machine, hostMargin, gpuMargin)
+		return refuse(d, best, keep, pinned, len(hs), req, in.Machine, overhead, hostMargin, gpuMargin)
 	}
-	bestH, err := holdingOf(req.ID, req.File, best, in.Machine)
+	bestH, err := holdingOf(req.ID, req.File, best, in.Machine, overhead)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +275,7 @@ func (pl *Planner) Decide(ctx context.Context, in Input) (*Decision, error) {
 		// The planner's check and the set's differ when the pinned models'
 		// mapped weights compete with the new model's for the page cache
 		// (or share its file and keep more of it there).
-		return refuse(d, best, keep, pinned, len(hs), req, in.Machine, hostMargin, gpuMargin)
+		return refuse(d, best, keep, pinned, len(hs), req, in.Machine, overhead, hostMargin, gpuMargin)
 	}
 
 	// Evict the fewest models, in order, that leave room for it without
@@ -282,13 +294,13 @@ func (pl *Planner) Decide(ctx context.Context, in Input) (*Decision, error) {
 		}
 		cand, candH := best, bestH
 		if k < len(order) {
-			if cand, err = pl.plan(ctx, req, reqKey, reduce(in.Machine, rest, own, req.Files), in.Machine); err != nil {
+			if cand, err = pl.plan(ctx, req, reqKey, reduce(in.Machine, rest, own, req.Files, overhead), in.Machine); err != nil {
 				return nil, err
 			}
 			if !cand.Fits || cand.Settings.NGPULayers < req.MinGPULayers {
 				continue
 			}
-			if candH, err = holdingOf(req.ID, req.File, cand, in.Machine); err != nil {
+			if candH, err = holdingOf(req.ID, req.File, cand, in.Machine, overhead); err != nil {
 				return nil, err
 			}
 		}
@@ -334,10 +346,10 @@ func (pl *Planner) Decide(ctx context.Context, in Input) (*Decision, error) {
 
 // refuse fills d as a refusal: best is the plan with every evictable model
 // gone, keep the pinned models that stay, loaded how many were loaded.
-func refuse(d *Decision, best *planner.Plan, keep set, pinned, loaded int, req Request, m *probe.Snapshot, hostMargin, gpuMargin uint64) (*Decision, error) {
+func refuse(d *Decision, best *planner.Plan, keep set, pinned, loaded int, req Request, m *probe.Snapshot, overhead, hostMargin, gpuMargin uint64) (*Decision, error) {
 	d.Action, d.Plan = Refuse, best
 	s := keep
-	if h, err := holdingOf(req.ID, req.File, best, m); err == nil {
+	if h, err := holdingOf(req.ID, req.File, best, m, overhead); err == nil {
 		s = keep.with(&h)
 	}
 	d.Memory, _ = account(m, s, hostMargin, gpuMargin, true)

@@ -177,9 +177,10 @@ func TestDecide(t *testing.T) {
 			}},
 		{name: "pinned kept, the other evicted", machine: cpuMachine(15 * gib), loaded: []model{pinned(big), withIdle(small, time.Hour)}, req: q4(planner.Request{}),
 			action: Evict, evict: []string{"small"}},
-		// Two models of one file share its page cache: 2 × 778 MiB + 7.4 GiB
-		// + 1 GiB margin fits in 10 GiB; two copies of the working set do not.
-		{name: "shared file counted once", machine: cpuMachine(10 * gib), loaded: []model{big},
+		// Two models of one file share its page cache: 2 × (778 MiB + 32 MiB
+		// of process overhead) + 7.4 GiB + 1 GiB margin fits in 10.5 GiB; two
+		// copies of the working set do not.
+		{name: "shared file counted once", machine: cpuMachine(21 * gib / 2), loaded: []model{big},
 			req: request(t, "big-2", "llama-3.1-8b-q8_0", "/m/big.gguf", planner.Request{}), action: Load,
 			check: func(t *testing.T, d *Decision) {
 				h := d.Memory.Host
@@ -187,7 +188,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("page cache %d, shared %d, paged %d; one working set is %d", h.PageCacheBytes, h.SharedBytes, h.PagedBytes, d.Memory.Models[0].PageCacheBytes)
 				}
 			}},
-		{name: "another file is not shared", machine: cpuMachine(10 * gib), loaded: []model{big},
+		{name: "another file is not shared", machine: cpuMachine(21 * gib / 2), loaded: []model{big},
 			req: request(t, "big-2", "llama-3.1-8b-q8_0", "/m/big-copy.gguf", planner.Request{}), action: Evict, evict: []string{"big"}},
 		// Each process repacks its own copy: anonymous memory adds up.
 		{name: "repack copy per process", machine: cpuMachine(32 * gib), loaded: []model{{id: "q4-a", layout: "llama-3.1-8b-q4_k_m", path: "/m/q4.gguf", keep: -1}},
