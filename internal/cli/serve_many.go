@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/modelfit/modelfit/exec/router"
+	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/units"
+	"github.com/modelfit/modelfit/probe"
+)
+
+// serveManyFlags are plan serve's flags for several models.
+type serveManyFlags struct {
+	dir       string
+	keepAlive time.Duration
+	queue     int
+	timeout   time.Duration
+	maxBody   string
+}
+
+func addServeManyFlags(fs *flag.FlagSet) *serveManyFlags {
+	m := &serveManyFlags{}
+	fs.StringVar(&m.dir, "models", "", "serve every .gguf file in this directory (with several models)")
+	fs.DurationVar(&m.keepAlive, "keep-alive", 5*time.Minute, "unload a model idle this long (with several models; negative: only for room)")
+	fs.IntVar(&m.queue, "queue", 64, "requests that may wait for models to load (with several models)")
+	fs.DurationVar(&m.timeout, "request-timeout", 10*time.Minute, "bound on one request, waiting included (with several models)")
+	fs.StringVar(&m.maxBody, "max-body", "16MiB", "largest request body (with several models)")
+	return m
+}
+
+// splitPart matches the parts after the first of a split model
+// (llama-gguf-split names them NAME-00002-of-00003.gguf).
+var splitPart = regexp.MustCompile(`-0*([2-9]|[1-9][0-9]+)-of-[0-9]+\.gguf$`)
+
+// modelArgs lists the models to serve: the arguments ([ALIAS=]MODEL) and
+// the .gguf files of dir.
+func modelArgs(args []string, dir string) ([][2]string, error) {
+	var out [][2]string
+	for _, a := range args {
+		alias, model := "", a
+		if i := strings.IndexByte(a, '='); i > 0 && !strings.ContainsAny(a[:i], `/\`) {
+			alias, model = a[:i], a[i+1:]
+		}
+		out = append(out, [2]string{alias, model})
+	}
+	if dir != "" {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			if n := e.Name(); !e.IsDir() && strings.HasSuffix(strings.ToLower(n), ".gguf") && !splitPart.MatchString(n) {
+				out = append(out, [2]string{"", filepath.Join(dir, n)})
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("no .gguf files in %s", dir)
+		}
+	}
+	return out, nil
+}
+
+// modelName is what requests call a model: its file name without .gguf
+// (and without a split suffix), or the Ollama name it was given as.
+func modelName(arg, path string) string {
+	if path == arg || strings.HasSuffix(strings.ToLower(arg), ".gguf") {
+		n := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		return regexp.MustCompile(`-0*1-of-[0-9]+$`).ReplaceAllString(n, "")
+	}
+	return arg
+}
+
+// runServeMany serves several models behind one endpoint (exec/router).
+func runServeMany(ctx context.Context, pf *planFlags, sf *serverFlags, mf *serveManyFlags, args []string, host string, port int, stdout, stderr io.Writer) int {
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "plan serve: "+format+"\n", a...)
+		return ExitUsage
+	}
+	maxBody, err := probe.ParseSize(mf.maxBody)
+	if err != nil || maxBody == 0 {
+		return usage("--max-body %q: want a size such as 16MiB", mf.maxBody)
+	}
+	if mf.queue <= 0 || mf.timeout <= 0 {
+		return usage("--queue and --request-timeout must be positive")
+	}
+	specs, err := modelArgs(args, mf.dir)
+	if err != nil {
+		return usage("%v", err)
+	}
+	req, err := pf.request()
+	if err != nil {
+		return usage("%v", err)
+	}
+	var models []router.Model
+	seen := map[string]string{}
+	for _, sp := range specs {
+		alias, arg := sp[0], sp[1]
+		if isURL(arg) {
+			return usage("%s: the model must be a local file", arg)
+		}
+		path, om, err := resolveModel(arg)
+		if err != nil {
+			fmt.Fprintln(stderr, "plan serve:", err)
+			return ExitError
+		}
+		f, err := gguf.Open(path)
+		if err != nil {
+			fmt.Fprintln(stderr, "plan serve:", err)
+			return ExitError
+		}
+		defer f.Close()
+		m := router.Model{Name: modelName(arg, path), File: f, Request: req}
+		m.Request.ModelPath = path
+		if om != nil {
+			applyOllamaParams(&m.Request, om.Params)
+			m.Request.OllamaName = om.Name.Short()
+		}
+		if alias != "" {
+			m.Aliases = []string{alias}
+		}
+		for _, n := range append([]string{m.Name}, m.Aliases...) {
+			if other, dup := seen[n]; dup {
+				return usage("two models are named %q (%s and %s): give one an alias, ALIAS=MODEL", n, other, path)
+			}
+			seen[n] = path
+		}
+		models = append(models, m)
+	}
+	opts, err := sf.options(stderr)
+	if err != nil {
+		return serverError(stderr, "plan serve", err)
+	}
+	keepAlive := mf.keepAlive
+	if keepAlive == 0 {
+		keepAlive = time.Nanosecond // unload as soon as it is idle
+	}
+	r, err := router.New(ctx, router.Options{
+		Models:         models,
+		Machine:        func(ctx context.Context) (*probe.Snapshot, error) { return pf.machine(ctx, nil) },
+		Start:          router.LlamaServer(opts),
+		KeepAlive:      keepAlive,
+		MaxBodyBytes:   int64(maxBody),
+		MaxQueue:       mf.queue,
+		RequestTimeout: mf.timeout,
+		Log:            stdout,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "plan serve:", err)
+		return ExitError
+	}
+	defer r.Close()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		fmt.Fprintln(stderr, "plan serve:", err)
+		return ExitError
+	}
+	srv := &http.Server{Handler: r.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	names := make([]string, 0, len(models))
+	for _, m := range models {
+		n := m.Name
+		if len(m.Aliases) > 0 {
+			n += " (" + strings.Join(m.Aliases, ", ") + ")"
+		}
+		names = append(names, fmt.Sprintf("%s %s", n, units.Bytes(uint64(m.File.TensorBytes()))))
+	}
+	sort.Strings(names)
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "serving %d models on demand: %s\n", len(models), strings.Join(names, ", "))
+	fmt.Fprintf(stdout, "OpenAI-compatible at %s/v1 (chat/completions, completions, models), status at %s/status; idle models unload after %s\n", url, url, mf.keepAlive)
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		fmt.Fprintln(stderr, "plan serve:", err)
+		r.Close()
+		return ExitError
+	}
+	shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintln(stderr, "plan serve:", err)
+	}
+	if err := r.Close(); err != nil {
+		fmt.Fprintln(stderr, "plan serve:", err)
+		return ExitError
+	}
+	fmt.Fprintln(stdout, "stopped")
+	return ExitOK
+}
