@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"os"
 	"runtime"
 	"testing"
 
@@ -83,6 +84,42 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+		})
+	}
+}
+
+// BenchmarkFile prefills 128 tokens and decodes 64 on the model named by
+// $MODELFIT_BENCH_MODEL (a realistic size, e.g. one written by bench's
+// enginespeed), for profiling: go test -run '^$' -bench File -cpuprofile.
+func BenchmarkFile(b *testing.B) {
+	path := os.Getenv("MODELFIT_BENCH_MODEL")
+	if path == "" {
+		b.Skip("MODELFIT_BENCH_MODEL not set")
+	}
+	s := planner.Settings{NCtx: 192, NUbatch: 512, CacheTypeK: "f16", CacheTypeV: "f16", MMap: true, Threads: runtime.GOMAXPROCS(0)}
+	m := openModel(b, path, s)
+	prompt := benchPrompt(m, 128)
+	ctx := context.Background()
+	for _, phase := range []string{"pp128", "tg64"} {
+		b.Run(phase, func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				m.Reset()
+				if phase == "pp128" {
+					if _, err := m.EvalLast(ctx, prompt); err != nil {
+						b.Fatal(err)
+					}
+					n += len(prompt)
+					continue
+				}
+				for i := range 64 {
+					if _, err := m.EvalLast(ctx, prompt[i:i+1]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				n += 64
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tok/s")
 		})
 	}
 }

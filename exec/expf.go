@@ -105,18 +105,17 @@ func vexpf(x float32) float32 {
 // expf is libm's single-precision exp (correctly rounded in practice).
 func expf(x float32) float32 { return float32(math.Exp(float64(x))) }
 
-// swiglu sets gate[i] = silu(gate[i]) * up[i] for rows of n values.
-func swiglu(gate, up []float32, n int) {
-	w := vecLanes
-	for r := 0; r+n <= len(gate); r += n {
-		g, u := gate[r:r+n], up[r:r+n]
-		m := n - n%w
-		for i := range m {
-			g[i] = g[i] / (1 + vexp(0-g[i])) * u[i]
-		}
-		for i := m; i < n; i++ {
-			g[i] = g[i] / (1 + expf(-g[i])) * u[i]
-		}
+// swigluRange is swiglu over elements [lo, hi) of one row g, u of len(g)
+// values: like ggml's ggml_vec_swiglu_f32 over the whole row, whole vectors
+// by the vector exp and the leftover tail by expf, whatever part of the row
+// this call covers.
+func swigluRange(g, u []float32, lo, hi int) {
+	m := min(hi, len(g)-len(g)%vecLanes)
+	for i := lo; i < m; i++ {
+		g[i] = g[i] / (1 + vexp(0-g[i])) * u[i]
+	}
+	for i := max(lo, m); i < hi; i++ {
+		g[i] = g[i] / (1 + expf(-g[i])) * u[i]
 	}
 }
 
@@ -188,84 +187,4 @@ func gemmDot(t gguf.Type, a, b []byte, n int) (float32, bool) {
 		}
 	}
 	return hsum(acc[:w]), true
-}
-
-// gemmDotF32 is gemmDot for f16 rows a and b already widened to float32,
-// len(b) a multiple of vecLanes: the same lanes, products (exact, so an FMA
-// rounds as the plain add) and halving sum.
-func gemmDotF32(a, b []float32) float32 {
-	if vecLanes == 16 {
-		return gemmDotF32x16(a, b)
-	}
-	return gemmDotF32x8(a, b)
-}
-
-// gemmDotF32x16 is gemmDotF32 for 16 lanes, unrolled: lane i accumulates
-// products i, i+16, ..., then the lanes are summed as hsum does.
-func gemmDotF32x16(a, b []float32) float32 {
-	var a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15 float32
-	a = a[:len(b)]
-	for l := 0; l+16 <= len(b); l += 16 {
-		al := (*[16]float32)(a[l : l+16])
-		bl := (*[16]float32)(b[l : l+16])
-		a0 += al[0] * bl[0]
-		a1 += al[1] * bl[1]
-		a2 += al[2] * bl[2]
-		a3 += al[3] * bl[3]
-		a4 += al[4] * bl[4]
-		a5 += al[5] * bl[5]
-		a6 += al[6] * bl[6]
-		a7 += al[7] * bl[7]
-		a8 += al[8] * bl[8]
-		a9 += al[9] * bl[9]
-		a10 += al[10] * bl[10]
-		a11 += al[11] * bl[11]
-		a12 += al[12] * bl[12]
-		a13 += al[13] * bl[13]
-		a14 += al[14] * bl[14]
-		a15 += al[15] * bl[15]
-	}
-	a0 += a8
-	a1 += a9
-	a2 += a10
-	a3 += a11
-	a4 += a12
-	a5 += a13
-	a6 += a14
-	a7 += a15
-	a0 += a4
-	a1 += a5
-	a2 += a6
-	a3 += a7
-	a0 += a2
-	a1 += a3
-	a0 += a1
-	return a0
-}
-
-// gemmDotF32x8 is gemmDotF32 for 8 lanes, unrolled: lane i accumulates
-// products i, i+8, ..., then the lanes are summed as hsum does.
-func gemmDotF32x8(a, b []float32) float32 {
-	var a0, a1, a2, a3, a4, a5, a6, a7 float32
-	a = a[:len(b)]
-	for l := 0; l+8 <= len(b); l += 8 {
-		al := (*[8]float32)(a[l : l+8])
-		bl := (*[8]float32)(b[l : l+8])
-		a0 += al[0] * bl[0]
-		a1 += al[1] * bl[1]
-		a2 += al[2] * bl[2]
-		a3 += al[3] * bl[3]
-		a4 += al[4] * bl[4]
-		a5 += al[5] * bl[5]
-		a6 += al[6] * bl[6]
-		a7 += al[7] * bl[7]
-	}
-	a0 += a4
-	a1 += a5
-	a2 += a6
-	a3 += a7
-	a0 += a2
-	a1 += a3
-	a0 += a1
-	return a0
 }

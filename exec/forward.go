@@ -29,8 +29,7 @@ type buffers struct {
 	x, xn, q, k, v, att, tmp []float32
 	gate, up                 []float32
 	logits                   []float32
-	acts                     []byte
-	kF, vF                   []float32 // one layer's f16 K and V cache widened, for f16 caches
+	acts                     [3][]byte // one group's inputs, per activation type
 	work                     []scratch
 }
 
@@ -53,6 +52,15 @@ func (m *Model) Pos() int { return m.kv.n }
 func (m *Model) Eval(ctx context.Context, tokens []int32) ([][]float32, error) {
 	out := make([][]float32, 0, len(tokens))
 	err := m.eval(ctx, tokens, true, func(l []float32) { out = append(out, append([]float32(nil), l...)) })
+	return out, err
+}
+
+// EvalLast appends tokens to the sequence like Eval but computes and returns
+// only the logits after the last one, as a decode step or a prompt whose
+// intermediate predictions are not wanted (llama.cpp's default batch).
+func (m *Model) EvalLast(ctx context.Context, tokens []int32) ([]float32, error) {
+	var out []float32
+	err := m.eval(ctx, tokens, false, func(l []float32) { out = append(out[:0], l...) })
 	return out, err
 }
 
@@ -128,45 +136,14 @@ func (m *Model) forward(tokens []int32, logits, all bool) error {
 	}
 	for il := range m.layers {
 		l := &m.layers[il]
-		rmsNorm(b.xn, b.x, l.attnNorm, hp.nEmbd, hp.eps)
-		if err := m.matmul(l.wq, b.q, b.xn, T); err != nil {
+		if err := m.acquireLayer(l); err != nil {
 			return err
 		}
-		if err := m.matmul(l.wk, b.k, b.xn, T); err != nil {
+		err := m.layer(il, l, pos0, T)
+		m.releaseLayer(l)
+		if err != nil {
 			return err
 		}
-		if err := m.matmul(l.wv, b.v, b.xn, T); err != nil {
-			return err
-		}
-		addBias(b.q, l.bq)
-		addBias(b.k, l.bk)
-		addBias(b.v, l.bv)
-		for t := range T {
-			pos := pos0 + t
-			m.rope(b.q[t*qDim:(t+1)*qDim], hp.nHead, pos)
-			m.rope(b.k[t*kvDim:(t+1)*kvDim], hp.nHeadKV, pos)
-			m.kv.store(il, pos, b.k[t*kvDim:(t+1)*kvDim], b.v[t*kvDim:(t+1)*kvDim])
-		}
-		if err := m.attention(il, pos0, T); err != nil {
-			return err
-		}
-		if err := m.matmul(l.wo, b.tmp, b.att, T); err != nil {
-			return err
-		}
-		add(b.x, b.tmp)
-
-		rmsNorm(b.xn, b.x, l.ffnNorm, hp.nEmbd, hp.eps)
-		if err := m.matmul(l.gate, b.gate, b.xn, T); err != nil {
-			return err
-		}
-		if err := m.matmul(l.up, b.up, b.xn, T); err != nil {
-			return err
-		}
-		swiglu(b.gate, b.up, hp.nFF)
-		if err := m.matmul(l.down, b.tmp, b.gate, T); err != nil {
-			return err
-		}
-		add(b.x, b.tmp)
 	}
 	m.kv.n += T
 	if !logits {
@@ -181,37 +158,142 @@ func (m *Model) forward(tokens []int32, logits, all bool) error {
 	return m.matmul(m.output, b.logits, b.xn[:n*hp.nEmbd], n)
 }
 
-// matmul computes dst[t*rows+r] = w row r · x row t for nTok tokens, with x
-// quantized to the weight's activation type first, rows split over the pool.
-func (m *Model) matmul(w weight, dst, x []float32, nTok int) error {
-	at, err := quant.ActType(w.typ)
-	if err != nil {
-		return fmt.Errorf("%s: %w", w.name, err)
-	}
-	rb, _ := at.RowBytes(uint64(w.cols))
-	ab := int(rb)
+// layer runs layer il for the T tokens at pos0.. on m.buf.x.
+func (m *Model) layer(il int, l *layer, pos0, T int) error {
+	hp := &m.hp
 	b := &m.buf
-	b.acts = grow(b.acts, ab*nTok)
-	for t := range nTok {
-		if err := quant.QuantizeAct(w.typ, x[t*w.cols:(t+1)*w.cols], b.acts[t*ab:(t+1)*ab]); err != nil {
-			return fmt.Errorf("%s: %w", w.name, err)
+	qDim, kvDim := hp.nHead*hp.headDim, hp.nHeadKV*hp.headDim
+	rmsNorm(b.xn, b.x, l.attnNorm, hp.nEmbd, hp.eps)
+	if err := m.matmuls(b.xn, T, nil, mm{l.wq, b.q}, mm{l.wk, b.k}, mm{l.wv, b.v}); err != nil {
+		return err
+	}
+	addBias(b.q, l.bq)
+	addBias(b.k, l.bk)
+	addBias(b.v, l.bv)
+	for t := range T {
+		pos := pos0 + t
+		m.rope(b.q[t*qDim:(t+1)*qDim], hp.nHead, pos)
+		m.rope(b.k[t*kvDim:(t+1)*kvDim], hp.nHeadKV, pos)
+		m.kv.store(il, pos, b.k[t*kvDim:(t+1)*kvDim], b.v[t*kvDim:(t+1)*kvDim])
+	}
+	if err := m.attention(il, pos0, T); err != nil {
+		return err
+	}
+	if err := m.matmul(l.wo, b.tmp, b.att, T); err != nil {
+		return err
+	}
+	add(b.x, b.tmp)
+
+	rmsNorm(b.xn, b.x, l.ffnNorm, hp.nEmbd, hp.eps)
+	if l.gate.rows != l.up.rows {
+		return fmt.Errorf("exec: %s and %s differ in rows", l.gate.name, l.up.name)
+	}
+	nFF := hp.nFF
+	glu := func(r0, r1 int) {
+		for t := range T {
+			swigluRange(b.gate[t*nFF:(t+1)*nFF], b.up[t*nFF:(t+1)*nFF], r0, r1)
 		}
 	}
-	acts := b.acts
-	return m.pool.run(w.rows, rowGrain, func(wk, lo, hi int) {
-		wts := w.data[lo*w.rowBytes : hi*w.rowBytes]
-		if nTok == 1 {
-			quant.MatVec(w.typ, dst[lo:hi], wts, acts, w.cols)
-			return
+	if err := m.matmuls(b.xn, T, glu, mm{l.gate, b.gate}, mm{l.up, b.up}); err != nil {
+		return err
+	}
+	if err := m.matmul(l.down, b.tmp, b.gate, T); err != nil {
+		return err
+	}
+	add(b.x, b.tmp)
+	return nil
+}
+
+// mm is one matrix product of a group that shares its input.
+type mm struct {
+	w   weight
+	dst []float32
+}
+
+// matmul computes dst[t*rows+r] = w row r · x row t for nTok tokens.
+func (m *Model) matmul(w weight, dst, x []float32, nTok int) error {
+	return m.matmuls(x, nTok, nil, mm{w, dst})
+}
+
+// matmuls computes the products of a group of matrices with the same input
+// x (Q, K and V; gate and up): x is quantized once per activation type, and
+// one parallel loop covers all of them, split over the workers by weight
+// bytes rather than rows so that a Q6_K matrix beside Q4_K ones does not
+// leave a worker behind. With then set, the matrices must have the same
+// rows: each worker computes the same rows [r0, r1) of every one and then
+// calls then(r0, r1), so that an elementwise step over those outputs (SwiGLU)
+// needs no loop of its own.
+func (m *Model) matmuls(x []float32, nTok int, then func(r0, r1 int), ops ...mm) error {
+	b := &m.buf
+	cols := ops[0].w.cols
+	var acts [len(b.acts)][]byte
+	var total int
+	for i, op := range ops {
+		at, err := quant.ActType(op.w.typ)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op.w.name, err)
 		}
-		s := &b.work[wk]
-		n := hi - lo
-		s.out = grow(s.out, n*nTok)
-		quant.MatMul(w.typ, s.out, wts, acts, w.cols, nTok)
+		total += op.w.rows * op.w.rowBytes
+		for j := range i {
+			if a, _ := quant.ActType(ops[j].w.typ); a == at {
+				acts[i] = acts[j]
+			}
+		}
+		if acts[i] != nil {
+			continue
+		}
+		rb, _ := at.RowBytes(uint64(cols))
+		ab := int(rb)
+		b.acts[i] = grow(b.acts[i], ab*nTok)
 		for t := range nTok {
-			copy(dst[t*w.rows+lo:t*w.rows+hi], s.out[t*n:(t+1)*n])
+			if err := quant.QuantizeAct(op.w.typ, x[t*cols:(t+1)*cols], b.acts[i][t*ab:(t+1)*ab]); err != nil {
+				return fmt.Errorf("%s: %w", op.w.name, err)
+			}
 		}
-	})
+		acts[i] = b.acts[i]
+	}
+	parts := min(m.pool.n, max(1, total/(rowGrain*ops[0].w.rowBytes)))
+	if then != nil {
+		rows := ops[0].w.rows
+		return m.pool.split(parts, func(wk, r0, r1 int) {
+			for i, op := range ops {
+				m.matRows(wk, op.w, op.dst, acts[i], nTok, r0, r1)
+			}
+			then(r0, r1)
+		}, func(w int) (int, int) { return w * rows / parts, (w + 1) * rows / parts })
+	}
+	// Workers take contiguous byte ranges of the group's weights; a row
+	// belongs to the worker whose range holds its first byte.
+	return m.pool.split(parts, func(wk, lo, hi int) {
+		off := 0
+		for i, op := range ops {
+			w := op.w
+			size := w.rows * w.rowBytes
+			r0 := min(w.rows, max(0, (lo-off+w.rowBytes-1)/w.rowBytes))
+			r1 := min(w.rows, max(0, (hi-off+w.rowBytes-1)/w.rowBytes))
+			off += size
+			if r0 >= r1 {
+				continue
+			}
+			m.matRows(wk, w, op.dst, acts[i], nTok, r0, r1)
+		}
+	}, func(w int) (int, int) { return w * total / parts, (w + 1) * total / parts })
+}
+
+// matRows computes rows [lo, hi) of one product on worker wk.
+func (m *Model) matRows(wk int, w weight, dst []float32, acts []byte, nTok, lo, hi int) {
+	wts := w.data[lo*w.rowBytes : hi*w.rowBytes]
+	if nTok == 1 {
+		quant.MatVec(w.typ, dst[lo:hi], wts, acts, w.cols)
+		return
+	}
+	s := &m.buf.work[wk]
+	n := hi - lo
+	s.out = grow(s.out, n*nTok)
+	quant.MatMul(w.typ, s.out, wts, acts, w.cols, nTok)
+	for t := range nTok {
+		copy(dst[t*w.rows+lo:t*w.rows+hi], s.out[t*n:(t+1)*n])
+	}
 }
 
 // attention computes b.att for the T tokens at pos0.. from the KV cache:
@@ -226,30 +308,9 @@ func (m *Model) attention(il, pos0, T int) error {
 	group := hp.nHead / hp.nHeadKV
 	scale := float32(1 / math.Sqrt(float64(hp.headDim)))
 	hd := hp.headDim
-	// Widen the f16 K and V cells this ubatch reads once per layer rather
-	// than once per query: the same values, so the same products.
-	nPos := pos0 + T
 	fastK := kv.kt == gguf.TypeF16 && hd%vecLanes == 0
-	if fastK {
-		b.kF = widenF16(b.kF, kv.k[il][:2*nPos*kv.kvDim])
-	}
-	// The longest V prefix any query reads on the f16 fast path.
-	nvMax := min(kv.nCtx, (nPos+31)/32*32, (nPos+vecLanes-1)/vecLanes*vecLanes)
 	fastV := kv.vt == gguf.TypeF16
-	if fastV {
-		b.vF = grow(b.vF, kv.kvDim*nvMax)
-		if err := m.pool.run(kv.kvDim, 8, func(_, lo, hi int) {
-			for ch := lo; ch < hi; ch++ {
-				src := kv.vRow(il, ch, nvMax)
-				dst := b.vF[ch*nvMax : (ch+1)*nvMax]
-				for i := range dst {
-					dst[i] = quant.F16ToF32(uint16(src[2*i]) | uint16(src[2*i+1])<<8)
-				}
-			}
-		}); err != nil {
-			return err
-		}
-	}
+	kStride, vStride := 2*kv.kvDim, 2*kv.nCtx
 	return m.pool.run(T*hp.nHead, 1, func(wk, lo, hi int) {
 		s := &b.work[wk]
 		s.qAct = grow(s.qAct, hd*int(kv.kt.BlockBytes()))
@@ -264,17 +325,23 @@ func (m *Model) attention(il, pos0, T int) error {
 			// exponentials take ggml's vector path.
 			nkv := min(kv.nCtx, (n+31)/32*32)
 			s.scores = grow(s.scores, nkv)
-			if fastK {
+			switch {
+			case fastK:
 				s.qF = widenF16(s.qF, s.qAct)
-			}
-			for p := range nkv {
-				switch {
-				case p >= n:
-					s.scores[p] = float32(math.Inf(-1))
-				case fastK:
-					off := p*kv.kvDim + kvh*hd
-					s.scores[p] = gemmDotF32(b.kF[off:off+hd], s.qF) * scale
-				default:
+				laneDots(kv.k[il][2*kvh*hd:], kStride, s.qF, s.scores[:min(n, nkv)])
+				for p := range s.scores {
+					if p < n {
+						s.scores[p] *= scale
+					} else {
+						s.scores[p] = float32(math.Inf(-1))
+					}
+				}
+			default:
+				for p := range nkv {
+					if p >= n {
+						s.scores[p] = float32(math.Inf(-1))
+						continue
+					}
 					s.scores[p] = m.qk(kv.kRow(il, p, kvh, hd), s.qAct, hd) * scale
 				}
 			}
@@ -287,10 +354,7 @@ func (m *Model) attention(il, pos0, T int) error {
 			nv := min(nkv, (n+vecLanes-1)/vecLanes*vecLanes)
 			if fastV && nv%vecLanes == 0 {
 				s.pF = widenF16(s.pF, s.pAct[:2*nv])
-				for d := range hd {
-					off := (kvh*hd + d) * nvMax
-					out[d] = gemmDotF32(b.vF[off:off+nv], s.pF)
-				}
+				laneDots(kv.v[il][2*kvh*hd*kv.nCtx:], vStride, s.pF, out)
 				continue
 			}
 			for d := range hd {

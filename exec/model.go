@@ -34,6 +34,8 @@ type weight struct {
 	rows, cols int
 	rowBytes   int
 	data       []byte
+	part       int   // file part of the data
+	off        int64 // file offset of the data
 }
 
 type layer struct {
@@ -41,6 +43,7 @@ type layer struct {
 	bq, bk, bv        []float32 // qwen2's biases; nil for llama
 	wq, wk, wv, wo    weight
 	gate, up, down    weight
+	stream            int // index of the layer's range in Model.stream, or -1 when resident
 }
 
 // hparams are the shapes and constants of the forward pass.
@@ -71,10 +74,12 @@ type Model struct {
 	layers    []layer
 	ropeFreqs []float32 // per-dimension-pair divisors (rope_freqs.weight), or nil
 
-	kv    *kvCache
-	buf   buffers
-	pool  *pool
-	stats Stats
+	kv         *kvCache
+	stream     *mmapio.Stream // the layers read from disk every token, or nil
+	streamPlan StreamStats
+	buf        buffers
+	pool       *pool
+	stats      Stats
 
 	closeOnce sync.Once
 }
@@ -149,6 +154,11 @@ func LoadSettings(ctx context.Context, s planner.Settings, f *gguf.File) (m *Mod
 	m.kv, err = newKVCache(hp, s.NCtx, kt, vt)
 	if err != nil {
 		return nil, err
+	}
+	if s.MMap && s.StreamWeights {
+		if err := m.planStream(ctx, paths); err != nil {
+			return nil, err
+		}
 	}
 	m.pool = newPool(s.Threads)
 	m.stats.Load = time.Since(start)
@@ -293,6 +303,7 @@ func (m *Model) bind(f *gguf.File) error {
 	for il := range m.layers {
 		p := fmt.Sprintf("blk.%d.", il)
 		l := &m.layers[il]
+		l.stream = -1
 		l.attnNorm = vec(p+"attn_norm.weight", hp.nEmbd, false)
 		l.wq = mat(p+"attn_q.weight", hp.nEmbd, qDim)
 		l.wk = mat(p+"attn_k.weight", hp.nEmbd, kvDim)
@@ -342,7 +353,7 @@ func (m *Model) matrix(byName map[string]*gguf.Tensor, name string, cols, rows i
 	if err != nil {
 		return weight{}, fmt.Errorf("exec: tensor %s: %w", name, err)
 	}
-	return weight{name: name, typ: t.Type, rows: rows, cols: cols, rowBytes: int(rb), data: b}, nil
+	return weight{name: name, typ: t.Type, rows: rows, cols: cols, rowBytes: int(rb), data: b, part: t.Part, off: t.Offset}, nil
 }
 
 // Tokenizer is the model's tokenizer.
@@ -360,6 +371,9 @@ func (m *Model) Close() error {
 	m.closeOnce.Do(func() {
 		if m.pool != nil {
 			m.pool.close()
+		}
+		if m.stream != nil {
+			m.stream.Close()
 		}
 		if m.src != nil {
 			err = m.src.Close()

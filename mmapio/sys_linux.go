@@ -87,3 +87,33 @@ func readOnly(b []byte) error {
 	}
 	return unix.Mprotect(b, unix.PROT_READ)
 }
+
+// openStreamFile opens path for a Stream: with O_DIRECT unless noDirect or
+// the filesystem refuses it (tmpfs, some network filesystems), checked with
+// one aligned read.
+func openStreamFile(path string, noDirect bool) (*os.File, bool, error) {
+	if !noDirect {
+		if f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECT, 0); err == nil {
+			probe, aerr := allocAnon(directAlign)
+			if aerr == nil {
+				_, rerr := unix.Pread(int(f.Fd()), probe, 0)
+				freeAnon(probe)
+				if rerr == nil {
+					return f, true, nil
+				}
+			}
+			f.Close()
+		}
+	}
+	f, err := os.Open(path)
+	if err == nil {
+		_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
+	}
+	return f, false, err
+}
+
+// dropCache evicts the file's cached pages in [off, off+n) (those no one
+// maps), so streamed bytes do not push out the resident part of a model.
+func dropCache(f *os.File, off, n int64) {
+	_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED)
+}

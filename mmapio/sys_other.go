@@ -28,3 +28,10 @@ func allocAnon(n int) ([]byte, error) { return make([]byte, n), nil }
 func freeAnon(b []byte) error { return nil }
 
 func readOnly(b []byte) error { return nil }
+
+func openStreamFile(path string, noDirect bool) (*os.File, bool, error) {
+	f, err := os.Open(path)
+	return f, false, err
+}
+
+func dropCache(f *os.File, off, n int64) {}

@@ -27,7 +27,12 @@ type computeSim struct {
 type simResult struct {
 	size   uint64
 	inputs uint64 // the graph's input leafs and the token embedding's rows
-	ok     bool
+	leafs  uint64 // the graph's input leafs alone
+	// tokens and embd are the inp_tokens and inp_embd leafs: the token
+	// ids only the host's GET_ROWS reads, and the embeddings input no
+	// node reads (build_inp_embd's unselected path).
+	tokens, embd uint64
+	ok           bool
 }
 
 func (m *model) sim() *computeSim {
@@ -43,18 +48,48 @@ func (m *model) sim() *computeSim {
 	return m.graphs
 }
 
+// stateArchs are llama.cpp's recurrent and hybrid architectures
+// (src/llama-arch.cpp, llm_arch_is_recurrent and llm_arch_is_hybrid, build
+// 10587): without a graph of their own here the generic transformer's
+// would be wrong, so they keep the approximation.
+var stateArchs = map[string]bool{
+	"mamba": true, "mamba2": true, "rwkv6": true, "rwkv6qwen2": true, "rwkv7": true, "arwkv7": true,
+	"jamba": true, "falcon-h1": true, "plamo2": true, "granitehybrid": true, "lfm2": true, "lfm2moe": true,
+	"nemotron_h": true, "nemotron_h_moe": true, "qwen3next": true, "kimi-linear": true, "bailingmoe3": true,
+	"kimi-k3": true, "qwen35": true, "qwen35moe": true, "deepseek4": true, "minimax-01": true,
+}
+
+// generic reports whether the architecture may be sized from the generic
+// transformer graph: it has no graph of its own and keeps no recurrent
+// state.
+func generic(arch string) bool {
+	_, known := archGraphs[arch]
+	return !known && !stateArchs[arch] && recurrentArch[arch] == ""
+}
+
 // computeWarning says when the compute buffers are not from the
 // architecture's own graph: an architecture without one gets the generic
-// transformer's (±25%), a recurrent one or a file missing a tensor the
-// graph multiplies by the fitted approximation.
+// transformer's (±25%) if its tensors fit that graph; a recurrent or hybrid
+// one, or a file missing a tensor the graph multiplies by, the fitted
+// approximation.
 func (m *model) computeWarning() string {
-	if recurrentArch[m.h.Architecture] != "" {
-		return fmt.Sprintf("compute buffers: the graph of the recurrent architecture %q is not modelled; they are an approximation with a ±10%% range", m.h.Architecture)
+	arch := m.h.Architecture
+	_, known := archGraphs[arch]
+	if !known && !generic(arch) {
+		return fmt.Sprintf("compute buffers: the graph of the recurrent or hybrid architecture %q is not modelled; they are an approximation with a ±10%% range", arch)
 	}
-	if _, known := archGraphs[m.h.Architecture]; !known {
-		return fmt.Sprintf("compute buffers: architecture %q has no graph of its own here; they are sized from a generic transformer graph with a ±25%% range", m.h.Architecture)
+	s := DefaultSettings()
+	c := cacheCells(m.h, s.NCtx, 1, s.NUbatch)
+	_, fits := m.sim().size(reserveBatch(s, RuntimeLlamaCpp, s.NUbatch, s.NBatch, c))
+	switch {
+	case known && fits:
+		return ""
+	case known:
+		return fmt.Sprintf("compute buffers: the file lacks a tensor the %q graph multiplies by (llama.cpp would not load it); they are an approximation with a ±10%% range", arch)
+	case !fits:
+		return fmt.Sprintf("compute buffers: architecture %q has no graph of its own here and its tensors do not fit the generic transformer's; they are an approximation with a ±10%% range", arch)
 	}
-	return ""
+	return fmt.Sprintf("compute buffers: architecture %q has no graph of its own here; they are sized from a generic transformer graph with a ±25%% range", arch)
 }
 
 // size returns the compute buffer of the graph for ub; ok is false when
@@ -71,8 +106,16 @@ func (s *computeSim) size(ub ubatch) (uint64, bool) {
 	r := simResult{size: v, ok: ok}
 	if ok {
 		for _, l := range w.c.leafs {
-			r.inputs += (l.nbytes() + cpuAlignment - 1) / cpuAlignment * cpuAlignment
+			n := (l.nbytes() + cpuAlignment - 1) / cpuAlignment * cpuAlignment
+			r.leafs += n
+			switch l.name {
+			case "inp_tokens":
+				r.tokens += n
+			case "inp_embd":
+				r.embd += n
+			}
 		}
+		r.inputs = r.leafs
 		if len(w.c.nodes) > 0 && w.c.nodes[0].op == opGetRows {
 			r.inputs += w.c.nodes[0].nbytes()
 		}
@@ -124,9 +167,10 @@ func reserveBatch(s Settings, rt Runtime, ub, nOutputsMax int, c cells) ubatch {
 // difference, at most half of it). The range is ±2% around the
 // simulation for the architectures with their own graph (what an unchecked
 // detail of a layout could move), ±25% around the generic transformer's
-// graph for the others.
+// graph for the others; older runtimes' recurrent graphs get ±10% (±25%
+// for the gated-DeltaNet ones).
 func (m *model) graphCompute(s Settings, rt Runtime, ub int, c cells) (low, point, high uint64, ok bool) {
-	if recurrentArch[m.h.Architecture] != "" {
+	if _, known := archGraphs[m.h.Architecture]; !known && !generic(m.h.Architecture) {
 		return 0, 0, 0, false
 	}
 	sim := m.sim()
@@ -135,8 +179,18 @@ func (m *model) graphCompute(s Settings, rt Runtime, ub int, c cells) (low, poin
 		return 0, 0, 0, false
 	}
 	margin := point / 50
-	if !sim.known {
+	switch {
+	case !sim.known:
 		margin = point / 4
+	case rt != RuntimeLlamaCpp && rt != "" && recurrentArch[m.h.Architecture] == "interval":
+		// Builds before the fused gated delta rule (ggml_gated_delta_net,
+		// PRs 19504 and 20340, March 2026) run the chunked graph of
+		// build_delta_net_chunking, not simulated here.
+		margin = point / 4
+	case rt != RuntimeLlamaCpp && rt != "" && recurrentArch[m.h.Architecture] != "":
+		// The recurrent graphs mirror build 10587; older builds differ in
+		// details not checked against them.
+		margin = point / 10
 	}
 	low, high = point-margin, point+margin
 	if rt.profile().outputsMax() {
@@ -158,8 +212,14 @@ func (m *model) graphCompute(s Settings, rt Runtime, ub int, c cells) (low, poin
 // (the scheduler assigns inputs to the CPU backend, ggml-backend.cpp
 // ggml_backend_sched_backend_id_from_cur, and the token embedding's rows
 // are taken there: its weights stay on the host and GET_ROWS is not
-// offloaded).
-func (m *model) graphDevice(s Settings, rt Runtime, ub int, c cells, d, nGPU int, whole, inputsOnly bool, staging, low, point, high uint64) (uint64, uint64, uint64) {
+// offloaded). With pipeline parallelism the host keeps GGML_SCHED_MAX_COPIES
+// copies of every graph input (ggml-backend.cpp, ggml_backend_sched_split_graph:
+// with n_copies > 1 each input gets n_copies copies on its own backend,
+// allocated first and flagged as outputs, so never freed); the low bound is
+// the single copy llama.cpp falls back to when the pipelined buffers do not
+// fit (llama-context.cpp, sched_reserve: "retrying without pipeline
+// parallelism").
+func (m *model) graphDevice(s Settings, rt Runtime, ub int, c cells, d, nGPU int, whole, inputsOnly, pipeline bool, staging, low, point, high uint64) (uint64, uint64, uint64) {
 	switch {
 	case nGPU == 0:
 		if l, p, h, ok := m.graphCompute(s, rt, ub, c); ok {
@@ -167,28 +227,51 @@ func (m *model) graphDevice(s Settings, rt Runtime, ub int, c cells, d, nGPU int
 		}
 	case d > 0 && whole:
 		if l, p, h, ok := m.graphCompute(s, rt, ub, c); ok {
+			if pc, ok := m.cudaCompute(s, rt, ub, c); ok {
+				l, h = min(l, pc), max(h, pc)
+				p = pc
+			}
 			return min(l, p-p/10), p + staging, max(h, p+p/10) + staging
 		}
 	case d == 0 && inputsOnly:
-		if in, ok := m.graphInputs(s, rt, ub, c); ok {
+		if r, ok := m.graphInputs(s, rt, ub, c); ok {
+			in := r.inputs
+			if pipeline {
+				p := in + (schedCopies-1)*(r.leafs-r.embd)
+				return in, p, p + p/10
+			}
 			return in, in, in + in/10
 		}
 	}
 	return low, point, high
 }
 
-// graphInputs is what the graph's inputs and the token embedding's rows
-// take: the host's compute buffer when every layer and the output run on
-// GPUs.
-func (m *model) graphInputs(s Settings, rt Runtime, ub int, c cells) (uint64, bool) {
-	if recurrentArch[m.h.Architecture] != "" {
+// cudaCompute simulates the graph as the CUDA buffer type allocates it
+// (128-byte alignment, flash attention's f16 copies of a quantized K and
+// V) where that differs materially from the CPU's: flash attention over a
+// quantized cache.
+func (m *model) cudaCompute(s Settings, rt Runtime, ub int, c cells) (uint64, bool) {
+	rb := reserveBatch(s, rt, ub, s.NBatch, c)
+	if !rb.fa || rb.kt == gguf.TypeF16 && rb.vt == gguf.TypeF16 {
 		return 0, false
+	}
+	rb.cuda = true
+	return m.sim().size(rb)
+}
+
+// graphInputs is what the graph's inputs and the token embedding's rows
+// take (inputs; the leafs alone in leafs): the host's compute buffer when
+// every layer and the output run on GPUs.
+func (m *model) graphInputs(s Settings, rt Runtime, ub int, c cells) (simResult, bool) {
+	if _, known := archGraphs[m.h.Architecture]; !known && !generic(m.h.Architecture) {
+		return simResult{}, false
 	}
 	sim := m.sim()
-	if _, ok := sim.size(reserveBatch(s, rt, ub, s.NBatch, c)); !ok {
-		return 0, false
+	rb := reserveBatch(s, rt, ub, s.NBatch, c)
+	if _, ok := sim.size(rb); !ok {
+		return simResult{}, false
 	}
-	return sim.cache[reserveBatch(s, rt, ub, s.NBatch, c)].inputs, true
+	return sim.cache[rb], true
 }
 
 // compute approximates one device's compute buffer when GPUs share the
@@ -303,10 +386,21 @@ func opOffloadStaging(b *Breakdown, hostLayer []uint64, hostOutput uint64) uint6
 const schedCopies = 4
 
 // pipelineCopies is what pipeline parallelism adds to a GPU's compute
-// buffer: the extra copies of the inputs of its graph split, kept alive for
-// the whole graph: the activations it receives (n_embd × ubatch f32) and the
-// f32 attention masks (full and sliding-window).
-func pipelineCopies(embd uint64, ub, nKV, swaCells int) uint64 {
+// buffer. The scheduler gives every input of a graph split n_copies =
+// GGML_SCHED_MAX_COPIES copies on the split's backend, flagged as outputs
+// so the allocator never frees or reuses them (ggml-backend.cpp,
+// ggml_backend_sched_split_graph, pass 5): the activations the GPU receives
+// (n_embd × ubatch f32) and the graph inputs its layers read (masks, cell
+// indices, positions, rotations: the simulated graph's input leafs, which
+// is what a GPU attending every cache type reads; without a simulated graph,
+// the f32 masks). One copy is in the single-copy figure already. The token
+// ids stay with the host's GET_ROWS and the unused embeddings input is no
+// node's source: neither is copied.
+func (m *model) pipelineCopies(s Settings, rt Runtime, ub int, c cells, nKV int) uint64 {
 	u := uint64(ub)
-	return (schedCopies - 1) * (embd*u*4 + uint64(nKV)*u*4 + uint64(swaCells)*u*4)
+	act := m.h.EmbeddingLength * u * 4
+	if r, ok := m.graphInputs(s, rt, ub, c); ok {
+		return (schedCopies - 1) * (act + r.leafs - r.tokens - r.embd)
+	}
+	return (schedCopies - 1) * (act + uint64(nKV)*u*4 + uint64(c.swaSeq)*u*4)
 }

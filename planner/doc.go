@@ -18,4 +18,9 @@
 // plan follows (Profiles lists them), each rule keyed to the upstream PR
 // that introduced it. DecideOllama reproduces what Ollama v0.17.4 itself
 // would decide for a model on a machine, rule by rule from its source.
+//
+// With Request.Hosts the plan spans several machines on llama.cpp's RPC
+// backend: which hosts and devices take how many layers, each host's
+// ggml-rpc-server command and memory (Plan.Hosts), and llama-server's
+// --rpc and -ts (hosts.go has llama.cpp's rules for RPC devices).
 package planner

@@ -83,6 +83,9 @@ func noFit(m *model, mc *machine, a, least *attempt, req Request) *NoFitError {
 		e.Reason = fmt.Sprintf("%s needs %s (weights %s, KV %s, compute %s, overhead %s, margin %s), %s available — short by %s",
 			fail.Name, human(fail.NeedBytes), human(dm.AnonWeightsBytes+dm.RepackBytes), human(dm.KVBytes), human(dm.ComputeBytes),
 			human(dm.OverheadBytes), human(a.margin[fd]), human(fail.AvailableBytes), human(fail.ShortBytes))
+		if fd == 0 && a.unified > 0 {
+			e.Reason += fmt.Sprintf("; the need includes %s the GPU sharing the host's memory takes", human(a.unified))
+		}
 		if fd > 0 && len(dm.Layers) == 0 && dm.WeightsBytes == 0 {
 			e.Reason += fmt.Sprintf("; %s cannot even hold its runtime: hide it from llama.cpp (-dev or CUDA_VISIBLE_DEVICES) to plan without it", fail.Name)
 		}
@@ -132,6 +135,9 @@ func needOf(a *attempt, d int) uint64 {
 	n := dm.TotalBytes + a.margin[d]
 	if d == 0 && a.s.MLock {
 		n += dm.ResidentBytes
+	}
+	if d == 0 {
+		n += a.unified // a GPU sharing the host's RAM allocates from it
 	}
 	return n
 }

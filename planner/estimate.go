@@ -22,6 +22,14 @@ type Env struct {
 	CPUArch          string   // "amd64", "arm64"; "" = amd64
 	Runtime          Runtime  // "" = RuntimeLlamaCpp
 	GPUOverheadBytes uint64   // per GPU; 0 = DefaultGPUOverhead
+	// Remote marks the devices of GPUs that a ggml-rpc-server on another
+	// host serves, one entry per device (RemoteNone for a local GPU);
+	// llama.cpp lists them before the local GPUs (see hosts.go). Empty on
+	// one machine.
+	Remote []RemoteKind
+	// GPUHostMapped marks GPUs whose backend maps host memory in place
+	// (Apple's Metal): with mmap their weights stay the file's pages.
+	GPUHostMapped []bool
 }
 
 // Breakdown is the memory a model takes on every device under given settings.
@@ -263,7 +271,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	b.Devices[0].Name = "CPU"
 	for i, n := range env.GPUs {
 		b.Devices[1+i].Name = n
-		b.Devices[1+i].OverheadBytes = orDefaultU(env.GPUOverheadBytes, DefaultGPUOverhead)
+		if env.remote(1+i) != RemoteCPU {
+			b.Devices[1+i].OverheadBytes = orDefaultU(env.GPUOverheadBytes, DefaultGPUOverhead)
+		}
 	}
 
 	// Layers to devices, as llama.cpp's load_tensors: the offloaded layers
@@ -314,6 +324,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	// (see opOffloadStaging).
 	hostLayer := make([]uint64, m.nLayer)
 	var hostOutput uint64
+	mapped := mappedRanges{}
 	for i := range m.tensors {
 		t := &m.tensors[i]
 		d := 0
@@ -348,9 +359,13 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			}
 		}
 		dm := &b.Devices[d]
+		if env.hostMapped(d) {
+			mapped.add(m, i, d, dm, s.MMap) // Metal: see unified.go
+			continue
+		}
 		if d != 0 {
-			dm.WeightsBytes += t.gpuSize
-			dm.AnonWeightsBytes += t.gpuSize
+			dm.WeightsBytes += env.allocSize(d, t)
+			dm.AnonWeightsBytes += env.allocSize(d, t)
 			continue
 		}
 		dm.WeightsBytes += t.size
@@ -381,8 +396,8 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			dup[d] = true
 			switch {
 			case d != 0:
-				b.Devices[d].WeightsBytes += t.gpuSize
-				b.Devices[d].AnonWeightsBytes += t.gpuSize
+				b.Devices[d].WeightsBytes += env.allocSize(d, t)
+				b.Devices[d].AnonWeightsBytes += env.allocSize(d, t)
 			case !s.MMap:
 				cpu.WeightsBytes += t.size
 				cpu.AnonWeightsBytes += t.size
@@ -397,9 +412,12 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		t := m.tied
 		dm := &b.Devices[b.Output]
 		switch {
+		case env.hostMapped(b.Output) && s.MMap:
+			// Metal maps the embedding's own pages for it (unified.go).
+			mapped.add(m, m.tensorIndex(t), b.Output, &DeviceMemory{}, true)
 		case b.Output != 0:
-			dm.WeightsBytes += t.gpuSize
-			dm.AnonWeightsBytes += t.gpuSize
+			dm.WeightsBytes += env.allocSize(b.Output, t)
+			dm.AnonWeightsBytes += env.allocSize(b.Output, t)
 		case !s.NoRepack && repackableRows(&tinfo{shape: t.shape}, repacks[t.typ]):
 			// The duplicate (not token_embd by name) is a matrix-product weight.
 			cpu.RepackBytes += t.size
@@ -467,8 +485,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 
 	// llama.cpp pipelines ubatches over several GPUs when the whole model
 	// is on them, split by layers, with no tensor overrides and the cache
-	// on the GPUs.
-	pipeline := nGPU > 1 && s.NGPULayers > m.nLayer && len(s.Overrides) == 0 && !s.NoKVOffload
+	// on the GPUs; never with RPC devices, which have no async compute or
+	// events (llama-context.cpp, ggml-rpc.cpp device props).
+	pipeline := nGPU > 1 && s.NGPULayers > m.nLayer && len(s.Overrides) == 0 && !s.NoKVOffload && !env.hasRemote()
 	// Compute buffers: the peak of the graph's live tensors on each device.
 	for d := range b.Devices {
 		dm := &b.Devices[d]
@@ -476,7 +495,8 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		hasOutput := b.Output == d
 		nKV := kvDevMax[d]
 		staging := hostKV[d]
-		if d == 1 && ub >= opOffloadMinBatch {
+		// The first local GPU: ggml-rpc devices have no offload_op.
+		if d == 1+env.remoteCount() && d <= nGPU && ub >= opOffloadMinBatch {
 			if hosted := opOffloadStaging(b, hostLayer, hostOutput); hosted > 0 {
 				staging = max(staging, hosted)
 				// The first GPU runs the host layers' large-batch graph
@@ -491,10 +511,13 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		low, point, high := m.compute(s, env.Runtime, ub, nKV, cells.swaSeq, hasLayers, hasOutput, d == 0 && nGPU > 0, staging)
 		// One GPU runs the whole graph when it holds every layer, or runs
 		// the host's layers too (op offload).
-		whole := nGPU == 1 && hasLayers && hasOutput && (len(dm.Layers) == m.nLayer || ub >= opOffloadMinBatch)
-		low, point, high = m.graphDevice(s, env.Runtime, ub, cells, d, nGPU, whole, !hasLayers && !hasOutput, staging, low, point, high)
+		whole := nGPU == 1 && hasLayers && hasOutput && (len(dm.Layers) == m.nLayer || ub >= opOffloadMinBatch && env.remote(d) == RemoteNone)
+		low, point, high = m.graphDevice(s, env.Runtime, ub, cells, d, nGPU, whole, !hasLayers && !hasOutput, pipeline, staging, low, point, high)
+		if env.remote(d) != RemoteNone && hasLayers && !whole {
+			low, point, high = m.remoteCompute(s, env.Runtime, ub, cells, low, point, high)
+		}
 		if pipeline && d > 0 && hasLayers {
-			extra := pipelineCopies(m.h.EmbeddingLength, ub, kvDevMax[d], cells.swaSeq)
+			extra := m.pipelineCopies(s, env.Runtime, ub, cells, kvDevMax[d])
 			point, high = point+extra, high+extra
 		}
 		dm.ComputeLowBytes, dm.ComputeBytes, dm.ComputeHighBytes = low, point, high
@@ -506,6 +529,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		dm.TotalBytes = fixed + dm.ComputeBytes
 		dm.TotalLowBytes, dm.TotalHighBytes = fixed+dm.ComputeLowBytes, fixed+dm.ComputeHighBytes
 	}
+	mapped.finish(b)
 	return b, nil
 }
 

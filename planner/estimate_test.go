@@ -375,7 +375,9 @@ func TestPinnedStaging(t *testing.T) {
 }
 
 // Two GPUs holding the whole model pipeline ubatches: each keeps four
-// copies of its inputs (activations and masks) instead of one.
+// copies of its split's inputs instead of one: the activations and the
+// graph inputs the layers read (positions, K and V cell indices, the f16
+// mask of flash attention, the output rows), not the token ids.
 func TestPipelineParallelCopies(t *testing.T) {
 	f, err := gguf.Open(testutil.Path("models", "synth-llama-gqa-Q4_K_M.gguf"))
 	if err != nil {
@@ -388,7 +390,7 @@ func TestPipelineParallelCopies(t *testing.T) {
 	// Any tensor override turns pipelining off, even one matching nothing.
 	s.Overrides = []Override{{Pattern: `^nothing$`, Device: "CPU"}}
 	flat, _ := Estimate(f, s, two)
-	want := uint64(3 * (256*512*4 + 4096*512*4))
+	want := uint64(3 * (256*512*4 + 512*4 + 512*8 + 512*8 + 4096*512*2 + 512*4))
 	for d := 1; d <= 2; d++ {
 		if got := pp.Devices[d].ComputeBytes - flat.Devices[d].ComputeBytes; got != want {
 			t.Errorf("GPU %d: pipeline copies %d bytes, want %d", d, got, want)

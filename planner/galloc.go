@@ -1,5 +1,7 @@
 package planner
 
+import "github.com/modelfit/modelfit/gguf"
+
 // A port of ggml's graph allocator (ggml/src/ggml-alloc.c, ggml_gallocr and
 // ggml_dyn_tallocr) for one buffer type per buffer id: it walks the graph in
 // order, gives each tensor the best-fitting free block (or grows the
@@ -89,13 +91,46 @@ func (a *dynAlloc) freeBytes(off, size uint64) {
 // ids (the scheduler's backend assignment).
 type gallocr struct {
 	bufs []dynAlloc
+	// cuda sizes the buffers as the CUDA buffer type does
+	// (cudaAllocSize) instead of ggml_nbytes.
+	cuda bool
 	// trace, when set, receives the allocator's decisions (tests).
 	trace func(event string, t *tensor, size, offset uint64)
 }
 
 // allocSize is ggml_backend_buft_get_alloc_size: ggml_nbytes for the CPU
-// buffer and for the activations GPU backends allocate.
-func allocSize(t *tensor) uint64 { return t.nbytes() }
+// buffer; the CUDA buffer type's for a simulated CUDA device.
+func (g *gallocr) allocSize(t *tensor) uint64 {
+	if g.cuda {
+		return cudaAllocSize(t)
+	}
+	return t.nbytes()
+}
+
+// cudaAllocSize mirrors ggml_backend_cuda_buffer_type_get_alloc_size for
+// the graph's activations (f32/f16/i32: no quantized row padding): a
+// FLASH_ATTN_EXT output also holds f16 copies of non-f16 K and V views
+// when the kernel needs them (fattn.cu, ggml_cuda_flash_attn_ext_get_alloc_size
+// and fattn-common.cuh, ..._get_f16_extra_data). The MMA kernel, which
+// Turing and newer GPUs pick for quantized caches when a stream's batch
+// has more than two tokens (ggml_cuda_get_best_fattn_kernel), needs both;
+// a V that is a view of K (MLA) shares K's copy.
+func cudaAllocSize(t *tensor) uint64 {
+	n := t.nbytes()
+	if t.op != opFlashAttn || t.src[0] == nil || t.src[0].ne[1] <= 2 {
+		return n
+	}
+	k, v := t.src[1], t.src[2]
+	pad := func(x uint64) uint64 { return (x + cudaAlignment - 1) / cudaAlignment * cudaAlignment }
+	if k.typ != gguf.TypeF16 {
+		n = pad(n) + uint64(k.nelements())*2
+	}
+	vIsK := v.viewSrc != nil && (v.viewSrc == k || v.viewSrc == k.viewSrc && v.viewOffs == k.viewOffs)
+	if v.typ != gguf.TypeF16 && !vIsK {
+		n = pad(n) + uint64(v.nelements())*2
+	}
+	return n
+}
 
 func (g *gallocr) isAllocated(t *tensor) bool { return t.ext || t.allocated }
 
@@ -123,7 +158,7 @@ func (g *gallocr) allocateNode(node *tensor, buf int8) {
 			}
 		}
 	}
-	size := allocSize(node)
+	size := g.allocSize(node)
 	node.buf = buf
 	node.offset = g.bufs[buf].alloc(size)
 	if g.trace != nil {
@@ -135,7 +170,7 @@ func (g *gallocr) freeNode(t *tensor) {
 	if t.output {
 		return
 	}
-	size := allocSize(t)
+	size := g.allocSize(t)
 	g.bufs[t.buf].freeBytes(t.offset, size)
 	t.allocated = false
 	if g.trace != nil {

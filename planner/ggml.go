@@ -44,6 +44,7 @@ const (
 	opClamp // a view: ggml_clamp returns ggml_view_tensor(a)
 	opSSMConv
 	opSSMScan
+	opGatedDeltaNet
 	opGroupNorm
 	opOther
 )
@@ -58,7 +59,7 @@ func (o gop) canInplace() bool {
 	return false
 }
 
-const maxSrc = 5 // flash attention's q, k, v, mask and sinks
+const maxSrc = 7 // ssm_scan's s, x, dt, A, B, C and ids
 
 // tensor is a ggml_tensor as the allocator sees it, plus the allocator's
 // per-tensor state (ggml-alloc.c's hash_node).
@@ -382,6 +383,44 @@ func (c *ctx) addID(a, b, ids *tensor) *tensor {
 	return c.like(opAddID, a, b, ids)
 }
 
+// inplace mirrors an op's _inplace variant (ggml_scale_inplace, …): a
+// view of a (ggml_view_tensor) computed over a's own memory.
+func (c *ctx) inplace(o gop, a *tensor) *tensor {
+	t := c.viewTensor(a)
+	t.op, t.src[0] = o, a
+	return t
+}
+
+// ssmConv mirrors ggml_ssm_conv: [d_inner, n_t, n_s] for sx [d_conv-1+n_t,
+// d_inner, n_s] and the kernel c [d_conv, d_inner].
+func (c *ctx) ssmConv(sx, k *tensor) *tensor {
+	if k == nil {
+		panic(errMissingTensor{})
+	}
+	return c.op(opSSMConv, c.newTensor(gguf.TypeF32, k.ne[1], sx.ne[0]-k.ne[0]+1, sx.ne[2], 1), sx, k)
+}
+
+// ssmScan mirrors ggml_ssm_scan: y and the final states in one f32 vector
+// (K = 1 snapshot).
+func (c *ctx) ssmScan(s, x, dt, a, b, cc, ids *tensor) *tensor {
+	if a == nil {
+		panic(errMissingTensor{})
+	}
+	n := x.nelements() + s.ne[0]*s.ne[1]*s.ne[2]*ids.ne[0]
+	t := c.op(opSSMScan, c.newTensor(gguf.TypeF32, n, 1, 1, 1), s, x, dt, a, b)
+	t.src[5], t.src[6] = cc, ids
+	return t
+}
+
+// gatedDeltaNet mirrors ggml_gated_delta_net with K = 1: the attention
+// output rows then the final state, [S_v·H, n_tokens·n_seqs + S_v·n_seqs].
+func (c *ctx) gatedDeltaNet(q, k, v, g, beta, state *tensor) *tensor {
+	sv, h := v.ne[0], v.ne[1]
+	t := c.op(opGatedDeltaNet, c.newTensor(gguf.TypeF32, sv*h, v.ne[2]*v.ne[3]+sv*v.ne[3], 1, 1), q, k, v, g, beta)
+	t.src[5] = state
+	return t
+}
+
 // clamp mirrors ggml_clamp, which returns a view of a.
 func (c *ctx) clamp(a *tensor) *tensor {
 	t := c.viewTensor(a)
@@ -421,6 +460,11 @@ func (c *ctx) concat(a, b *tensor, dim int) *tensor {
 
 func (c *ctx) pad(a *tensor, p0, p1, p2, p3 int64) *tensor {
 	return c.op(opPad, c.newTensor(a.typ, a.ne[0]+p0, a.ne[1]+p1, a.ne[2]+p2, a.ne[3]+p3), a)
+}
+
+// mean mirrors ggml_mean: one value per row, like ggml_sum_rows.
+func (c *ctx) mean(a *tensor) *tensor {
+	return c.op(opOther, c.newTensor(a.typ, 1, a.ne[1], a.ne[2], a.ne[3]), a)
 }
 
 func (c *ctx) sumRows(a *tensor) *tensor {

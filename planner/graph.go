@@ -16,26 +16,41 @@ import (
 // graphModel holds a file's weights as external tensors, by layer and by
 // name without the "blk.N." prefix, built once per model.
 type graphModel struct {
-	layers  [][]namedTensor // per layer, in file order
-	global  map[string]*tensor
-	nLayer  int
-	nEmbd   int64
-	nVocab  int64
-	headK   int64 // n_embd_head_k
-	headV   int64
-	nHead   []int64
-	nHeadKV []int64
+	layers [][]namedTensor // per layer, in file order
+	global map[string]*tensor
+	nLayer int
+	nEmbd  int64
+	nVocab int64
+	// nEmbdInp is hparams.n_embd_inp(); deepstack n_deepstack_layers.
+	nEmbdInp, deepstack int64
+	headK               int64 // n_embd_head_k
+	headV               int64
+	nHead               []int64
+	nHeadKV             []int64
+	// headKL and headVL are each layer's head sizes (n_embd_head_k(il));
+	// kvFromStart is n_layer_kv_from_start.
+	headKL, headVL []int64
+	kvFromStart    int
 	// nExpertUsed is hparams.n_expert_used.
 	nExpertUsed int64
 	arch        string
-	// swa marks the sliding-window layers (hparams.is_swa).
+	// swa marks the sliding-window layers (hparams.is_swa), recr the
+	// recurrent ones (hparams.is_recr).
 	swa    []bool
+	recr   []bool
 	anySWA bool
 	// attnSoftcap is hparams.attn_soft_cap (gemma2); finalSoftcap and
 	// logitScale the final logits' softcapping and scale.
 	attnSoftcap, finalSoftcap, logitScale bool
-	hasPostNorms                          bool
-	ds                                    mlaParams
+	// residualScale is hparams.f_residual_scale (granite): in-place
+	// scales of each block's output.
+	residualScale bool
+	// attnTemp is hparams.f_attn_temp_scale != 0 (mistral3's temperature
+	// tuning input).
+	attnTemp     bool
+	hasPostNorms bool
+	ds           mlaParams
+	ssm          ssmParams
 }
 
 // mlaParams are DeepSeek-V2/V3's attention and the routing hyperparameters
@@ -43,10 +58,13 @@ type graphModel struct {
 // load_arch_hparams).
 type mlaParams struct {
 	headK, rope, kvLora int64 // n_embd_head_k_mla, n_rot, kv_lora_rank
-	denseLead           int
-	normW, wScale       bool
-	gating              moeGating
-	groups, groupsUsed  int64
+	// mla is hparams.is_mla(): the file gives the MLA head sizes (the
+	// absorbed graph); older conversions get the plain multi-head one.
+	mla                bool
+	denseLead          int
+	normW, wScale      bool
+	gating             moeGating
+	groups, groupsUsed int64
 }
 
 // namedTensor is a layer's weight under its name without "blk.N.": the
@@ -75,12 +93,19 @@ func newGraphModel(m *model) *graphModel {
 	gm.layers = make([][]namedTensor, n)
 	h := &m.h
 	gm.nEmbd = int64(h.EmbeddingLength)
+	// llama_hparams::n_embd_inp: deepstack layers widen the input.
+	if v, ok := m.f.Metadata.Uint(h.Architecture + ".n_deepstack_layers"); ok {
+		gm.deepstack = int64(min(v, 1<<10))
+	}
+	gm.nEmbdInp = gm.nEmbd * (1 + gm.deepstack)
 	gm.nVocab = int64(h.VocabSize)
 	gm.headK, gm.headV = int64(h.KeyLength), int64(h.ValueLength)
 	gm.nExpertUsed = int64(h.ExpertUsedCount)
 	gm.arch = h.Architecture
 	gm.swa = make([]bool, n)
+	gm.recr = make([]bool, n)
 	for il := range gm.swa {
+		gm.recr[il] = m.recurrent(il)
 		gm.swa[il] = h.IsSWA(il)
 		gm.anySWA = gm.anySWA || gm.swa[il]
 	}
@@ -93,8 +118,15 @@ func newGraphModel(m *model) *graphModel {
 	if v, ok := md.Float(pfx + "logit_scale"); ok && v != 0 {
 		gm.logitScale = true
 	}
+	if v, ok := md.Float(pfx + "residual_scale"); ok && v != 0 {
+		gm.residualScale = true
+	}
+	if v, ok := md.Float(pfx + "attention.temperature_scale"); ok && v != 0 {
+		gm.attnTemp = true
+	}
 	ds := &gm.ds
 	ds.kvLora, ds.rope = int64(h.KVLoraRank), int64(h.RopeDimensionCount)
+	ds.mla = m.isMLA()
 	ds.headK = int64(h.KeyLengthMLA)
 	if ds.headK == 0 {
 		ds.headK = int64(h.KeyLength)
@@ -112,6 +144,29 @@ func newGraphModel(m *model) *graphModel {
 	g, _ := md.Uint(pfx + "expert_group_count")
 	gu, _ := md.Uint(pfx + "expert_group_used_count")
 	ds.groups, ds.groupsUsed = int64(min(g, 1<<20)), int64(min(gu, 1<<20))
+	gm.ssm = newSSMParams(m)
+	// Per-layer head sizes: gemma4's sliding-window layers have their own
+	// (attention.key_length_swa); layers from n_layer_kv_from_start on
+	// share an earlier layer's cache (attention.shared_kv_layers).
+	kSWA, okK := md.Uint(pfx + "attention.key_length_swa")
+	vSWA, okV := md.Uint(pfx + "attention.value_length_swa")
+	gm.headKL, gm.headVL = make([]int64, n), make([]int64, n)
+	for il := range n {
+		gm.headKL[il], gm.headVL[il] = gm.headK, gm.headV
+		if gm.swa[il] && okK && kSWA > 0 {
+			gm.headKL[il] = int64(min(kSWA, 1<<20))
+		}
+		if gm.swa[il] && okV && vSWA > 0 {
+			gm.headVL[il] = int64(min(vSWA, 1<<20))
+		}
+	}
+	gm.kvFromStart = n
+	if v, ok := md.Uint(pfx + "attention.shared_kv_layers"); ok && v > 0 && v < uint64(n) {
+		gm.kvFromStart = n - int(v)
+	}
+	if h.Architecture == "gemma3n" {
+		gm.kvFromStart = min(n, 20) // gemma3n.cpp: n_layer_kv_from_start = 20
+	}
 	gm.nHead = make([]int64, n)
 	gm.nHeadKV = make([]int64, n)
 	for il := range n {
@@ -181,6 +236,8 @@ type ubatch struct {
 	fa       bool
 	kt, vt   gguf.Type
 	rules    graphRules
+	// cuda sizes the buffer as a CUDA device's (cudaAllocSize).
+	cuda bool
 }
 
 // graphRules are the graph changes between the llama.cpp builds the
@@ -202,6 +259,13 @@ type graphRules struct {
 	// kLast: build_attn expands Q, V, then K (rope + set_rows fusion, PR
 	// 16884, 2025-11-13); before, Q, K, V.
 	kLast bool
+	// hNextn: the graphs that feed a next-token-prediction head keep the
+	// final hidden state as a graph output (res->t_h_nextn) and select
+	// the output rows after the last layer (embeddings_nextn_masked is
+	// false): PR 22673 (2026-05-16, Qwen3.5), 25589 (Qwen3-Next), 25794
+	// (2026-07-28, gpt-oss), 26725 (2026-08-10, Nemotron-H). Before, the
+	// last layer selected the rows like the other decoders.
+	hNextn bool
 }
 
 // rulesFor returns the graph rules of a runtime's llama.cpp build.
@@ -212,7 +276,7 @@ func rulesFor(rt Runtime) graphRules {
 	case RuntimeOllama, RuntimeOllamaEngine: // ec98e2002, 2025-12-16 (the engine's graph is not modelled: its vendored llama.cpp's stands in)
 		return graphRules{maskPad: 1, kLast: true}
 	}
-	return graphRules{selectEmbd: true, f16Mask: true, kvRotation: true, maskPad: 1, kLast: true}
+	return graphRules{selectEmbd: true, f16Mask: true, kvRotation: true, maskPad: 1, kLast: true, hNextn: true}
 }
 
 // builder mirrors llm_graph_context for one graph.
@@ -225,6 +289,9 @@ type builder struct {
 	layers []int
 	// inputs built once per graph (llm_graph_input_*)
 	attn *attnInput
+	// inpEmbdFull is the padded n_embd_inp-wide token rows of a deepstack
+	// model (res->t_inp_embd's source).
+	inpEmbdFull *tensor
 }
 
 // attnInput mirrors llm_graph_input_attn_kv(_iswa): index and mask inputs
@@ -240,17 +307,45 @@ type attnInput struct {
 // inpEmbd mirrors build_inp_embd: the token ids, the unused embeddings
 // input (a leaf that stays allocated: ggml_build_forward_select keeps
 // both), and the rows of the embedding matrix.
+//
+// Deepstack models (Qwen3-VL) take n_embd_inp = n_embd × (1 +
+// n_deepstack_layers) values per token: the token rows are padded to that
+// width and the graph continues on a view of the first n_embd, the rest
+// added to the first layers' outputs (b.inpEmbdFull).
 func (b *builder) inpEmbd() *tensor {
 	n := b.ub.nTokens
 	tokens := b.input(gguf.TypeI32, "inp_tokens", n, 1, 1, 1)
 	cur := b.getRows(b.gm.global["token_embd.weight"], tokens)
-	if !b.ub.rules.selectEmbd {
+	// Builds before ggml_build_forward_select (graphRules.selectEmbd)
+	// built only the token path of a deepstack model, without the
+	// deepstack inputs (qwen3vl.cpp at ec98e2002 adds them for
+	// embeddings input only).
+	wide := b.gm.nEmbdInp > b.gm.nEmbd && b.ub.rules.selectEmbd
+	if wide {
+		cur = b.pad(cur, b.gm.nEmbdInp-b.gm.nEmbd, 0, 0, 0)
+	}
+	if b.ub.rules.selectEmbd {
+		embd := b.input(gguf.TypeF32, "inp_embd", b.gm.nEmbdInp, n, 1, 1)
+		b.expand(cur)
+		b.expand(embd)
+	}
+	if wide {
+		b.inpEmbdFull = cur
+		cur = b.view2d(cur, b.gm.nEmbd, n, cur.nb[1], 0)
+		b.expand(cur)
+	}
+	return cur
+}
+
+// deepstack mirrors Qwen3-VL's deepstack: layer il < n_deepstack_layers
+// adds the il+1-th n_embd slice of the padded input embeddings
+// (src/models/qwen3vl.cpp, qwen3vlmoe.cpp).
+func (b *builder) deepstack(il int, cur *tensor) *tensor {
+	if b.inpEmbdFull == nil || int64(il) >= b.gm.deepstack {
 		return cur
 	}
-	embd := b.input(gguf.TypeF32, "inp_embd", b.gm.nEmbd, n, 1, 1)
-	b.expand(cur)
-	b.expand(embd)
-	return cur
+	ds := b.view2d(b.inpEmbdFull, b.gm.nEmbd, b.ub.nTokens, b.inpEmbdFull.nb[1], uint64(il+1)*uint64(b.gm.nEmbd)*4)
+	return b.add(cur, ds)
 }
 
 func (b *builder) inpPos(perEmbd int64) *tensor {
@@ -281,23 +376,47 @@ func (b *builder) kqMask(nKV int64) *tensor {
 }
 
 // rotInputs mirrors llama_kv_cache's build_input_k_rot / _v_rot: Hadamard
-// rotations for quantized caches whose head size is a multiple of 64
-// (llama-kv-cache.cpp, attn_rot_k / attn_rot_v).
-func (b *builder) rotInputs() (k, v *tensor) {
+// rotations for a quantized cache whose layers share one head size, a
+// multiple of 64 (llama-kv-cache.cpp, attn_rot_k / attn_rot_v over
+// n_embd_head_k_all: the K rotation is the largest power of two dividing
+// it, the V one 64). cache selects the layers: the sliding-window ones
+// (1), the others (0), or all (-1).
+func (b *builder) rotInputs(cache int) (k, v *tensor) {
 	if !b.ub.rules.kvRotation {
 		return nil, nil
 	}
-	if b.ub.kt.BlockSize() > 1 && b.gm.headK > 0 && b.gm.headK%64 == 0 {
+	gm := b.gm
+	var hk, hv int64
+	for il := range gm.nLayer {
+		if gm.recr[il] || gm.nHeadKV[il] == 0 || il >= gm.kvFromStart || cache >= 0 && gm.swa[il] != (cache == 1) {
+			continue
+		}
+		hk = commonHead(hk, gm.headKL[il])
+		hv = commonHead(hv, gm.headVL[il])
+	}
+	if b.ub.kt.BlockSize() > 1 && hk > 0 && gm.headK%64 == 0 {
 		nrot := int64(64)
-		for b.gm.headK%(nrot*2) == 0 {
+		for hk%(nrot*2) == 0 {
 			nrot *= 2
 		}
 		k = b.input(gguf.TypeF32, "attn_inp_k_rot", nrot, nrot, 1, 1)
 	}
-	if b.ub.vt.BlockSize() > 1 && b.gm.headV > 0 && b.gm.headV%64 == 0 {
+	if b.ub.vt.BlockSize() > 1 && hv > 0 && gm.headV%64 == 0 {
 		v = b.input(gguf.TypeF32, "attn_inp_v_rot", 64, 64, 1, 1)
 	}
 	return k, v
+}
+
+// commonHead folds a layer's head size into a cache's n_embd_head_*_all:
+// 0 before the first layer, -1 once two layers differ.
+func commonHead(all, h int64) int64 {
+	switch {
+	case all == 0:
+		return h
+	case all != h:
+		return -1
+	}
+	return all
 }
 
 // idxInputs mirrors build_input_k_idxs / build_input_v_idxs: i64 cell
@@ -317,7 +436,7 @@ func (b *builder) idxInputs() (k, v *tensor) {
 func (b *builder) nEmbdVGQAMax() int64 {
 	var m int64
 	for il := range b.gm.nLayer {
-		m = max(m, b.gm.headV*b.gm.nHeadKV[il])
+		m = max(m, b.gm.headVL[il]*b.gm.nHeadKV[il])
 	}
 	return m
 }
@@ -331,9 +450,11 @@ func (b *builder) inpAttnKV(iswa bool) *attnInput {
 		a.kIdxsSWA, a.vIdxsSWA = b.idxInputs()
 		a.maskSWA = b.kqMask(b.ub.nKVSWA)
 	}
-	a.kRot, a.vRot = b.rotInputs()
 	if iswa {
-		a.kRotSWA, a.vRotSWA = b.rotInputs()
+		a.kRot, a.vRot = b.rotInputs(0)
+		a.kRotSWA, a.vRotSWA = b.rotInputs(1)
+	} else {
+		a.kRot, a.vRot = b.rotInputs(-1)
 	}
 	b.attn = a
 	return a
@@ -712,13 +833,19 @@ type moeOpts struct {
 	nGroupUsed   int64
 	weightBefore bool // LLAMA4: weights applied before the experts
 	biases       bool // gpt-oss: per-expert biases through add_id
+	// logits are the router's logits when the caller computed them
+	// (build_moe_ffn's probs_in, nemotron-h).
+	logits *tensor
 }
 
 // moeFFN mirrors build_moe_ffn.
 func (b *builder) moeFFN(il int, cur *tensor, o moeOpts) *tensor {
 	gm := b.gm
 	nEmbd, nTok := cur.ne[0], cur.ne[1]
-	logits := b.mulMat(gm.w(il, "ffn_gate_inp.weight"), cur)
+	logits := o.logits
+	if logits == nil {
+		logits = b.mulMat(gm.w(il, "ffn_gate_inp.weight"), cur)
+	}
 	if bias := gm.w(il, "ffn_gate_inp.bias"); bias != nil {
 		logits = b.add(logits, bias)
 	}

@@ -1,5 +1,7 @@
 package planner
 
+import "github.com/modelfit/modelfit/gguf"
+
 // Per-architecture graphs: each mirrors the constructor of its
 // src/models/<arch>.cpp graph, composed from the builder's helpers.
 
@@ -13,12 +15,15 @@ var archGraphs = map[string]archGraph{
 	// smollm3.cpp, phi3.cpp, starcoder2.cpp, olmo2.cpp, gemma2.cpp,
 	// gemma3.cpp, command-r.cpp, cohere2.cpp, granite.cpp, minicpm.cpp,
 	// exaone.cpp: pre-norm decoders told apart by decoderSpec.
-	"llama":      decoder(decoderSpec{moeNormW: true}),
-	"mistral3":   decoder(decoderSpec{moeNormW: true}),
-	"qwen2":      decoder(decoderSpec{}),
-	"qwen2moe":   decoder(decoderSpec{sharedGate: true}),
-	"qwen3":      decoder(decoderSpec{qkNorm: true}),
-	"qwen3moe":   decoder(decoderSpec{qkNorm: true, moeNormW: true}),
+	"llama":    decoder(decoderSpec{moeNormW: true}),
+	"mistral3": decoder(decoderSpec{moeNormW: true, attnTemp: true}), // mistral3.cpp
+	"qwen2":    decoder(decoderSpec{}),
+	"qwen2moe": decoder(decoderSpec{sharedGate: true}),
+	"qwen3":    decoder(decoderSpec{qkNorm: true}),
+	"qwen3moe": decoder(decoderSpec{qkNorm: true, moeNormW: true}),
+	// qwen3vl.cpp, qwen3vlmoe.cpp: Qwen3 with imrope and deepstack inputs.
+	"qwen3vl":    decoder(decoderSpec{qkNorm: true, mrope: true}),
+	"qwen3vlmoe": decoder(decoderSpec{qkNorm: true, moeNormW: true, mrope: true}),
 	"smollm3":    decoder(decoderSpec{noRope: smollm3NoRope}),
 	"phi3":       decoder(decoderSpec{qScale: true, act: ffnSwiGLUFused, residualFirst: true, moeNormW: true}), // SWA disabled (phi3.cpp load_arch_hparams)
 	"starcoder2": decoder(decoderSpec{layerNorm: true, act: ffnGELUSeq}),
@@ -34,12 +39,24 @@ var archGraphs = map[string]archGraph{
 	// place (embedding, residual, attention and logit scales) and by the
 	// post-norms it applies when the file has them: the generic graph is
 	// theirs (checked against llama.cpp on the zoo layouts of each).
-	"granite":    genericGraph,
-	"granitemoe": genericGraph,
-	"minicpm":    genericGraph,
-	"exaone":     genericGraph,
-	"glm4":       genericGraph,
-	"gpt-oss":    gptOSSGraph,
+	"granite":       genericGraph,
+	"granitemoe":    genericGraph,
+	"minicpm":       genericGraph,
+	"exaone":        genericGraph,
+	"glm4":          genericGraph,
+	"gpt-oss":       gptOSSGraph,
+	"mamba":         mambaGraph,
+	"mamba2":        mambaGraph,
+	"jamba":         jambaGraph,
+	"nemotron_h":    nemotronHGraph,
+	"granitehybrid": graniteHybridGraph,
+	"lfm2":          lfm2Graph,
+	"qwen3next":     deltaNetGraph(deltaNetSpec{next: true}),
+	"qwen35":        deltaNetGraph(deltaNetSpec{mrope: true}),
+	"qwen35moe":     deltaNetGraph(deltaNetSpec{mrope: true}),
+	"llama4":        llama4Graph,
+	"gemma4":        gemma4Graph,
+	"gemma3n":       gemma3nGraph,
 }
 
 // output mirrors the tail every decoder shares: the final norm (an output
@@ -72,6 +89,8 @@ type decoderSpec struct {
 	finalScale    bool // output logit scale or softcapping: in-place scales of the logits
 	moeNormW      bool // build_moe_ffn's norm_w
 	sharedGate    bool // qwen2moe: sigmoid-gated shared expert
+	mrope         bool // multi-section rope (LLAMA_ROPE_TYPE_MROPE / IMROPE): four positions per token
+	attnTemp      bool // mistral3: Q scaled by the attn_scale input when the file sets attention.temperature_scale
 }
 
 // ffnGELUSeq is build_ffn with up, no gate, GELU (starcoder2).
@@ -95,7 +114,15 @@ func (b *builder) decoder(d decoderSpec) {
 	if d.embdScale {
 		inpL = b.scale(inpL)
 	}
-	pos := b.inpPos(1)
+	perEmbd := int64(1)
+	if d.mrope {
+		perEmbd = 4
+	}
+	pos := b.inpPos(perEmbd)
+	var attnScale *tensor
+	if d.attnTemp && gm.attnTemp {
+		attnScale = b.input(gguf.TypeF32, "attn_scale", 1, 1, b.ub.nTokens, 1)
+	}
 	iswa := d.iswa && b.ub.nKVSWA > 0 && gm.anySWA
 	b.inpAttnKV(iswa)
 	outIDs := b.inpOutIDs()
@@ -138,6 +165,9 @@ func (b *builder) decoder(d decoderSpec) {
 		}
 		if d.qScale {
 			q = b.scale(q)
+		}
+		if attnScale != nil {
+			q = b.mul(q, attnScale)
 		}
 		cur = b.attnKV(il, swa, gm.w(il, "attn_output.weight"), gm.w(il, "attn_output.bias"), q, k, v, attnOpts{softcap: gm.attnSoftcap})
 		if il == last {
@@ -182,6 +212,7 @@ func (b *builder) decoder(d decoderSpec) {
 		} else {
 			inpL = b.add(cur, ffnInp)
 		}
+		inpL = b.deepstack(il, inpL)
 	}
 	out := b.outputNorm(inpL, norm)
 	if d.finalScale && (gm.logitScale || gm.finalSoftcap) {
@@ -214,8 +245,16 @@ func deepseek2Graph(b *builder) {
 	gm := b.gm
 	h := &gm.ds
 	inpL := b.inpEmbd()
+	var attnScale *tensor
+	if gm.attnTemp {
+		attnScale = b.input(gguf.TypeF32, "attn_scale", 1, 1, b.ub.nTokens, 1)
+	}
 	pos := b.inpPos(1)
-	b.inpAttnK()
+	if h.mla {
+		b.inpAttnK()
+	} else {
+		b.inpAttnKV(false)
+	}
 	outIDs := b.inpOutIDs()
 	last := gm.nLayer - 1
 	n := b.ub.nTokens
@@ -238,17 +277,11 @@ func deepseek2Graph(b *builder) {
 		kPE := b.view3d(kvPE, h.rope, 1, n, rs, rs, rowSize(kvPE.typ, h.kvLora))
 		kPE = b.rope(kPE, pos, nil)
 		kvCmpr = b.normRMS(kvCmpr, gm.w(il, "attn_kv_a_norm.weight"), nil)
-		nope := h.headK - h.rope
-		qNope := b.view3d(q, nope, nHead, n, q.nb[1], q.nb[2], 0)
-		qPE := b.view3d(q, h.rope, nHead, n, q.nb[1], q.nb[2], rowSize(q.typ, nope))
-		qPE = b.rope(qPE, pos, nil)
-		qNope = b.permute(qNope, 0, 2, 1, 3)
-		absorbed := b.mulMat(gm.w(il, "attn_k_b.weight"), qNope)
-		absorbed = b.permute(absorbed, 0, 2, 1, 3)
-		qCur := b.concat(absorbed, qPE, 0)
-		kvCmpr = b.reshape(kvCmpr, h.kvLora, 1, n)
-		kCur := b.concat(kvCmpr, kPE, 0)
-		cur = b.attnK(il, gm.w(il, "attn_output.weight"), qCur, kCur, kvCmpr, attnOpts{vMLA: gm.w(il, "attn_v_b.weight")})
+		if !h.mla {
+			cur = b.deepseek2MHA(il, q, kvCmpr, kPE, pos, attnScale)
+		} else {
+			cur = b.deepseek2MLA(il, q, kvCmpr, kPE, pos, attnScale)
+		}
 		if il == last {
 			cur = b.getRows(cur, outIDs)
 			inpSA = b.getRows(inpSA, outIDs)
@@ -268,6 +301,50 @@ func deepseek2Graph(b *builder) {
 		inpL = b.add(cur, ffnInp)
 	}
 	b.expand(b.output(inpL, b.normRMS))
+}
+
+// deepseek2MLA is deepseek2.cpp's absorbed attention (hparams.is_mla):
+// the query's no-rope part multiplied into the latent space, attending a
+// K-only cache of latent plus rope part, V a view of it, and the output
+// mapped back through attn_v_b.
+func (b *builder) deepseek2MLA(il int, q, kvCmpr, kPE, pos, attnScale *tensor) *tensor {
+	gm, h, n := b.gm, &b.gm.ds, b.ub.nTokens
+	nHead := gm.nHead[il]
+	nope := h.headK - h.rope
+	qNope := b.view3d(q, nope, nHead, n, q.nb[1], q.nb[2], 0)
+	qPE := b.view3d(q, h.rope, nHead, n, q.nb[1], q.nb[2], rowSize(q.typ, nope))
+	qPE = b.rope(qPE, pos, nil)
+	qNope = b.permute(qNope, 0, 2, 1, 3)
+	absorbed := b.mulMat(gm.w(il, "attn_k_b.weight"), qNope)
+	absorbed = b.permute(absorbed, 0, 2, 1, 3)
+	qCur := b.concat(absorbed, qPE, 0)
+	kvCmpr = b.reshape(kvCmpr, h.kvLora, 1, n)
+	kCur := b.concat(kvCmpr, kPE, 0)
+	if attnScale != nil {
+		qCur = b.mul(qCur, attnScale)
+	}
+	return b.attnK(il, gm.w(il, "attn_output.weight"), qCur, kCur, kvCmpr, attnOpts{vMLA: gm.w(il, "attn_v_b.weight")})
+}
+
+// deepseek2MHA is deepseek2.cpp's attention for files converted before
+// MLA-aware conversion (no attn_k_b / attn_v_b, is_mla false): the latent
+// decompressed by attn_kv_b into per-head K and V, the rope part repeated
+// over the heads, a plain K/V cache of n_head heads ("MLA without the
+// absorption optimization converts into MHA").
+func (b *builder) deepseek2MHA(il int, q, kvCmpr, kPE, pos, attnScale *tensor) *tensor {
+	gm, h, n := b.gm, &b.gm.ds, b.ub.nTokens
+	nHead := gm.nHead[il]
+	nope, hv := h.headK-h.rope, gm.headV
+	kv := b.mulMat(gm.w(il, "attn_kv_b.weight"), kvCmpr)
+	row := rowSize(kv.typ, nope+hv)
+	kNope := b.view3d(kv, nope, nHead, n, row, row*uint64(nHead), 0)
+	v := b.cont(b.view3d(kv, hv, nHead, n, row, row*uint64(nHead), rowSize(kv.typ, nope)))
+	qCur := b.rope(q, pos, nil)
+	kCur := b.concat(kNope, b.repeat4d(kPE, h.rope, nHead, n, 1), 0)
+	if attnScale != nil {
+		qCur = b.mul(qCur, attnScale)
+	}
+	return b.attnKV(il, false, gm.w(il, "attn_output.weight"), nil, qCur, kCur, v, attnOpts{})
 }
 
 // glm4moeGraph mirrors src/models/glm4-moe.cpp: optional Q/K norms, the
@@ -325,6 +402,8 @@ func gptOSSGraph(b *builder) {
 	iswa := b.ub.nKVSWA > 0 && gm.anySWA
 	b.inpAttnKV(iswa)
 	outIDs := b.inpOutIDs()
+	hNextn := b.ub.rules.hNextn
+	last := gm.nLayer - 1
 	for _, il := range b.layers {
 		inpSA := inpL
 		cur := b.normRMS(inpL, gm.w(il, "attn_norm.weight"), nil)
@@ -333,12 +412,22 @@ func gptOSSGraph(b *builder) {
 		k = b.rope(k, pos, nil)
 		cur = b.attnKV(il, iswa && gm.swa[il], gm.w(il, "attn_output.weight"), gm.w(il, "attn_output.bias"), q, k, v,
 			attnOpts{sinks: gm.w(il, "attn_sinks.weight")})
+		if il == last && !hNextn {
+			cur = b.getRows(cur, outIDs)
+			inpSA = b.getRows(inpSA, outIDs)
+		}
 		ffnInp := b.add(cur, inpSA)
 		cur = b.normRMS(ffnInp, gm.w(il, "post_attention_norm.weight"), nil)
 		cur = b.moeFFN(il, cur, b.moeDefaults(il, moeOpts{oai: true, gating: gateSoftmaxWeight}))
 		inpL = b.add(cur, ffnInp)
 	}
-	inpL = b.getRows(inpL, outIDs)
+	// res->t_h_nextn: the last layer's output is a graph output (never
+	// freed, llm_graph_result::set_outputs), taken before the rows are
+	// selected (graphRules.hNextn).
+	if hNextn {
+		inpL.output = true
+		inpL = b.getRows(inpL, outIDs)
+	}
 	b.expand(b.output(inpL, b.normRMS))
 }
 
@@ -359,4 +448,63 @@ func (b *builder) moeDefaults(il int, o moeOpts) moeOpts {
 		o.nExpertUsed = b.gm.nExpertUsed
 	}
 	return o
+}
+
+// llama4Graph mirrors src/models/llama4.cpp: chunked-attention layers
+// (the sliding-window cache and its own mask) with rope and, but for
+// Maverick's 128 experts, an unweighted RMS norm of Q and K; every
+// n_no_rope_layer_step-th layer (4; every layer but the last without a
+// chunk) attends the full cache without rope, Q scaled by the
+// temperature-tuning input; MoE layers weight the tokens before sigmoid-
+// routed experts (build_moe_ffn's weight_before_ffn) and add a shared
+// expert.
+func llama4Graph(b *builder) {
+	gm := b.gm
+	inpL := b.inpEmbd()
+	pos := b.inpPos(1)
+	attnScale := b.input(gguf.TypeF32, "attn_scale", 1, 1, b.ub.nTokens, 1)
+	iswa := gm.anySWA && b.ub.nKVSWA > 0
+	b.inpAttnKV(iswa)
+	outIDs := b.inpOutIDs()
+	step := 4
+	if !gm.anySWA {
+		step = gm.nLayer
+	}
+	var nExpert int64
+	if gi := gm.w(0, "ffn_gate_inp.weight"); gi != nil {
+		nExpert = gi.ne[1]
+	}
+	kqNorm := nExpert != 128 // hparams.use_kq_norm: not LLM_TYPE_17B_128E
+	last := gm.nLayer - 1
+	for _, il := range b.layers {
+		inpSA := inpL
+		useRope := step > 0 && (il+1)%step != 0
+		cur := b.normRMS(inpL, gm.w(il, "attn_norm.weight"), nil)
+		q, k, v := b.qkv(il, cur, gm.headK, gm.nHead[il], gm.nHeadKV[il])
+		if useRope {
+			q = b.rope(q, pos, nil)
+			k = b.rope(k, pos, nil)
+		} else {
+			q = b.mul(q, attnScale)
+		}
+		if useRope && kqNorm {
+			q = b.rmsNorm(q)
+			k = b.rmsNorm(k)
+		}
+		cur = b.attnKV(il, iswa && gm.swa[il], gm.w(il, "attn_output.weight"), gm.w(il, "attn_output.bias"), q, k, v, attnOpts{})
+		if il == last {
+			cur = b.getRows(cur, outIDs)
+			inpSA = b.getRows(inpSA, outIDs)
+		}
+		ffnInp := b.add(cur, inpSA)
+		cur = b.normRMS(ffnInp, gm.w(il, "ffn_norm.weight"), nil)
+		if gm.w(il, "ffn_gate_inp.weight") == nil {
+			cur = b.ffn(il, cur, "", ffnSiLU)
+		} else {
+			moe := b.moeFFN(il, cur, b.moeDefaults(il, moeOpts{gating: gateSigmoid, weightBefore: true, wScale: gm.ds.wScale}))
+			cur = b.add(moe, b.ffn(il, cur, "_shexp", ffnSiLU))
+		}
+		inpL = b.add(cur, ffnInp)
+	}
+	b.expand(b.output(inpL, b.normRMS))
 }

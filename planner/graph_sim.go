@@ -16,7 +16,12 @@ func (gm *graphModel) simulate(c *ctx, ga *gallocr, build archGraph, ub ubatch, 
 	c.reset()
 	b := &builder{ctx: c, gm: gm, ub: ub, layers: layers}
 	build(b)
-	sizes := ga.run(c, func(*tensor) int8 { return 0 }, []uint64{cpuAlignment})
+	align := uint64(cpuAlignment)
+	ga.cuda = ub.cuda
+	if ub.cuda {
+		align = cudaAlignment
+	}
+	sizes := ga.run(c, func(*tensor) int8 { return 0 }, []uint64{align})
 	return sizes[0], true
 }
 
@@ -60,6 +65,9 @@ func (gm *graphModel) reducedLayers() []int {
 		}
 		if gm.arch == "smollm3" && smollm3NoRope(il) {
 			h ^= 0x27d4eb2f
+		}
+		if int64(il) < gm.deepstack {
+			h ^= 0x165667b1
 		}
 		sig[il] = h
 	}

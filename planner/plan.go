@@ -43,6 +43,9 @@ type Request struct {
 	Runtime            Runtime
 	GPUOverheadBytes   uint64  // 0 = DefaultGPUOverhead
 	DiskBandwidth      float64 // bytes/s for reading the model; 0 = from the filesystem
+	// Speed is this machine's measured speed profile (`plan calibrate`);
+	// nil predicts with the reference machine's assumed constants.
+	Speed *SpeedProfile
 	// ModelPath is shown in the plan and the llama.cpp arguments.
 	ModelPath string
 	// OllamaName is the Ollama model name the file was resolved from: the
@@ -52,6 +55,9 @@ type Request struct {
 	// driven through Ollama (flash attention, KV type, parallel sequences
 	// and default context are server-wide there).
 	OllamaEnv OllamaEnv
+	// Hosts are other machines that lend their devices through
+	// ggml-rpc-server: with any, the plan spans them (hosts.go).
+	Hosts []Host
 }
 
 // Plan is the placement a llama.cpp-family runtime should use, the memory it
@@ -82,6 +88,9 @@ type Plan struct {
 	LlamaArgs      []string     `json:"llama_args"`
 	// NoFit says why, when Fits is false.
 	NoFit *NoFitError `json:"no_fit,omitempty"`
+	// Hosts, for a plan over several machines: the head first, then every
+	// host asked for, with its command and memory (hosts.go).
+	Hosts []PlanHost `json:"hosts,omitempty"`
 
 	breakdown *Breakdown
 }
@@ -203,6 +212,9 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 		}
 		p.why("cpu", "x86-64 (assumed)", "%s", why)
 	}
+	if len(req.Hosts) > 0 {
+		return makeCluster(ctx, p, f, m, mc, req)
+	}
 	s := initialSettings(m, mc, req, p)
 
 	fit, wanted, least, err := search(ctx, m, mc, s, req)
@@ -254,13 +266,17 @@ func newMachine(f *gguf.File, m *model, snap *probe.Snapshot, req Request) (mc *
 	for i, g := range snap.GPUs {
 		mc.env.GPUs = append(mc.env.GPUs, gpuName(g, i))
 		mc.env.GPUFree = append(mc.env.GPUFree, g.FreeBytes)
+		mc.env.GPUHostMapped = append(mc.env.GPUHostMapped, g.Vendor == "apple")
 	}
 	return mc, assumedCPU
 }
 
 func gpuName(g probe.GPU, i int) string {
-	if g.Vendor == "amd" {
+	switch g.Vendor {
+	case "amd":
 		return fmt.Sprintf("ROCm%d", i)
+	case "apple":
+		return fmt.Sprintf("MTL%d", i)
 	}
 	return fmt.Sprintf("CUDA%d", i)
 }
@@ -292,12 +308,16 @@ func finish(p *Plan, m *model, mc *machine, a, least *attempt, req Request) {
 	p.breakdown = a.b
 	p.Reasons = append(p.Reasons, a.reasons...)
 	for d, dm := range a.b.Devices {
-		p.Devices = append(p.Devices, PlanDevice{DeviceMemory: dm, AvailableBytes: a.avail[d], MarginBytes: a.margin[d],
-			FreeAfterBytes: int64(a.avail[d]) - int64(dm.TotalBytes)})
+		free := int64(a.avail[d]) - int64(dm.TotalBytes)
+		if d == 0 {
+			free -= int64(a.unified) // what a GPU sharing the RAM takes of it
+		}
+		p.Devices = append(p.Devices, PlanDevice{DeviceMemory: dm, AvailableBytes: a.avail[d], MarginBytes: a.margin[d], FreeAfterBytes: free})
 	}
 	cpu := a.b.Devices[0]
+	unifiedNotes(p, mc, mc.env.Runtime)
 	if a.s.MMap && cpu.ResidentBytes > 0 {
-		room := int64(a.avail[0]) - int64(cpu.TotalBytes) - int64(a.margin[0])
+		room := int64(a.avail[0]) - int64(hostCommitted(mc, a.b)) - int64(a.margin[0])
 		if room < int64(cpu.ResidentBytes) {
 			miss := cpu.ResidentBytes - uint64(max(room, 0))
 			p.Warnings = append(p.Warnings, fmt.Sprintf("the mapped host weights (%s) exceed the RAM left after the other buffers and the margin (%s): it runs, but %s of them cannot stay in the page cache, so %.0f%% of the host weights every token reads come from disk and decode is bound by the disk's read speed",

@@ -200,6 +200,7 @@ type attempt struct {
 	warn    []string
 	failDev int    // first device that does not fit, -1
 	failWhy string // why, for NoFitError
+	unified uint64 // host memory the unified-memory GPUs' buffers take
 }
 
 func margins(mc *machine, req Request) (host, gpu uint64) {
@@ -244,6 +245,7 @@ func check(m *model, mc *machine, s Settings, req Request) (a *attempt, err erro
 			for g, gpu := range mc.gpus {
 				if gpu.UnifiedMemory {
 					need += b.Devices[1+g].TotalBytes
+					a.unified += b.Devices[1+g].TotalBytes
 				}
 			}
 		}
@@ -286,7 +288,7 @@ func place(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
 	// Repacking also takes RAM from the page cache the mapped weights need:
 	// when the host then pages weights in from disk, keep whichever is
 	// predicted faster.
-	if cpu := a.b.Devices[0]; a.fits && a.s.MMap && cpu.RepackBytes > 0 && !a.s.NoRepack && !req.Pinned.NoRepack && pages(a) {
+	if cpu := a.b.Devices[0]; a.fits && a.s.MMap && cpu.RepackBytes > 0 && !a.s.NoRepack && !req.Pinned.NoRepack && pages(mc, a) {
 		t := a.s
 		t.NoRepack = true
 		an, rn, err := placeLayers(m, mc, t, req)
@@ -320,15 +322,21 @@ func place(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
 		// Every layer on the GPUs: the host keeps only the token embedding
 		// (one row read per token).
 		allOnGPU := len(mc.gpus) > 0 && s.NGPULayers >= m.nLayer+1 && len(s.Overrides) == 0
+		igpu, noMmap := igpuNoMmap(mc)
 		switch {
+		case noMmap:
+			s.MMap, a = false, an
+			add("mmap", "off", "%s", igpu)
 		case allOnGPU && network != "" && an.fits:
 			s.MMap, a = false, an
 			add("mmap", "off", "every layer goes to the GPU(s) and the model is on a network filesystem (%s), where one sequential read beats page faults and leaves no page cache behind", network)
 		case !an.fits && a.fits:
 			add("mmap", "on", "host weights (%s) cannot all be allocated as anonymous memory next to the rest (without mmap the host would need %s, %s available); mapped, they are page cache the kernel can evict and page back in",
-				human(cpu.WeightsBytes), human(an.b.Devices[0].TotalBytes+an.margin[0]), human(an.avail[0]))
+				human(cpu.WeightsBytes), human(hostCommitted(mc, an.b)+an.margin[0]), human(an.avail[0]))
 		case residentFraction(mc) > 0.99:
 			add("mmap", "on", "the file is already in the page cache: mapping it loads instantly and shares the pages")
+		case len(mc.gpus) > 0 && mc.env.hostMapped(1):
+			add("mmap", "on", "llama.cpp's default, and what Metal wants: the GPU uses the mapped file's pages in place (no copy), so the weights take the RAM once")
 		case allOnGPU:
 			add("mmap", "on", "every layer goes to the GPU(s): the mapping is read once to upload them and keeps only the token embedding on the host (llama.cpp's default)")
 		default:
@@ -526,9 +534,9 @@ func maxTrue(lo, hi, guess int, ok func(int) (bool, error)) (int, error) {
 
 // pages reports whether the mapped host weights do not all fit in the RAM
 // left, so that decode reads some of them from disk.
-func pages(a *attempt) bool {
+func pages(mc *machine, a *attempt) bool {
 	cpu := a.b.Devices[0]
-	return a.s.MMap && cpu.ResidentBytes > 0 && int64(a.avail[0])-int64(cpu.TotalBytes)-int64(a.margin[0]) < int64(cpu.ResidentBytes)
+	return a.s.MMap && cpu.ResidentBytes > 0 && int64(a.avail[0])-int64(hostCommitted(mc, a.b))-int64(a.margin[0]) < int64(cpu.ResidentBytes)
 }
 
 // shortfall is how many bytes the devices lack in all.

@@ -36,7 +36,7 @@ type Prediction struct {
 	LoadSeconds            float64  `json:"load_seconds"`
 	PrefillTokensPerSecond float64  `json:"prefill_tokens_per_second"`
 	DecodeTokensPerSecond  float64  `json:"decode_tokens_per_second"`
-	DecodeBound            string   `json:"decode_bound"` // what limits decode: "host memory bandwidth", "GPU memory bandwidth", "disk reads (paging)"
+	DecodeBound            string   `json:"decode_bound"` // what limits decode: "host memory bandwidth", "GPU memory bandwidth", "disk reads (paging)", "disk reads (streaming)"
 	Assumptions            []string `json:"assumptions"`
 
 	// DiskReadBytesPerSecond is the speed the model's file is read at: for
@@ -140,6 +140,12 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 	s := a.s
 	threads := max(s.Threads, 1)
 	hostBW, note := hostBandwidth(mc, threads)
+	cal := newCalibrated(req.Speed, threads)
+	if cal.bw > 0 && note != "" {
+		hostBW, note = cal.bw, ""
+	} else {
+		cal.bw = 0 // a bandwidth given with the machine wins
+	}
 	if note != "" {
 		p.Assumptions = append(p.Assumptions, note)
 	}
@@ -201,7 +207,8 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 		}
 		flops[d] += 2 * elems * f
 		if d == 0 {
-			tDev[0] += n / min(float64(threads)*kernelRate(t.typ), hostCeil)
+			tDev[0] += cal.decodeSeconds(t, n, threads, hostCeil)
+			cal.addFLOPs(t, 2*elems*f, max(s.NUbatch, 1))
 		} else {
 			tDev[d] += n / (gpuBW[d] * gpuMemEff)
 		}
@@ -232,30 +239,51 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 		case d == 0 && offloadOps && full[0] > 0:
 			// llama.cpp uploads host weights to the GPU for batches of 32
 			// or more and multiplies there.
-			tPrefill += max(full[0]/pcieBW/ub, flops[0]/gpuFlopsDefault)
+			tPrefill += max(full[0]/linkBandwidth(mc, 1, hostBW)/ub, flops[0]/gpuFlops(mc, 1))
+		case d == 0 && cal.pt != nil:
+			tPrefill += cal.prefillSeconds(threads, hostFlops(mc), len(a.b.Devices[0].Layers))
 		case d == 0:
 			tPrefill += max(flops[0]/(float64(threads)*hostFlops(mc)), tDev[0]*full[0]/max(bytes[0], 1)/ub)
 		default:
-			tPrefill += max(flops[d]/gpuFlopsDefault, tDev[d]*full[d]/max(bytes[d], 1)/ub)
+			tPrefill += max(flops[d]/gpuFlops(mc, d), tDev[d]*full[d]/max(bytes[d], 1)/ub)
 		}
 	}
 	if nDev > 1 {
-		p.Assumptions = append(p.Assumptions, fmt.Sprintf("GPU prefill at %.0f TFLOP/s and %.0f%% of the memory bandwidth in decode (llama.cpp CUDA; not calibrated here)", gpuFlopsDefault/1e12, gpuMemEff*100))
+		p.Assumptions = append(p.Assumptions, fmt.Sprintf("GPU prefill at %.0f TFLOP/s and %.0f%% of the memory bandwidth in decode (llama.cpp %s; not calibrated here)", gpuFlops(mc, 1)/1e12, gpuMemEff*100, gpuBackend(mc)))
 	}
 	if offloadOps && full[0] > 0 {
-		p.Assumptions = append(p.Assumptions, fmt.Sprintf("prefill: host-resident weights are copied to the GPU for each ubatch (llama.cpp's op offload) at %.0f GB/s", pcieBW/1e9))
+		p.Assumptions = append(p.Assumptions, fmt.Sprintf("prefill: host-resident weights are copied to the GPU for each ubatch (llama.cpp's op offload) at %.0f GB/s", linkBandwidth(mc, 1, hostBW)/1e9))
 	}
 	// Paging: the part of the host working set that does not fit in RAM is
-	// read from disk for every token.
+	// read from disk for every token. On demand (mmap), a dense model's
+	// decode is a cyclic scan over more weights than fit, which defeats the
+	// kernel's LRU: every page is evicted just before its next use, so the
+	// whole host working set is read every token (measured: llama.cpp
+	// --no-repack, 8B Q4_K_M, 2 GiB cgroup, 0.30 tok/s at 1.3 GB/s; MoE
+	// models keep their hot experts, so only the missing share is counted
+	// there). The built-in engine's streaming policy (StreamWeights,
+	// exec/stream.go) keeps what fits resident and reads only the rest, one
+	// layer ahead of compute, so disk and compute overlap.
 	cpu := a.b.Devices[0]
 	if s.MMap && cpu.ResidentBytes > 0 {
-		room := float64(a.avail[0]) - float64(cpu.TotalBytes) - float64(a.margin[0])
+		room := float64(a.avail[0]) - float64(hostCommitted(mc, a.b)) - float64(a.margin[0])
 		if miss := float64(cpu.ResidentBytes) - max(room, 0); miss > 0 {
 			missFrac := miss / float64(cpu.ResidentBytes)
-			tDecode += bytes[0] * missFrac / diskBW
+			switch {
+			case s.StreamWeights:
+				tDecode = max(tDecode, bytes[0]*missFrac/diskBW)
+				bound = "disk reads (streaming)"
+				p.Assumptions = append(p.Assumptions, fmt.Sprintf("%.0f%% of the host weights are streamed from disk each token, overlapped with compute", missFrac*100))
+			case m.h.ExpertCount == 0:
+				tDecode += bytes[0] / diskBW
+				bound = "disk reads (paging)"
+				p.Assumptions = append(p.Assumptions, fmt.Sprintf("%.0f%% of the host weights do not fit in RAM: paged on demand, every weight is read from disk each token", missFrac*100))
+			default:
+				tDecode += bytes[0] * missFrac / diskBW
+				bound = "disk reads (paging)"
+				p.Assumptions = append(p.Assumptions, fmt.Sprintf("%.0f%% of the host weights a token touches are not in RAM and are read from disk each token", missFrac*100))
+			}
 			tPrefill += full[0] * missFrac / diskBW / ub
-			bound = "disk reads (paging)"
-			p.Assumptions = append(p.Assumptions, fmt.Sprintf("%.0f%% of the host weights a token touches are not in RAM and are read from disk each token", missFrac*100))
 		}
 	}
 	hostLayers, gpuLayers := 0, 0
@@ -266,8 +294,8 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 			gpuLayers++
 		}
 	}
-	tDecode += tokenOverheadBase + tokenOverheadHostLyr*(1+math.Log2(float64(threads)))*float64(hostLayers) +
-		tokenOverheadGPULayer*float64(gpuLayers)
+	tDecode += cal.overhead(threads, hostLayers) + tokenOverheadGPULayer*float64(gpuLayers)
+	p.Assumptions = append(p.Assumptions, cal.notes()...)
 	if tDecode > 0 {
 		p.DecodeTokensPerSecond = round3(1 / tDecode)
 	}
@@ -282,7 +310,9 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 	load := fileBytes * (1 - residentFraction(mc)) / diskBW
 	var gpuBytes float64
 	for d := 1; d < nDev; d++ {
-		gpuBytes += float64(a.b.Devices[d].WeightsBytes)
+		if !mc.gpus[d-1].UnifiedMemory { // a unified GPU reads the file into host RAM: no upload
+			gpuBytes += float64(a.b.Devices[d].WeightsBytes)
+		}
 	}
 	load += gpuBytes / pcieBW
 	load += float64(cpu.AnonWeightsBytes+cpu.RepackBytes) * anonTouchPerByte

@@ -23,6 +23,11 @@ func (p *Plan) LlamaCppArgs(style ArgsStyle) []string {
 	if p.Model.Path != "" {
 		a = append(a, "-m", p.Model.Path)
 	}
+	if rpc := p.rpcServers(); rpc != "" {
+		// --fit off: llama-server would otherwise re-plan from the free
+		// memory the servers report, their whole machine's (hosts.go).
+		a = append(a, "--rpc", rpc, "--fit", "off")
+	}
 	a = append(a, "-c", strconv.Itoa(s.NCtx), "-b", strconv.Itoa(s.NBatch), "-ub", strconv.Itoa(s.NUbatch),
 		"-np", strconv.Itoa(max(s.NParallel, 1)), "-t", strconv.Itoa(s.Threads), "-ngl", strconv.Itoa(s.NGPULayers),
 		"-fa", onOff(s.FlashAttn), "-ctk", s.CacheTypeK, "-ctv", s.CacheTypeV)

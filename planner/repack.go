@@ -37,8 +37,10 @@ var (
 
 // repackRules mirror ggml_repack_get_optimal_repack_type, first match per
 // type winning. x86 features are probe's "avx2"/"avx512f"; arm64's "neon",
-// "dotprod", "i8mm". SVE-only layouts (Q4_0 8x8 on 256-bit SVE) and RISC-V
-// ones are left out: the probe does not report the vector length.
+// "dotprod", "i8mm", and "sve256" for SVE with a 256-bit vector length
+// (ggml_cpu_get_sve_cnt() == QK8_0, e.g. Graviton3), which takes Q4_0's 8x8
+// layout (that path came with PR 9921, before PR 10446). RISC-V layouts are
+// left out: the probe does not report the vector length there.
 var repackRules = map[string][]repackRule{
 	"amd64": {
 		{typ: gguf.TypeQ4_0, need: []string{"avx2"}, rows: 8, since: prRepackQ4_0},
@@ -48,6 +50,7 @@ var repackRules = map[string][]repackRule{
 		{typ: gguf.TypeMXFP4, need: []string{"avx2"}, rows: 8, since: prRepackMXFP4},
 	},
 	"arm64": {
+		{typ: gguf.TypeQ4_0, need: []string{"sve256", "i8mm"}, rows: 8, since: prRepackQ4_0},
 		{typ: gguf.TypeQ4_0, need: []string{"neon", "i8mm"}, rows: 4, since: prRepackQ4_0},
 		{typ: gguf.TypeQ4_0, need: []string{"neon", "dotprod"}, rows: 4, since: prRepackQ4_0},
 		{typ: gguf.TypeQ4_K, need: []string{"neon", "i8mm"}, rows: 8, since: prRepackQ4_KI8mm},

@@ -23,6 +23,12 @@ type Settings struct {
 	// Overrides place the tensors matching a pattern on a device, as
 	// llama.cpp's -ot "regex=CPU".
 	Overrides []Override `json:"overrides,omitempty"`
+	// StreamWeights (built-in engine, with MMap): when the host weights do
+	// not fit in memory, keep the part that fits resident and read the rest
+	// from disk every token into a small ring of buffers, ahead of use and
+	// dropped after (exec's streaming policy), instead of paging on demand.
+	// llama.cpp has no such mode.
+	StreamWeights bool `json:"stream_weights,omitempty"`
 }
 
 // Override places the tensors whose names match Pattern (a regular

@@ -17,27 +17,11 @@ import (
 // and shown in docs/accuracy.md, not enforced.
 const checkCompute = true
 
-var computeGaps = map[string]string{
-	"gpt-oss":       "graph exact at ubatch 512, up to 24% low at other ubatch sizes: not yet found why",
-	"llama4":        "no graph of its own (chunked attention, interleaved MoE): generic transformer ±25%",
-	"granitehybrid": "recurrent (Mamba-2) layers: approximation",
-	"lfm2":          "recurrent (short-conv) layers: approximation",
-	"mamba2":        "recurrent: approximation",
-	"nemotron_h":    "recurrent (Mamba-2) layers: approximation",
-	"qwen35":        "gated-DeltaNet layers: approximation",
-	"qwen35moe":     "gated-DeltaNet layers: approximation",
-	"qwen3next":     "gated-DeltaNet layers: approximation",
-	"gemma4":        "no graph of its own yet (added to the zoo after the compute model): generic transformer",
-	"gemma3n":       "no graph of its own yet (AltUp, LAuReL, per-layer inputs): generic transformer",
-	"jamba":         "recurrent (Mamba-1) layers: approximation",
-}
+var computeGaps = map[string]string{}
 
 // computeGapLayouts are single layouts whose graph is not modelled while
 // their architecture's is.
-var computeGapLayouts = map[string]string{
-	"deepseek-v2-lite-legacy-q4_k_m": "DeepSeek converted before MLA-aware conversion: the plain multi-head graph, not modelled",
-	"deepseek-v3-legacy-q2_k":        "DeepSeek converted before MLA-aware conversion: the plain multi-head graph, not modelled",
-}
+var computeGapLayouts = map[string]string{}
 
 // TestZoo compares every row of the generated-zoo ground truth
 // (testdata/planner/zoo, measured with upstream llama.cpp build 10587)

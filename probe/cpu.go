@@ -10,7 +10,8 @@ import (
 var featureNames = map[string]string{
 	"avx2": "avx2", "avx512f": "avx512f", "avx512bw": "avx512bw", "avx512_vnni": "avx512_vnni",
 	"avx512_bf16": "avx512_bf16", "avx_vnni": "avx_vnni", "f16c": "f16c", "fma": "fma", "amx_int8": "amx_int8",
-	// arm64 reports "Features"
+	// arm64 reports "Features"; "sve256" is added for a 256-bit SVE
+	// vector length (see readCPU)
 	"asimd": "neon", "sve": "sve", "sve2": "sve2", "asimddp": "dotprod", "i8mm": "i8mm",
 }
 
@@ -20,7 +21,7 @@ func readCPU(o *Options, cg cgroupDirs) CPU {
 	c := CPU{Arch: goarch, Features: []string{}}
 	data, _ := os.ReadFile(o.path("/proc/cpuinfo"))
 	cores := map[[2]string]bool{}
-	var phys, core string
+	var phys, core, implementer string
 	feats := map[string]bool{}
 	flush := func() {
 		if phys != "" || core != "" {
@@ -44,6 +45,13 @@ func readCPU(o *Options, cg cgroupDirs) CPU {
 			if c.Model == "" || k == "model name" {
 				c.Model = v
 			}
+			if k == "CPU part" && c.Model == v {
+				if name, ok := armParts[implementer+"/"+v]; ok {
+					c.Model = name
+				}
+			}
+		case "CPU implementer":
+			implementer = v
 		case "physical id":
 			phys = v
 		case "core id":
@@ -61,6 +69,16 @@ func readCPU(o *Options, cg cgroupDirs) CPU {
 	if c.PhysicalCores == 0 {
 		c.PhysicalCores = c.LogicalCores // arm64 and VMs often omit core ids
 	}
+	if feats["sve"] {
+		// The kernel's default SVE vector length in bytes: llama.cpp
+		// repacks Q4_0 for 256-bit SVE (ggml_cpu_get_sve_cnt() == 32).
+		if n, ok := readUint(o.path("/proc/sys/abi/sve_default_vector_length")); ok && n > 0 && n <= 256 {
+			c.SVEVectorBits = int(n) * 8
+			if c.SVEVectorBits == 256 {
+				feats["sve256"] = true
+			}
+		}
+	}
 	for f := range feats {
 		c.Features = append(c.Features, f)
 	}
@@ -75,4 +93,14 @@ func readCPU(o *Options, cg cgroupDirs) CPU {
 		c.QuotaSource = src
 	}
 	return c
+}
+
+// armParts names common arm64 cores by "CPU implementer/CPU part" as
+// /proc/cpuinfo gives them (the kernel prints no model name on arm64).
+var armParts = map[string]string{
+	"0x41/0xd03": "Arm Cortex-A53", "0x41/0xd05": "Arm Cortex-A55", "0x41/0xd08": "Arm Cortex-A72",
+	"0x41/0xd0b": "Arm Cortex-A76", "0x41/0xd0c": "Arm Neoverse N1", "0x41/0xd40": "Arm Neoverse V1",
+	"0x41/0xd49": "Arm Neoverse N2", "0x41/0xd4f": "Arm Neoverse V2", "0x41/0xd8e": "Arm Neoverse N3",
+	"0x41/0xd84": "Arm Neoverse V3", "0x41/0xd42": "Arm Cortex-A78AE", "0x41/0xd85": "Arm Cortex-X925",
+	"0x41/0xd87": "Arm Cortex-A725", "0xc0/0xac3": "Ampere AmpereOne",
 }

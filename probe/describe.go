@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,8 @@ type Description struct {
 	Cores           int      // physical cores; 8 when 0
 	Features        []string // CPU features; none when empty
 	MemoryBandwidth float64  // host memory bandwidth in bytes/s; 0 = unknown
+	Arch            string   // GOARCH of the CPU ("amd64", "arm64"); "" = this binary's
+	Model           string   // CPU model; "" = "described"
 }
 
 // Describe builds the snapshot of an assumed machine: exactly the RAM and
@@ -33,8 +36,8 @@ func Describe(d Description) *Snapshot {
 			TotalBytes: d.RAMBytes, FreeBytes: d.RAMBytes, AvailableBytes: d.RAMBytes,
 			EffectiveAvailableBytes: d.RAMBytes, LimitSource: "described",
 		},
-		CPU: CPU{Arch: goarch, PhysicalCores: cores, LogicalCores: cores, UsableCores: float64(cores),
-			Features: append([]string{}, d.Features...), MemoryBandwidth: d.MemoryBandwidth, Model: "described"},
+		CPU: CPU{Arch: cmp.Or(d.Arch, goarch), PhysicalCores: cores, LogicalCores: cores, UsableCores: float64(cores),
+			Features: append([]string{}, d.Features...), MemoryBandwidth: d.MemoryBandwidth, Model: cmp.Or(d.Model, "described")},
 		GPUs: []GPU{},
 	}
 	for i, g := range d.GPUs {
@@ -139,4 +142,36 @@ func (s *Snapshot) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(s)
+}
+
+// ParseUnified parses an assumed Apple Silicon Mac, [CHIP=]SIZE[:BANDWIDTH]
+// ("M2 Ultra=192GiB", "192GiB:800GB/s"), into its unified memory and the
+// Metal GPU that shares it (see AppleGPU; wiredLimitMB as
+// iogpu.wired_limit_mb, 0 for macOS's default working set). The chip
+// names the memory bandwidth Apple publishes; a given bandwidth wins.
+func ParseUnified(s string, wiredLimitMB uint64) (ram uint64, gpu GPU, err error) {
+	chip, rest, named := strings.Cut(s, "=")
+	if !named {
+		chip, rest = "", s
+	}
+	size, bw, hasBW := strings.Cut(rest, ":")
+	if ram, err = ParseSize(size); err != nil || ram == 0 {
+		return 0, GPU{}, fmt.Errorf("probe: unified memory %q: want [CHIP=]SIZE[:BANDWIDTH], e.g. \"M2 Ultra=192GiB\"", s)
+	}
+	name := "Apple Silicon"
+	if chip = strings.TrimSpace(chip); chip != "" {
+		name = "Apple " + strings.TrimPrefix(chip, "Apple ")
+	}
+	gpu = AppleGPU(name, ram, wiredLimitMB)
+	if chip != "" && gpu.BandwidthBytes == 0 {
+		return 0, GPU{}, fmt.Errorf("probe: unified memory %q: unknown chip %q (M1…M4, Pro, Max, Ultra); give the bandwidth instead, e.g. 192GiB:800GB/s", s, chip)
+	}
+	if hasBW {
+		v, err := ParseSize(strings.TrimSuffix(strings.TrimSpace(bw), "/s"))
+		if err != nil || v == 0 {
+			return 0, GPU{}, fmt.Errorf("probe: unified memory %q: bandwidth: want bytes per second such as 800GB/s", s)
+		}
+		gpu.BandwidthBytes = float64(v)
+	}
+	return ram, gpu, nil
 }

@@ -1,6 +1,8 @@
 package probe
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,25 +23,42 @@ type NVML interface {
 	Devices() (gpus []GPU, driver, cuda string, err error)
 }
 
-// readGPUs lists NVIDIA GPUs through NVML and AMD GPUs through sysfs, filtered
-// by CUDA_VISIBLE_DEVICES / HIP_VISIBLE_DEVICES. The note says why none were
-// found; the probe never fails for that.
-// A unified-memory GPU gets the host's total and effective available memory.
-func readGPUs(o *Options, host *Memory) ([]GPU, string) {
+// readGPUs lists NVIDIA GPUs through NVML (or, where NVML cannot be used,
+// nvidia-smi), AMD GPUs through sysfs and the platform's own GPU (Apple
+// Silicon's), filtered by CUDA_VISIBLE_DEVICES / HIP_VISIBLE_DEVICES. The
+// note says why none were found; the probe never fails for that.
+// A unified-memory NVIDIA GPU gets the host's total and effective available
+// memory.
+func readGPUs(ctx context.Context, o *Options, host *Memory) ([]GPU, string) {
 	var notes []string
 	gpus := []GPU{}
 	lib := o.NVML
 	if lib == nil {
 		lib = defaultNVML()
 	}
-	if err := lib.Init(); err != nil {
-		notes = append(notes, "no NVIDIA GPUs: "+err.Error())
-	} else {
-		nv, driver, cuda, err := lib.Devices()
+	var nv []GPU
+	var driver, cuda string
+	var devErr error
+	nvmlErr := lib.Init()
+	if nvmlErr == nil {
+		nv, driver, cuda, devErr = lib.Devices()
 		lib.Shutdown()
-		if err != nil {
-			notes = append(notes, "no NVIDIA GPUs: "+err.Error())
+		if devErr != nil {
+			notes = append(notes, "no NVIDIA GPUs: "+devErr.Error())
 		}
+	} else if smi, err := nvidiaSMI(ctx, o); err == nil {
+		nv = smi
+		if len(nv) > 0 {
+			driver = nv[0].Driver
+		}
+		notes = append(notes, "NVIDIA GPUs from nvidia-smi (NVML: "+nvmlErr.Error()+")")
+	} else {
+		notes = append(notes, "no NVIDIA GPUs: "+nvmlErr.Error())
+		if o.NvidiaSMI != nil || o.Root == "" && o.NVML == nil {
+			notes = append(notes, "fallback: "+err.Error())
+		}
+	}
+	if nvmlErr == nil || len(nv) > 0 {
 		for i := range nv {
 			nv[i].Vendor, nv[i].Driver, nv[i].CUDAVersion = "nvidia", driver, cuda
 			if nv[i].UnifiedMemory {
@@ -48,17 +67,41 @@ func readGPUs(o *Options, host *Memory) ([]GPU, string) {
 			}
 		}
 		nv = visible(nv, o.getenv("CUDA_VISIBLE_DEVICES"))
-		if len(nv) == 0 && err == nil {
+		if len(nv) == 0 && devErr == nil {
 			notes = append(notes, "no NVIDIA GPUs visible (CUDA_VISIBLE_DEVICES="+o.getenv("CUDA_VISIBLE_DEVICES")+")")
 		}
 		gpus = append(gpus, nv...)
 	}
 	amd := visible(readAMD(o), o.getenv("HIP_VISIBLE_DEVICES"))
 	gpus = append(gpus, amd...)
+	if o.Root == "" {
+		own, note := platformGPUs(ctx, o, host)
+		gpus = append(gpus, own...)
+		if note != "" {
+			notes = append(notes, note)
+		}
+	}
 	if len(gpus) > 0 {
 		return gpus, ""
 	}
 	return gpus, strings.Join(notes, "; ")
+}
+
+// nvidiaSMI runs the nvidia-smi fallback: the test's hook, or the real
+// command when probing the real machine.
+func nvidiaSMI(ctx context.Context, o *Options) ([]GPU, error) {
+	run := o.NvidiaSMI
+	if run == nil {
+		if o.Root != "" || o.NVML != nil {
+			return nil, errors.New("nvidia-smi not consulted for fixtures")
+		}
+		run = runNvidiaSMI
+	}
+	out, err := run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return parseNvidiaSMI(out)
 }
 
 // visible applies a CUDA/HIP_VISIBLE_DEVICES list of indices or UUIDs

@@ -34,8 +34,13 @@ type Options struct {
 	// HIP_VISIBLE_DEVICES; nil reads os.Getenv.
 	Env func(string) string
 	// NVML replaces the NVIDIA driver library, for tests with go-nvml's
-	// mocks; nil uses the real library when cgo and the driver are there.
+	// mocks; nil uses the real library: libnvidia-ml through cgo on Linux,
+	// nvml.dll on Windows.
 	NVML NVML
+	// NvidiaSMI replaces running `nvidia-smi --query-gpu=… --format=csv`,
+	// the fallback when NVML cannot be used; nil runs it from $PATH, but
+	// only when probing the real machine (Root and NVML unset).
+	NvidiaSMI func(ctx context.Context) ([]byte, error)
 }
 
 func (o *Options) path(p string) string {
@@ -52,12 +57,15 @@ func (o *Options) getenv(k string) string {
 	return os.Getenv(k)
 }
 
-// Probe measures the machine. Missing sources (no cgroup, no NVML, no NUMA
+// Probe measures the machine: on Linux from /proc and /sys, elsewhere
+// through gopsutil and what each platform adds (macOS: vm_stat's figures,
+// Apple Silicon's CPU features and its Metal GPU; Windows: the commit limit,
+// the file cache and NVIDIA GPUs through nvml.dll). Missing sources (no cgroup, no NVML, no NUMA
 // information) are reported in the snapshot, not as errors; an error means
 // the basic memory information could not be read.
 func Probe(ctx context.Context, opts Options) (*Snapshot, error) {
 	s := &Snapshot{Schema: SchemaVersion, Source: "probe", GPUs: []GPU{}}
-	if err := readMemory(&opts, &s.Memory); err != nil {
+	if err := readHostMemory(&opts, &s.Memory); err != nil {
 		return nil, err
 	}
 	// The cgroup paths are found once and serve both the memory limit and
@@ -65,13 +73,13 @@ func Probe(ctx context.Context, opts Options) (*Snapshot, error) {
 	cg := findCgroups(&opts)
 	readCgroupMemory(cg, &s.Memory)
 	s.Memory.MlockLimitBytes = mlockLimit(&opts)
-	s.CPU = readCPU(&opts, cg)
+	s.CPU = readHostCPU(&opts, cg)
 	s.NUMA = readNUMA(&opts)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if !opts.NoGPU {
-		s.GPUs, s.GPUNote = readGPUs(&opts, &s.Memory)
+		s.GPUs, s.GPUNote = readGPUs(ctx, &opts, &s.Memory)
 	}
 	if len(opts.Files) > 0 {
 		files, err := FileResidency(opts.Files...)

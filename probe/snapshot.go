@@ -42,7 +42,13 @@ type Memory struct {
 	// EffectiveAvailableBytes is what a new model can really allocate:
 	// min(host available, cgroup limit − usage + reclaimable cache).
 	EffectiveAvailableBytes uint64 `json:"effective_available_bytes"`
-	LimitSource             string `json:"limit_source"` // "meminfo", "cgroup v1", "cgroup v2", "described"
+	LimitSource             string `json:"limit_source"` // "meminfo", "cgroup v1", "cgroup v2", "vm_stat", "GlobalMemoryStatusEx", "commit limit", "gopsutil", "described"
+
+	// CommitLimitBytes and CommitTotalBytes are Windows' commit limit (RAM
+	// plus page files) and charge: anonymous memory must fit under the
+	// limit. Zero elsewhere.
+	CommitLimitBytes uint64 `json:"commit_limit_bytes,omitempty"`
+	CommitTotalBytes uint64 `json:"commit_total_bytes,omitempty"`
 
 	// MlockLimitBytes is RLIMIT_MEMLOCK: nil when unlimited, or when the
 	// process has CAP_IPC_LOCK (as root normally does), which exempts it.
@@ -57,7 +63,10 @@ type CPU struct {
 	LogicalCores  int      `json:"logical_cores"`
 	UsableCores   float64  `json:"usable_cores"` // under the cgroup CPU quota and affinity
 	QuotaSource   string   `json:"quota_source,omitempty"`
-	Features      []string `json:"features"` // "avx2", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "f16c", "fma", "neon", "sve"
+	Features      []string `json:"features"` // "avx2", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "f16c", "fma", "neon", "dotprod", "i8mm", "sve", "sve256" (256-bit SVE)
+	// SVEVectorBits is the SVE vector length on arm64 (0 without SVE or
+	// when unknown): llama.cpp picks Q4_0's repacked layout by it.
+	SVEVectorBits int `json:"sve_vector_bits,omitempty"`
 	// MemoryBandwidth is an assumed or measured host memory bandwidth in
 	// bytes/s (0 when unknown).
 	MemoryBandwidth float64 `json:"memory_bandwidth_bytes_per_second,omitempty"`
@@ -84,7 +93,7 @@ type NUMANode struct {
 // GPU is one accelerator.
 type GPU struct {
 	Index             int     `json:"index"`
-	Vendor            string  `json:"vendor"` // "nvidia", "amd", "described"
+	Vendor            string  `json:"vendor"` // "nvidia", "amd", "apple", "described"
 	Name              string  `json:"name"`
 	UUID              string  `json:"uuid,omitempty"`
 	TotalBytes        uint64  `json:"total_bytes"`
@@ -98,8 +107,11 @@ type GPU struct {
 	Driver            string  `json:"driver_version,omitempty"`
 	CUDAVersion       string  `json:"cuda_version,omitempty"`
 	// UnifiedMemory marks a GPU that has no memory of its own and shares
-	// host RAM (GB10/DGX Spark, Jetson); its total and free are the host's,
-	// so the planner must not count them twice.
+	// host RAM (GB10/DGX Spark, Jetson, Apple Silicon); what it allocates
+	// comes out of the host's memory, so the planner must not count it
+	// twice. An NVIDIA or AMD one reports the host's total and free; an
+	// Apple one (Vendor "apple") the Metal working set, its budget within
+	// that RAM (see MetalWorkingSet).
 	UnifiedMemory bool `json:"unified_memory,omitempty"`
 }
 

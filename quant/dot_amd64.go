@@ -134,6 +134,9 @@ func fastKernels() map[gguf.Type]dotKernel {
 		m[gguf.TypeF32] = f32Kernel(dotF32AVX512, 64)
 		m[gguf.TypeF16] = f16Kernel(dotF16AVX512, 64)
 	}
+	for t, k := range wideKernels() {
+		m[t] = k[1]
+	}
 	return m
 }
 
@@ -274,6 +277,9 @@ func fast4Kernels() map[gguf.Type]dot4Kernel {
 				dst[t] = float32(s)
 			}
 		}
+	}
+	for t, k := range wide4Kernels() {
+		m[t] = k[1]
 	}
 	return m
 }

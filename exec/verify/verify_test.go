@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,33 +50,18 @@ func plan(t *testing.T, model, cgroupPath string, mmap, repack bool, edit func(*
 	return p
 }
 
-// check asserts the report's rows. The compute buffer is reported, not
-// asserted: the planner models it after Ollama's build and b6529, and
-// build 10587 allocates differently (docs/verify.md); the allocated total
-// must then be off by exactly the compute buffer's error.
+// check asserts that every figure of the report is within its tolerance:
+// the plan's weights, repack, KV, compute and output buffers against what
+// llama.cpp logged, and its anonymous and mapped memory against what the
+// process held.
 func check(t *testing.T, rep *Report) {
 	t.Helper()
-	var compute, alloc *Row
 	for i := range rep.Rows {
 		r := &rep.Rows[i]
-		switch r.Figure {
-		case "compute":
-			compute = r
-			t.Logf("%s compute: predicted %.2f MiB [%.2f–%.2f], llama.cpp %.2f MiB", r.Device, mib(r.Predicted), mib(r.Low), mib(r.High), mib(*r.Actual))
-		case "allocated":
-			alloc = r
-		default:
-			if !r.OK {
-				t.Errorf("%s %s: predicted %.4f MiB, %s %s (tolerance %s)", r.Device, r.Figure, mib(r.Predicted), r.Source, actual(r), r.Tolerance)
-			}
+		if !r.OK {
+			t.Errorf("%s %s: predicted %.4f MiB [%.4f–%.4f], %s %s (tolerance %s)", r.Device, r.Figure, mib(r.Predicted),
+				mib(r.Low), mib(r.High), r.Source, actual(r), r.Tolerance)
 		}
-	}
-	if compute == nil || alloc == nil {
-		t.Fatalf("no compute or allocated row: %+v", rep.Rows)
-	}
-	d := func(r *Row) float64 { return mib(r.Predicted) - mib(*r.Actual) }
-	if off := math.Abs(d(alloc) - d(compute)); off > 4*LoggedMiB {
-		t.Errorf("allocated is off by %.3f MiB beyond the compute buffer's error (%.3f MiB)", d(alloc), d(compute))
 	}
 	if rep.PromptTokens != min(rep.Settings.NUbatch, rep.Settings.NCtx-9) || rep.DecodeTokens != 8 {
 		t.Errorf("prompt %d tokens, decode %d; want n_ubatch (%d) and 8", rep.PromptTokens, rep.DecodeTokens, rep.Settings.NUbatch)
@@ -86,6 +70,42 @@ func check(t *testing.T, rep *Report) {
 		if s.Measured <= 0 {
 			t.Errorf("%s not measured", s.What)
 		}
+	}
+}
+
+// checkLargeVocab is check for a model with a large vocabulary: there the
+// planner's compute point is llama-cli's graph, with logits for the whole
+// ubatch, while llama-server reserves one output per sequence, more than
+// the planner's low bound allows (docs/verify.md). The compute buffer is
+// then only reported, and the allocated total must be off by exactly its
+// error; every other figure must be within its tolerance.
+func checkLargeVocab(t *testing.T, rep *Report) {
+	t.Helper()
+	var compute, alloc *Row
+	for i := range rep.Rows {
+		r := &rep.Rows[i]
+		switch r.Figure {
+		case "compute":
+			compute = r
+			t.Logf("%s compute: predicted %.2f MiB [%.2f–%.2f], llama.cpp %.2f MiB", r.Device, mib(r.Predicted), mib(r.Low), mib(r.High), mib(*r.Actual))
+			if *r.Actual > r.Predicted {
+				t.Errorf("llama-server's compute buffer (%.2f MiB) is larger than the planner's point (%.2f MiB)", mib(*r.Actual), mib(r.Predicted))
+			}
+		case "allocated":
+			alloc = r
+		default:
+			if !r.OK {
+				t.Errorf("%s %s: predicted %.4f MiB [%.4f–%.4f], %s %s (tolerance %s)", r.Device, r.Figure, mib(r.Predicted),
+					mib(r.Low), mib(r.High), r.Source, actual(r), r.Tolerance)
+			}
+		}
+	}
+	if compute == nil || alloc == nil {
+		t.Fatalf("no compute or allocated row: %+v", rep.Rows)
+	}
+	d := func(r *Row) float64 { return mib(r.Predicted) - mib(*r.Actual) }
+	if off := d(alloc) - d(compute); off > 4*LoggedMiB || off < -4*LoggedMiB {
+		t.Errorf("allocated is off by %.3f MiB, beyond the compute buffer's error (%.3f MiB)", d(alloc), d(compute))
 	}
 }
 
@@ -136,7 +156,12 @@ func TestModels(t *testing.T) {
 	}
 }
 
-// TestLayout1B verifies a 1B-sized layout (sparse, zero weights).
+// TestLayout1B verifies a 1B-sized layout (sparse, zero weights) and the
+// planner's verdict inside memory-limited cgroups: a plan that fits the
+// limit (planned as a process in that cgroup sees the machine) survives its
+// load and a completion; one that does not is not started by Run, and
+// started anyway it dies. Without the right to make cgroups, the layout is
+// verified on the machine as it is.
 func TestLayout1B(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: loads an 800 MB model")
@@ -146,30 +171,7 @@ func TestLayout1B(t *testing.T) {
 	if _, err := layout.Write(model, layout.Llama1B); err != nil {
 		t.Fatal(err)
 	}
-	p := plan(t, model, "", true, true, func(req *planner.Request) { req.Settings.NUbatch, req.Pinned.NUbatch = 128, true })
-	rep, err := Run(context.Background(), p, Options{Server: llamaserver.Options{Binary: bin}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	check(t, rep)
-}
-
-// TestCgroupVerdict runs the 1B layout inside memory-limited cgroups: a
-// plan that fits the limit (planned as a process in that cgroup sees the
-// machine) survives its load and a completion; one that does not is not
-// started by Run, and started anyway it dies.
-func TestCgroupVerdict(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: loads an 800 MB model")
-	}
-	bin := binary(t)
-	if os.Geteuid() != 0 {
-		t.Skip("not root: cannot make a memory cgroup")
-	}
-	model := filepath.Join(t.TempDir(), "llama-1b.gguf")
-	if _, err := layout.Write(model, layout.Llama1B); err != nil {
-		t.Fatal(err)
-	}
+	ub128 := func(req *planner.Request) { req.Settings.NUbatch, req.Pinned.NUbatch = 128, true }
 	for _, tt := range []struct {
 		name  string
 		limit uint64
@@ -180,12 +182,25 @@ func TestCgroupVerdict(t *testing.T) {
 		{"no mmap in 768 MiB", 768 << 20, false, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cg, err := launch.NewCgroup(fmt.Sprintf("modelfit-verify-test-%d", os.Getpid()), tt.limit)
-			if err != nil {
-				t.Skipf("cannot make a memory cgroup here: %v", err)
+			var cg *launch.Cgroup
+			var err error
+			if os.Geteuid() == 0 {
+				cg, err = launch.NewCgroup(fmt.Sprintf("modelfit-verify-test-%d", os.Getpid()), tt.limit)
+			}
+			if cg == nil {
+				if !tt.fits {
+					t.Skipf("cannot make a memory cgroup here (root: %v): %v", os.Geteuid() == 0, err)
+				}
+				t.Logf("no memory cgroup (root: %v, %v): verifying on the machine as it is", os.Geteuid() == 0, err)
+				rep, err := Run(context.Background(), plan(t, model, "", true, true, ub128), Options{Server: llamaserver.Options{Binary: bin}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkLargeVocab(t, rep)
+				return
 			}
 			defer cg.Remove()
-			p := plan(t, model, cgroupPath(cg), tt.mmap, true, func(req *planner.Request) { req.Settings.NUbatch, req.Pinned.NUbatch = 128, true })
+			p := plan(t, model, cgroupPath(cg), tt.mmap, true, ub128)
 			if p.Fits != tt.fits {
 				t.Fatalf("the planner says fits=%v in %d MiB, want %v: %v", p.Fits, tt.limit>>20, tt.fits, p.NoFit)
 			}
@@ -210,7 +225,7 @@ func TestCgroupVerdict(t *testing.T) {
 			if err != nil {
 				t.Fatalf("a plan that fits failed in its cgroup: %v", err)
 			}
-			check(t, rep)
+			checkLargeVocab(t, rep)
 			if c := rep.Cgroup; c == nil || c.OOMKills != 0 || c.PeakBytes == 0 || c.PeakBytes > tt.limit {
 				t.Errorf("cgroup %+v", rep.Cgroup)
 			} else {

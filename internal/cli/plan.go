@@ -39,9 +39,13 @@ type planFlags struct {
 	gpuOverhead, hostBW, diskBW, loadMode string
 	cpuFeatures                           string
 	cores                                 int
+	profile, unified                      string
+	wiredLimitMB                          uint64
 	// builtinEngine is set by `plan run`: the pure-Go engine has no
 	// quantized KV cache, so the planner must not choose one to fit.
 	builtinEngine bool
+	// cluster holds --host, --link, --rpc-cache (hosts.go).
+	cluster clusterFlags
 	// snap and req are the machine and request of the last plan.
 	snap *probe.Snapshot
 	req  planner.Request
@@ -87,15 +91,19 @@ func addPlanFlags(fs *flag.FlagSet) *planFlags {
 	fs.Var(&p.overrides, "ot", "tensor override REGEX=DEVICE, as llama.cpp (repeatable)")
 	fs.Var(&p.overrides, "override-tensor", "same as -ot")
 	fs.StringVar(&p.ram, "ram", "", "plan for an assumed machine with this much RAM (e.g. 200GiB) instead of probing")
+	fs.StringVar(&p.unified, "unified", "", "plan for an assumed Apple Silicon Mac: [CHIP=]SIZE[:BANDWIDTH] of unified memory, e.g. \"M2 Ultra=192GiB\" (instead of --ram/--gpu)")
+	fs.Uint64Var(&p.wiredLimitMB, "wired-limit-mb", 0, "with --unified: the Mac's sysctl iogpu.wired_limit_mb (default: macOS's working set, 2/3 or 3/4 of RAM)")
 	fs.Var(&p.gpus, "gpu", "an assumed GPU [NAME=]SIZE[@FREE][:BANDWIDTH], e.g. H100=80GiB (repeatable; with --ram)")
 	fs.IntVar(&p.cores, "cores", 0, "physical cores of the assumed machine (default 8)")
 	fs.StringVar(&p.cpuFeatures, "cpu-features", "", "CPU features of the assumed machine, e.g. avx2,avx512f (default: unknown x86-64, planned with AVX-512's repacking and AVX2's speed)")
 	fs.StringVar(&p.hostBW, "host-bw", "", "measured host memory bandwidth, e.g. 34GB (per second), for the speed prediction")
 	fs.StringVar(&p.diskBW, "disk-bw", "", "measured read speed of the model's disk, e.g. 1.7GB (per second), for the load prediction")
+	fs.StringVar(&p.profile, "profile", "", "speed profile from plan calibrate (default: the stored one, for this machine only)")
 	fs.StringVar(&p.probePath, "probe", "", "read the machine from a snapshot JSON (plan probe --json) instead of probing")
 	fs.StringVar(&p.hostMargin, "host-margin", "", "host memory to keep free (default 1GiB)")
 	fs.StringVar(&p.gpuMargin, "gpu-margin", "", "GPU memory to keep free on each GPU (default 1GiB)")
 	fs.StringVar(&p.gpuOverhead, "gpu-overhead", "", "runtime overhead per GPU (default 512MiB)")
+	p.cluster.add(fs)
 	return p
 }
 
@@ -216,6 +224,8 @@ func (p *planFlags) request() (planner.Request, error) {
 	r.MinCtx = p.minCtx
 	r.AllowShrinkContext = !p.noShrink
 	r.AllowQuantizedKV = !p.noQuantKV && !p.builtinEngine
+	// The built-in engine streams what does not fit in memory (exec/stream.go).
+	r.Settings.StreamWeights = p.builtinEngine
 	for _, m := range []struct {
 		v   string
 		dst *uint64
@@ -229,7 +239,9 @@ func (p *planFlags) request() (planner.Request, error) {
 		}
 		*m.dst = v
 	}
-	return r, nil
+	hosts, err := p.cluster.parse(p)
+	r.Hosts = hosts
+	return r, err
 }
 
 // machine returns the snapshot to plan for: an assumed machine (--ram,
@@ -249,6 +261,23 @@ func (p *planFlags) machine(ctx context.Context, files []string) (*probe.Snapsho
 
 func (p *planFlags) snapshot(ctx context.Context, files []string) (*probe.Snapshot, error) {
 	switch {
+	case p.unified != "":
+		if p.ram != "" || len(p.gpus) > 0 || p.probePath != "" {
+			return nil, usageError{errors.New("--unified describes the whole machine: give it without --ram, --gpu or --probe")}
+		}
+		ram, gpu, err := probe.ParseUnified(p.unified, p.wiredLimitMB)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		d := probe.Description{RAMBytes: ram, Cores: p.cores, GPUs: []probe.GPU{gpu}, Arch: "arm64", Model: gpu.Name,
+			Features: []string{"neon", "dotprod", "fp16", "i8mm", "bf16"}}
+		if strings.Contains(gpu.Name, "M1") {
+			d.Features = d.Features[:3] // I8MM and BF16 came with the M2
+		}
+		if p.cpuFeatures != "" {
+			d.Features = strings.Split(strings.ToLower(strings.ReplaceAll(p.cpuFeatures, " ", "")), ",")
+		}
+		return probe.Describe(d), nil
 	case p.ram != "" || len(p.gpus) > 0:
 		if p.ram == "" {
 			return nil, usageError{errors.New("--gpu describes an assumed machine: give its --ram too")}
@@ -316,6 +345,10 @@ func (p *planFlags) plan(ctx context.Context, model string) (*gguf.File, *planne
 		return nil, nil, err
 	}
 	req.ModelPath = path
+	if req.Speed, err = p.speedProfile(snap.Source == "probe"); err != nil {
+		f.Close()
+		return nil, nil, usageError{err}
+	}
 	p.snap, p.req = snap, req
 	pl, err := planner.Make(ctx, f, snap, req)
 	if pl == nil {
@@ -383,7 +416,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	var rows []planner.SweepRow
-	if *sweep && len(pl.Devices) > 1 {
+	if *sweep && len(pl.Devices) > 1 && len(pl.Hosts) == 0 {
 		if rows, err = planner.Sweep(ctx, f, pf.snap, pf.req, 12); err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitError
@@ -412,6 +445,8 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			printOllamaReport(stdout, report)
 		}
 		switch {
+		case *sweep && len(pl.Hosts) > 0:
+			fmt.Fprintln(stdout, "\nsweep: not available for a plan over several hosts")
 		case *sweep && len(pl.Devices) == 1:
 			fmt.Fprintln(stdout, "\nsweep: no GPU to offload to")
 		case *sweep:
@@ -455,6 +490,10 @@ func printPlan(w io.Writer, p *planner.Plan) {
 	tw.Flush()
 	fmt.Fprintln(w, "  (total = what must be allocated, with the margin it is # in the bar; mapped weights are page cache on top of it, = in the bar, paged in from disk where they do not fit)")
 	fmt.Fprintln(w)
+	if len(p.Hosts) > 0 {
+		printHosts(w, p)
+		fmt.Fprintln(w)
+	}
 	pr := p.Predicted
 	fmt.Fprintf(w, "predicted load %.3g s, prefill %.3g tok/s, decode %.3g tok/s (bound by %s)\n", pr.LoadSeconds, pr.PrefillTokensPerSecond, pr.DecodeTokensPerSecond, pr.DecodeBound)
 	for _, as := range pr.Assumptions {

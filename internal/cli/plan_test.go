@@ -27,6 +27,7 @@ func TestPlanCommand(t *testing.T) {
 	}{
 		{"seed 200GiB", []string{ds, "--ram", "200GiB", "--gpu", "H100=80GiB:3350GB/s", "--cores", "32"}, ExitOK, "plan-deepseek-200g.txt", ""},
 		{"seed 64GiB", []string{ds, "--ram", "64GiB", "--gpu", "H100=80GiB:3350GB/s", "--cores", "32"}, ExitOK, "plan-deepseek-64g.txt", ""},
+		{"seed M2 Ultra", []string{ds, "--unified", "M2 Ultra=192GiB", "--cores", "16"}, ExitOK, "plan-deepseek-m2ultra.txt", ""},
 		{"seed 64GiB no-mmap", []string{ds, "--ram", "64GiB", "--gpu", "H100=80GiB:3350GB/s", "--cores", "32", "--no-mmap"}, ExitNoFit, "plan-deepseek-64g-nommap.txt", ""},
 		{"cpu only", []string{synth, "--ram", "8GiB", "--cores", "2", "-c", "1024", "--sweep", "--ollama"}, ExitOK, "plan-synth-cpu.txt", ""},
 		{"print args", []string{"-ngl", "3", "-ub", "256", "-ctk", "q8_0", "-ctv", "q8_0", synth, "--ram", "8GiB", "--gpu", "8GiB", "--print-args", "--args-style", "load-mode"}, ExitOK, "",

@@ -73,6 +73,9 @@ func printSnapshot(w io.Writer, s *probe.Snapshot) {
 	} else if m.CgroupVersion > 0 {
 		fmt.Fprintf(tw, "  cgroup v%d limit\tnone\n", m.CgroupVersion)
 	}
+	if m.CommitLimitBytes > 0 {
+		fmt.Fprintf(tw, "  commit charge\t%s of the %s commit limit (RAM and page files)\n", units.Bytes(m.CommitTotalBytes), units.Bytes(m.CommitLimitBytes))
+	}
 	fmt.Fprintf(tw, "  effective available\t%s (from %s)\n", units.Bytes(m.EffectiveAvailableBytes), m.LimitSource)
 	if m.MlockLimitBytes != nil {
 		fmt.Fprintf(tw, "  mlock limit\t%s (RLIMIT_MEMLOCK)\n", units.Bytes(*m.MlockLimitBytes))
@@ -99,7 +102,10 @@ func printSnapshot(w io.Writer, s *probe.Snapshot) {
 		fmt.Fprintln(tw, "gpu\tname\tfree\ttotal\tbandwidth\tcompute\tbus")
 		for _, g := range s.GPUs {
 			total := units.Bytes(g.TotalBytes)
-			if g.UnifiedMemory {
+			switch {
+			case g.UnifiedMemory && g.Vendor == "apple":
+				total += " (Metal working set of the unified memory)"
+			case g.UnifiedMemory:
 				total += " (shared with host)"
 			}
 			bw := "?"

@@ -67,6 +67,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitError
 	}
 	defer f.Close()
+	if len(pl.Hosts) > 0 {
+		fmt.Fprintln(stderr, "plan run: runs a plan on this machine only; run a plan over hosts with plan cluster or the printed commands")
+		return ExitUsage
+	}
 	why := ""
 	if *engine == "auto" {
 		switch err := exec.Supports(f); {

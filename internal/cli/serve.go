@@ -20,7 +20,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	pf := addPlanFlags(fs)
 	sf := addServerFlags(fs)
 	port := fs.Int("port", 0, "port to listen on (default: a free one)")
-	host := fs.String("host", "127.0.0.1", "address to listen on")
+	listen := fs.String("listen", "127.0.0.1", "address to listen on (llama-server's --host; --host names RPC hosts here)")
 	mf := addServeManyFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: plan serve [flags] MODEL.gguf\n       plan serve [flags] [ALIAS=]MODEL.gguf... [--models DIR]\n\nPlans the model for this machine and serves it with llama-server, started with the\nplan's arguments: prints the endpoint and the plan's memory, streams the server's log\nwith -v, and stops the server on Ctrl-C. A plan that does not fit is not started (exit 3).\n\nWith several models (or --models) it serves them all behind one OpenAI-compatible\nendpoint, routed by the request's \"model\" (the file name without .gguf, or ALIAS):\neach model's llama-server starts on its first request with the plan the residency\nplanner makes next to the models already loaded, which evicts the least recently\nused when there is no room and unloads idle models after --keep-alive. GET /status\nshows the models, their plans and measured memory, and the decisions with reasons.\n\nflags:")
@@ -30,7 +30,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return ExitUsage
 	}
 	if fs.NArg() > 1 || mf.dir != "" {
-		return runServeMany(ctx, pf, sf, mf, fs.Args(), *host, *port, stdout, stderr)
+		return runServeMany(ctx, pf, sf, mf, fs.Args(), *listen, *port, stdout, stderr)
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -51,6 +51,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return ExitError
 	}
 	f.Close()
+	if len(pl.Hosts) > 0 {
+		fmt.Fprintln(stderr, "plan serve: runs a plan on this machine only; run a plan over hosts with plan cluster or the printed commands")
+		return ExitUsage
+	}
 	fmt.Fprintln(stdout, serverSummary(fs.Arg(0), pl))
 	fmt.Fprintln(stdout, memoryLine(pl))
 	if !pl.Fits {
@@ -61,7 +65,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return serverError(stderr, "plan serve", err)
 	}
-	opts.Host, opts.Port = *host, *port
+	opts.Host, opts.Port = *listen, *port
 	srv, err := llamaserver.Start(ctx, pl, opts)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -51,6 +51,10 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return ExitError
 	}
 	f.Close()
+	if len(pl.Hosts) > 0 {
+		fmt.Fprintln(stderr, "plan verify: runs a plan on this machine only; run a plan over hosts with plan cluster or the printed commands")
+		return ExitUsage
+	}
 	if !pl.Fits {
 		fmt.Fprintf(stderr, "plan verify: DOES NOT FIT, not started: %v\n", pl.NoFit)
 		return ExitNoFit

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/modelfit/modelfit/gguf"
@@ -57,6 +58,35 @@ func Encode(kvs []KV, tensors []Tensor) ([]byte, error) {
 		pad(&b)
 	}
 	return b.Bytes(), nil
+}
+
+// Write writes the file Encode returns to w, streaming the tensor data:
+// tensors may share one Data slice, so a large file needs little memory.
+func Write(w io.Writer, kvs []KV, tensors []Tensor) error {
+	infos := make([]TensorInfo, len(tensors))
+	sizes := make([]uint64, len(tensors))
+	for i, t := range tensors {
+		infos[i] = TensorInfo{t.Name, t.Type, t.Shape}
+		sizes[i] = uint64(len(t.Data))
+	}
+	var b bytes.Buffer
+	if _, err := encodeHeader(&b, kvs, infos, sizes); err != nil {
+		return err
+	}
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return err
+	}
+	zeros := make([]byte, Alignment)
+	for _, t := range tensors {
+		if _, err := w.Write(t.Data); err != nil {
+			return err
+		}
+		n := uint64(len(t.Data))
+		if _, err := w.Write(zeros[:align(n)-n]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // EncodeHeader returns the header of the GGUF v3 file holding kvs and
@@ -195,4 +225,52 @@ func F32(xs []float32) []byte {
 		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(x))
 	}
 	return out
+}
+
+// Stream writes to w the file Encode would, for files too large to hold in
+// memory: the header (EncodeHeader), then each tensor's bytes as fill
+// writes them (as many as its type and shape take), in order and aligned.
+func Stream(w io.Writer, kvs []KV, tensors []TensorInfo, fill func(i int, size uint64, w io.Writer) error) error {
+	hdr, _, err := EncodeHeader(kvs, tensors)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	off := uint64(len(hdr))
+	cw := &countWriter{w: w}
+	for i, t := range tensors {
+		size, _ := t.Type.RowBytes(t.Shape[0]) // EncodeHeader checked it
+		for _, d := range t.Shape[1:] {
+			size *= d
+		}
+		cw.n = 0
+		if err := fill(i, size, cw); err != nil {
+			return err
+		}
+		if cw.n != size {
+			return fmt.Errorf("ggufwrite: tensor %q: %d bytes written, want %d", t.Name, cw.n, size)
+		}
+		off += size
+		if p := align(off) - off; p > 0 {
+			if _, err := w.Write(make([]byte, p)); err != nil {
+				return err
+			}
+			off += p
+		}
+	}
+	return nil
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n uint64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += uint64(n)
+	return n, err
 }

@@ -2,6 +2,7 @@ package ggufwrite
 
 import (
 	"bytes"
+	"io"
 	"testing"
 
 	"github.com/modelfit/modelfit/gguf"
@@ -76,5 +77,35 @@ func TestEncodeHeader(t *testing.T) {
 	}
 	if _, _, err := EncodeHeader(nil, []TensorInfo{{Name: "c", Type: gguf.TypeQ4_K, Shape: []uint64{100}}}); err == nil {
 		t.Error("a q4_K row of 100 elements was accepted")
+	}
+}
+
+// Stream writes exactly what Encode does, and refuses a fill that writes
+// the wrong number of bytes.
+func TestStream(t *testing.T) {
+	kvs := []KV{{"general.architecture", "llama"}}
+	ts := []Tensor{
+		{Name: "a", Type: gguf.TypeF32, Shape: []uint64{3}, Data: F32([]float32{1, 2, 3})},
+		{Name: "b", Type: gguf.TypeF32, Shape: []uint64{2, 5}, Data: F32([]float32{4, 5, 6, 7, 8, 9, 10, 11, 12, 13})},
+	}
+	want, err := Encode(kvs, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	infos := []TensorInfo{{ts[0].Name, ts[0].Type, ts[0].Shape}, {ts[1].Name, ts[1].Type, ts[1].Shape}}
+	var got bytes.Buffer
+	err = Stream(&got, kvs, infos, func(i int, size uint64, w io.Writer) error {
+		if size != uint64(len(ts[i].Data)) {
+			t.Errorf("tensor %d: size %d, want %d", i, size, len(ts[i].Data))
+		}
+		_, err := w.Write(ts[i].Data)
+		return err
+	})
+	if err != nil || !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("Stream differs from Encode (%d vs %d bytes, err %v)", got.Len(), len(want), err)
+	}
+	err = Stream(io.Discard, kvs, infos, func(i int, size uint64, w io.Writer) error { _, err := w.Write([]byte{1}); return err })
+	if err == nil {
+		t.Error("a short fill was accepted")
 	}
 }

@@ -1,0 +1,205 @@
+package calibrate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/shirou/gopsutil/v4/load"
+
+	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/planner"
+)
+
+// Options says what to measure. The zero value measures memory and files
+// only (no llama-bench given or found).
+type Options struct {
+	// LlamaBench is llama-bench's path; empty finds it in $PATH, then in
+	// ToolsDir. Without it the profile holds the bandwidths only.
+	LlamaBench string
+	ToolsDir   string
+	// Dir holds the temporary files (one synthetic layout of at most
+	// 430 MB at a time, and the file-read test file); empty is
+	// os.TempDir().
+	Dir string
+	// Threads is the largest thread count (memory bandwidth is measured for
+	// 1…Threads, llama-bench for 1 and Threads); 0 means runtime.NumCPU.
+	Threads int
+	// Machine names the CPU in the profile.
+	Machine string
+	// Quick shrinks every measurement and the layouts (for tests): the
+	// figures mean nothing, the pipeline is exercised.
+	Quick bool
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+	// Now stamps the profile; nil is time.Now.
+	Now func() time.Time
+}
+
+// calibration layouts: two shapes in one type per kernel class of the
+// speed model, so that the fit sees every class and separates per-byte
+// from per-layer cost. They are written quantized (no llama-quantize run).
+var (
+	calibShapes = []Shape{CalibWide, CalibDeep}
+	// quickShapes stand in for tests: they run in milliseconds and fit in
+	// the caches, so their figures say nothing about the machine.
+	quickShapes = []Shape{
+		{Name: "quick-wide", Layers: 2, Embd: 512, FFN: 1536, Heads: 8, KVHeads: 4, Vocab: 512, Ctx: 256},
+		{Name: "quick-deep", Layers: 6, Embd: 256, FFN: 768, Heads: 4, KVHeads: 2, Vocab: 512, Ctx: 256},
+	}
+	calibTypes = []string{"Q8_0", "Q4_0", "Q4_K", "Q6_K"}
+)
+
+// Run measures the machine and returns its speed profile.
+func Run(ctx context.Context, o Options) (*planner.SpeedProfile, error) {
+	logw := o.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	threads := o.Threads
+	if threads <= 0 {
+		threads = numCPU()
+	}
+	dir := o.Dir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	p := &planner.SpeedProfile{Schema: planner.SpeedSchema, Machine: o.Machine, Measured: now().UTC().Format(time.RFC3339)}
+	if l, err := load.AvgWithContext(ctx); err == nil {
+		p.Load = fmt.Sprintf("%.2f %.2f %.2f (1, 5, 15 min) on %d CPUs at the start", l.Load1, l.Load5, l.Load15, numCPU())
+	}
+	size, reps := 512<<20, 5
+	if o.Quick {
+		size, reps = 64<<20, 3
+	}
+	for t := 1; t <= threads; t++ {
+		bw, err := MemoryBandwidth(ctx, t, size, reps)
+		if err != nil {
+			return nil, err
+		}
+		p.HostBandwidth = append(p.HostBandwidth, planner.BandwidthPoint{Threads: t, BytesPerSecond: bw})
+		fmt.Fprintf(logw, "memory read, %d thread(s): %.1f GB/s\n", t, bw/1e9)
+	}
+	fileSize := int64(256 << 20)
+	if o.Quick {
+		fileSize = 32 << 20
+	}
+	switch fsp, err := MeasureFiles(ctx, dir, fileSize, 3); {
+	case err == nil:
+		p.ColdReadBandwidth, p.WarmReadBandwidth, p.MmapFaultBandwidth = fsp.Cold, fsp.Warm, fsp.MmapFault
+		fmt.Fprintf(logw, "file read in %s: cold %.2f GB/s, warm %.2f GB/s; mmap page faults %.2f GB/s\n", dir, fsp.Cold/1e9, fsp.Warm/1e9, fsp.MmapFault/1e9)
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	default:
+		fmt.Fprintf(logw, "file read: %v\n", err)
+	}
+	bench, err := FindTool("llama-bench", o.LlamaBench, o.ToolsDir)
+	switch {
+	case err != nil && o.LlamaBench != "":
+		return nil, err // asked for, not there
+	case err != nil:
+		fmt.Fprintf(logw, "llama.cpp speeds not measured: %v\n", err)
+		return p, nil
+	}
+	p.Runtime = bench
+	benchThreads := []int{1}
+	if threads > 1 {
+		benchThreads = append(benchThreads, threads)
+	}
+	shapes := calibShapes
+	if o.Quick {
+		shapes = quickShapes
+	}
+	samples, err := benchLayouts(ctx, logw, bench, dir, shapes, calibTypes, benchThreads, o.Quick)
+	if err != nil {
+		return nil, err
+	}
+	p.Samples = samples
+	if p.Points, err = planner.FitSpeed(samples); err != nil {
+		return nil, err
+	}
+	for _, pt := range p.Points {
+		fmt.Fprintf(logw, "fit, %d thread(s): decode within %.1f%%, prefill within %.1f%% of llama-bench\n", pt.Threads, pt.DecodeError*100, pt.PrefillError*100)
+	}
+	return p, nil
+}
+
+// benchLayouts writes each shape in each type, runs llama-bench on it and
+// returns the samples; every file it writes is removed before it returns.
+func benchLayouts(ctx context.Context, logw io.Writer, bench, dir string, shapes []Shape, types []string, threads []int, quick bool) ([]planner.SpeedSample, error) {
+	pp, tg, reps := 64, 16, 3
+	if quick {
+		pp, tg, reps = 16, 4, 1
+	}
+	var samples []planner.SpeedSample
+	for _, s := range shapes {
+		for _, typ := range types {
+			name := s.Name + "-" + typ
+			path := filepath.Join(dir, fmt.Sprintf("modelfit-calibrate-%d-%s.gguf", os.Getpid(), name))
+			err := Write(ctx, path, s, typ, 1)
+			if err == nil {
+				var ss []planner.SpeedSample
+				ss, err = benchOne(ctx, bench, path, name, threads, pp, tg, reps)
+				samples = append(samples, ss...)
+				for _, x := range ss {
+					fmt.Fprintf(logw, "llama-bench %s, %d thread(s): prefill %.1f tok/s, decode %.1f tok/s\n", x.Model, x.Threads, x.PrefillTokPerSec, x.DecodeTokPerSec)
+				}
+			}
+			os.Remove(path)
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return samples, nil
+}
+
+// benchOne runs llama-bench on one model and pairs its prefill and decode
+// results per thread count with the model's work per token.
+func benchOne(ctx context.Context, bench, path, name string, threads []int, pp, tg, reps int) ([]planner.SpeedSample, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate: %w", err)
+	}
+	dec, fl, layers := planner.WorkPerToken(f, pp)
+	f.Close()
+	res, err := Bench(ctx, bench, path, threads, pp, tg, reps)
+	if err != nil {
+		return nil, err
+	}
+	return pairSamples(name, res, dec, fl, layers)
+}
+
+func pairSamples(name string, res []BenchResult, dec, fl map[string]float64, layers int) ([]planner.SpeedSample, error) {
+	byT := map[int]*planner.SpeedSample{}
+	var order []int
+	for _, r := range res {
+		s := byT[r.Threads]
+		if s == nil {
+			s = &planner.SpeedSample{Model: name, Threads: r.Threads, Layers: layers, DecodeBytes: dec, PrefillFLOPs: fl}
+			byT[r.Threads] = s
+			order = append(order, r.Threads)
+		}
+		if r.NGen > 0 {
+			s.NGen, s.DecodeTokPerSec = r.NGen, r.TokPerSec
+		} else {
+			s.NPrompt, s.PrefillTokPerSec = r.NPrompt, r.TokPerSec
+		}
+	}
+	var out []planner.SpeedSample
+	for _, t := range order {
+		s := byT[t]
+		if s.DecodeTokPerSec == 0 || s.PrefillTokPerSec == 0 {
+			return nil, fmt.Errorf("calibrate: llama-bench gave no prefill or no decode result for %s with %d threads", name, t)
+		}
+		out = append(out, *s)
+	}
+	return out, nil
+}

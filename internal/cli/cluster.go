@@ -1,0 +1,202 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/modelfit/modelfit/exec/cluster"
+	"github.com/modelfit/modelfit/internal/units"
+	"github.com/modelfit/modelfit/planner"
+)
+
+func init() {
+	commands["cluster"] = command{run: runCluster, summary: "plan MODEL over --host machines on loopback, run each as ggml-rpc-server in a memory cgroup of its RAM with llama-server in front, complete a prompt and compare memory and speed with the plan"}
+}
+
+// clusterReport is the JSON of `plan cluster --json`.
+type clusterReport struct {
+	Schema     string                `json:"schema"`
+	Hosts      []cluster.HostMeasure `json:"hosts"`
+	Completion cluster.Completion    `json:"completion"`
+	// PredictedDecode is the plan's decode speed; LoadAverage the machine's
+	// one-minute load when measured (speeds mean little on a busy machine).
+	PredictedDecode  float64 `json:"predicted_decode_tokens_per_second"`
+	PredictedPrefill float64 `json:"predicted_prefill_tokens_per_second"`
+	LoadAverage      float64 `json:"load_average"`
+	CPUs             int     `json:"cpus"`
+	Within           bool    `json:"within"`
+}
+
+func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("cluster", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pf := addPlanFlags(fs)
+	prompt := fs.String("p", "Once upon a time", "the prompt")
+	n := fs.Int("n", 16, "tokens to generate")
+	bin := fs.String("bin", "", "directory with ggml-rpc-server and llama-server (default: where ggml-rpc-server is on PATH)")
+	noCgroup := fs.Bool("no-cgroup", false, "run the servers without memory cgroups (no root needed; only their RSS is measured)")
+	asJSON := fs.Bool("json", false, "print the measurements as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: plan cluster [flags] MODEL.gguf --host NAME=RAM[@127.0.0.1:PORT] …\n\nPlans the model over the hosts, starts one ggml-rpc-server per host on its loopback\naddress inside a memory cgroup as large as the host's RAM (root; cgroup v1 or v2),\nthen llama-server with --rpc, completes the prompt, and compares each server's\nmemory (peak RSS, cgroup peak) with the plan's range and the decode speed with the\nprediction. Exit status: 0 within the plan, 1 outside it or on errors, 2 usage,\n3 the plan does not fit.\n\nflags:")
+		printFlags(stderr, fs)
+	}
+	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
+		return ExitUsage
+	}
+	if fs.NArg() != 1 || len(pf.cluster.hosts) == 0 {
+		fs.Usage()
+		return ExitUsage
+	}
+	// Hosts without an address get a free loopback port.
+	for i, h := range pf.cluster.hosts {
+		at := strings.LastIndex(h, "@")
+		if at >= 0 {
+			if _, err := planner.ParseRPCAddr(h[at+1:]); err == nil {
+				continue
+			}
+		}
+		port, err := freeLoopbackPort()
+		if err != nil {
+			fmt.Fprintln(stderr, "plan cluster:", err)
+			return ExitError
+		}
+		pf.cluster.hosts[i] = h + "@127.0.0.1:" + strconv.Itoa(port)
+	}
+	f, pl, err := pf.plan(ctx, fs.Arg(0))
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "plan cluster:", err)
+		return ExitUsage
+	case pl == nil:
+		fmt.Fprintln(stderr, "plan cluster:", err)
+		return ExitError
+	}
+	defer f.Close()
+	if !pl.Fits {
+		printPlan(stdout, pl)
+		return ExitNoFit
+	}
+	dir := *bin
+	if dir == "" {
+		p, err := exec.LookPath("ggml-rpc-server")
+		if err != nil {
+			fmt.Fprintln(stderr, "plan cluster: ggml-rpc-server not on PATH: give --bin DIR")
+			return ExitUsage
+		}
+		dir = filepath.Dir(p)
+	}
+	c, err := cluster.Start(ctx, pl, cluster.Options{Bin: dir, Limit: !*noCgroup})
+	if err != nil {
+		fmt.Fprintln(stderr, "plan cluster:", err)
+		if errors.Is(err, cluster.ErrNoCgroup) {
+			fmt.Fprintln(stderr, "plan cluster: run as root for the memory cgroups, or with --no-cgroup")
+		}
+		return ExitError
+	}
+	defer c.Close()
+	comp, err := c.Complete(ctx, *prompt, *n)
+	if err != nil {
+		fmt.Fprintln(stderr, "plan cluster:", err)
+		// A server the kernel killed for its memory is the likely cause.
+		if ms, merr := c.Measure(); merr == nil {
+			for _, m := range ms {
+				if m.OOMKilled {
+					fmt.Fprintf(stderr, "plan cluster: %s's ggml-rpc-server was killed for exceeding its %s (the plan: %s)\n", m.Name,
+						units.Bytes(m.LimitBytes), units.Bytes(m.PredictedPeakBytes))
+				}
+			}
+		}
+		return ExitError
+	}
+	ms, err := c.Measure()
+	if err != nil {
+		fmt.Fprintln(stderr, "plan cluster:", err)
+		return ExitError
+	}
+	rep := clusterReport{Schema: "cluster/v1", Hosts: ms, Completion: comp, PredictedDecode: pl.Predicted.DecodeTokensPerSecond, PredictedPrefill: pl.Predicted.PrefillTokensPerSecond,
+		LoadAverage: loadAverage(), CPUs: runtime.NumCPU(), Within: true}
+	var problems []string
+	for _, m := range ms {
+		if err := m.Check(); err != nil {
+			rep.Within = false
+			problems = append(problems, err.Error())
+		}
+	}
+	if *asJSON {
+		if err := writeJSON(stdout, rep); err != nil {
+			fmt.Fprintln(stderr, err)
+			return ExitError
+		}
+	} else {
+		printCluster(stdout, rep)
+	}
+	for _, p := range problems {
+		fmt.Fprintln(stderr, p)
+	}
+	if !rep.Within {
+		return ExitError
+	}
+	return ExitOK
+}
+
+func printCluster(w io.Writer, r clusterReport) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "host\tplanned\trange\tpeak RSS\tcgroup peak\tcompute (llama-server / plan)\t")
+	for _, m := range r.Hosts {
+		cg := "-"
+		if m.Cgroup != nil {
+			cg = units.Bytes(m.Cgroup.PeakBytes)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s – %s\t%s\t%s\t%s / %s\t\n", m.Name, units.Bytes(m.PredictedBytes), units.Bytes(m.PredictedLowBytes), units.Bytes(m.PredictedHighBytes),
+			units.Bytes(m.PeakRSSBytes), cg, units.Bytes(m.Buffers.ComputeBytes), units.Bytes(m.Planned.ComputeBytes))
+	}
+	tw.Flush()
+	c := r.Completion
+	fmt.Fprintf(w, "completion %q\n", c.Content)
+	fmt.Fprintf(w, "decode %.3g tok/s measured, %.3g predicted; prefill %.3g tok/s measured (%d tokens), %.3g predicted", c.DecodeTokensPerSecond, r.PredictedDecode, c.PrefillTokensPerSecond, c.PromptTokens, r.PredictedPrefill)
+	if r.LoadAverage > float64(r.CPUs)/2 {
+		fmt.Fprintf(w, " — the machine was busy (load %.1f on %d CPUs): the speed says little", r.LoadAverage, r.CPUs)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "(the servers listened on loopback without authentication: any local user could reach them while they ran)")
+	if r.Within {
+		fmt.Fprintln(w, "WITHIN THE PLAN")
+	} else {
+		fmt.Fprintln(w, "OUTSIDE THE PLAN")
+	}
+}
+
+func freeLoopbackPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// loadAverage is the one-minute load average (0 when unknown).
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	l, _ := strconv.ParseFloat(f[0], 64)
+	return l
+}
