@@ -96,6 +96,9 @@ func runServeMany(ctx context.Context, pf *planFlags, sf *serverFlags, mf *serve
 	if mf.queue <= 0 || mf.timeout <= 0 {
 		return usage("--queue and --request-timeout must be positive")
 	}
+	if len(pf.cluster.hosts) > 0 {
+		return usage("serves models on this machine only; --host plans over RPC hosts (listen with --listen)")
+	}
 	specs, err := modelArgs(args, mf.dir)
 	if err != nil {
 		return usage("%v", err)

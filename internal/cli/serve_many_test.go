@@ -53,15 +53,19 @@ func TestModelArgs(t *testing.T) {
 func TestServeManyUsage(t *testing.T) {
 	t.Chdir(testutil.Root())
 	m := "testdata/models/synth-llama-gqa-Q4_K_M.gguf"
-	for _, args := range [][]string{
-		{"serve", m, m},
-		{"serve", m, "other=" + m, "--max-body", "lots"},
-		{"serve", m, "https://example.com/m.gguf"},
-		{"serve", "--models", t.TempDir()},
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", m, m}, "two models are named"},
+		{[]string{"serve", m, "other=" + m, "--max-body", "lots"}, "--max-body"},
+		{[]string{"serve", m, "https://example.com/m.gguf"}, "must be a local file"},
+		{[]string{"serve", "--models", t.TempDir()}, "no .gguf files"},
+		{[]string{"serve", m, "other=" + m, "--host", "n2=16GiB"}, "this machine only"},
 	} {
 		var out, errb bytes.Buffer
-		if code := Run(context.Background(), args, &out, &errb); code != ExitUsage {
-			t.Errorf("%v: exit %d, want %d\n%s", args, code, ExitUsage, errb.String())
+		if code := Run(context.Background(), c.args, &out, &errb); code != ExitUsage || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%v: exit %d, want %d and %q\n%s", c.args, code, ExitUsage, c.want, errb.String())
 		}
 	}
 }
