@@ -203,11 +203,21 @@ func TestServeMany(t *testing.T) {
 // byte-level SPM vocabulary padded with filler tokens. Smaller than the
 // 1B the issue names, so that 30 loads stay short; large enough that the
 // planner's margins for two models leave no room for a third.
-const (
-	cgEmbd, cgLayers, cgHeads, cgKV, cgFF, cgVocab = 1024, 12, 16, 4, 4096, 8192
-)
+// MODELFIT_SERVE_1B=1 runs the test with Llama-3.2-1B's shape instead
+// (2048 wide, 16 layers, 8 KV heads, 8192 FFN; a 32000-token vocabulary):
+// 1.2 GB of Q8_0 weights per model.
+type cgShape struct{ embd, layers, heads, kv, ff, vocab int }
+
+func cgLayout() cgShape {
+	if os.Getenv("MODELFIT_SERVE_1B") == "1" {
+		return cgShape{2048, 16, 32, 8, 8192, 32000}
+	}
+	return cgShape{1024, 12, 16, 4, 4096, 8192}
+}
 
 func writeCgroupModel(path, name string) error {
+	c := cgLayout()
+	cgEmbd, cgLayers, cgHeads, cgKV, cgFF, cgVocab := c.embd, c.layers, c.heads, c.kv, c.ff, c.vocab
 	e, ff, v, kv := uint64(cgEmbd), uint64(cgFF), uint64(cgVocab), uint64(cgEmbd/cgHeads*cgKV)
 	t := func(name string, typ gguf.Type, shape ...uint64) ggufwrite.Tensor {
 		return ggufwrite.Tensor{Name: name, Type: typ, Shape: shape}
