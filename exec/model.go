@@ -103,6 +103,10 @@ func LoadSettings(ctx context.Context, s planner.Settings, f *gguf.File) (m *Mod
 	if err != nil {
 		return nil, err
 	}
+	// The loader's shape check, shared with the planner and plan inspect.
+	if err := f.CheckShapes(); err != nil {
+		return nil, fmt.Errorf("exec: %w", err)
+	}
 	if s.NCtx <= 0 {
 		s.NCtx = 4096
 	}

@@ -1,8 +1,12 @@
 package gguf_test
 
 import (
+	"context"
 	"fmt"
 	"log"
+	"net/http"
+	"net/http/httptest"
+	"time"
 
 	"github.com/modelfit/modelfit/gguf"
 	"github.com/modelfit/modelfit/internal/testutil"
@@ -41,4 +45,35 @@ func ExampleFile_Tensor() {
 	// Output:
 	// q6_K [14336 4096 8] 385351680 bytes, layer 0 layer
 	// missing: true
+}
+
+func ExampleFile_CheckShapes() {
+	f, err := gguf.Open(testutil.Path("zoo", "mixtral-8x7b-Q4_K_M.header.gguf"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	// nil: every tensor has the shape llama.cpp's loader expects. A file
+	// with one dimension set to 2^40 would say which tensor and what shape
+	// the hyperparameters ask for, as a *gguf.ShapeError.
+	fmt.Println(f.CheckShapes())
+	// Output:
+	// <nil>
+}
+
+func ExampleParseURLOptions() {
+	// A server for the example; any HTTP server with the file will do.
+	srv := httptest.NewServer(http.FileServer(http.Dir(testutil.Path("zoo"))))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f, err := gguf.ParseURLOptions(ctx, srv.URL+"/mixtral-8x7b-Q4_K_M.header.gguf", gguf.RemoteOptions{
+		Timeout: 30 * time.Second, // the whole header; connect, headers and idle bodies are bounded too
+	})
+	if err != nil {
+		log.Fatal(err) // names the URL and the phase: "gguf: GET URL: connect: …"
+	}
+	fmt.Println(f.Metadata.String("general.name"), len(f.Tensors), "tensors")
+	// Output:
+	// Mixtral-8x7B-Instruct-v0.1 323 tensors
 }

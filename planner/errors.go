@@ -2,9 +2,17 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/modelfit/modelfit/internal/units"
 )
+
+// ErrInvalidRequest is wrapped by the errors of Make and Estimate for
+// settings no runtime takes (a negative context, a bad override pattern):
+// the caller's mistake, not the model's or the machine's.
+var ErrInvalidRequest = errors.New("invalid request")
 
 // NoFitError says exactly why a model does not fit: what each device would
 // need against what it has, and the nearest configuration that would work.
@@ -61,32 +69,28 @@ func noFit(m *model, mc *machine, a, least *attempt, req Request) *NoFitError {
 		e.Devices = append(e.Devices, ds)
 	}
 	fd := max(a.failDev, 0)
-	fail, dm := e.Devices[fd], a.b.Devices[fd]
+	fail := e.Devices[fd]
 	cpu := a.b.Devices[0]
-	repacked := ""
-	if cpu.RepackBytes > 0 {
-		repacked = fmt.Sprintf(", of which %s copied into CPU_REPACK", human(cpu.RepackBytes))
-	}
+	parts := needParts(a, fd)
 	switch {
 	case a.failWhy != "":
 		e.Reason = a.failWhy
 	case fd == 0 && !a.s.MMap:
-		e.Reason = fmt.Sprintf("unable to allocate the CPU buffer: without mmap every host weight is anonymous memory; the host needs %s (%s of weights%s) with a %s margin, %s available — short by %s",
-			human(fail.NeedBytes), human(cpu.AnonWeightsBytes+cpu.RepackBytes), repacked, human(a.margin[0]), human(fail.AvailableBytes), human(fail.ShortBytes))
+		e.Reason = fmt.Sprintf("unable to allocate the CPU buffer: without mmap every host weight is anonymous memory; the host needs %s (%s), %s available — short by %s",
+			human(fail.NeedBytes), parts, human(fail.AvailableBytes), human(fail.ShortBytes))
 	case fd == 0 && cpu.RepackBytes > 0 && !a.s.NoRepack:
-		e.Reason = fmt.Sprintf("unable to allocate the CPU_REPACK buffer: llama.cpp copies %s of host weights into anonymous memory even with mmap; the host needs %s with a %s margin, %s available — short by %s",
-			human(cpu.RepackBytes), human(fail.NeedBytes), human(a.margin[0]), human(fail.AvailableBytes), human(fail.ShortBytes))
+		e.Reason = fmt.Sprintf("unable to allocate the CPU_REPACK buffer: llama.cpp copies %s of host weights into anonymous memory even with mmap; the host needs %s (%s), %s available — short by %s",
+			human(cpu.RepackBytes), human(fail.NeedBytes), parts, human(fail.AvailableBytes), human(fail.ShortBytes))
 	case fd == 0 && a.s.MLock:
-		e.Reason = fmt.Sprintf("--mlock keeps %s of mapped weights locked in RAM: the host needs %s with a %s margin, %s available — short by %s",
-			human(cpu.ResidentBytes), human(fail.NeedBytes), human(a.margin[0]), human(fail.AvailableBytes), human(fail.ShortBytes))
+		e.Reason = fmt.Sprintf("--mlock keeps %s of mapped weights locked in RAM: the host needs %s (%s), %s available — short by %s",
+			human(cpu.ResidentBytes), human(fail.NeedBytes), parts, human(fail.AvailableBytes), human(fail.ShortBytes))
 	default:
-		e.Reason = fmt.Sprintf("%s needs %s (weights %s, KV %s, compute %s, overhead %s, margin %s), %s available — short by %s",
-			fail.Name, human(fail.NeedBytes), human(dm.AnonWeightsBytes+dm.RepackBytes), human(dm.KVBytes), human(dm.ComputeBytes),
-			human(dm.OverheadBytes), human(a.margin[fd]), human(fail.AvailableBytes), human(fail.ShortBytes))
+		e.Reason = fmt.Sprintf("%s needs %s (%s), %s available — short by %s",
+			fail.Name, human(fail.NeedBytes), parts, human(fail.AvailableBytes), human(fail.ShortBytes))
 		if fd == 0 && a.unified > 0 {
 			e.Reason += fmt.Sprintf("; the need includes %s the GPU sharing the host's memory takes", human(a.unified))
 		}
-		if fd > 0 && len(dm.Layers) == 0 && dm.WeightsBytes == 0 {
+		if dm := a.b.Devices[fd]; fd > 0 && len(dm.Layers) == 0 && dm.WeightsBytes == 0 {
 			e.Reason += fmt.Sprintf("; %s cannot even hold its runtime: hide it from llama.cpp (-dev or CUDA_VISIBLE_DEVICES) to plan without it", fail.Name)
 		}
 	}
@@ -124,9 +128,49 @@ func noFit(m *model, mc *machine, a, least *attempt, req Request) *NoFitError {
 		if !a.s.MMap && ns.MMap && fd == 0 {
 			e.Nearest = fmt.Sprintf("fits with %s; no-mmap needs %s RAM, %s available", changes(a.s, ns), human(fail.NeedBytes), human(fail.AvailableBytes))
 		}
+		// Say how fast the nearest plan runs: fitting by paging from disk
+		// is not fitting in memory.
+		pr := predict(m, mc, try, r)
+		if pr.DiskBytesPerToken > 0 {
+			e.Nearest += fmt.Sprintf(" (runs paging from disk: %s of every token's weights read from disk, predicted decode %s tok/s)", human(uint64(pr.DiskBytesPerToken)), units.Number(pr.DecodeTokensPerSecond))
+		} else {
+			e.Nearest += fmt.Sprintf(" (in memory, predicted decode %s tok/s)", units.Number(pr.DecodeTokensPerSecond))
+		}
 		break
 	}
 	return e
+}
+
+// needParts lists what device d needs in attempt a, each part named as the
+// plan's device table names its column.
+func needParts(a *attempt, d int) string {
+	dm := a.b.Devices[d]
+	var parts []string
+	add := func(name string, b uint64) {
+		if b > 0 {
+			parts = append(parts, name+" "+human(b))
+		}
+	}
+	weights := dm.AnonWeightsBytes - min(dm.StagingBytes, dm.AnonWeightsBytes)
+	switch {
+	case weights == dm.WeightsBytes:
+		add("weights", weights)
+	case !a.s.MMap && weights+dm.RepackBytes == dm.WeightsBytes:
+		add("weights not repacked", weights)
+	default:
+		add("weights not mapped", weights)
+	}
+	if d == 0 && a.s.MLock {
+		add("mapped weights locked", dm.ResidentBytes)
+	}
+	add("repack", dm.RepackBytes)
+	add("KV", dm.KVBytes+dm.StateBytes)
+	add("compute", dm.ComputeBytes)
+	add("output", dm.OutputBytes)
+	add("overhead", dm.OverheadBytes)
+	add("overhead (pinned upload staging)", dm.StagingBytes)
+	add("margin", a.margin[d])
+	return strings.Join(parts, " + ")
 }
 
 // needOf is what device d needs in attempt a, margin included.

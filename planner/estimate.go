@@ -88,6 +88,9 @@ type DeviceMemory struct {
 	ComputeHighBytes uint64 `json:"compute_high_bytes"`
 	OutputBytes      uint64 `json:"output_bytes"`
 	OverheadBytes    uint64 `json:"overhead_bytes"`
+	// StagingBytes is the pinned host memory for uploading weights read
+	// without mmap to GPUs; counted in AnonWeightsBytes and TotalBytes.
+	StagingBytes uint64 `json:"staging_bytes,omitempty"`
 	// TotalBytes is what must be allocated on the device: anonymous weights,
 	// repacked copies, KV, recurrent state, compute, output and overhead.
 	// Mapped weights are not in it: for the CPU, add ResidentBytes (the
@@ -438,6 +441,7 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	}
 	if !s.MMap && nGPU > 0 && ngl > 0 {
 		cpu.AnonWeightsBytes += env.Runtime.profile().pinnedStaging()
+		cpu.StagingBytes = env.Runtime.profile().pinnedStaging()
 	}
 
 	// KV cache and recurrent state, per layer on its layer's device.

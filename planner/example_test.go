@@ -28,6 +28,7 @@ func ExampleMake() {
 		log.Fatal(err)
 	}
 	fmt.Println("fits:", p.Fits, "mmap:", p.Settings.MMap, "decode bound by:", p.Predicted.DecodeBound)
+	fmt.Printf("verdict: %s, %.1f GiB read from disk per token\n", p.Verdict, p.Predicted.DiskBytesPerToken/(1<<30))
 
 	var req planner.Request
 	req.Settings.MMap, req.Pinned.MMap = false, true
@@ -37,6 +38,7 @@ func ExampleMake() {
 	fmt.Println("nearest plan: mmap", nf.NearestSettings.MMap, "no-repack", nf.NearestSettings.NoRepack)
 	// Output:
 	// fits: true mmap: true decode bound by: disk reads (paging)
+	// verdict: runs_paging, 2.8 GiB read from disk per token
 	// no-mmap fits: false
 	// nearest plan: mmap true no-repack true
 }

@@ -25,8 +25,14 @@ func (c *cluster) finish(p *Plan, a, least *clusterAttempt) {
 	}
 	p.LlamaArgs = p.LlamaCppArgs(ArgsClassic)
 	p.Hosts[0].Command = append([]string{"llama-server"}, p.LlamaArgs...)
-	if !a.fits {
+	switch {
+	case !a.fits:
+		p.Verdict = VerdictNoFit
 		p.NoFit = c.noFit(a, least)
+	case p.Predicted.DiskBytesPerToken > 0:
+		p.Verdict = VerdictPaging
+	default:
+		p.Verdict = VerdictFits
 	}
 }
 

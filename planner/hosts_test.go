@@ -256,6 +256,9 @@ func TestClusterSeeds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if p.Verdict != VerdictFits {
+				t.Errorf("verdict %q, want %q: a plan over hosts keeps every weight in memory", p.Verdict, VerdictFits)
+			}
 			used := 0
 			var weights uint64
 			for _, h := range p.Hosts {
@@ -369,6 +372,9 @@ func TestClusterNoFit(t *testing.T) {
 	var nf *NoFitError
 	if !errors.As(err, &nf) || p == nil || p.Fits {
 		t.Fatalf("err %v", err)
+	}
+	if p.Verdict != VerdictNoFit {
+		t.Errorf("verdict %q, want %q", p.Verdict, VerdictNoFit)
 	}
 	if len(nf.Devices) != 3 {
 		t.Fatalf("shortfalls %+v: want one per host", nf.Devices)

@@ -3,6 +3,8 @@ package planner
 import (
 	"context"
 	"fmt"
+	"math"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,6 +62,65 @@ type Request struct {
 	Hosts []Host
 }
 
+// Verdict is what a plan means for the user.
+type Verdict string
+
+// The three verdicts. A plan that runs paging weights from disk is a real
+// outcome (a model larger than RAM runs from its mapping) but not the same as
+// fitting in memory: decode then waits on the disk every token.
+const (
+	// VerdictFits: every buffer is allocated and every mapped weight a token
+	// reads stays in RAM (or VRAM).
+	VerdictFits Verdict = "fits"
+	// VerdictPaging: the buffers are allocated, but part of the mapped host
+	// weights every token reads does not fit in the RAM left and is read
+	// from disk each token (Prediction.DiskBytesPerToken).
+	VerdictPaging Verdict = "runs_paging"
+	// VerdictNoFit: a buffer cannot be allocated (Plan.NoFit says which).
+	VerdictNoFit Verdict = "does_not_fit"
+)
+
+// Limits of a Request's settings: sizes multiply into bytes, so values no
+// runtime takes are refused rather than let the arithmetic wrap.
+const (
+	MaxContext     = 1 << 24 // n_ctx and n_batch, tokens
+	MaxParallel    = 1 << 12 // sequences
+	MaxThreads     = 1 << 12
+	MaxGPULayers   = 1 << 20
+	MaxTensorSplit = 16 // entries of -ts: llama.cpp's LLAMA_MAX_DEVICES
+)
+
+// check refuses settings out of range; the error wraps ErrInvalidRequest.
+func (r *Request) check() error {
+	for _, v := range []struct {
+		name  string
+		value int
+		limit int
+	}{{"n_ctx", r.Settings.NCtx, MaxContext}, {"n_batch", r.Settings.NBatch, MaxContext}, {"n_ubatch", r.Settings.NUbatch, MaxContext},
+		{"n_parallel", r.Settings.NParallel, MaxParallel}, {"threads", r.Settings.Threads, MaxThreads}, {"n_gpu_layers", r.Settings.NGPULayers, MaxGPULayers}} {
+		if v.value < 0 || v.value > v.limit {
+			return fmt.Errorf("planner: %s %d out of range [0, %d]: %w", v.name, v.value, v.limit, ErrInvalidRequest)
+		}
+	}
+	if r.Pinned.NBatch && r.Settings.NBatch == 0 {
+		return fmt.Errorf("planner: n_batch 0: llama.cpp needs a logical batch of at least one token: %w", ErrInvalidRequest)
+	}
+	if n := len(r.Settings.TensorSplit); n > MaxTensorSplit {
+		return fmt.Errorf("planner: tensor_split has %d entries, llama.cpp takes at most %d: %w", n, MaxTensorSplit, ErrInvalidRequest)
+	}
+	for _, v := range r.Settings.TensorSplit {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("planner: tensor_split %s: proportions must be finite and not negative: %w", fmtSplit(r.Settings.TensorSplit), ErrInvalidRequest)
+		}
+	}
+	for _, o := range r.Settings.Overrides {
+		if _, err := regexp.Compile(o.Pattern); err != nil {
+			return fmt.Errorf("planner: override %q: %v: %w", o.Pattern, err, ErrInvalidRequest)
+		}
+	}
+	return nil
+}
+
 // Plan is the placement a llama.cpp-family runtime should use, the memory it
 // takes on every device, predictions, and the reason for every choice.
 //
@@ -74,8 +135,10 @@ type Request struct {
 // free_after_bytes is available minus total (the margin is kept out of it by
 // the search, not by this figure).
 type Plan struct {
-	Schema  string    `json:"schema"`
+	Schema string `json:"schema"`
+	// Fits is true for both verdicts that run (VerdictFits, VerdictPaging).
 	Fits    bool      `json:"fits"`
+	Verdict Verdict   `json:"verdict"`
 	Model   ModelInfo `json:"model"`
 	Runtime Runtime   `json:"runtime"`
 	// RuntimeProfile names the build and its rules with their sources.
@@ -93,6 +156,9 @@ type Plan struct {
 	Hosts []PlanHost `json:"hosts,omitempty"`
 
 	breakdown *Breakdown
+	// cpuMoE is k when the plan's one override keeps exactly the experts
+	// llama.cpp's --n-cpu-moe k keeps on the CPU; LlamaCppArgs then says so.
+	cpuMoE int
 }
 
 // ModelInfo describes the planned model.
@@ -165,17 +231,8 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 	if snap == nil {
 		return nil, fmt.Errorf("planner: no machine snapshot")
 	}
-	// Sizes multiply into bytes: refuse values no runtime takes rather than
-	// let the arithmetic wrap.
-	for _, v := range []struct {
-		name  string
-		value int
-		limit int
-	}{{"n_ctx", req.Settings.NCtx, 1 << 24}, {"n_batch", req.Settings.NBatch, 1 << 24}, {"n_ubatch", req.Settings.NUbatch, 1 << 24},
-		{"n_parallel", req.Settings.NParallel, 1 << 12}, {"threads", req.Settings.Threads, 1 << 12}, {"n_gpu_layers", req.Settings.NGPULayers, 1 << 20}} {
-		if v.value < 0 || v.value > v.limit {
-			return nil, fmt.Errorf("planner: %s %d out of range [0, %d]", v.name, v.value, v.limit)
-		}
+	if err := req.check(); err != nil {
+		return nil, err
 	}
 	if len(f.Tensors) == 0 {
 		return nil, fmt.Errorf("planner: %s has no tensors (a vocabulary-only file?): nothing to place", req.ModelPath)
@@ -183,6 +240,12 @@ func Make(ctx context.Context, f *gguf.File, snap *probe.Snapshot, req Request) 
 	m := newModel(f)
 	if m.nLayer <= 0 {
 		return nil, fmt.Errorf("planner: %s: architecture %q has no block_count", req.ModelPath, m.h.Architecture)
+	}
+	// A tensor whose shape contradicts the hyperparameters would be sized
+	// from the shape (144 TiB from one bad dimension): llama.cpp's loader
+	// refuses such a file, and so does the planner.
+	if err := f.CheckShapes(); err != nil {
+		return nil, fmt.Errorf("planner: %s: %w", req.ModelPath, err)
 	}
 	if _, ok := profiles[orRuntime(req.Runtime)]; !ok {
 		_, err := ParseRuntime(string(req.Runtime))
@@ -334,10 +397,50 @@ func finish(p *Plan, m *model, mc *machine, a, least *attempt, req Request) {
 		p.Reasons = append(p.Reasons, Reason{"repack", "on", fmt.Sprintf("llama.cpp copies %s of CPU weights (%s) into a CPU_REPACK buffer of anonymous memory for faster matrix kernels; counted in the host total", human(cpu.RepackBytes), repackTypeList(m, mc))})
 	}
 	p.Predicted = predict(m, mc, a, req)
+	p.cpuMoE = nCPUMoE(m, a.s)
 	p.LlamaArgs = p.LlamaCppArgs(ArgsClassic)
-	if !a.fits {
+	// The verdict follows the prediction: paging is whatever the speed
+	// model says decode reads from disk.
+	switch {
+	case !a.fits:
+		p.Verdict = VerdictNoFit
 		p.NoFit = noFit(m, mc, a, least, req)
+	case p.Predicted.DiskBytesPerToken > 0:
+		p.Verdict = VerdictPaging
+	default:
+		p.Verdict = VerdictFits
 	}
+	p.Reasons = mergeReasons(p.Reasons)
+}
+
+// mergeReasons keeps one entry per setting, where it first appeared, with
+// the final choice; when the choice changed on the way, the explanations
+// follow one another and the entry says what the setting started as.
+func mergeReasons(rs []Reason) []Reason {
+	idx := map[string]int{}
+	first := map[string]string{}
+	var out []Reason
+	for _, r := range rs {
+		i, ok := idx[r.Setting]
+		if !ok {
+			idx[r.Setting] = len(out)
+			first[r.Setting] = r.Choice
+			out = append(out, r)
+			continue
+		}
+		prev := &out[i]
+		if r.Why != prev.Why && !strings.Contains(prev.Why, r.Why) {
+			prev.Why += "; then " + r.Why
+		}
+		prev.Choice = r.Choice
+	}
+	for i := range out {
+		r := &out[i]
+		if f := first[r.Setting]; f != r.Choice && !strings.Contains(r.Why, "from "+f) {
+			r.Why = fmt.Sprintf("started as %s: %s", f, r.Why)
+		}
+	}
+	return out
 }
 
 func repackTypeList(m *model, mc *machine) string {
@@ -370,8 +473,30 @@ func human(b uint64) string {
 		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
 	case b >= 1<<20:
 		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", b)
+}
+
+// nCPUMoE returns k when s's one override is the planner's pattern for the
+// experts of layers 0..k-1 on the CPU and llama.cpp's --n-cpu-moe k matches
+// the same tensors: its pattern (common/common.h llm_ffn_exps_block_regex)
+// also takes gate_up and chexps tensors, so the model must have none.
+func nCPUMoE(m *model, s Settings) int {
+	if len(s.Overrides) != 1 || s.Overrides[0].Device != "CPU" {
+		return 0
+	}
+	k, ok := m.expertK[s.Overrides[0].Pattern]
+	if !ok || k <= 0 || s.Overrides[0].Pattern != cpuMoEPattern(k) {
+		return 0
+	}
+	for i := range m.tensors {
+		if n := m.tensors[i].name; strings.Contains(n, "gate_up_exps") || strings.Contains(n, "_chexps") {
+			return 0
+		}
+	}
+	return k
 }
 
 // trainingContextWarning says what the runtime does when each sequence's

@@ -3,43 +3,87 @@ package planner
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/units"
 )
 
 // initialSettings fills what the user did not pin with llama-server's
-// defaults adapted to the machine, and explains each.
+// defaults adapted to the machine, reads pinned values as llama.cpp reads
+// them (-c 0 is the training context, -ub 0 the batch, -t 0 every logical
+// CPU), and explains each.
 func initialSettings(m *model, mc *machine, req Request, p *Plan) Settings {
 	s := req.Settings
 	d := DefaultSettings()
 	pin := req.Pinned
-	if !pin.NCtx || s.NCtx <= 0 {
+	train := int(min(m.h.ContextLength, MaxContext))
+	switch {
+	case pin.NCtx && s.NCtx == 0 && train > 0:
+		// llama-context.cpp: n_ctx = params.n_ctx == 0 ? n_ctx_train : params.n_ctx
+		s.NCtx = padTo(train, 256)
+		p.why("n_ctx", fmt.Sprint(s.NCtx), "-c 0 asks for the training context (%d), as llama.cpp reads it", m.h.ContextLength)
+	case pin.NCtx && s.NCtx == 0:
+		s.NCtx = d.NCtx
+		p.why("n_ctx", fmt.Sprint(s.NCtx), "-c 0 asks for the training context, which the file does not give (llama.cpp refuses to load it: n_ctx and n_ctx_train cannot both be zero); planned with %d", d.NCtx)
+	case pin.NCtx:
+		want := s.NCtx
+		s.NCtx = padTo(s.NCtx, 256)
+		if s.NCtx != want {
+			p.why("n_ctx", fmt.Sprint(s.NCtx), "pinned by the user: -c %d rounded up to a multiple of 256, as llama.cpp pads it", want)
+		} else {
+			p.why("n_ctx", fmt.Sprint(s.NCtx), "pinned by the user")
+		}
+	default:
 		want := s.NCtx
 		if want <= 0 {
 			want = int(min(max(m.h.ContextLength, 256), 4096))
 			p.why("n_ctx", fmt.Sprint(want), "not given: llama-server's default (the training context %d) capped at 4096 to leave memory for the weights; pass -c to ask for more", m.h.ContextLength)
 		}
 		s.NCtx = padTo(want, 256)
-	} else {
-		s.NCtx = padTo(s.NCtx, 256)
-		p.why("n_ctx", fmt.Sprint(s.NCtx), "pinned by the user (rounded up to a multiple of 256, as llama.cpp pads it)")
 	}
 	if s.NBatch <= 0 {
 		s.NBatch = d.NBatch
 	}
-	if s.NUbatch <= 0 {
-		s.NUbatch = d.NUbatch
+	// llama-context.cpp: with causal attention n_batch = min(n_ctx, n_batch),
+	// and n_ubatch = min(n_batch, n_ubatch or n_batch when 0).
+	var batchWhy, ubatchWhy string
+	if s.NBatch > s.NCtx {
+		batchWhy = fmt.Sprintf("%d capped at the context, as llama.cpp caps the logical batch", s.NBatch)
+		s.NBatch = s.NCtx
 	}
-	s.NUbatch = min(s.NUbatch, s.NBatch)
-	if !pin.NBatch && !pin.NUbatch {
-		p.why("n_batch", fmt.Sprintf("%d/%d", s.NBatch, s.NUbatch), "llama-server's defaults: a logical batch of %d tokens in physical batches (ubatch) of %d; the compute buffers grow with the ubatch, which is the first thing given up when memory is short", s.NBatch, s.NUbatch)
+	switch {
+	case pin.NUbatch && s.NUbatch == 0:
+		s.NUbatch = s.NBatch
+		ubatchWhy = "-ub 0 means the logical batch, as llama.cpp reads it"
+	case s.NUbatch <= 0:
+		s.NUbatch = min(d.NUbatch, s.NBatch)
+	case s.NUbatch > s.NBatch:
+		ubatchWhy = fmt.Sprintf("%d capped at the logical batch, as llama.cpp caps the physical batch", s.NUbatch)
+		s.NUbatch = s.NBatch
 	}
+	if batchWhy == "" {
+		batchWhy = "pinned by the user"
+		if !pin.NBatch {
+			batchWhy = fmt.Sprintf("llama-server's default logical batch of %d tokens", d.NBatch)
+		}
+	}
+	p.why("n_batch", fmt.Sprint(s.NBatch), "%s", batchWhy)
+	if ubatchWhy == "" {
+		ubatchWhy = "pinned by the user"
+		if !pin.NUbatch {
+			ubatchWhy = fmt.Sprintf("llama-server's default physical batch of %d tokens; the compute buffers grow with it, and it is the first thing given up when memory is short", d.NUbatch)
+		}
+	}
+	p.why("n_ubatch", fmt.Sprint(s.NUbatch), "%s", ubatchWhy)
 	if s.NParallel <= 0 {
 		s.NParallel = 1
 	}
 	if !pin.NParallel {
 		p.why("n_parallel", fmt.Sprint(s.NParallel), "one sequence; with -np N the sequences share the n_ctx cells of one KV cache")
+	} else {
+		p.why("n_parallel", fmt.Sprint(s.NParallel), "pinned by the user: %d sequences share the n_ctx cells of one KV cache (%d each)", s.NParallel, s.NCtx/s.NParallel)
 	}
 	if s.CacheTypeK == "" {
 		s.CacheTypeK = "f16"
@@ -59,18 +103,51 @@ func initialSettings(m *model, mc *machine, req Request, p *Plan) Settings {
 		s.FlashAttn = true
 		p.why("flash_attn", "on", "llama.cpp's auto setting turns it on where supported: it shrinks the attention compute buffer (no n_ctx×n_ubatch×heads score matrix) and allows a quantized V cache")
 	}
-	if !pin.Threads || s.Threads <= 0 {
+	logical := max(mc.snap.CPU.LogicalCores, mc.snap.CPU.PhysicalCores, 1)
+	switch {
+	case pin.Threads && s.Threads <= 0:
+		// common/arg.cpp: n_threads <= 0 becomes std::thread::hardware_concurrency().
+		s.Threads = logical
+		p.why("threads", fmt.Sprint(s.Threads), "-t 0 or less: llama.cpp then uses every logical CPU (std::thread::hardware_concurrency)")
+	case pin.Threads:
+		p.why("threads", fmt.Sprint(s.Threads), "pinned by the user")
+	default:
 		cores := mc.snap.CPU.PhysicalCores
 		if u := int(mc.snap.CPU.UsableCores); u > 0 && u < cores {
 			cores = u
 		}
 		s.Threads = max(cores, 1)
-		p.why("threads", fmt.Sprint(s.Threads), "physical cores usable under the CPU quota (%d physical, %g usable): decode is memory-bound and hyperthreads only add contention", mc.snap.CPU.PhysicalCores, mc.snap.CPU.UsableCores)
+		p.why("threads", fmt.Sprint(s.Threads), "physical cores usable under the CPU quota (%d physical, %s usable): decode is memory-bound and hyperthreads only add contention", mc.snap.CPU.PhysicalCores, strconv.FormatFloat(mc.snap.CPU.UsableCores, 'f', -1, 64))
+	}
+	if s.Threads > logical {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%d threads on %d logical CPUs: threads beyond the CPUs wait for one another at every layer, and decode gets slower, not faster", s.Threads, logical))
+	}
+	nGPU := len(mc.gpus)
+	switch {
+	case len(s.TensorSplit) == 0:
+	case nGPU == 0:
+		p.why("tensor_split", "none", "no GPU: -ts %s has nothing to split (llama.cpp ignores it)", fmtSplit(s.TensorSplit))
+		s.TensorSplit = nil
+	case allZero(s.TensorSplit):
+		p.why("tensor_split", "none", "-ts %s is all zeros, which llama.cpp reads as no split given (by free memory)", fmtSplit(s.TensorSplit))
+		s.TensorSplit = nil
+	case len(s.TensorSplit) > nGPU:
+		p.why("tensor_split", fmtSplit(s.TensorSplit[:nGPU]), "-ts %s has %d entries for %d GPU(s): llama.cpp uses the first %d", fmtSplit(s.TensorSplit), len(s.TensorSplit), nGPU, nGPU)
+		s.TensorSplit = s.TensorSplit[:nGPU]
 	}
 	if !pin.MMap {
 		s.MMap = true // decided in place()
 	}
 	return s
+}
+
+func allZero(xs []float64) bool {
+	for _, x := range xs {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func kvChoices(s Settings, req Request) []string {
@@ -297,8 +374,8 @@ func place(m *model, mc *machine, s Settings, req Request) (*attempt, error) {
 		}
 		if with, without := predict(m, mc, a, req).DecodeTokensPerSecond, predict(m, mc, an, req).DecodeTokensPerSecond; an.fits && without > with {
 			a, reasons = an, rn
-			add("no_repack", "on", "the CPU_REPACK copy of %s would take the RAM the mapped weights need and page more of them in from disk each token: %.3g tok/s without it against %.3g tok/s with it",
-				human(cpu.RepackBytes), without, with)
+			add("no_repack", "on", "the CPU_REPACK copy of %s would take the RAM the mapped weights need and page more of them in from disk each token: %s tok/s without it against %s tok/s with it",
+				human(cpu.RepackBytes), units.Number(without), units.Number(with))
 		}
 	}
 	s = a.s
@@ -373,8 +450,17 @@ func placeLayers(m *model, mc *machine, s Settings, req Request) (*attempt, []Re
 	autoSplit := nGPU > 1 && !req.Pinned.TensorSplit && len(s.TensorSplit) == 0 && !mc.env.Runtime.profile().Ollama
 	switch {
 	case nGPU == 0:
+		if req.Pinned.NGPULayers && s.NGPULayers > 0 {
+			add("n_gpu_layers", "0", "no GPU: -ngl %d has nothing to offload to (llama.cpp ignores it with a warning)", s.NGPULayers)
+		}
 		s.NGPULayers = 0
 	case req.Pinned.NGPULayers:
+		switch asked := s.NGPULayers; {
+		case asked > m.nLayer+1:
+			add("n_gpu_layers", fmt.Sprint(m.nLayer+1), "-ngl %d asks for more than the model has: all %d layers and the output", asked, m.nLayer)
+		default:
+			add("n_gpu_layers", fmt.Sprint(asked), "pinned by the user")
+		}
 		s.NGPULayers = min(max(s.NGPULayers, 0), m.nLayer+1)
 		if autoSplit {
 			s.TensorSplit = roomSplit(mc, req)

@@ -33,11 +33,16 @@ import (
 // (RTX 3090, gemma-3-4B Q4_K_M, about 0.5 of the memory bandwidth): treat
 // them as ±40%.
 type Prediction struct {
-	LoadSeconds            float64  `json:"load_seconds"`
-	PrefillTokensPerSecond float64  `json:"prefill_tokens_per_second"`
-	DecodeTokensPerSecond  float64  `json:"decode_tokens_per_second"`
-	DecodeBound            string   `json:"decode_bound"` // what limits decode: "host memory bandwidth", "GPU memory bandwidth", "disk reads (paging)", "disk reads (streaming)"
-	Assumptions            []string `json:"assumptions"`
+	LoadSeconds            float64 `json:"load_seconds"`
+	PrefillTokensPerSecond float64 `json:"prefill_tokens_per_second"`
+	DecodeTokensPerSecond  float64 `json:"decode_tokens_per_second"`
+	DecodeBound            string  `json:"decode_bound"` // what limits decode: "host memory bandwidth", "GPU memory bandwidth", "disk reads (paging)", "disk reads (streaming)"
+	// DiskBytesPerToken is what decode reads from disk for every token
+	// because the mapped host weights do not all stay in RAM (0 when they
+	// do); DiskShare is its share of the host weight bytes a token reads.
+	DiskBytesPerToken float64  `json:"disk_bytes_per_token"`
+	DiskShare         float64  `json:"disk_share"`
+	Assumptions       []string `json:"assumptions"`
 
 	// DiskReadBytesPerSecond is the speed the model's file is read at: for
 	// loading, and for the weights paged in while decoding.
@@ -273,14 +278,17 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 			case s.StreamWeights:
 				tDecode = max(tDecode, bytes[0]*missFrac/diskBW)
 				bound = "disk reads (streaming)"
+				p.DiskBytesPerToken, p.DiskShare = math.Round(bytes[0]*missFrac), round3(missFrac)
 				p.Assumptions = append(p.Assumptions, fmt.Sprintf("%.0f%% of the host weights are streamed from disk each token, overlapped with compute", missFrac*100))
 			case m.h.ExpertCount == 0:
 				tDecode += bytes[0] / diskBW
 				bound = "disk reads (paging)"
+				p.DiskBytesPerToken, p.DiskShare = math.Round(bytes[0]), 1
 				p.Assumptions = append(p.Assumptions, fmt.Sprintf("%.0f%% of the host weights do not fit in RAM: paged on demand, every weight is read from disk each token", missFrac*100))
 			default:
 				tDecode += bytes[0] * missFrac / diskBW
 				bound = "disk reads (paging)"
+				p.DiskBytesPerToken, p.DiskShare = math.Round(bytes[0]*missFrac), round3(missFrac)
 				p.Assumptions = append(p.Assumptions, fmt.Sprintf("%.0f%% of the host weights a token touches are not in RAM and are read from disk each token", missFrac*100))
 			}
 			tPrefill += full[0] * missFrac / diskBW / ub

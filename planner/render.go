@@ -16,12 +16,17 @@ const (
 	ArgsLoadMode
 )
 
-// LlamaCppArgs renders the plan as llama-server / llama-cli arguments.
+// LlamaCppArgs renders the plan as llama-server / llama-cli arguments: -m
+// for a file, -mu for a URL (llama.cpp downloads it), and --n-cpu-moe k
+// where the plan's expert override is exactly that flag's.
 func (p *Plan) LlamaCppArgs(style ArgsStyle) []string {
 	s := p.Settings
 	var a []string
-	if p.Model.Path != "" {
-		a = append(a, "-m", p.Model.Path)
+	switch path := p.Model.Path; {
+	case strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://"):
+		a = append(a, "-mu", path) // -m takes a path; -mu downloads
+	case path != "":
+		a = append(a, "-m", path)
 	}
 	if rpc := p.rpcServers(); rpc != "" {
 		// --fit off: llama-server would otherwise re-plan from the free
@@ -38,8 +43,12 @@ func (p *Plan) LlamaCppArgs(style ArgsStyle) []string {
 		}
 		a = append(a, "-ts", strings.Join(parts, ","))
 	}
-	for _, o := range s.Overrides {
-		a = append(a, "-ot", o.Pattern+"="+o.Device)
+	if p.cpuMoE > 0 {
+		a = append(a, "--n-cpu-moe", strconv.Itoa(p.cpuMoE))
+	} else {
+		for _, o := range s.Overrides {
+			a = append(a, "-ot", o.Pattern+"="+o.Device)
+		}
 	}
 	if s.NoKVOffload {
 		a = append(a, "-nkvo")

@@ -47,6 +47,14 @@ func TestStreamingPrediction(t *testing.T) {
 	if demand.DecodeBound != "disk reads (paging)" || stream.DecodeBound != "disk reads (streaming)" {
 		t.Errorf("bounds %q, %q", demand.DecodeBound, stream.DecodeBound)
 	}
+	// The disk's share the verdict reports: paged on demand, every host
+	// weight a token reads; streamed, only what does not stay in RAM.
+	if demand.DiskShare != 1 || demand.DiskBytesPerToken < 4e9 {
+		t.Errorf("demand paging reads %.0f B/token from disk (share %v), want every host weight (share 1)", demand.DiskBytesPerToken, demand.DiskShare)
+	}
+	if stream.DiskShare <= 0 || stream.DiskShare >= 1 || stream.DiskBytesPerToken >= demand.DiskBytesPerToken {
+		t.Errorf("streaming reads %.0f B/token from disk (share %v), want part of the %.0f B paging reads", stream.DiskBytesPerToken, stream.DiskShare, demand.DiskBytesPerToken)
+	}
 	// The whole 4.9 GB at 1.5 GB/s: about 0.3 tok/s.
 	if d := demand.DecodeTokensPerSecond; d < 0.25 || d > 0.4 {
 		t.Errorf("demand paging %.3f tok/s, want 0.25–0.4 (the whole model from disk each token)", d)

@@ -399,7 +399,10 @@ func TestCgroupPlacement(t *testing.T) {
 	if n, err := cg.OOMKills(); err != nil || n == 0 {
 		t.Errorf("cgroup OOM kills = %d, %v", n, err)
 	}
-	if peak, err := cg.Peak(); err == nil && peak > 64<<20 {
-		t.Errorf("cgroup peak %d above its 64 MiB limit", peak)
+	// The peak may pass the limit by a few pages charged in bulk before
+	// reclaim (memcg's per-CPU charge batch); a runaway child would pass
+	// it by far more.
+	if peak, err := cg.Peak(); err == nil && peak > 65<<20 {
+		t.Errorf("cgroup peak %d more than 1 MiB above its 64 MiB limit", peak)
 	}
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/modelfit/modelfit/calibrate"
@@ -32,38 +32,41 @@ func DefaultProfilePath() (string, error) {
 	return filepath.Join(dir, "modelfit", "speed.json"), nil
 }
 
+const calibrateHelp = `Measures memory read bandwidth for 1…N threads, cold and warm file reads, mmap page faults
+and, with llama-bench, prefill and decode on small synthetic layouts it writes and deletes (up
+to 430 MB at a time on --dir), then fits the speed model's constants. Needs no root; about a
+minute on an idle 2-core machine (estimated from the runs' lengths), much longer on a loaded
+one (22 minutes at a load average of 26 on 2 cores).`
+
 func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("calibrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	bench := fs.String("llama-bench", "", "llama-bench to run (default: from $PATH); without one only memory and disk are measured")
-	profile := fs.String("profile", "", "where to store the profile (default: the user config dir's modelfit/speed.json)")
-	dir := fs.String("dir", "", "directory for the temporary files, on the disk models are read from (default: the system temp dir)")
-	threads := fs.Int("t", 0, "largest thread count to measure (default: usable physical cores, as plans use)")
-	asJSON := fs.Bool("json", false, "print the profile as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: plan calibrate [--llama-bench PATH] [--profile FILE] [--dir DIR] [-t N] [--json]\n\nMeasures memory read bandwidth for 1…N threads, cold and warm file reads, mmap page faults and, with\nllama-bench, prefill and decode on small synthetic layouts it writes and deletes (up to 430 MB at a time on --dir),\nthen fits the speed model's constants. Needs no root; about a minute on an idle 2-core machine (estimated\nfrom the runs' lengths), much longer on a loaded one (22 minutes at a load average of 26 on 2 cores).\n\nflags:")
-		fs.PrintDefaults()
+	set := newFlagSet("plan calibrate", calibrateHelp, "plan calibrate [flags]")
+	var bench, profile, dir string
+	var threads int
+	var asJSON bool
+	set.stringVar(&bench, "", groupMachine, "FILE", "llama-bench to run (default: from $PATH); without one only memory and disk are measured", "--llama-bench")
+	set.stringVar(&profile, "", groupMachine, "FILE", "where to store the profile (default: the user config dir's modelfit/speed.json)", "--profile")
+	set.stringVar(&dir, "", groupMachine, "DIR", "directory for the temporary files, on the disk models are read from (default: the system temp dir)", "--dir")
+	set.intVar(&threads, 0, groupMachine, "N", "largest thread count to measure (default: usable physical cores, as plans use)", "-t", "--threads")
+	set.boolVar(&asJSON, groupOutput, "print the profile as JSON", "--json")
+	if code, ok := set.parse(args, stdout, stderr); !ok {
+		return code
 	}
-	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
-		return ExitUsage
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return ExitUsage
+	if set.fs.NArg() != 0 {
+		return set.usageError(stderr, "no arguments expected, got %q", strings.Join(set.fs.Args(), " "))
 	}
 	snap, err := probe.Probe(ctx, probe.Options{NoGPU: true})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitError
 	}
-	n := *threads
+	n := threads
 	if n <= 0 {
 		n = snap.CPU.PhysicalCores
 		if u := int(snap.CPU.UsableCores); u > 0 && u < n {
 			n = u
 		}
 	}
-	path := *profile
+	path := profile
 	if path == "" {
 		if path, err = DefaultProfilePath(); err != nil {
 			fmt.Fprintln(stderr, "plan calibrate: no user config dir:", err, "(give --profile FILE)")
@@ -71,7 +74,7 @@ func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	}
 	t0 := time.Now()
-	prof, err := calibrate.Run(ctx, calibrate.Options{LlamaBench: *bench, Dir: *dir, Threads: n,
+	prof, err := calibrate.Run(ctx, calibrate.Options{LlamaBench: bench, Dir: dir, Threads: n,
 		Machine: snap.CPU.Model, Log: stderr})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -82,7 +85,7 @@ func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return ExitError
 	}
 	fmt.Fprintf(stderr, "profile written to %s in %.0f s (load %s)\n", path, time.Since(t0).Seconds(), prof.Load)
-	if *asJSON {
+	if asJSON {
 		if err := writeJSON(stdout, prof); err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitError

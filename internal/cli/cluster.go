@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -38,26 +37,35 @@ type clusterReport struct {
 	Within           bool    `json:"within"`
 }
 
+const clusterHelp = `Plans the model over the hosts, starts one ggml-rpc-server per host on its loopback address
+inside a memory cgroup as large as the host's RAM (root; cgroup v1 or v2), then llama-server
+with --rpc, completes the prompt, and compares each server's memory (peak RSS, cgroup peak)
+with the plan's range and the decode speed with the prediction. Exit status: 0 within the
+plan, 1 outside it or on errors, 2 usage, 3 the plan does not fit.`
+
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cluster", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	pf := addPlanFlags(fs)
-	prompt := fs.String("p", "Once upon a time", "the prompt")
-	n := fs.Int("n", 16, "tokens to generate")
-	bin := fs.String("bin", "", "directory with ggml-rpc-server and llama-server (default: where ggml-rpc-server is on PATH)")
-	noCgroup := fs.Bool("no-cgroup", false, "run the servers without memory cgroups (no root needed; only their RSS is measured)")
-	asJSON := fs.Bool("json", false, "print the measurements as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: plan cluster [flags] MODEL.gguf --host NAME=RAM[@127.0.0.1:PORT] …\n\nPlans the model over the hosts, starts one ggml-rpc-server per host on its loopback\naddress inside a memory cgroup as large as the host's RAM (root; cgroup v1 or v2),\nthen llama-server with --rpc, completes the prompt, and compares each server's\nmemory (peak RSS, cgroup peak) with the plan's range and the decode speed with the\nprediction. Exit status: 0 within the plan, 1 outside it or on errors, 2 usage,\n3 the plan does not fit.\n\nflags:")
-		printFlags(stderr, fs)
+	set := newFlagSet("plan cluster", clusterHelp, "plan cluster [flags] MODEL.gguf --host NAME=RAM[@127.0.0.1:PORT] ...")
+	var prompt, bin string
+	var n int
+	var noCgroup, asJSON bool
+	set.stringVar(&prompt, "Once upon a time", groupGen, "TEXT", "the prompt", "-p", "--prompt")
+	set.intVar(&n, 16, groupGen, "N", "tokens to generate", "-n", "--n-predict")
+	set.stringVar(&bin, "", groupServer, "DIR", "directory with ggml-rpc-server and llama-server (default: where ggml-rpc-server is on PATH)", "--bin")
+	set.boolVar(&noCgroup, groupServer, "run the servers without memory cgroups (no root needed; only their RSS is measured)", "--no-cgroup")
+	set.boolVar(&asJSON, groupOutput, "print the measurements as JSON", "--json")
+	pf := addPlanFlags(set)
+	if code, ok := set.parse(args, stdout, stderr); !ok {
+		return code
 	}
-	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
-		return ExitUsage
+	switch {
+	case set.fs.NArg() == 0:
+		return set.usageError(stderr, "no model given: plan cluster MODEL.gguf --host NAME=RAM ...")
+	case set.fs.NArg() > 1:
+		return set.usageError(stderr, "one model at a time, got %d: %s (quote a prompt with spaces)", set.fs.NArg(), strings.Join(set.fs.Args(), " "))
+	case len(pf.cluster.hosts) == 0:
+		return set.usageError(stderr, "no hosts: give at least one --host NAME=RAM")
 	}
-	if fs.NArg() != 1 || len(pf.cluster.hosts) == 0 {
-		fs.Usage()
-		return ExitUsage
-	}
+	model := set.fs.Arg(0)
 	// Hosts without an address get a free loopback port.
 	for i, h := range pf.cluster.hosts {
 		at := strings.LastIndex(h, "@")
@@ -73,12 +81,11 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		pf.cluster.hosts[i] = h + "@127.0.0.1:" + strconv.Itoa(port)
 	}
-	f, pl, err := pf.plan(ctx, fs.Arg(0))
+	f, pl, err := pf.plan(ctx, model, stderr)
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "plan cluster:", err)
-		return ExitUsage
+		return set.usageError(stderr, "%v", err)
 	case pl == nil:
 		fmt.Fprintln(stderr, "plan cluster:", err)
 		return ExitError
@@ -88,16 +95,15 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		printPlan(stdout, pl)
 		return ExitNoFit
 	}
-	dir := *bin
+	dir := bin
 	if dir == "" {
 		p, err := exec.LookPath("ggml-rpc-server")
 		if err != nil {
-			fmt.Fprintln(stderr, "plan cluster: ggml-rpc-server not on PATH: give --bin DIR")
-			return ExitUsage
+			return set.usageError(stderr, "ggml-rpc-server not on PATH: give --bin DIR")
 		}
 		dir = filepath.Dir(p)
 	}
-	c, err := cluster.Start(ctx, pl, cluster.Options{Bin: dir, Limit: !*noCgroup})
+	c, err := cluster.Start(ctx, pl, cluster.Options{Bin: dir, Limit: !noCgroup})
 	if err != nil {
 		fmt.Fprintln(stderr, "plan cluster:", err)
 		if errors.Is(err, cluster.ErrNoCgroup) {
@@ -106,7 +112,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return ExitError
 	}
 	defer c.Close()
-	comp, err := c.Complete(ctx, *prompt, *n)
+	comp, err := c.Complete(ctx, prompt, n)
 	if err != nil {
 		fmt.Fprintln(stderr, "plan cluster:", err)
 		// A server the kernel killed for its memory is the likely cause.
@@ -134,7 +140,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			problems = append(problems, err.Error())
 		}
 	}
-	if *asJSON {
+	if asJSON {
 		if err := writeJSON(stdout, rep); err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitError
@@ -165,7 +171,7 @@ func printCluster(w io.Writer, r clusterReport) {
 	tw.Flush()
 	c := r.Completion
 	fmt.Fprintf(w, "completion %q\n", c.Content)
-	fmt.Fprintf(w, "decode %.3g tok/s measured, %.3g predicted; prefill %.3g tok/s measured (%d tokens), %.3g predicted", c.DecodeTokensPerSecond, r.PredictedDecode, c.PrefillTokensPerSecond, c.PromptTokens, r.PredictedPrefill)
+	fmt.Fprintf(w, "decode %s tok/s measured, %s predicted; prefill %s tok/s measured (%d tokens), %s predicted", units.Number(c.DecodeTokensPerSecond), units.Number(r.PredictedDecode), units.Number(c.PrefillTokensPerSecond), c.PromptTokens, units.Number(r.PredictedPrefill))
 	if r.LoadAverage > float64(r.CPUs)/2 {
 		fmt.Fprintf(w, " — the machine was busy (load %.1f on %d CPUs): the speed says little", r.LoadAverage, r.CPUs)
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,10 +20,10 @@ type clusterFlags struct {
 	cache        bool
 }
 
-func (c *clusterFlags) add(fs *flag.FlagSet) {
-	fs.Var(&c.hosts, "host", "another machine lending its devices through ggml-rpc-server: NAME=SNAPSHOT.json[@IPV4:PORT] (its `plan probe --json`), or an assumed one NAME=RAM[+GPU…][@IPV4:PORT] with GPUs as for --gpu, e.g. node2=128GiB@10.0.0.2:50052 (repeatable; the machine planned for is the head, running llama-server)")
-	fs.Var(&c.links, "link", "the network to the hosts, [NAME=]RATE[,rtt=DURATION]: 1GbE, 2.5GbE, 10GbE, 25GbE, 40GbE, 100GbE, loopback or bytes per second such as 1.2GB/s; without NAME for every host (repeatable; default 1GbE, loopback for 127.x)")
-	fs.BoolVar(&c.cache, "rpc-cache", false, "run every ggml-rpc-server with -c: tensors over 10 MiB are kept on the host's disk and later loads do not send them")
+func (c *clusterFlags) add(s *flagSet) {
+	s.add(&c.hosts, groupHosts, "NAME=SOURCE[@IPV4:PORT]", "another machine lending its devices through ggml-rpc-server: SOURCE is the JSON snapshot plan probe wrote there, or an assumed RAM[+GPU…] with GPUs as for --gpu, e.g. node2=128GiB@10.0.0.2:50052 (repeatable; the machine planned for is the head, running llama-server)", "--host")
+	s.add(&c.links, groupHosts, "[NAME=]RATE[,rtt=D]", "the network to the hosts: 1GbE, 2.5GbE, 10GbE, 25GbE, 40GbE, 100GbE, loopback or a rate such as 1.2GB/s; without NAME for every host (repeatable; default 1GbE, loopback for 127.x)", "--link")
+	s.boolVar(&c.cache, groupHosts, "run every ggml-rpc-server with -c: tensors over 10 MiB stay on the host's disk and later loads do not send them", "--rpc-cache")
 }
 
 // parse turns the flags into hosts. An assumed host is described like the
@@ -137,12 +136,18 @@ func fileExists(p string) bool {
 
 // printHosts prints what every host of a cluster plan runs and holds.
 func printHosts(w io.Writer, p *planner.Plan) {
-	fmt.Fprintln(w, "hosts:")
+	var largest uint64
+	for _, h := range p.Hosts {
+		largest = max(largest, h.WeightsBytes, h.RAMPeakBytes, h.RAMAvailableBytes)
+	}
+	unit, div := tableUnit(largest)
+	f := func(b uint64) string { return inUnit(int64(b), div) }
+	fmt.Fprintf(w, "hosts (sizes in %s):\n", unit)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "host\tdevices\tlayers\tweights\tRAM\tRAM at load\tavailable\tload\tnet/token\t")
 	for _, h := range p.Hosts {
 		if !h.Used {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t%s\t-\t-\t\n", h.Name, units.Bytes(h.RAMAvailableBytes))
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t%s\t-\t-\t\n", h.Name, f(h.RAMAvailableBytes))
 			continue
 		}
 		var devs []string
@@ -157,27 +162,28 @@ func printHosts(w io.Writer, p *planner.Plan) {
 		}
 		load, net := "-", "-"
 		if h.Role == "rpc" {
-			load = fmt.Sprintf("%.3g s", h.LoadSeconds)
-			net = fmt.Sprintf("%.3g ms", h.DecodeNetworkSeconds*1000)
+			load = units.Number(h.LoadSeconds) + " s"
+			net = units.Number(h.DecodeNetworkSeconds*1000) + " ms"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", h.Name, strings.Join(devs, " "), layers, units.Bytes(h.WeightsBytes),
-			units.Bytes(h.RAMBytes), units.Bytes(h.RAMPeakBytes), units.Bytes(h.RAMAvailableBytes), load, net)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", h.Name, strings.Join(devs, " "), layers, f(h.WeightsBytes),
+			f(h.RAMBytes), f(h.RAMPeakBytes), f(h.RAMAvailableBytes), load, net)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "  (RAM: what the host's memory holds while serving: its CPU buffers, the mapped weights the head reads, the server itself; at load a tensor in flight comes on top)")
+	wr := &wrapper{w: w, width: textWidth}
+	wr.para("  ", "  ", "(RAM: what the host's memory holds while serving: its CPU buffers, the mapped weights the head reads, the server itself; at load a tensor in flight comes on top)")
 	fmt.Fprintln(w, "run:")
 	for _, h := range p.Hosts[1:] {
 		switch {
 		case h.Used && len(h.Command) > 0:
-			fmt.Fprintf(w, "  %s: %s\n", h.Name, shellJoin(h.Command))
+			wr.command("  "+h.Name+": ", h.Command)
 			if h.CacheDiskBytes > 0 {
-				fmt.Fprintf(w, "    (-c keeps %s on %s's disk in $LLAMA_CACHE/rpc, default ~/.cache/llama.cpp/rpc; later loads take %.3g s)\n", units.Bytes(h.CacheDiskBytes), h.Name, h.CachedLoadSeconds)
+				wr.para("    ", "    ", fmt.Sprintf("(-c keeps %s on %s's disk in $LLAMA_CACHE/rpc, default ~/.cache/llama.cpp/rpc; later loads take %s s)", units.Bytes(h.CacheDiskBytes), h.Name, units.Number(h.CachedLoadSeconds)))
 			}
 		case h.Used:
 			fmt.Fprintf(w, "  %s: (no address given: NAME=SNAPSHOT@IPV4:PORT)\n", h.Name)
 		}
 	}
-	fmt.Fprintf(w, "  head: %s\n", shellJoin(p.Hosts[0].Command))
+	wr.command("  head: ", p.Hosts[0].Command)
 }
 
 // features are the --cpu-features of an assumed machine.

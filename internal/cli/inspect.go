@@ -11,13 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/modelfit/modelfit/gguf"
 	"github.com/modelfit/modelfit/internal/units"
 )
 
 func init() {
-	commands["inspect"] = command{run: runInspect, summary: "print a GGUF model's header: architecture, hyperparameters, quantization mix, sizes"}
+	commands["inspect"] = command{run: runInspect, summary: "a GGUF model's header: architecture, hyperparameters, quantization, sizes"}
 }
 
 // InspectVersion is the schema version of `plan inspect --json`. It changes
@@ -30,26 +31,29 @@ const maxInlineArray = 16
 
 // Inspection is the JSON document `plan inspect --json` prints.
 type Inspection struct {
-	Version      int             `json:"version"` // InspectVersion
-	Path         string          `json:"path"`
-	GGUFVersion  uint32          `json:"gguf_version"`
-	Architecture string          `json:"architecture"`
-	Name         string          `json:"name,omitempty"`
-	FileType     uint64          `json:"file_type"`
-	Alignment    uint64          `json:"alignment"`
-	DataOffset   int64           `json:"data_offset"`
-	TensorCount  int             `json:"tensor_count"`
-	TensorBytes  int64           `json:"tensor_bytes"`
-	DataPresent  bool            `json:"data_present"`
-	MissingBytes int64           `json:"missing_bytes"`
-	Parts        []gguf.Part     `json:"parts"`
-	HParams      map[string]any  `json:"hparams"`
-	Types        []inspectType   `json:"types"`
-	InputBytes   int64           `json:"input_bytes"`
-	OutputBytes  int64           `json:"output_bytes"`
-	LayerBytes   []int64         `json:"layer_bytes"`
-	Metadata     map[string]any  `json:"metadata"`
-	Tensors      []inspectTensor `json:"tensors"`
+	Version      int            `json:"version"` // InspectVersion
+	Path         string         `json:"path"`
+	GGUFVersion  uint32         `json:"gguf_version"`
+	Architecture string         `json:"architecture"`
+	Name         string         `json:"name,omitempty"`
+	FileType     uint64         `json:"file_type"`
+	Alignment    uint64         `json:"alignment"`
+	DataOffset   int64          `json:"data_offset"`
+	TensorCount  int            `json:"tensor_count"`
+	TensorBytes  int64          `json:"tensor_bytes"`
+	DataPresent  bool           `json:"data_present"`
+	MissingBytes int64          `json:"missing_bytes"`
+	Parts        []gguf.Part    `json:"parts"`
+	HParams      map[string]any `json:"hparams"`
+	Types        []inspectType  `json:"types"`
+	InputBytes   int64          `json:"input_bytes"`
+	OutputBytes  int64          `json:"output_bytes"`
+	LayerBytes   []int64        `json:"layer_bytes"`
+	// ShapeError is why llama.cpp's loader would refuse the file: a tensor
+	// whose shape contradicts the hyperparameters; empty when none does.
+	ShapeError string          `json:"shape_error,omitempty"`
+	Metadata   map[string]any  `json:"metadata"`
+	Tensors    []inspectTensor `json:"tensors"`
 }
 
 type inspectType struct {
@@ -75,37 +79,46 @@ type arraySummary struct {
 }
 
 func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print the versioned JSON document instead of tables")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: plan inspect [--json] MODEL.gguf|URL|OLLAMA-NAME")
-		fs.PrintDefaults()
+	set := newFlagSet("plan inspect", "Prints a GGUF model's header: architecture, hyperparameters, quantization mix,\nper-layer sizes, and whether every tensor's shape agrees with the hyperparameters\n(as llama.cpp's loader checks). Exit status: 0, or 1 for a file llama.cpp would refuse.",
+		"plan inspect [flags] MODEL.gguf|URL|OLLAMA-NAME")
+	var asJSON bool
+	var timeout time.Duration
+	set.boolVar(&asJSON, groupOutput, "print the versioned JSON document instead of tables", "--json")
+	set.durationVar(&timeout, gguf.DefaultRemoteTimeout, groupNetwork, "bound on fetching a URL's header (and on each phase)", "--timeout")
+	if code, ok := set.parse(args, stdout, stderr); !ok {
+		return code
 	}
-	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
-		return ExitUsage
+	switch set.fs.NArg() {
+	case 0:
+		return set.usageError(stderr, "no model given: plan inspect MODEL.gguf, a URL or an Ollama name")
+	case 1:
+	default:
+		return set.usageError(stderr, "one model at a time, got %d: %s", set.fs.NArg(), strings.Join(set.fs.Args(), " "))
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return ExitUsage
-	}
-	f, err := OpenModel(ctx, fs.Arg(0))
+	f, err := OpenModel(ctx, set.fs.Arg(0), timeout, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, "plan inspect:", err)
 		return ExitError
 	}
 	defer f.Close()
-	in := NewInspection(fs.Arg(0), f)
-	if *asJSON {
+	in := NewInspection(set.fs.Arg(0), f)
+	code := ExitOK
+	if in.ShapeError != "" {
+		fmt.Fprintln(stderr, "plan inspect:", in.ShapeError)
+		code = ExitError
+	}
+	if asJSON {
 		if err := writeJSON(stdout, in); err != nil {
-			fmt.Fprintln(stderr, err)
+			fmt.Fprintln(stderr, "plan inspect:", err)
 			return ExitError
 		}
-		return ExitOK
+		return code
 	}
 	printInspection(stdout, in)
-	return ExitOK
+	return code
 }
+
+func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
 
 // writeJSON writes v as the commands' indented JSON.
 func writeJSON(w io.Writer, v any) error {
@@ -169,6 +182,9 @@ func NewInspection(path string, f *gguf.File) *Inspection {
 		LayerBytes:   f.LayerBytes(),
 		Metadata:     make(map[string]any, f.Metadata.Len()),
 		Tensors:      make([]inspectTensor, len(f.Tensors)),
+	}
+	if err := f.CheckShapes(); err != nil {
+		in.ShapeError = err.Error()
 	}
 	for _, s := range f.TypeStats() {
 		in.Types = append(in.Types, inspectType{s.Type.String(), s.Tensors, s.Bytes})
@@ -299,17 +315,27 @@ func printInspection(w io.Writer, in *Inspection) {
 	fmt.Fprintf(tw, "architecture\t%s\n", in.Architecture)
 	fmt.Fprintf(tw, "gguf\tv%d, alignment %d, data at offset %d, %d part(s)\n", in.GGUFVersion, in.Alignment, in.DataOffset, len(in.Parts))
 	fmt.Fprintf(tw, "tensors\t%d, %s (%d bytes)\n", in.TensorCount, units.Bytes(in.TensorBytes), in.TensorBytes)
+	if in.ShapeError != "" {
+		fmt.Fprintf(tw, "shapes\tBAD: %s\n", strings.TrimPrefix(in.ShapeError, "gguf: "))
+	}
 	if in.DataPresent {
 		fmt.Fprintf(tw, "data\tall present\n")
 	} else {
-		fmt.Fprintf(tw, "data\tMISSING %s of %s (header-only or truncated file: fine for planning, not for running)\n", units.Bytes(in.MissingBytes), units.Bytes(in.TensorBytes))
+		fmt.Fprintf(tw, "data\tMISSING %s of %s (header only or truncated: fine to plan, not to run)\n", units.Bytes(in.MissingBytes), units.Bytes(in.TensorBytes))
 	}
 	tw.Flush()
 
 	fmt.Fprintln(w, "\nhyperparameters")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, k := range sortedKeys(in.HParams) {
-		if v := in.HParams[k]; v != nil {
+		switch v := in.HParams[k].(type) {
+		case nil:
+		case float64: // 1e-05 and 1e+06 as people write them: 0.00001, 1000000
+			fmt.Fprintf(tw, "  %s\t%s\n", k, strconv.FormatFloat(v, 'f', -1, 64))
+		case json.Number:
+			f, _ := v.Float64()
+			fmt.Fprintf(tw, "  %s\t%s\n", k, strconv.FormatFloat(f, 'f', -1, 32))
+		default:
 			fmt.Fprintf(tw, "  %s\t%v\n", k, v)
 		}
 	}

@@ -50,7 +50,7 @@ func TestInspect(t *testing.T) {
 		{"table", []string{"inspect", "testdata/models/synth-llama-gqa-Q4_K_M.gguf"}, ExitOK, "inspect-synth-q4km.txt", ""},
 		{"header only", []string{"inspect", "testdata/zoo/mixtral-8x7b-Q4_K_M.header.gguf"}, ExitOK, "inspect-mixtral.txt", ""},
 		{"flag after model", []string{"inspect", "testdata/models/synth-llama-gqa-Q2_K.gguf", "--json"}, ExitOK, "", ""},
-		{"no model", []string{"inspect"}, ExitUsage, "", "usage: plan inspect"},
+		{"no model", []string{"inspect"}, ExitUsage, "", "plan inspect: no model given"},
 		{"bad flag", []string{"inspect", "--nope", "x.gguf"}, ExitUsage, "", "flag provided but not defined"},
 		{"missing file", []string{"inspect", "testdata/nope.gguf"}, ExitError, "", "no such file"},
 		{"not gguf", []string{"inspect", "testdata/refs/tokenizer/strings.json"}, ExitError, "", "bad magic"},
@@ -67,6 +67,7 @@ func TestInspect(t *testing.T) {
 			}
 			if tt.golden != "" {
 				golden(t, tt.golden, out.Bytes())
+				checkReadable(t, out.String())
 			}
 		})
 	}

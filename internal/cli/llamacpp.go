@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,10 +22,10 @@ type serverFlags struct {
 	verbose bool
 }
 
-func addServerFlags(fs *flag.FlagSet) *serverFlags {
+func addServerFlags(set *flagSet) *serverFlags {
 	s := &serverFlags{}
-	fs.StringVar(&s.binary, "llama-server", "", "the llama-server to run (default: $LLAMA_SERVER, then llama-server on PATH)")
-	fs.BoolVar(&s.verbose, "v", false, "stream llama-server's log to stderr")
+	set.stringVar(&s.binary, "", groupServer, "FILE", "the llama-server to run (default: $LLAMA_SERVER, then llama-server on PATH)", "--llama-server")
+	set.boolVar(&s.verbose, groupServer, "stream llama-server's log to stderr", "-v")
 	return s
 }
 

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/modelfit/modelfit/gguf"
 	"github.com/modelfit/modelfit/internal/units"
@@ -63,11 +64,21 @@ func resolveModel(arg string) (string, *ollama.Model, error) {
 	return "", nil, fmt.Errorf("%w (no file %s either)", first, arg)
 }
 
-// OpenModel opens a local GGUF file, an Ollama model by name, or parses a
-// remote file's header over HTTP.
-func OpenModel(ctx context.Context, arg string) (*gguf.File, error) {
+// OpenModel opens a local GGUF file or an Ollama model by name, or parses a
+// remote file's header over HTTP, the download bounded by timeout (0:
+// gguf.DefaultRemoteTimeout) and its progress drawn on stderr when that is
+// a terminal.
+func OpenModel(ctx context.Context, arg string, timeout time.Duration, stderr io.Writer) (*gguf.File, error) {
 	if isURL(arg) {
-		return gguf.ParseURL(ctx, arg, nil)
+		pl := newProgress(stderr)
+		defer pl.done()
+		return gguf.ParseURLOptions(ctx, arg, gguf.RemoteOptions{Timeout: timeout, Progress: func(read, size int64) {
+			if size > 0 {
+				pl.show("fetching the header of %s: %s (the file is %s)", arg, units.Bytes(read), units.Bytes(size))
+			} else {
+				pl.show("fetching the header of %s: %s", arg, units.Bytes(read))
+			}
+		}})
 	}
 	path, _, err := resolveModel(arg)
 	if err != nil {
@@ -180,17 +191,18 @@ func (p *planFlags) ollamaReport(ctx context.Context, f *gguf.File, pl *planner.
 }
 
 func printOllamaReport(w io.Writer, r *ollamaReport) {
+	wr := &wrapper{w: w, width: textWidth}
 	d := r.Decision
 	fmt.Fprintln(w, "\nOllama v0.17.4 on this machine:")
 	for _, x := range d.Rules {
-		fmt.Fprintf(w, "  %s = %s: %s\n", x.Setting, x.Choice, x.Why)
+		wr.para("  ", "      ", fmt.Sprintf("%s = %s: %s", x.Setting, x.Choice, x.Why))
 	}
 	for _, x := range d.NotModelled {
-		fmt.Fprintf(w, "  (not modelled: %s)\n", x)
+		wr.para("  ", "    ", fmt.Sprintf("(not modelled: %s)", x))
 	}
-	fmt.Fprintf(w, "%s.\n", d.Summary())
+	wr.para("", "    ", d.Summary()+".")
 	if r.plan == nil {
-		fmt.Fprintf(w, "Plan for Ollama: none: %s\n", r.PlanError)
+		wr.para("", "    ", "Plan for Ollama: none: "+r.PlanError)
 		return
 	}
 	s := r.plan.Settings
@@ -199,20 +211,20 @@ func printOllamaReport(w io.Writer, r *ollamaReport) {
 		if r.plan.NoFit != nil {
 			why = strings.TrimPrefix(r.plan.NoFit.Error(), "planner: ")
 		}
-		fmt.Fprintf(w, "Plan for Ollama (%s): %s.\n", r.Runtime, why)
+		wr.para("", "    ", fmt.Sprintf("Plan for Ollama (%s): %s.", r.Runtime, why))
 		return
 	}
 	verdict := "fits"
-	fmt.Fprintf(w, "Plan for Ollama (%s): num_ctx %d, num_gpu %d, num_batch %d", r.Runtime, s.NCtx/max(s.NParallel, 1), s.NGPULayers, s.NUbatch)
+	line := fmt.Sprintf("Plan for Ollama (%s): num_ctx %d, num_gpu %d, num_batch %d", r.Runtime, s.NCtx/max(s.NParallel, 1), s.NGPULayers, s.NUbatch)
 	if r.plan.Runtime == planner.RuntimeOllama {
-		fmt.Fprintf(w, ", use_mmap %v", s.MMap)
+		line += fmt.Sprintf(", use_mmap %v", s.MMap)
 	}
-	fmt.Fprintf(w, ", KV %s, flash attention %s: %s", s.CacheTypeK, onOff(s.FlashAttn), verdict)
+	line += fmt.Sprintf(", KV %s, flash attention %s: %s", s.CacheTypeK, onOff(s.FlashAttn), verdict)
 	if len(r.plan.Devices) > 0 {
 		cpu := r.plan.Devices[0]
-		fmt.Fprintf(w, ", %s of RAM allocated with %s available", units.Bytes(cpu.TotalBytes), units.Bytes(cpu.AvailableBytes))
+		line += fmt.Sprintf(", %s of RAM allocated with %s available", units.Bytes(cpu.TotalBytes), units.Bytes(cpu.AvailableBytes))
 	}
-	fmt.Fprintln(w, ".")
+	wr.para("", "    ", line+".")
 	if r.Options == nil {
 		return
 	}
@@ -225,16 +237,16 @@ func printOllamaReport(w io.Writer, r *ollamaReport) {
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%q: %v", k, r.Options[k]))
 	}
-	fmt.Fprintf(w, "  API options:  {%s}\n", strings.Join(parts, ", "))
+	wr.para("  API options: ", "    ", "{"+strings.Join(parts, ", ")+"}")
 	fmt.Fprintln(w, "  Modelfile (ollama create NAME -f Modelfile):")
 	for _, l := range strings.Split(strings.TrimSuffix(r.Modelfile, "\n"), "\n") {
 		fmt.Fprintf(w, "    %s\n", l)
 	}
 	if len(r.Env) > 0 {
-		fmt.Fprintf(w, "  environment of `ollama serve`: %s\n", strings.Join(r.Env, " "))
+		wr.para("  environment of `ollama serve`: ", "    ", strings.Join(r.Env, " "))
 	}
 	if r.Check != nil {
-		fmt.Fprintf(w, "Check: with these, %s.\n", lowerFirst(r.Check.Summary()))
+		wr.para("", "    ", fmt.Sprintf("Check: with these, %s.", lowerFirst(r.Check.Summary())))
 	}
 }
 

@@ -47,6 +47,7 @@ func TestOllamaNames(t *testing.T) {
 	}
 	// The stored parameters are the user's pins; a flag overrides them.
 	code, out, errs := run(t, "synth:q4", "--ram", "8GiB", "--cores", "2")
+	out = strings.ReplaceAll(out, "\n          ", " ") // the header wraps at 100 columns
 	if code != ExitOK || !strings.Contains(out, "ollama    synth:q4 → …/blobs/sha256-") || !strings.Contains(out, "its stored parameters pinned: num_ctx 1024, use_mmap false") ||
 		!strings.Contains(out, "n_ctx 1024,") || !strings.Contains(out, "mmap off") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
@@ -123,7 +124,8 @@ func TestOllamaSeedScenario(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
 	golden(t, "plan-ollama-deepseek-200g.txt", []byte(strings.ReplaceAll(out, dir, "$OLLAMA_MODELS")))
-	ollamaPart := out[strings.Index(out, "Ollama v0.17.4 on this machine:"):]
+	// The text is wrapped at 100 columns: read it as one line per paragraph.
+	ollamaPart := strings.ReplaceAll(out[strings.Index(out, "Ollama v0.17.4 on this machine:"):], "\n    ", " ")
 	for _, want := range []string{"it fails with \"model requires more system memory", "Plan for Ollama (ollama-engine)", ": fits", "FROM deepseek-v3:671b-q2_K", "Check: with these", "it loads."} {
 		if !strings.Contains(ollamaPart, want) {
 			t.Errorf("lacks %q", want)

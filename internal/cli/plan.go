@@ -3,15 +3,15 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"regexp"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
+	"time"
 
 	"github.com/modelfit/modelfit/gguf"
 	"github.com/modelfit/modelfit/internal/units"
@@ -21,16 +21,17 @@ import (
 )
 
 func init() {
-	commands["plan"] = command{run: runPlan, summary: "the dry run: how MODEL should be placed on this (or an assumed) machine, and why (default)"}
+	commands["plan"] = command{run: runPlan, summary: "the dry run (default): how MODEL should be placed, and why"}
 	defaultCommand = "plan"
 }
 
-// planFlags are the flags of the dry run, shared with `plan run`. Names
-// follow llama.cpp's where they exist; a flag the user gives is pinned.
+// planFlags are the flags of the dry run, shared with `plan run` (and any
+// command that plans). Names follow llama.cpp's, and so do the values: a
+// flag given is pinned, read as llama.cpp reads it.
 type planFlags struct {
-	fs                                    *flag.FlagSet
+	set                                   *flagSet
 	ctx, batch, ubatch, parallel, threads int
-	minCtx                                int
+	minCtx, cores                         int
 	ngl, fa, ctk, ctv, ts, runtime        string
 	noMmap, mmap, mlock, noRepack, nkvo   bool
 	noShrink, noQuantKV                   bool
@@ -38,7 +39,8 @@ type planFlags struct {
 	ram, probePath, hostMargin, gpuMargin string
 	gpuOverhead, hostBW, diskBW, loadMode string
 	cpuFeatures                           string
-	cores                                 int
+	minTokS                               float64
+	timeout                               time.Duration
 	profile, unified                      string
 	wiredLimitMB                          uint64
 	// builtinEngine is set by `plan run`: the pure-Go engine has no
@@ -55,112 +57,131 @@ type planFlags struct {
 	ollamaParams []string
 }
 
-// addPlanFlags defines the plan flags on fs.
-func addPlanFlags(fs *flag.FlagSet) *planFlags {
-	p := &planFlags{fs: fs}
-	intVar := func(v *int, usage string, names ...string) {
-		for _, n := range names {
-			fs.IntVar(v, n, 0, usage)
-		}
-	}
-	strVar := func(v *string, def, usage string, names ...string) {
-		for _, n := range names {
-			fs.StringVar(v, n, def, usage)
-		}
-	}
-	intVar(&p.ctx, "context size in tokens (default: the training context, at most 4096)", "c", "ctx-size")
-	intVar(&p.batch, "logical batch size (default 2048)", "b", "batch-size")
-	intVar(&p.ubatch, "physical batch size (default 512)", "ub", "ubatch-size")
-	intVar(&p.parallel, "parallel sequences sharing the context (default 1)", "np", "parallel")
-	intVar(&p.threads, "CPU threads (default: usable physical cores)", "t", "threads")
-	intVar(&p.minCtx, "smallest context the planner may shrink to (default 2048)", "min-ctx")
-	strVar(&p.ngl, "auto", "layers to offload to GPUs: N, auto or all", "ngl", "n-gpu-layers", "gpu-layers")
-	strVar(&p.fa, "auto", "flash attention: on, off or auto", "fa", "flash-attn")
-	strVar(&p.ctk, "", "K cache type (f16, q8_0, q4_0, …)", "ctk", "cache-type-k")
-	strVar(&p.ctv, "", "V cache type", "ctv", "cache-type-v")
-	strVar(&p.ts, "", "tensor split across GPUs, e.g. 3,1", "ts", "tensor-split")
-	strVar(&p.runtime, "llama.cpp", "target runtime: llama.cpp (upstream b10587), llama.cpp-b6529, ollama (Ollama v0.17.4: its llama.cpp runner, or its Go engine for the architectures it runs there) or ollama-engine", "runtime")
-	fs.StringVar(&p.loadMode, "load-mode", "", "newer llama.cpp's loading mode: none (= --no-mmap), mmap or mlock (= --mlock); pins it and renders the arguments in that spelling")
-	fs.BoolVar(&p.noMmap, "no-mmap", false, "read weights into memory instead of mapping the file")
-	fs.BoolVar(&p.mmap, "mmap", false, "map the file (pins mmap on)")
-	fs.BoolVar(&p.mlock, "mlock", false, "lock the weights in RAM")
-	fs.BoolVar(&p.noRepack, "no-repack", false, "do not repack CPU weights (llama.cpp --no-repack)")
-	fs.BoolVar(&p.nkvo, "nkvo", false, "keep the KV cache on the host (llama.cpp --no-kv-offload)")
-	fs.BoolVar(&p.noShrink, "no-shrink", false, "never shrink the context to make the model fit")
-	fs.BoolVar(&p.noQuantKV, "no-quant-kv", false, "never quantize the KV cache to make the model fit")
-	fs.Var(&p.overrides, "ot", "tensor override REGEX=DEVICE, as llama.cpp (repeatable)")
-	fs.Var(&p.overrides, "override-tensor", "same as -ot")
-	fs.StringVar(&p.ram, "ram", "", "plan for an assumed machine with this much RAM (e.g. 200GiB) instead of probing")
-	fs.StringVar(&p.unified, "unified", "", "plan for an assumed Apple Silicon Mac: [CHIP=]SIZE[:BANDWIDTH] of unified memory, e.g. \"M2 Ultra=192GiB\" (instead of --ram/--gpu)")
-	fs.Uint64Var(&p.wiredLimitMB, "wired-limit-mb", 0, "with --unified: the Mac's sysctl iogpu.wired_limit_mb (default: macOS's working set, 2/3 or 3/4 of RAM)")
-	fs.Var(&p.gpus, "gpu", "an assumed GPU [NAME=]SIZE[@FREE][:BANDWIDTH], e.g. H100=80GiB (repeatable; with --ram)")
-	fs.IntVar(&p.cores, "cores", 0, "physical cores of the assumed machine (default 8)")
-	fs.StringVar(&p.cpuFeatures, "cpu-features", "", "CPU features of the assumed machine, e.g. avx2,avx512f (default: unknown x86-64, planned with AVX-512's repacking and AVX2's speed)")
-	fs.StringVar(&p.hostBW, "host-bw", "", "measured host memory bandwidth, e.g. 34GB (per second), for the speed prediction")
-	fs.StringVar(&p.diskBW, "disk-bw", "", "measured read speed of the model's disk, e.g. 1.7GB (per second), for the load prediction")
-	fs.StringVar(&p.profile, "profile", "", "speed profile from plan calibrate (default: the stored one, for this machine only)")
-	fs.StringVar(&p.probePath, "probe", "", "read the machine from a snapshot JSON (plan probe --json) instead of probing")
-	fs.StringVar(&p.hostMargin, "host-margin", "", "host memory to keep free (default 1GiB)")
-	fs.StringVar(&p.gpuMargin, "gpu-margin", "", "GPU memory to keep free on each GPU (default 1GiB)")
-	fs.StringVar(&p.gpuOverhead, "gpu-overhead", "", "runtime overhead per GPU (default 512MiB)")
-	p.cluster.add(fs)
+// addPlanFlags defines the plan flags on s.
+func addPlanFlags(s *flagSet) *planFlags {
+	p := &planFlags{set: s}
+	s.intVar(&p.ctx, 0, groupModel, "N", "context in tokens; 0: the training context (default: it, <= 4096)", "-c", "--ctx-size")
+	s.intVar(&p.batch, 0, groupModel, "N", "logical batch, capped at the context (default 2048)", "-b", "--batch-size")
+	s.intVar(&p.ubatch, 0, groupModel, "N", "physical batch, capped at the batch; 0: the batch (default 512)", "-ub", "--ubatch-size")
+	s.intVar(&p.parallel, 0, groupModel, "N", "sequences sharing the context (default 1)", "-np", "--parallel")
+	s.intVar(&p.threads, 0, groupModel, "N", "CPU threads; <= 0: all logical CPUs (default: physical cores)", "-t", "--threads")
+	s.stringVar(&p.ngl, "auto", groupModel, "N|auto|all", "layers on GPUs; -1: auto, <= -2: all", "-ngl", "--gpu-layers", "--n-gpu-layers")
+	s.stringVar(&p.fa, "auto", groupModel, "on|off|auto", "flash attention", "-fa", "--flash-attn")
+	s.stringVar(&p.ctk, "", groupModel, "TYPE", "K cache: f16, bf16, f32, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1", "-ctk", "--cache-type-k")
+	s.stringVar(&p.ctv, "", groupModel, "TYPE", "V cache type (quantized only with flash attention)", "-ctv", "--cache-type-v")
+	s.stringVar(&p.ts, "", groupModel, "N0,N1,...", "share of the offloaded layers per GPU, e.g. 3,1", "-ts", "--tensor-split")
+	s.add(&p.overrides, groupModel, "REGEX=DEV", "tensors matching REGEX on DEV, e.g. exps=CPU (repeatable)", "-ot", "--override-tensor")
+	s.boolVar(&p.nkvo, groupModel, "keep the KV cache on the host", "-nkvo", "--no-kv-offload")
+	s.stringVar(&p.runtime, "", groupModel, "RT", "llama.cpp (default), llama.cpp-b6529, ollama, ollama-engine", "--runtime")
+
+	s.boolVar(&p.noMmap, groupMemory, "read the weights into memory instead of mapping the file", "--no-mmap")
+	s.boolVar(&p.mmap, groupMemory, "map the file (pins mmap on)", "--mmap")
+	s.boolVar(&p.mlock, groupMemory, "lock the weights in RAM", "--mlock")
+	s.stringVar(&p.loadMode, "", groupMemory, "MODE", "newer llama.cpp's none (--no-mmap), mmap or mlock", "--load-mode")
+	s.boolVar(&p.noRepack, groupMemory, "do not repack CPU weights into a CPU_REPACK copy", "--no-repack")
+	s.boolVar(&p.noShrink, groupMemory, "never shrink the context to make the model fit", "--no-shrink")
+	s.boolVar(&p.noQuantKV, groupMemory, "never quantize the KV cache to make the model fit", "--no-quant-kv")
+	s.intVar(&p.minCtx, 0, groupMemory, "N", "smallest context the planner may shrink to (default 2048)", "--min-ctx")
+	s.stringVar(&p.hostMargin, "", groupMemory, "SIZE", "host memory to keep free (default 1GiB)", "--host-margin")
+	s.stringVar(&p.gpuMargin, "", groupMemory, "SIZE", "memory to keep free on each GPU (default 1GiB)", "--gpu-margin")
+	s.stringVar(&p.gpuOverhead, "", groupMemory, "SIZE", "runtime overhead per GPU (default 512MiB)", "--gpu-overhead")
+
+	s.stringVar(&p.ram, "", groupMachine, "SIZE", "plan for an assumed machine with this RAM, e.g. 200GiB", "--ram")
+	s.add(&p.gpus, groupMachine, "[NAME=]SIZE[@FREE][:BW]", "assumed GPU, e.g. H100=80GiB:3350GB/s (repeatable)", "--gpu")
+	s.intVar(&p.cores, 0, groupMachine, "N", "physical cores of the assumed machine (default 8)", "--cores")
+	s.stringVar(&p.cpuFeatures, "", groupMachine, "LIST", "CPU features of the assumed machine, e.g. avx2,avx512f", "--cpu-features")
+	s.stringVar(&p.hostBW, "", groupMachine, "RATE", "measured host memory bandwidth, e.g. 34GB/s", "--host-bw")
+	s.stringVar(&p.diskBW, "", groupMachine, "RATE", "measured read speed of the model's disk, e.g. 1.7GB/s", "--disk-bw")
+	s.stringVar(&p.unified, "", groupMachine, "[CHIP=]SIZE[:BW]", "an assumed Apple Silicon Mac, e.g. \"M2 Ultra=192GiB\" (no --ram)", "--unified")
+	s.add((*uint64Value)(&p.wiredLimitMB), groupMachine, "MB", "with --unified: sysctl iogpu.wired_limit_mb (default: macOS's 2/3 or 3/4 of RAM)", "--wired-limit-mb")
+	s.stringVar(&p.profile, "", groupMachine, "FILE", "speed profile from plan calibrate (default: the stored one, this machine only)", "--profile")
+	s.stringVar(&p.probePath, "", groupMachine, "FILE", "the machine from a snapshot (plan probe --json)", "--probe")
+
+	p.cluster.add(s)
+
+	s.floatVar(&p.minTokS, 0, groupOutput, "X", "exit 3 when the predicted decode speed is below X tok/s", "--min-tok-s")
+	s.durationVar(&p.timeout, gguf.DefaultRemoteTimeout, groupNetwork, "bound on fetching a URL's header (and on each phase)", "--timeout")
 	return p
 }
 
-// usageError is a bad flag value.
+// usageError is a bad flag value or argument: exit 2.
 type usageError struct{ error }
 
-// request turns the flags into a planner request; given flags are pinned.
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// request turns the flags into a planner request with llama.cpp's reading
+// of each value; a value llama.cpp refuses, or that cannot be right, is a
+// usage error.
 func (p *planFlags) request() (planner.Request, error) {
-	set := map[string]bool{}
-	p.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	any := func(names ...string) bool {
-		for _, n := range names {
-			if set[n] {
-				return true
-			}
-		}
-		return false
-	}
+	given := p.set.given
 	var r planner.Request
 	s := &r.Settings
-	s.NCtx, s.NBatch, s.NUbatch, s.NParallel, s.Threads = p.ctx, p.batch, p.ubatch, p.parallel, p.threads
-	r.Pinned.NCtx = any("c", "ctx-size")
-	r.Pinned.NBatch = any("b", "batch-size")
-	r.Pinned.NUbatch = any("ub", "ubatch-size")
-	r.Pinned.NParallel = any("np", "parallel")
-	r.Pinned.Threads = any("t", "threads")
-	switch strings.ToLower(p.ngl) {
-	case "auto", "":
-	case "all", "-1":
-		s.NGPULayers, r.Pinned.NGPULayers = 1<<20, true
-	default:
-		n, err := strconv.Atoi(p.ngl)
-		if err != nil || n < 0 {
-			return r, usageError{fmt.Errorf("-ngl %q: want a number, auto or all", p.ngl)}
+	if given("c") {
+		if p.ctx < 0 || p.ctx > planner.MaxContext {
+			return r, usagef("-c %d: want 0 (the training context) or a context of up to %d tokens", p.ctx, planner.MaxContext)
 		}
-		s.NGPULayers, r.Pinned.NGPULayers = n, true
+		s.NCtx, r.Pinned.NCtx = p.ctx, true
 	}
-	switch strings.ToLower(p.fa) {
+	if given("b") {
+		if p.batch <= 0 || p.batch > planner.MaxContext {
+			return r, usagef("-b %d: want a logical batch of 1 to %d tokens", p.batch, planner.MaxContext)
+		}
+		s.NBatch, r.Pinned.NBatch = p.batch, true
+	}
+	if given("ub") {
+		if p.ubatch < 0 || p.ubatch > planner.MaxContext {
+			return r, usagef("-ub %d: want 0 (the batch) or a physical batch of up to %d tokens", p.ubatch, planner.MaxContext)
+		}
+		s.NUbatch, r.Pinned.NUbatch = p.ubatch, true
+	}
+	if given("np") {
+		if p.parallel <= 0 || p.parallel > planner.MaxParallel {
+			return r, usagef("-np %d: want 1 to %d sequences (llama-server's -1, auto, is 4 sequences sharing the cache: give -np 4)", p.parallel, planner.MaxParallel)
+		}
+		s.NParallel, r.Pinned.NParallel = p.parallel, true
+	}
+	if given("t") {
+		if p.threads > planner.MaxThreads {
+			return r, usagef("-t %d: want at most %d threads", p.threads, planner.MaxThreads)
+		}
+		s.Threads, r.Pinned.Threads = max(p.threads, 0), true // <= 0: every logical CPU, as llama.cpp
+	}
+	switch v := strings.ToLower(strings.TrimSpace(p.ngl)); v {
 	case "auto", "":
-	case "on", "1", "true":
+	case "all":
+		s.NGPULayers, r.Pinned.NGPULayers = planner.MaxGPULayers, true
+	default:
+		n, err := strconv.ParseInt(v, 10, 64)
+		switch {
+		case err != nil && !errors.Is(err, strconv.ErrRange):
+			return r, usagef("-ngl %q: want a number, auto or all", p.ngl)
+		case n == -1: // common/arg.cpp: -1 is auto
+		case n <= -2: // and <= -2 all
+			s.NGPULayers, r.Pinned.NGPULayers = planner.MaxGPULayers, true
+		default:
+			s.NGPULayers, r.Pinned.NGPULayers = int(min(n, planner.MaxGPULayers)), true
+		}
+	}
+	switch strings.ToLower(p.fa) { // common/arg.cpp is_truthy, is_falsey, is_autoy
+	case "auto", "-1", "":
+	case "on", "1", "true", "enabled":
 		s.FlashAttn, r.Pinned.FlashAttn = true, true
-	case "off", "0", "false":
+	case "off", "0", "false", "disabled":
 		s.FlashAttn, r.Pinned.FlashAttn = false, true
 	default:
-		return r, usageError{fmt.Errorf("-fa %q: want on, off or auto", p.fa)}
+		return r, usagef("-fa %q: want on, off or auto", p.fa)
 	}
 	for _, kv := range []struct {
-		v   string
-		dst *string
-		pin *bool
-	}{{p.ctk, &s.CacheTypeK, &r.Pinned.CacheTypeK}, {p.ctv, &s.CacheTypeV, &r.Pinned.CacheTypeV}} {
+		flag, v string
+		dst     *string
+		pin     *bool
+	}{{"-ctk", p.ctk, &s.CacheTypeK, &r.Pinned.CacheTypeK}, {"-ctv", p.ctv, &s.CacheTypeV, &r.Pinned.CacheTypeV}} {
 		if kv.v == "" {
 			continue
 		}
 		t, ok := gguf.ParseType(kv.v)
-		if !ok {
-			return r, usageError{fmt.Errorf("cache type %q: want f16, f32, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0 or q5_1", kv.v)}
+		if !ok || !kvCacheType(t) {
+			return r, usagef("%s %q: want f16, bf16, f32, q8_0, q4_0, q4_1, iq4_nl, q5_0 or q5_1", kv.flag, kv.v)
 		}
 		*kv.dst, *kv.pin = t.String(), true
 	}
@@ -173,15 +194,15 @@ func (p *planFlags) request() (planner.Request, error) {
 	case "mlock":
 		p.mmap, p.mlock = true, true
 	case "dio":
-		return r, usageError{errors.New("--load-mode dio: direct I/O takes the same memory as none; plan with --load-mode none")}
+		return r, usagef("--load-mode dio: direct I/O takes the same memory as none; plan with --load-mode none")
 	default:
-		return r, usageError{fmt.Errorf("--load-mode %q: want none, mmap or mlock", p.loadMode)}
+		return r, usagef("--load-mode %q: want none, mmap or mlock", p.loadMode)
 	}
 	if vt, _ := gguf.ParseType(s.CacheTypeV); vt.BlockSize() > 1 && r.Pinned.FlashAttn && !s.FlashAttn {
-		return r, usageError{fmt.Errorf("-ctv %s with -fa off: llama.cpp quantizes the V cache only with flash attention", s.CacheTypeV)}
+		return r, usagef("-ctv %s with -fa off: llama.cpp quantizes the V cache only with flash attention", s.CacheTypeV)
 	}
 	if p.noMmap && p.mmap {
-		return r, usageError{errors.New("--mmap and --no-mmap contradict each other")}
+		return r, usagef("--mmap and --no-mmap contradict each other")
 	}
 	if p.noMmap || p.mmap {
 		s.MMap, r.Pinned.MMap = p.mmap, true
@@ -190,10 +211,15 @@ func (p *planFlags) request() (planner.Request, error) {
 	s.NoRepack, r.Pinned.NoRepack = p.noRepack, p.noRepack
 	s.NoKVOffload = p.nkvo
 	if p.ts != "" {
-		for _, part := range strings.Split(p.ts, ",") {
+		// common/arg.cpp splits on , and /.
+		parts := strings.FieldsFunc(p.ts, func(r rune) bool { return r == ',' || r == '/' })
+		if len(parts) == 0 || len(parts) > planner.MaxTensorSplit {
+			return r, usagef("-ts %q: want 1 to %d proportions such as 3,1", p.ts, planner.MaxTensorSplit)
+		}
+		for _, part := range parts {
 			v, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
-			if err != nil || v < 0 {
-				return r, usageError{fmt.Errorf("-ts %q: want proportions such as 3,1", p.ts)}
+			if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+				return r, usagef("-ts %q: want proportions such as 3,1", p.ts)
 			}
 			s.TensorSplit = append(s.TensorSplit, v)
 		}
@@ -202,14 +228,17 @@ func (p *planFlags) request() (planner.Request, error) {
 	for _, o := range p.overrides {
 		pat, dev, ok := strings.Cut(o, "=")
 		if !ok || pat == "" || dev == "" {
-			return r, usageError{fmt.Errorf("-ot %q: want REGEX=DEVICE", o)}
+			return r, usagef("-ot %q: want REGEX=DEVICE, e.g. exps=CPU", o)
+		}
+		if _, err := regexp.Compile(pat); err != nil {
+			return r, usagef("-ot %q: the pattern is not a regular expression: %v", o, err)
 		}
 		s.Overrides = append(s.Overrides, planner.Override{Pattern: pat, Device: dev})
 		r.Pinned.Overrides = true
 	}
 	rt, err := planner.ParseRuntime(p.runtime)
 	if err != nil {
-		return r, usageError{fmt.Errorf("--runtime %q: want llama.cpp, llama.cpp-b6529, ollama or ollama-engine", p.runtime)}
+		return r, usagef("--runtime %q: want llama.cpp, llama.cpp-b6529, ollama or ollama-engine", p.runtime)
 	}
 	r.Runtime = rt
 	r.OllamaEnv = planner.OllamaEnvFrom(getenv)
@@ -217,9 +246,15 @@ func (p *planFlags) request() (planner.Request, error) {
 	if p.diskBW != "" {
 		v, err := probe.ParseSize(strings.TrimSuffix(p.diskBW, "/s"))
 		if err != nil || v == 0 {
-			return r, usageError{fmt.Errorf("--disk-bw %q: want bytes per second such as 1.7GB", p.diskBW)}
+			return r, usagef("--disk-bw %q: want bytes per second such as 1.7GB/s", p.diskBW)
 		}
 		r.DiskBandwidth = float64(v)
+	}
+	if given("min-ctx") && (p.minCtx <= 0 || p.minCtx > planner.MaxContext) {
+		return r, usagef("--min-ctx %d: want 1 to %d tokens", p.minCtx, planner.MaxContext)
+	}
+	if p.minTokS < 0 || math.IsNaN(p.minTokS) || math.IsInf(p.minTokS, 0) {
+		return r, usagef("--min-tok-s %v: want a speed of 0 or more tokens per second", p.minTokS)
 	}
 	r.MinCtx = p.minCtx
 	r.AllowShrinkContext = !p.noShrink
@@ -227,15 +262,15 @@ func (p *planFlags) request() (planner.Request, error) {
 	// The built-in engine streams what does not fit in memory (exec/stream.go).
 	r.Settings.StreamWeights = p.builtinEngine
 	for _, m := range []struct {
-		v   string
-		dst *uint64
-	}{{p.hostMargin, &r.HostMarginBytes}, {p.gpuMargin, &r.GPUMarginBytes}, {p.gpuOverhead, &r.GPUOverheadBytes}} {
+		flag, v string
+		dst     *uint64
+	}{{"--host-margin", p.hostMargin, &r.HostMarginBytes}, {"--gpu-margin", p.gpuMargin, &r.GPUMarginBytes}, {"--gpu-overhead", p.gpuOverhead, &r.GPUOverheadBytes}} {
 		if m.v == "" {
 			continue
 		}
 		v, err := probe.ParseSize(m.v)
 		if err != nil {
-			return r, usageError{err}
+			return r, usagef("%s %q: want a size such as 1GiB or 512MiB", m.flag, m.v)
 		}
 		*m.dst = v
 	}
@@ -244,16 +279,29 @@ func (p *planFlags) request() (planner.Request, error) {
 	return r, err
 }
 
+// kvCacheType reports whether llama.cpp takes t for the KV cache
+// (common/arg.cpp kv_cache_types).
+func kvCacheType(t gguf.Type) bool {
+	switch t {
+	case gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeIQ4_NL, gguf.TypeQ5_0, gguf.TypeQ5_1:
+		return true
+	}
+	return false
+}
+
 // machine returns the snapshot to plan for: an assumed machine (--ram,
 // --gpu), a snapshot file (--probe), or this machine probed now.
 func (p *planFlags) machine(ctx context.Context, files []string) (*probe.Snapshot, error) {
-	snap, err := p.snapshot(ctx, files)
-	if err != nil || p.hostBW == "" {
-		return snap, err
+	var bw uint64
+	if p.hostBW != "" {
+		var err error
+		if bw, err = probe.ParseSize(strings.TrimSuffix(p.hostBW, "/s")); err != nil || bw == 0 {
+			return nil, usagef("--host-bw %q: want bytes per second such as 34GB/s", p.hostBW)
+		}
 	}
-	bw, err := probe.ParseSize(strings.TrimSuffix(p.hostBW, "/s"))
+	snap, err := p.snapshot(ctx, files)
 	if err != nil || bw == 0 {
-		return nil, usageError{fmt.Errorf("--host-bw %q: want bytes per second such as 34GB", p.hostBW)}
+		return snap, err
 	}
 	snap.CPU.MemoryBandwidth = float64(bw)
 	return snap, nil
@@ -263,11 +311,14 @@ func (p *planFlags) snapshot(ctx context.Context, files []string) (*probe.Snapsh
 	switch {
 	case p.unified != "":
 		if p.ram != "" || len(p.gpus) > 0 || p.probePath != "" {
-			return nil, usageError{errors.New("--unified describes the whole machine: give it without --ram, --gpu or --probe")}
+			return nil, usagef("--unified describes the whole machine: give it without --ram, --gpu or --probe")
 		}
 		ram, gpu, err := probe.ParseUnified(p.unified, p.wiredLimitMB)
 		if err != nil {
 			return nil, usageError{err}
+		}
+		if p.cores < 0 || p.cores > planner.MaxThreads {
+			return nil, usagef("--cores %d: want 1 to %d", p.cores, planner.MaxThreads)
 		}
 		d := probe.Description{RAMBytes: ram, Cores: p.cores, GPUs: []probe.GPU{gpu}, Arch: "arm64", Model: gpu.Name,
 			Features: []string{"neon", "dotprod", "fp16", "i8mm", "bf16"}}
@@ -278,13 +329,19 @@ func (p *planFlags) snapshot(ctx context.Context, files []string) (*probe.Snapsh
 			d.Features = strings.Split(strings.ToLower(strings.ReplaceAll(p.cpuFeatures, " ", "")), ",")
 		}
 		return probe.Describe(d), nil
-	case p.ram != "" || len(p.gpus) > 0:
+	case p.ram != "" || len(p.gpus) > 0 || p.set.given("cores", "cpu-features"):
 		if p.ram == "" {
-			return nil, usageError{errors.New("--gpu describes an assumed machine: give its --ram too")}
+			return nil, usagef("--gpu, --cores and --cpu-features describe an assumed machine: give its --ram too")
+		}
+		if p.probePath != "" {
+			return nil, usagef("--probe and --ram both describe the machine: give one")
 		}
 		ram, err := probe.ParseSize(p.ram)
-		if err != nil {
-			return nil, usageError{err}
+		if err != nil || ram == 0 {
+			return nil, usagef("--ram %q: want a size such as 64GiB", p.ram)
+		}
+		if p.cores < 0 || p.cores > planner.MaxThreads {
+			return nil, usagef("--cores %d: want 1 to %d", p.cores, planner.MaxThreads)
 		}
 		d := probe.Description{RAMBytes: ram, Cores: p.cores}
 		if p.cpuFeatures != "" {
@@ -295,7 +352,7 @@ func (p *planFlags) snapshot(ctx context.Context, files []string) (*probe.Snapsh
 		for _, g := range p.gpus {
 			gpu, err := probe.ParseGPU(g)
 			if err != nil {
-				return nil, usageError{err}
+				return nil, usagef("--gpu %q: %v", g, err)
 			}
 			d.GPUs = append(d.GPUs, gpu)
 		}
@@ -311,8 +368,9 @@ func (p *planFlags) snapshot(ctx context.Context, files []string) (*probe.Snapsh
 	return probe.Probe(ctx, probe.Options{Files: files})
 }
 
-// plan opens the model and plans it.
-func (p *planFlags) plan(ctx context.Context, model string) (*gguf.File, *planner.Plan, error) {
+// plan opens the model and plans it. A request the planner refuses is a
+// usage error.
+func (p *planFlags) plan(ctx context.Context, model string, stderr io.Writer) (*gguf.File, *planner.Plan, error) {
 	req, err := p.request()
 	if err != nil {
 		return nil, nil, err
@@ -329,7 +387,7 @@ func (p *planFlags) plan(ctx context.Context, model string) (*gguf.File, *planne
 			req.OllamaName = om.Name.Short()
 		}
 	}
-	f, err := OpenModel(ctx, path)
+	f, err := OpenModel(ctx, path, p.timeout, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -353,7 +411,7 @@ func (p *planFlags) plan(ctx context.Context, model string) (*gguf.File, *planne
 	pl, err := planner.Make(ctx, f, snap, req)
 	if pl == nil {
 		f.Close()
-		if errors.Is(err, planner.ErrOllamaCannot) {
+		if errors.Is(err, planner.ErrInvalidRequest) || errors.Is(err, planner.ErrOllamaCannot) {
 			err = usageError{err}
 		}
 		return nil, nil, err
@@ -361,41 +419,44 @@ func (p *planFlags) plan(ctx context.Context, model string) (*gguf.File, *planne
 	return f, pl, err
 }
 
-func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
+// slow says why a plan that runs is below --min-tok-s ("" when it is not).
+func (p *planFlags) slow(pl *planner.Plan) string {
+	if p.minTokS <= 0 || !pl.Fits || pl.Predicted.DecodeTokensPerSecond >= p.minTokS {
+		return ""
+	}
+	return fmt.Sprintf("predicted decode %s tok/s is below --min-tok-s %s", units.Number(pl.Predicted.DecodeTokensPerSecond), strconv.FormatFloat(p.minTokS, 'f', -1, 64))
+}
+
+// planHelp is what the dry run does, for `plan -h`.
+const planHelp = `Plans how the model should run on this machine (or the one --ram/--gpu/--probe describe)
+without loading it: placement, memory on every device, predicted speed, a reason for every
+choice, and the llama.cpp arguments. Verdicts: fits in memory; runs paging weights from disk
+(with the disk's share of every token and the predicted speed); does not fit.
+Exit status: 0 runs, 3 does not fit (or is below --min-tok-s), 2 usage, 1 other errors.`
 
 func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	pf := addPlanFlags(fs)
-	asJSON := fs.Bool("json", false, "print the versioned JSON plan")
-	printArgs := fs.Bool("print-args", false, "print only the llama.cpp arguments")
-	argsStyle := fs.String("args-style", "", "how to spell loading in the llama.cpp arguments: classic (--no-mmap, --mlock) or load-mode (newer builds' --load-mode); default classic unless --load-mode is given")
-	withOllama := fs.Bool("ollama", false, "also show what Ollama v0.17.4 would do on this machine and a plan for Ollama: API options, Modelfile and server environment")
-	sweep := fs.Bool("sweep", false, "print a table of n_gpu_layers against memory and predicted speed")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: plan [flags] MODEL.gguf|URL|OLLAMA-NAME\n\nPlans how the model (a file, a URL, or a model in Ollama's store: llama3.1:8b) should run on this machine (or the one --ram/--gpu/--probe describe) without running anything.\nExit status: 0 fits, 3 does not fit, 2 usage, 1 other errors.\n\nflags:")
-		printFlags(stderr, fs)
+	set := newFlagSet("plan", planHelp, "plan [flags] MODEL.gguf|URL|OLLAMA-NAME", "plan COMMAND [flags] ...  (plan COMMAND -h for its flags)")
+	set.extra = printCommands
+	pf := addPlanFlags(set)
+	var asJSON, printArgs, withOllama, sweep bool
+	var argsStyle string
+	set.boolVar(&asJSON, groupOutput, "print the versioned JSON plan", "--json")
+	set.boolVar(&printArgs, groupOutput, "print only the llama.cpp arguments", "--print-args")
+	set.stringVar(&argsStyle, "", groupOutput, "STYLE", "loading spelled classic (--no-mmap, --mlock) or load-mode", "--args-style")
+	set.boolVar(&withOllama, groupOutput, "also what Ollama v0.17.4 would do, and a plan for Ollama", "--ollama")
+	set.boolVar(&sweep, groupOutput, "also print n_gpu_layers (n_cpu_moe) against memory and speed", "--sweep")
+	if code, ok := set.parse(args, stdout, stderr); !ok {
+		return code
 	}
-	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
-		return ExitUsage
+	switch set.fs.NArg() {
+	case 0:
+		return set.usageError(stderr, "no model given: plan MODEL.gguf or a URL")
+	case 1:
+	default:
+		return set.usageError(stderr, "one model at a time, got %d: %s", set.fs.NArg(), strings.Join(set.fs.Args(), " "))
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return ExitUsage
-	}
-	f, pl, err := pf.plan(ctx, fs.Arg(0))
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "plan:", err)
-		return ExitUsage
-	case pl == nil:
-		fmt.Fprintln(stderr, err)
-		return ExitError
-	}
-	defer f.Close()
 	style := planner.ArgsClassic
-	switch *argsStyle {
+	switch argsStyle {
 	case "load-mode":
 		style = planner.ArgsLoadMode
 	case "":
@@ -404,28 +465,37 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	case "classic":
 	default:
-		fmt.Fprintf(stderr, "plan: --args-style %q: want classic or load-mode\n", *argsStyle)
-		return ExitUsage
+		return set.usageError(stderr, "--args-style %q: want classic or load-mode", argsStyle)
 	}
+	f, pl, err := pf.plan(ctx, set.fs.Arg(0), stderr)
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		return set.usageError(stderr, "%v", err)
+	case pl == nil:
+		fmt.Fprintln(stderr, "plan:", err)
+		return ExitError
+	}
+	defer f.Close()
 	pl.LlamaArgs = pl.LlamaCppArgs(style)
 	var report *ollamaReport
-	if *withOllama || pl.Runtime.IsOllama() {
+	if withOllama || pl.Runtime.IsOllama() {
 		if report, err = pf.ollamaReport(ctx, f, pl); err != nil {
-			fmt.Fprintln(stderr, err)
+			fmt.Fprintln(stderr, "plan:", err)
 			return ExitError
 		}
 	}
 	var rows []planner.SweepRow
-	if *sweep && len(pl.Devices) > 1 && len(pl.Hosts) == 0 {
+	if sweep && len(pl.Devices) > 1 && len(pl.Hosts) == 0 {
 		if rows, err = planner.Sweep(ctx, f, pf.snap, pf.req, 12); err != nil {
-			fmt.Fprintln(stderr, err)
+			fmt.Fprintln(stderr, "plan:", err)
 			return ExitError
 		}
 	}
 	switch {
-	case *printArgs:
+	case printArgs:
 		fmt.Fprintln(stdout, strings.Join(pl.LlamaArgs, " "))
-	case *asJSON:
+	case asJSON:
 		// The sweep rides along as an extra key of the same schema.
 		doc := struct {
 			*planner.Plan
@@ -433,186 +503,33 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			Ollama *ollamaReport      `json:"ollama,omitempty"`
 		}{pl, rows, report}
 		if err := writeJSON(stdout, doc); err != nil {
-			fmt.Fprintln(stderr, err)
+			fmt.Fprintln(stderr, "plan:", err)
 			return ExitError
 		}
 	default:
 		if pf.ollamaModel != nil {
-			fmt.Fprintln(stdout, ollamaHeader(pf.ollamaModel, pf.ollamaParams))
+			h := ollamaHeader(pf.ollamaModel, pf.ollamaParams)
+			(&wrapper{w: stdout, width: textWidth}).para("ollama    ", "          ", strings.TrimPrefix(h, "ollama    "))
 		}
 		printPlan(stdout, pl)
 		if report != nil {
 			printOllamaReport(stdout, report)
 		}
 		switch {
-		case *sweep && len(pl.Hosts) > 0:
+		case sweep && len(pl.Hosts) > 0:
 			fmt.Fprintln(stdout, "\nsweep: not available for a plan over several hosts")
-		case *sweep && len(pl.Devices) == 1:
+		case sweep && len(pl.Devices) == 1:
 			fmt.Fprintln(stdout, "\nsweep: no GPU to offload to")
-		case *sweep:
+		case sweep:
 			printSweep(stdout, pl, rows)
 		}
 	}
 	if !pl.Fits {
 		return ExitNoFit
 	}
+	if why := pf.slow(pl); why != "" {
+		fmt.Fprintln(stderr, "plan:", why)
+		return ExitNoFit
+	}
 	return ExitOK
-}
-
-func printPlan(w io.Writer, p *planner.Plan) {
-	s := p.Settings
-	name := p.Model.Name
-	if name == "" {
-		name = p.Model.Path
-	}
-	fmt.Fprintf(w, "model     %s (%s, %d layers, %s of weights)\n", name, p.Model.Architecture, p.Model.Layers, units.Bytes(p.Model.TensorBytes))
-	fmt.Fprintf(w, "runtime   %s: %s\n", p.Runtime, p.RuntimeProfile.Build)
-	fmt.Fprintf(w, "settings  n_ctx %d, batch %d/%d, parallel %d, n_gpu_layers %d, flash_attn %v, KV %s/%s, mmap %v, mlock %v, threads %d",
-		s.NCtx, s.NBatch, s.NUbatch, s.NParallel, s.NGPULayers, onOff(s.FlashAttn), s.CacheTypeK, s.CacheTypeV, onOff(s.MMap), onOff(s.MLock), s.Threads)
-	if s.NoRepack {
-		fmt.Fprint(w, ", no-repack")
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "device\tweights\tmapped\trepack\tKV\tcompute\toutput\toverhead\ttotal\tavailable\tfree after\t\t")
-	for _, d := range p.Devices {
-		mapped := "-"
-		if d.MappedBytes > 0 {
-			mapped = units.Bytes(d.MappedBytes)
-		}
-		avail := float64(max(d.AvailableBytes, 1))
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", d.Name, units.Bytes(d.WeightsBytes), mapped, units.Bytes(d.RepackBytes),
-			units.Bytes(d.KVBytes), units.Bytes(d.ComputeBytes), units.Bytes(d.OutputBytes), units.Bytes(d.OverheadBytes),
-			units.Bytes(d.TotalBytes), units.Bytes(d.AvailableBytes), units.Bytes(d.FreeAfterBytes),
-			bar(float64(d.TotalBytes+d.MarginBytes)/avail, float64(d.ResidentBytes)/avail))
-	}
-	tw.Flush()
-	fmt.Fprintln(w, "  (total = what must be allocated, with the margin it is # in the bar; mapped weights are page cache on top of it, = in the bar, paged in from disk where they do not fit)")
-	fmt.Fprintln(w)
-	if len(p.Hosts) > 0 {
-		printHosts(w, p)
-		fmt.Fprintln(w)
-	}
-	pr := p.Predicted
-	fmt.Fprintf(w, "predicted load %.3g s, prefill %.3g tok/s, decode %.3g tok/s (bound by %s)\n", pr.LoadSeconds, pr.PrefillTokensPerSecond, pr.DecodeTokensPerSecond, pr.DecodeBound)
-	for _, as := range pr.Assumptions {
-		fmt.Fprintf(w, "  (%s)\n", as)
-	}
-	fmt.Fprintln(w, "\nwhy:")
-	for _, r := range p.Reasons {
-		fmt.Fprintf(w, "  %s = %s: %s\n", r.Setting, r.Choice, r.Why)
-	}
-	for _, wa := range p.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", wa)
-	}
-	fmt.Fprintln(w)
-	if p.Fits {
-		fmt.Fprintln(w, "FITS")
-	} else {
-		fmt.Fprintf(w, "DOES NOT FIT: %s\n", strings.TrimPrefix(p.NoFit.Error(), "planner: does not fit: "))
-		for _, d := range p.NoFit.Devices {
-			if d.ShortBytes > 0 {
-				fmt.Fprintf(w, "  %s needs %s (at least %s with the fallbacks allowed), has %s\n", d.Name, units.Bytes(d.NeedBytes), units.Bytes(d.MinNeedBytes), units.Bytes(d.AvailableBytes))
-			}
-		}
-	}
-	if !p.Runtime.IsOllama() {
-		fmt.Fprintf(w, "llama.cpp: %s\n", shellJoin(p.LlamaArgs))
-	}
-}
-
-// bar draws a device's memory: # allocated (with the margin), = page cache
-// the mapped weights want, . free; ! when the allocation does not fit.
-func bar(alloc, cached float64) string {
-	const width = 20
-	a := int(alloc*width + 0.5)
-	over := ""
-	if a > width {
-		a, over = width, "!"
-	}
-	a = max(a, 0)
-	c := min(max(int((alloc+cached)*width+0.5)-a, 0), width-a)
-	return "[" + strings.Repeat("#", a) + strings.Repeat("=", c) + strings.Repeat(".", width-a-c) + "]" + over
-}
-
-func printSweep(w io.Writer, p *planner.Plan, rows []planner.SweepRow) {
-	fmt.Fprintln(w, "\nsweep:")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "n_gpu_layers\tn_cpu_moe\t")
-	for _, d := range p.Devices {
-		fmt.Fprintf(tw, "%s\t", d.Name)
-	}
-	fmt.Fprintln(tw, "decode tok/s\tload s\tfits\t")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%d\t%d\t", r.NGPULayers, r.NCPUMoE)
-		for _, b := range r.DeviceBytes {
-			fmt.Fprintf(tw, "%s\t", units.Bytes(b))
-		}
-		fmt.Fprintf(tw, "%.2f\t%.1f\t%v\t\n", r.Decode, r.Load, r.Fits)
-	}
-	tw.Flush()
-}
-
-// shortFlags are llama.cpp's single-dash names.
-var shortFlags = map[string]bool{"c": true, "b": true, "ub": true, "np": true, "t": true, "ngl": true, "fa": true,
-	"ctk": true, "ctv": true, "ts": true, "ot": true, "nkvo": true, "p": true, "n": true, "s": true}
-
-// printFlags prints the flags with their aliases on one line (flags that
-// share a usage text are aliases), llama.cpp style: -c, --ctx-size.
-func printFlags(w io.Writer, fs *flag.FlagSet) {
-	type group struct {
-		names []string
-		f     *flag.Flag
-	}
-	var groups []*group
-	byUsage := map[string]*group{}
-	fs.VisitAll(func(f *flag.Flag) {
-		if g, ok := byUsage[f.Usage]; ok {
-			g.names = append(g.names, f.Name)
-			return
-		}
-		g := &group{names: []string{f.Name}, f: f}
-		byUsage[f.Usage] = g
-		groups = append(groups, g)
-	})
-	for _, g := range groups {
-		sort.Slice(g.names, func(i, j int) bool { return len(g.names[i]) < len(g.names[j]) })
-		for i, n := range g.names {
-			if shortFlags[n] {
-				g.names[i] = "-" + n
-			} else {
-				g.names[i] = "--" + n
-			}
-		}
-		typ, usage := flag.UnquoteUsage(g.f)
-		if typ != "" {
-			typ = " " + typ
-		}
-		fmt.Fprintf(w, "  %s%s\n    \t%s", strings.Join(g.names, ", "), typ, usage)
-		if d := g.f.DefValue; d != "" && d != "false" && d != "0" && d != "[]" {
-			fmt.Fprintf(w, " (default %q)", d)
-		}
-		fmt.Fprintln(w)
-	}
-}
-
-// shellJoin quotes the arguments that a POSIX shell would interpret, so the
-// printed command line can be pasted.
-func shellJoin(args []string) string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\n\\|&;()<>$`'\"*?[]#~!{}") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		out[i] = a
-	}
-	return strings.Join(out, " ")
-}
-
-func onOff(b bool) string {
-	if b {
-		return "on"
-	}
-	return "off"
 }

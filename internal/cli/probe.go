@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -13,38 +12,27 @@ import (
 )
 
 func init() {
-	commands["probe"] = command{run: runProbe, summary: "print what this machine has for a model now: memory, cgroup limits, CPU, GPUs, file residency"}
+	commands["probe"] = command{run: runProbe, summary: "what this machine has now: memory, cgroup limits, CPU, GPUs, page cache"}
 }
 
-// multiFlag collects a repeatable string flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
-
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print the versioned JSON snapshot")
+	set := newFlagSet("plan probe", "Prints what this machine has for a model now: memory, cgroup limits, CPU, GPUs,\nand the page-cache residency of model files.", "plan probe [flags]")
+	var asJSON bool
 	var files multiFlag
-	fs.Var(&files, "file", "a model file (or split part) whose page-cache residency to report; repeatable")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: plan probe [--json] [--file MODEL]...")
-		fs.PrintDefaults()
+	set.boolVar(&asJSON, groupOutput, "print the versioned JSON snapshot", "--json")
+	set.add(&files, groupMachine, "FILE", "a model file (or split part) whose residency to report (repeatable)", "--file")
+	if code, ok := set.parse(args, stdout, stderr); !ok {
+		return code
 	}
-	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
-		return ExitUsage
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return ExitUsage
+	if set.fs.NArg() != 0 {
+		return set.usageError(stderr, "no arguments expected, got %q (a model file goes after --file)", strings.Join(set.fs.Args(), " "))
 	}
 	s, err := probe.Probe(ctx, probe.Options{Files: files})
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, "plan probe:", err)
 		return ExitError
 	}
-	if *asJSON {
+	if asJSON {
 		if err := s.WriteJSON(stdout); err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitError

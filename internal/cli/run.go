@@ -3,12 +3,18 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"math"
+	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/modelfit/modelfit/exec"
+	"github.com/modelfit/modelfit/gguf"
+	"github.com/modelfit/modelfit/internal/pagecache"
 	"github.com/modelfit/modelfit/internal/units"
 	"github.com/modelfit/modelfit/planner"
 )
@@ -17,62 +23,72 @@ func init() {
 	commands["run"] = command{run: runRun, summary: "plan MODEL for this machine, then generate text from a prompt (built-in CPU engine or llama-server)"}
 }
 
+const runHelp = `Plans the model for this machine, runs it with the plan's settings (context, ubatch, KV
+cache type, threads, mmap, GPU layers) and prints the generated text on stdout; the plan
+summary and the measurements go to stderr. The built-in CPU engine runs llama and qwen2
+models on the CPU; llama.cpp's llama-server runs the rest (--engine). A plan that does not
+fit is refused (exit 3) unless --force is given. Exit status: 0, 3 does not fit, 2 usage,
+1 other errors.`
+
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	pf := addPlanFlags(fs)
-	prompt := fs.String("p", "", "the prompt")
-	fs.StringVar(prompt, "prompt", "", "same as -p")
-	n := fs.Int("n", 128, "tokens to generate (<= 0: until end of generation or a full context)")
-	fs.IntVar(n, "n-predict", 128, "same as -n")
-	seed := fs.Uint64("seed", 0, "sampling seed: the same seed gives the same text")
-	temp := fs.Float64("temp", 0, "sampling temperature; 0 is greedy decoding")
-	topK := fs.Int("top-k", 40, "keep the K most likely tokens (<= 0: all)")
-	topP := fs.Float64("top-p", 0.95, "nucleus sampling threshold (1: off)")
-	minP := fs.Float64("min-p", 0.05, "drop tokens below this fraction of the top probability (0: off)")
-	repeat := fs.Float64("repeat-penalty", 1, "penalty for recently seen tokens (1: off)")
-	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating past end-of-generation tokens")
-	engine := fs.String("engine", "auto", "builtin (the pure-Go CPU engine), llama.cpp (llama-server), or auto: builtin when it supports the model and the plan is CPU-only")
-	sf := addServerFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: plan run [flags] MODEL.gguf -p PROMPT\n\nPlans the model for this machine, runs it with the plan's settings (context,\nubatch, KV cache type, threads, mmap, GPU layers) and prints the generated text\nto stdout; the plan summary and the measurements go to stderr. The built-in\nCPU engine runs llama and qwen2 models on the CPU; llama.cpp's llama-server\nruns the rest (--engine).\n\nflags:")
-		fs.PrintDefaults()
+	set := newFlagSet("plan run", runHelp, "plan run [flags] MODEL.gguf -p PROMPT")
+	var prompt, engine string
+	var n, topK int
+	var seed uint64
+	var temp, topP, minP, repeat float64
+	var ignoreEOS, force bool
+	set.stringVar(&prompt, "", groupGen, "TEXT", "the prompt (required)", "-p", "--prompt")
+	set.intVar(&n, 128, groupGen, "N", "tokens to generate; <= 0: no limit but the context", "-n", "--n-predict", "--predict")
+	set.add((*uint64Value)(&seed), groupGen, "N", "sampling seed: the same seed gives the same text", "-s", "--seed")
+	set.floatVar(&temp, 0, groupGen, "T", "sampling temperature; <= 0: greedy, as llama.cpp (default 0)", "--temp", "--temperature")
+	set.intVar(&topK, 40, groupGen, "K", "keep the K most likely tokens; <= 0: all", "--top-k")
+	set.floatVar(&topP, 0.95, groupGen, "P", "nucleus sampling threshold; 1: off", "--top-p")
+	set.floatVar(&minP, 0.05, groupGen, "P", "drop tokens under this share of the top one; 0: off", "--min-p")
+	set.floatVar(&repeat, 1, groupGen, "X", "penalty for recently seen tokens; 1: off", "--repeat-penalty")
+	set.boolVar(&ignoreEOS, groupGen, "keep generating past end-of-generation tokens", "--ignore-eos")
+	set.stringVar(&engine, "auto", groupServer, "ENGINE", "builtin (the pure-Go CPU engine), llama.cpp (llama-server), or auto: builtin when it runs the model and the plan is CPU-only", "--engine")
+	sf := addServerFlags(set)
+	set.boolVar(&force, groupMemory, "run a plan that does not fit (or is below --min-tok-s) anyway", "--force")
+	pf := addPlanFlags(set)
+	if code, ok := set.parse(args, stdout, stderr); !ok {
+		return code
 	}
-	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
-		return ExitUsage
+	switch {
+	case set.fs.NArg() == 0:
+		return set.usageError(stderr, "no model given: plan run MODEL.gguf -p PROMPT")
+	case set.fs.NArg() > 1:
+		return set.usageError(stderr, "one model at a time, got %d: %s (quote a prompt with spaces)", set.fs.NArg(), strings.Join(set.fs.Args(), " "))
+	case prompt == "":
+		return set.usageError(stderr, "no prompt: give -p TEXT")
+	case isURL(set.fs.Arg(0)):
+		return set.usageError(stderr, "%s: plan run runs a local file; download it first (plan %s plans it without downloading)", set.fs.Arg(0), set.fs.Arg(0))
+	case math.IsNaN(temp) || math.IsNaN(topP) || math.IsNaN(minP) || math.IsNaN(repeat):
+		return set.usageError(stderr, "a sampling value is not a number")
+	case topP < 0 || minP < 0 || repeat <= 0:
+		return set.usageError(stderr, "--top-p and --min-p want 0 or more, --repeat-penalty more than 0")
 	}
-	if fs.NArg() != 1 || *prompt == "" {
-		fs.Usage()
-		return ExitUsage
-	}
-	if isURL(fs.Arg(0)) {
-		fmt.Fprintln(stderr, "plan run: the model must be a local file")
-		return ExitUsage
-	}
-	switch *engine {
+	switch engine {
 	case "builtin", "llama.cpp", "auto":
 	default:
-		fmt.Fprintf(stderr, "plan run: --engine %q: want builtin, llama.cpp or auto\n", *engine)
-		return ExitUsage
+		return set.usageError(stderr, "--engine %q: want builtin, llama.cpp or auto", engine)
 	}
-	pf.builtinEngine = *engine != "llama.cpp"
-	f, pl, err := pf.plan(ctx, fs.Arg(0))
+	temp = max(temp, 0) // common/arg.cpp: temp = max(temp, 0); 0 is greedy
+	pf.builtinEngine = engine != "llama.cpp"
+	f, pl, err := pf.plan(ctx, set.fs.Arg(0), stderr)
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "plan run:", err)
-		return ExitUsage
+		return set.usageError(stderr, "%v", err)
 	case pl == nil:
 		fmt.Fprintln(stderr, "plan run:", err)
 		return ExitError
 	}
 	defer f.Close()
 	if len(pl.Hosts) > 0 {
-		fmt.Fprintln(stderr, "plan run: runs a plan on this machine only; run a plan over hosts with plan cluster or the printed commands")
-		return ExitUsage
+		return set.usageError(stderr, "runs a plan on this machine only; run a plan over hosts with plan cluster or the printed commands")
 	}
 	why := ""
-	if *engine == "auto" {
+	if engine == "auto" {
 		switch err := exec.Supports(f); {
 		case err != nil:
 			why = err.Error()
@@ -82,38 +98,52 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if why != "" {
 		// llama.cpp runs it: plan again without the built-in engine's
-		// limits (it may quantize the KV cache).
+		// limits (it may quantize the KV cache, and it pages rather
+		// than streams).
 		f.Close()
 		pf.builtinEngine = false
-		if f, pl, err = pf.plan(ctx, fs.Arg(0)); pl == nil {
+		if f, pl, err = pf.plan(ctx, set.fs.Arg(0), stderr); pl == nil {
 			fmt.Fprintln(stderr, "plan run:", err)
 			return ExitError
 		}
 		defer f.Close()
-		*engine = "llama.cpp"
+		engine = "llama.cpp"
 	}
-	if *engine == "llama.cpp" {
-		if !pl.Fits {
-			fmt.Fprintln(stderr, "plan run: warning: the plan does not fit this machine; running anyway")
+	if engine == "builtin" || engine == "auto" {
+		fmt.Fprintln(stderr, planSummary(set.fs.Arg(0), pl))
+	}
+	refuse := ""
+	switch {
+	case !pl.Fits:
+		var sb strings.Builder
+		printPlan(&sb, pl)
+		refuse = "the plan does not fit this machine"
+		fmt.Fprint(stderr, sb.String())
+	case pf.slow(pl) != "":
+		refuse = pf.slow(pl)
+	}
+	if refuse != "" {
+		if !force {
+			fmt.Fprintf(stderr, "plan run: %s: not running it (--force runs it anyway)\n", refuse)
+			return ExitNoFit
 		}
-		return runLlamaCpp(ctx, pl, fs.Arg(0), sf, why, runParams{prompt: *prompt, n: *n, seed: *seed, temp: *temp, topK: *topK,
-			topP: *topP, minP: *minP, rep: *repeat, ignoreEOS: *ignoreEOS}, stdout, stderr)
+		fmt.Fprintf(stderr, "plan run: %s: running it anyway (--force)\n", refuse)
 	}
-	fmt.Fprintln(stderr, planSummary(fs.Arg(0), pl))
-	if !pl.Fits {
-		fmt.Fprintln(stderr, "plan run: warning: the plan does not fit this machine; running anyway")
+	if engine == "llama.cpp" {
+		return runLlamaCpp(ctx, pl, set.fs.Arg(0), sf, why, runParams{prompt: prompt, n: n, seed: seed, temp: temp, topK: topK,
+			topP: topP, minP: minP, rep: repeat, ignoreEOS: ignoreEOS}, stdout, stderr)
 	}
-	m, err := exec.Load(ctx, pl, f)
+	m, err := loadWithProgress(ctx, pl, f, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "plan run:", err)
 		return ExitError
 	}
 	defer m.Close()
-	opts := exec.GenerateOptions{MaxTokens: *n, IgnoreEOG: *ignoreEOS, Sample: exec.SampleOptions{
-		Temperature: float32(*temp), TopK: *topK, TopP: float32(*topP), MinP: float32(*minP),
-		RepeatPenalty: float32(*repeat), Seed: *seed,
+	opts := exec.GenerateOptions{MaxTokens: n, IgnoreEOG: ignoreEOS, Sample: exec.SampleOptions{
+		Temperature: float32(temp), TopK: topK, TopP: float32(topP), MinP: float32(minP),
+		RepeatPenalty: float32(repeat), Seed: seed,
 	}}
-	for tok, err := range m.Generate(ctx, *prompt, opts) {
+	for tok, err := range m.Generate(ctx, prompt, opts) {
 		if err != nil {
 			fmt.Fprintln(stdout)
 			fmt.Fprintln(stderr, "plan run:", err)
@@ -126,6 +156,57 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return ExitOK
 }
 
+// loadWithProgress loads the model; when stderr is a terminal and loading
+// takes over a second, it shows how much of the files the page cache holds.
+func loadWithProgress(ctx context.Context, pl *planner.Plan, f *gguf.File, stderr io.Writer) (*exec.Model, error) {
+	line := newProgress(stderr)
+	if line == nil {
+		return exec.Load(ctx, pl, f)
+	}
+	var files []*os.File
+	var total int64
+	for _, part := range f.Parts {
+		if fh, err := os.Open(part.Path); err == nil {
+			files = append(files, fh)
+			total += part.Size
+		}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			var res int64
+			known := true
+			for _, fh := range files {
+				st, _ := fh.Stat()
+				r, err := pagecache.Resident(fh, 0, st.Size())
+				known = known && err == nil && r.Known
+				res += r.Bytes
+			}
+			if known {
+				line.show("loading %s: %s of %s in memory", filepath.Base(pl.Model.Path), units.Bytes(res), units.Bytes(total))
+			} else {
+				line.show("loading %s (%s)", filepath.Base(pl.Model.Path), units.Bytes(total))
+			}
+		}
+	})
+	m, err := exec.Load(ctx, pl, f)
+	close(stop)
+	wg.Wait()
+	line.done()
+	for _, fh := range files {
+		fh.Close()
+	}
+	return m, err
+}
+
 // planSummary is the one-line description of how the model runs.
 func planSummary(model string, p *planner.Plan) string {
 	s := p.Settings
@@ -136,8 +217,9 @@ func planSummary(model string, p *planner.Plan) string {
 	if s.MLock {
 		mm += ", mlock"
 	}
-	return fmt.Sprintf("plan: %s (%s) on the CPU: ctx %d, ubatch %d, KV %s/%s, %d threads, %s",
-		filepath.Base(model), p.Model.Architecture, s.NCtx, s.NUbatch, s.CacheTypeK, s.CacheTypeV, s.Threads, mm)
+	verdict := map[planner.Verdict]string{planner.VerdictFits: "fits in memory", planner.VerdictPaging: "runs paging from disk", planner.VerdictNoFit: "does not fit"}[p.Verdict]
+	return fmt.Sprintf("plan: %s (%s) on the CPU: ctx %d, ubatch %d, KV %s/%s, %d threads, %s; %s, predicted decode %s tok/s",
+		filepath.Base(model), p.Model.Architecture, s.NCtx, s.NUbatch, s.CacheTypeK, s.CacheTypeV, s.Threads, mm, verdict, units.Number(p.Predicted.DecodeTokensPerSecond))
 }
 
 func printStats(w io.Writer, st exec.Stats) {

@@ -3,9 +3,9 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/modelfit/modelfit/exec/llamaserver"
 )
@@ -14,58 +14,65 @@ func init() {
 	commands["serve"] = command{run: runServe, summary: "plan MODEL and serve it with llama-server (OpenAI-compatible) until Ctrl-C"}
 }
 
+const serveHelp = `Plans the model for this machine and serves it with llama-server, started with the plan's
+arguments: prints the endpoint and the plan's memory, streams the server's log with -v, and
+stops the server on Ctrl-C. A plan that does not fit (or is below --min-tok-s) is not
+started (exit 3).`
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	pf := addPlanFlags(fs)
-	sf := addServerFlags(fs)
-	port := fs.Int("port", 0, "port to listen on (default: a free one)")
-	listen := fs.String("listen", "127.0.0.1", "address to listen on (llama-server's --host; --host names RPC hosts here)")
-	mf := addServeManyFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: plan serve [flags] MODEL.gguf\n       plan serve [flags] [ALIAS=]MODEL.gguf... [--models DIR]\n\nPlans the model for this machine and serves it with llama-server, started with the\nplan's arguments: prints the endpoint and the plan's memory, streams the server's log\nwith -v, and stops the server on Ctrl-C. A plan that does not fit is not started (exit 3).\n\nWith several models (or --models) it serves them all behind one OpenAI-compatible\nendpoint, routed by the request's \"model\" (the file name without .gguf, or ALIAS):\neach model's llama-server starts on its first request with the plan the residency\nplanner makes next to the models already loaded, which evicts the least recently\nused when there is no room and unloads idle models after --keep-alive. GET /status\nshows the models, their plans and measured memory, and the decisions with reasons.\n\nflags:")
-		printFlags(stderr, fs)
+	set := newFlagSet("plan serve", serveHelp+"\n\n"+serveManyHelp, "plan serve [flags] MODEL.gguf", "plan serve [flags] [ALIAS=]MODEL.gguf... [--models DIR]")
+	var port int
+	var listen string
+	set.intVar(&port, 0, groupServer, "N", "port to listen on (default: a free one)", "--port")
+	set.stringVar(&listen, "127.0.0.1", groupServer, "ADDR", "address to listen on (llama-server's --host; --host names RPC hosts here)", "--listen")
+	sf := addServerFlags(set)
+	mf := addServeManyFlags(set)
+	pf := addPlanFlags(set)
+	if code, ok := set.parse(args, stdout, stderr); !ok {
+		return code
 	}
-	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
-		return ExitUsage
+	if set.fs.NArg() > 1 || mf.dir != "" {
+		return runServeMany(ctx, set, pf, sf, mf, listen, port, stdout, stderr)
 	}
-	if fs.NArg() > 1 || mf.dir != "" {
-		return runServeMany(ctx, pf, sf, mf, fs.Args(), *listen, *port, stdout, stderr)
+	switch {
+	case set.fs.NArg() == 0:
+		return set.usageError(stderr, "no model given: plan serve MODEL.gguf")
+	case set.fs.NArg() > 1:
+		return set.usageError(stderr, "one model at a time, got %d: %s", set.fs.NArg(), strings.Join(set.fs.Args(), " "))
+	case isURL(set.fs.Arg(0)):
+		return set.usageError(stderr, "%s: plan serve runs a local file; download it first (plan %s plans it without downloading)", set.fs.Arg(0), set.fs.Arg(0))
+	case port < 0 || port > 65535:
+		return set.usageError(stderr, "--port %d: want 0 to 65535", port)
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return ExitUsage
-	}
-	if isURL(fs.Arg(0)) {
-		fmt.Fprintln(stderr, "plan serve: the model must be a local file")
-		return ExitUsage
-	}
-	f, pl, err := pf.plan(ctx, fs.Arg(0))
+	model := set.fs.Arg(0)
+	f, pl, err := pf.plan(ctx, model, stderr)
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "plan serve:", err)
-		return ExitUsage
+		return set.usageError(stderr, "%v", err)
 	case pl == nil:
 		fmt.Fprintln(stderr, "plan serve:", err)
 		return ExitError
 	}
 	f.Close()
 	if len(pl.Hosts) > 0 {
-		fmt.Fprintln(stderr, "plan serve: runs a plan on this machine only; run a plan over hosts with plan cluster or the printed commands")
-		return ExitUsage
+		return set.usageError(stderr, "runs a plan on this machine only; run a plan over hosts with plan cluster or the printed commands")
 	}
-	fmt.Fprintln(stdout, serverSummary(fs.Arg(0), pl))
+	fmt.Fprintln(stdout, serverSummary(model, pl))
 	fmt.Fprintln(stdout, memoryLine(pl))
 	if !pl.Fits {
 		fmt.Fprintf(stderr, "plan serve: DOES NOT FIT, not started: %v\n", pl.NoFit)
+		return ExitNoFit
+	}
+	if why := pf.slow(pl); why != "" {
+		fmt.Fprintf(stderr, "plan serve: %s: not started\n", why)
 		return ExitNoFit
 	}
 	opts, err := sf.options(stderr)
 	if err != nil {
 		return serverError(stderr, "plan serve", err)
 	}
-	opts.Host, opts.Port = *listen, *port
+	opts.Host, opts.Port = listen, port
 	srv, err := llamaserver.Start(ctx, pl, opts)
 	if err != nil {
 		if ctx.Err() != nil {

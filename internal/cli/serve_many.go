@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -22,23 +21,45 @@ import (
 	"github.com/modelfit/modelfit/probe"
 )
 
+const serveManyHelp = `With several models (or --models DIR) it serves them behind one OpenAI-compatible endpoint,
+routed by the request's "model" (the file name without .gguf, or ALIAS): each model's
+llama-server starts on its first request with the plan the residency planner makes next to
+the models already loaded, which evicts the least recently used when there is no room and
+unloads idle models after --keep-alive. GET /status shows the models, their plans and
+measured memory, and the decisions with their reasons.`
+
 // serveManyFlags are plan serve's flags for several models.
 type serveManyFlags struct {
 	dir       string
-	keepAlive time.Duration
+	keepAlive keepAliveValue
 	queue     int
 	timeout   time.Duration
 	maxBody   string
 }
 
-func addServeManyFlags(fs *flag.FlagSet) *serveManyFlags {
-	m := &serveManyFlags{}
-	fs.StringVar(&m.dir, "models", "", "serve every .gguf file in this directory (with several models)")
-	fs.DurationVar(&m.keepAlive, "keep-alive", 5*time.Minute, "unload a model idle this long (with several models; negative: only for room)")
-	fs.IntVar(&m.queue, "queue", 64, "requests that may wait for models to load (with several models)")
-	fs.DurationVar(&m.timeout, "request-timeout", 10*time.Minute, "bound on one request, waiting included (with several models)")
-	fs.StringVar(&m.maxBody, "max-body", "16MiB", "largest request body (with several models)")
+func addServeManyFlags(set *flagSet) *serveManyFlags {
+	m := &serveManyFlags{keepAlive: keepAliveValue(5 * time.Minute)}
+	set.stringVar(&m.dir, "", groupServer, "DIR", "serve every .gguf file in DIR (with several models)", "--models")
+	set.add(&m.keepAlive, groupServer, "DURATION", "unload a model idle this long; 0: as soon as it is idle, negative: only for room (with several models)", "--keep-alive")
+	set.intVar(&m.queue, 64, groupServer, "N", "requests that may wait for models to load (with several models)", "--queue")
+	set.durationVar(&m.timeout, 10*time.Minute, groupServer, "bound on one request, waiting included (with several models)", "--request-timeout")
+	set.stringVar(&m.maxBody, "16MiB", groupServer, "SIZE", "largest request body (with several models)", "--max-body")
 	return m
+}
+
+// keepAliveValue is a duration that may be negative (as Ollama's
+// keep_alive: keep until the room is needed).
+type keepAliveValue time.Duration
+
+func (v *keepAliveValue) String() string { return time.Duration(*v).String() }
+
+func (v *keepAliveValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("want a duration such as 5m, 0 or -1s")
+	}
+	*v = keepAliveValue(d)
+	return nil
 }
 
 // splitPart matches the parts after the first of a split model
@@ -84,17 +105,18 @@ func modelName(arg, path string) string {
 }
 
 // runServeMany serves several models behind one endpoint (exec/router).
-func runServeMany(ctx context.Context, pf *planFlags, sf *serverFlags, mf *serveManyFlags, args []string, host string, port int, stdout, stderr io.Writer) int {
-	usage := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "plan serve: "+format+"\n", a...)
-		return ExitUsage
-	}
+func runServeMany(ctx context.Context, set *flagSet, pf *planFlags, sf *serverFlags, mf *serveManyFlags, host string, port int, stdout, stderr io.Writer) int {
+	usage := func(format string, a ...any) int { return set.usageError(stderr, format, a...) }
+	args := set.fs.Args()
 	maxBody, err := probe.ParseSize(mf.maxBody)
 	if err != nil || maxBody == 0 {
 		return usage("--max-body %q: want a size such as 16MiB", mf.maxBody)
 	}
 	if mf.queue <= 0 || mf.timeout <= 0 {
 		return usage("--queue and --request-timeout must be positive")
+	}
+	if port < 0 || port > 65535 {
+		return usage("--port %d: want 0 to 65535", port)
 	}
 	if len(pf.cluster.hosts) > 0 {
 		return usage("serves models on this machine only; --host plans over RPC hosts (listen with --listen)")
@@ -146,7 +168,7 @@ func runServeMany(ctx context.Context, pf *planFlags, sf *serverFlags, mf *serve
 	if err != nil {
 		return serverError(stderr, "plan serve", err)
 	}
-	keepAlive := mf.keepAlive
+	keepAlive := time.Duration(mf.keepAlive)
 	if keepAlive == 0 {
 		keepAlive = time.Nanosecond // unload as soon as it is idle
 	}
@@ -184,7 +206,7 @@ func runServeMany(ctx context.Context, pf *planFlags, sf *serverFlags, mf *serve
 	sort.Strings(names)
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "serving %d models on demand: %s\n", len(models), strings.Join(names, ", "))
-	fmt.Fprintf(stdout, "OpenAI-compatible at %s/v1 (chat/completions, completions, models), status at %s/status; idle models unload after %s\n", url, url, mf.keepAlive)
+	fmt.Fprintf(stdout, "OpenAI-compatible at %s/v1 (chat/completions, completions, models), status at %s/status; idle models unload after %s\n", url, url, time.Duration(mf.keepAlive))
 	select {
 	case <-ctx.Done():
 	case err := <-served:

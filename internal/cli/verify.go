@@ -3,10 +3,10 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/modelfit/modelfit/exec/llamaserver"
@@ -18,42 +18,47 @@ func init() {
 	commands["verify"] = command{run: runVerify, summary: "plan MODEL, run the plan with llama-server, and compare predicted, logged and measured memory"}
 }
 
+const verifyHelp = `Plans the model for this machine, starts llama-server with the plan, runs one prompt of
+n_ubatch tokens and a few decode steps, and prints for every device and buffer what the plan
+predicted, what llama.cpp logged (-lv 4) and what the process holds (RssAnon, the mapped
+model's resident pages, GPU memory through NVML), then load time and speed. Exit status: 0
+every figure within its tolerance, 1 one is not (the worst is named) or llama-server failed,
+2 usage, 3 the plan does not fit (nothing is started).`
+
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	pf := addPlanFlags(fs)
-	sf := addServerFlags(fs)
-	asJSON := fs.Bool("json", false, "print the versioned JSON report")
-	decode := fs.Int("decode", 8, "decode steps after the prompt")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: plan verify [flags] MODEL.gguf\n\nPlans the model for this machine, starts llama-server with the plan, runs one prompt of\nn_ubatch tokens and a few decode steps, and prints for every device and buffer what the\nplan predicted, what llama.cpp logged (-lv 4) and what the process holds (RssAnon, the\nmapped model's resident pages, GPU memory through NVML), then load time and speed.\nExit status: 0 every figure within its tolerance, 1 one is not (the worst is named)\nor llama-server failed, 2 usage, 3 the plan does not fit (nothing is started).\n\nflags:")
-		printFlags(stderr, fs)
+	set := newFlagSet("plan verify", verifyHelp, "plan verify [flags] MODEL.gguf")
+	var asJSON bool
+	var decode int
+	set.intVar(&decode, 8, groupServer, "N", "decode steps after the prompt", "--decode")
+	sf := addServerFlags(set)
+	set.boolVar(&asJSON, groupOutput, "print the versioned JSON report", "--json")
+	pf := addPlanFlags(set)
+	if code, ok := set.parse(args, stdout, stderr); !ok {
+		return code
 	}
-	if err := fs.Parse(reorderFlags(fs, args)); err != nil {
-		return ExitUsage
+	switch {
+	case set.fs.NArg() == 0:
+		return set.usageError(stderr, "no model given: plan verify MODEL.gguf")
+	case set.fs.NArg() > 1:
+		return set.usageError(stderr, "one model at a time, got %d: %s", set.fs.NArg(), strings.Join(set.fs.Args(), " "))
+	case isURL(set.fs.Arg(0)):
+		return set.usageError(stderr, "%s: plan verify runs a local file; download it first (plan %s plans it without downloading)", set.fs.Arg(0), set.fs.Arg(0))
+	case decode < 0:
+		return set.usageError(stderr, "--decode %d: want 0 or more", decode)
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return ExitUsage
-	}
-	if isURL(fs.Arg(0)) {
-		fmt.Fprintln(stderr, "plan verify: the model must be a local file")
-		return ExitUsage
-	}
-	f, pl, err := pf.plan(ctx, fs.Arg(0))
+	model := set.fs.Arg(0)
+	f, pl, err := pf.plan(ctx, model, stderr)
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "plan verify:", err)
-		return ExitUsage
+		return set.usageError(stderr, "%v", err)
 	case pl == nil:
 		fmt.Fprintln(stderr, "plan verify:", err)
 		return ExitError
 	}
 	f.Close()
 	if len(pl.Hosts) > 0 {
-		fmt.Fprintln(stderr, "plan verify: runs a plan on this machine only; run a plan over hosts with plan cluster or the printed commands")
-		return ExitUsage
+		return set.usageError(stderr, "runs a plan on this machine only; run a plan over hosts with plan cluster or the printed commands")
 	}
 	if !pl.Fits {
 		fmt.Fprintf(stderr, "plan verify: DOES NOT FIT, not started: %v\n", pl.NoFit)
@@ -63,14 +68,14 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return serverError(stderr, "plan verify", err)
 	}
-	if !*asJSON {
-		fmt.Fprintln(stderr, serverSummary(fs.Arg(0), pl))
+	if !asJSON {
+		fmt.Fprintln(stderr, serverSummary(model, pl))
 	}
-	rep, err := verify.Run(ctx, pl, verify.Options{Server: opts, DecodeTokens: *decode})
+	rep, err := verify.Run(ctx, pl, verify.Options{Server: opts, DecodeTokens: decode})
 	if err != nil {
 		return serverError(stderr, "plan verify", err)
 	}
-	if *asJSON {
+	if asJSON {
 		if err := writeJSON(stdout, rep); err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitError
@@ -112,7 +117,7 @@ func printVerify(w io.Writer, r *verify.Report) {
 		fmt.Fprintf(w, "memory cgroup %s: usage %s, peak %s, limit %s, OOM kills %d\n", c.Dir, units.Bytes(c.UsageBytes), units.Bytes(c.PeakBytes), limit, c.OOMKills)
 	}
 	for _, s := range r.Speed {
-		fmt.Fprintf(w, "%-14s predicted %.3g, measured %.3g\n", s.What, s.Predicted, s.Measured)
+		fmt.Fprintf(w, "%-14s predicted %s, measured %s\n", s.What, units.Number(s.Predicted), units.Number(s.Measured))
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)

@@ -227,6 +227,31 @@ func F32(xs []float32) []byte {
 	return out
 }
 
+// PatchDim returns a copy of the GGUF file data with dimension dim of the
+// named tensor set to v: a file whose shape contradicts its hyperparameters,
+// for the tests of the checks that must refuse it. Its data offsets stay as
+// they were, so the tensor's data may now reach past the end of the file.
+func PatchDim(data []byte, tensor string, dim int, v uint64) ([]byte, error) {
+	var name bytes.Buffer
+	binary.Write(&name, binary.LittleEndian, uint64(len(tensor)))
+	name.WriteString(tensor)
+	i := bytes.Index(data, name.Bytes())
+	if i < 0 {
+		return nil, fmt.Errorf("ggufwrite: tensor %q not found", tensor)
+	}
+	at := i + name.Len()
+	if at+4 > len(data) {
+		return nil, fmt.Errorf("ggufwrite: tensor %q: truncated", tensor)
+	}
+	nDims := int(binary.LittleEndian.Uint32(data[at:]))
+	if dim < 0 || dim >= nDims || at+4+8*nDims > len(data) {
+		return nil, fmt.Errorf("ggufwrite: tensor %q has %d dimensions, not %d", tensor, nDims, dim+1)
+	}
+	out := bytes.Clone(data)
+	binary.LittleEndian.PutUint64(out[at+4+8*dim:], v)
+	return out, nil
+}
+
 // Stream writes to w the file Encode would, for files too large to hold in
 // memory: the header (EncodeHeader), then each tensor's bytes as fill
 // writes them (as many as its type and shape take), in order and aligned.

@@ -19,3 +19,18 @@ func TestBytes(t *testing.T) {
 		t.Errorf("uint64: %q", got)
 	}
 }
+
+func TestNumber(t *testing.T) {
+	tests := []struct {
+		x    float64
+		want string
+	}{
+		{0, "0"}, {48123, "48100"}, {59.44, "59.4"}, {0.5561, "0.556"}, {0.001474, "0.00147"},
+		{1.96e3, "1960"}, {2.41e4, "24100"}, {13.9, "13.9"}, {100, "100"}, {9.999, "10.0"}, {-3.14159, "-3.14"},
+	}
+	for _, tt := range tests {
+		if got := Number(tt.x); got != tt.want {
+			t.Errorf("Number(%g) = %q, want %q", tt.x, got, tt.want)
+		}
+	}
+}
