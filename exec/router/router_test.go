@@ -454,3 +454,17 @@ func TestBusyNotEvicted(t *testing.T) {
 		t.Errorf("peak %d backends", p)
 	}
 }
+
+// A negative keep-alive keeps an idle model loaded until its room is
+// needed: the janitor (which looks every second then) leaves it alone.
+func TestKeepAliveNegative(t *testing.T) {
+	s := &fakeStarter{}
+	r, srv := newRouter(t, 32<<30, s, Options{KeepAlive: -1})
+	if a := complete(t, srv, "a"); a.status != 200 {
+		t.Fatal(a)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if s.last().closed.Load() || s.running.Load() != 1 || r.Status().Models[0].State != "ready" {
+		t.Fatalf("the idle model was unloaded with a negative keep-alive: %+v", r.Status().Events)
+	}
+}
