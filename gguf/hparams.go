@@ -135,6 +135,10 @@ type swaRule struct {
 	// arrayOnly: only a per-layer pattern array marks window layers; no
 	// default period (gemma4).
 	arrayOnly bool
+	// layers: the rule applies only to models of this many layers
+	// (n_layer() without next-token-prediction layers); others never
+	// slide (exaone4: only the 32B, 64 layers, has a window).
+	layers int
 }
 
 var swaRules = map[string]swaRule{
@@ -149,6 +153,10 @@ var swaRules = map[string]swaRule{
 	"lfm2":    {needKey: true, attention: true},
 	"mellum":  {period: 4, needKey: true},
 	"afmoe":   {period: 4, needKey: true},
+	// src/models/exaone4.cpp: n_layer() == 64 sets a 4096 window on three
+	// of every four layers; sliding_window, when present, replaces the
+	// size. The pattern key is read as a scalar period.
+	"exaone4": {period: 4, window: 4096, layers: 64},
 }
 
 // HParams reads the typed hyperparameters.
@@ -279,8 +287,11 @@ func (h *HParams) slidingWindow(md *Metadata, arch string) uint64 {
 	}
 	rule, ok := swaRules[arch]
 	var w uint64
+	nextn, _ := md.Uint(pfx + "nextn_predict_layers")
 	switch {
 	case !ok:
+		return 0
+	case rule.layers > 0 && uint64(h.BlockCount) != uint64(rule.layers)+nextn:
 		return 0
 	case rule.fixed:
 		if hasKey && key == 0 {

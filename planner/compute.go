@@ -145,10 +145,18 @@ func reserveBatch(s Settings, rt Runtime, ub, nOutputsMax int, c cells) ubatch {
 	if n%nSeq != 0 {
 		n = (n + nSeq - 1) / nSeq * nSeq
 	}
+	if s.NOutputsMax > 0 {
+		nOutputsMax = s.NOutputsMax
+	}
+	nStream := nSeq
+	if s.KVUnified {
+		nStream = 1 // one stream, n_tokens still a multiple of n_seq_max
+	}
 	return ubatch{
 		nTokens:  n,
 		nOutputs: min(n, int64(max(nOutputsMax, 1))),
-		nStream:  nSeq,
+		nStream:  nStream,
+		nSeqs:    nSeq,
 		nKV:      int64(c.seq),
 		nKVSWA:   int64(c.swaSeq),
 		fa:       s.FlashAttn,

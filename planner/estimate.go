@@ -261,11 +261,17 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		return nil, fmt.Errorf("planner: %s keeps V inside the K cache: K and V cache types must match (%s, %s): %w", m.h.Architecture, kt, vt, ErrBadCacheType)
 	}
 	nSeq := max(s.NParallel, 1)
-	// llama.cpp caps the batch at the context (causal attention) and the
-	// physical batch at the batch.
+	// llama.cpp caps the batch at the context (causal attention only: an
+	// encoder keeps its n_batch, src/llama-context.cpp) and the physical
+	// batch at the batch; it reserves for min(n_ctx, n_ubatch) tokens,
+	// n_ctx padded (llama_context::sched_reserve), which only an encoder's
+	// uncapped batch reaches.
 	ub := max(min(s.NUbatch, s.NBatch, max(s.NCtx, 1)), 1)
+	if noMemoryArch[m.h.Architecture] {
+		ub = max(min(s.NUbatch, s.NBatch, cacheCells(m.h, max(s.NCtx, 1), nSeq, 1).nCtx), 1)
+	}
 	nGPU := len(env.GPUs)
-	cells := cacheCells(m.h, max(s.NCtx, 1), nSeq, ub)
+	cells := streamCells(m.h, max(s.NCtx, 1), nSeq, ub, s.KVUnified)
 	if env.Runtime.profile().engine {
 		cells = engineCacheCells(m.h, max(s.NCtx, 1), nSeq, max(s.NBatch, 1))
 	}
@@ -467,7 +473,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		if m.recurrent(il) {
 			lp.StateBytes = uint64(nSeq) * 4 * m.stateFloats()
 			b.Devices[d].StateBytes += lp.StateBytes
-			continue
+			if !m.attendsToo() {
+				continue
+			}
 		}
 		n, attended := b.NCtx, cells.seq
 		if m.h.IsSWA(il) {

@@ -49,8 +49,11 @@ type graphModel struct {
 	// tuning input).
 	attnTemp     bool
 	hasPostNorms bool
+	parRes       bool // gptneox: use_parallel_residual
 	ds           mlaParams
 	ssm          ssmParams
+	// attnToo: the recurrent layers keep a KV cache too (falcon-h1).
+	attnToo bool
 }
 
 // mlaParams are DeepSeek-V2/V3's attention and the routing hyperparameters
@@ -104,6 +107,7 @@ func newGraphModel(m *model) *graphModel {
 	gm.arch = h.Architecture
 	gm.swa = make([]bool, n)
 	gm.recr = make([]bool, n)
+	gm.attnToo = m.attendsToo()
 	for il := range gm.swa {
 		gm.recr[il] = m.recurrent(il)
 		gm.swa[il] = h.IsSWA(il)
@@ -114,6 +118,9 @@ func newGraphModel(m *model) *graphModel {
 	gm.attnSoftcap = h.Architecture == "gemma2"
 	if v, ok := md.Float(pfx + "final_logit_softcapping"); ok && v != 0 || h.Architecture == "gemma2" {
 		gm.finalSoftcap = true
+	}
+	if v, ok := md.Get(pfx + "use_parallel_residual"); ok {
+		gm.parRes, _ = v.Bool()
 	}
 	if v, ok := md.Float(pfx + "logit_scale"); ok && v != 0 {
 		gm.logitScale = true
@@ -231,6 +238,7 @@ type ubatch struct {
 	nTokens  int64 // min(n_ctx, n_ubatch), a multiple of nStream
 	nOutputs int64 // min(n_tokens, n_outputs_max = n_batch)
 	nStream  int64 // one KV stream per sequence (kv_unified = false)
+	nSeqs    int64 // n_seq_max, unified or not (the recurrent inputs)
 	nKV      int64 // cells per stream of a full-attention layer
 	nKVSWA   int64 // cells per stream of a sliding-window layer
 	fa       bool
@@ -388,7 +396,7 @@ func (b *builder) rotInputs(cache int) (k, v *tensor) {
 	gm := b.gm
 	var hk, hv int64
 	for il := range gm.nLayer {
-		if gm.recr[il] || gm.nHeadKV[il] == 0 || il >= gm.kvFromStart || cache >= 0 && gm.swa[il] != (cache == 1) {
+		if gm.recr[il] && !gm.attnToo || gm.nHeadKV[il] == 0 || il >= gm.kvFromStart || cache >= 0 && gm.swa[il] != (cache == 1) {
 			continue
 		}
 		hk = commonHead(hk, gm.headKL[il])

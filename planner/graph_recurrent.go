@@ -65,7 +65,7 @@ type rsInput struct {
 // n_seq_max) cells (llama_model::create_memory), all of them used in the
 // reserve graph (llama_memory_recurrent_context::get_n_rs when is_full).
 func (b *builder) inpRS() *rsInput {
-	n := b.ub.nStream
+	n := b.ub.nSeqs
 	sCopy := b.input(gguf.TypeI32, "inp_s_copy", n, 1, 1, 1)
 	return &rsInput{
 		main:  b.view1d(sCopy, n, 0),

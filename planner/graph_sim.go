@@ -47,6 +47,9 @@ func (gm *graphModel) allLayers() []int {
 // die there). TestReducedLayers checks the peak against the full graph.
 func (gm *graphModel) reducedLayers() []int {
 	n := gm.nLayer
+	if unreducedArchs[gm.arch] {
+		return gm.allLayers()
+	}
 	sig := make([]uint64, n)
 	for il := range n {
 		// An order-independent hash of the layer's tensor names and

@@ -23,7 +23,26 @@ var recurrentArch = map[string]string{
 	"rwkv6": "rwkv", "rwkv6qwen2": "rwkv", "rwkv7": "rwkv", "arwkv7": "rwkv",
 	"jamba": "hybrid", "granitehybrid": "hybrid", "nemotron_h": "hybrid", "lfm2": "hybrid",
 	"qwen3next": "interval", "qwen35": "interval", "qwen35moe": "interval",
+	// src/models/nemotron-h.cpp (nemotron_h_moe inherits its loader) and
+	// lfm2moe.cpp: recurrent are the layers without KV heads.
+	"nemotron_h_moe": "hybrid", "lfm2moe": "hybrid",
+	// src/models/falcon-h1.cpp: every layer runs Mamba-2 and attention
+	// side by side; llama_model::create_memory gives every layer both a
+	// KV cache and a recurrent state (filter_attn and filter_recr true).
+	"falcon-h1": "both",
 }
+
+// noMemoryArch lists the architectures llama.cpp runs without any cache:
+// encoders and diffusion models attend over the ubatch alone
+// (llama_model::create_memory returns no memory for them).
+var noMemoryArch = map[string]bool{
+	"bert": true, "jina-bert-v2": true, "jina-bert-v3": true, "nomic-bert": true, "nomic-bert-moe": true,
+	"neo-bert": true, "eurobert": true, "wavtokenizer-dec": true, "modern-bert": true, "gemma-embedding": true,
+	"dream": true, "llada": true, "llada-moe": true, "rnd1": true,
+}
+
+// attendsToo reports whether a recurrent layer also keeps a KV cache.
+func (m *model) attendsToo() bool { return recurrentArch[m.h.Architecture] == "both" }
 
 // mtpWithoutKV lists the architectures whose cache leaves the
 // next-token-prediction layers out (a layer filter il < n_layer() in
@@ -42,7 +61,7 @@ func (m *model) mtpLayer(il int) bool {
 // recurrent reports whether layer il keeps a recurrent state.
 func (m *model) recurrent(il int) bool {
 	switch recurrentArch[m.h.Architecture] {
-	case "all", "rwkv":
+	case "all", "rwkv", "both":
 		return true
 	case "interval":
 		// Qwen3-Next/3.5: attention.recurrent_layers, or every
@@ -61,7 +80,7 @@ func (m *model) recurrent(il int) bool {
 		}
 		return (il+1)%n != 0
 	case "hybrid":
-		if m.h.Architecture == "nemotron_h" {
+		if m.h.Architecture == "nemotron_h" || m.h.Architecture == "nemotron_h_moe" {
 			// Nemotron-H's MLP layers have neither KV heads nor a state:
 			// recurrent are the layers without KV heads and without a
 			// feed-forward width (src/models/nemotron-h.cpp,
@@ -165,6 +184,9 @@ func (m *model) vRowMax() uint64 {
 // src/models/gemma3n.cpp and gemma4.cpp; the reuse callback in
 // llama_model::create_memory).
 func (m *model) hasKV(il int) bool {
+	if noMemoryArch[m.h.Architecture] {
+		return false
+	}
 	switch m.h.Architecture {
 	case "gemma3n":
 		return il < 20
@@ -188,16 +210,33 @@ type cells struct {
 // One sequence uses one stream; more use one stream each (llama-server's
 // default when -np is given, the only mode the planner renders), so a
 // sequence attends n_ctx/n_seq cells.
+//
+// With a unified cache (kv_unified) there is one stream of n_ctx cells
+// that every sequence attends, and the sliding-window cache holds a
+// window per sequence plus a ubatch in that one stream
+// (llama_kv_cache_iswa: n_swa × n_seq_max + n_ubatch, capped at the base
+// size, padded to 256).
 func cacheCells(h gguf.HParams, nCtx, nSeq, ub int) cells {
+	return streamCells(h, nCtx, nSeq, ub, false)
+}
+
+// streamCells is cacheCells with the cache unified or not.
+func streamCells(h gguf.HParams, nCtx, nSeq, ub int, unified bool) cells {
 	c := cells{nCtx: padTo(nCtx, 256)}
 	c.seq = c.nCtx
-	if nSeq > 1 {
+	streams := 1
+	if nSeq > 1 && !unified {
 		c.seq = padTo(max(c.nCtx/nSeq, 1), 256)
 		c.nCtx = c.seq * nSeq
+		streams = nSeq
 	}
 	if h.SlidingWindow > 0 {
-		c.swaSeq = min(c.seq, padTo(int(min(h.SlidingWindow, 1<<30))+ub, 256))
-		c.swa = c.swaSeq * nSeq
+		w := int(min(h.SlidingWindow, 1<<30))
+		if unified {
+			w *= nSeq
+		}
+		c.swaSeq = min(c.seq, padTo(w+ub, 256))
+		c.swa = c.swaSeq * streams
 	}
 	return c
 }

@@ -507,6 +507,9 @@ func nCPUMoE(m *model, s Settings) int {
 func trainingContextWarning(m *model, prof *Profile, a *attempt) string {
 	train := m.h.ContextLength
 	np := max(a.s.NParallel, 1)
+	if a.s.KVUnified {
+		np = 1 // every slot may use all of n_ctx
+	}
 	perSeq := uint64(a.s.NCtx / np)
 	if train == 0 || perSeq <= train || prof.Ollama {
 		return ""

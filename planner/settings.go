@@ -17,6 +17,19 @@ type Settings struct {
 	Threads     int    `json:"threads"`
 	NoRepack    bool   `json:"no_repack"`
 	NoKVOffload bool   `json:"no_kv_offload,omitempty"`
+	// KVUnified is llama.cpp's kv_unified (-kvu): one KV stream of n_ctx
+	// cells shared by all NParallel sequences, each of which may use all
+	// of it (llama-server's default when -np is left to auto), instead of
+	// one stream of n_ctx/n_parallel cells per sequence
+	// (src/llama-context.cpp: n_ctx_seq = n_ctx; src/llama-kv-cache.cpp:
+	// n_stream = 1).
+	KVUnified bool `json:"kv_unified,omitempty"`
+	// NOutputsMax is llama_context_params.n_outputs_max: the most logits
+	// rows one ubatch computes, which the compute buffer is reserved for.
+	// 0 means n_batch (llama-cli, llama-bench, llama-fit-params);
+	// llama-server sets n_parallel, one row per slot (PR 23861,
+	// tools/server/server-context.cpp).
+	NOutputsMax int `json:"n_outputs_max,omitempty"`
 	// TensorSplit is the share of the offloaded layers each GPU takes
 	// (llama.cpp's -ts); empty means proportional to free memory.
 	TensorSplit []float64 `json:"tensor_split,omitempty"`

@@ -21,7 +21,9 @@ var computeGaps = map[string]string{}
 
 // computeGapLayouts are single layouts whose graph is not modelled while
 // their architecture's is.
-var computeGapLayouts = map[string]string{}
+var computeGapLayouts = map[string]string{
+	"exaone-4.0-32b-q4_k_m": "EXAONE-4.0-32B: exact while n_ctx fits the window, up to 4.5% off (one n_embd × n_ubatch tensor) beyond: not yet found why",
+}
 
 // TestZoo compares every row of the generated-zoo ground truth
 // (testdata/planner/zoo, measured with upstream llama.cpp build 10587)

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"regexp"
-	"strconv"
-	"strings"
 
+	"github.com/modelfit/modelfit/exec/launch"
+	"github.com/modelfit/modelfit/exec/llamaserver"
+	"github.com/modelfit/modelfit/exec/measure"
 	"github.com/modelfit/modelfit/planner"
 )
 
@@ -42,11 +42,47 @@ type HostMeasure struct {
 	OOMKilled bool `json:"oom_killed,omitempty"`
 }
 
+// Memory is what a server's cgroup reports: its usage now, the most it
+// used, and of that the anonymous memory and the page cache.
+type Memory struct {
+	CurrentBytes uint64 `json:"current_bytes"`
+	PeakBytes    uint64 `json:"peak_bytes"`
+	AnonBytes    uint64 `json:"anon_bytes"`
+	FileBytes    uint64 `json:"file_bytes"`
+}
+
+// cgroupMemory reads a cgroup's counters: usage and peak (where the kernel
+// keeps no peak, cgroup v2 before Linux 5.19, the usage now stands in), and
+// from memory.stat the anonymous memory and page cache: v2 "anon" and
+// "file"; v1 "rss" (which includes transparent huge pages, rss_huge being
+// only their part: Documentation/admin-guide/cgroup-v1/memory.rst 5.2) and
+// "cache".
+func cgroupMemory(g *launch.Cgroup) (Memory, error) {
+	var m Memory
+	var err error
+	if m.CurrentBytes, err = g.Usage(); err != nil {
+		return m, fmt.Errorf("cluster: cgroup %s: %w", g.Dir, err)
+	}
+	if m.PeakBytes, _ = g.Peak(); m.PeakBytes == 0 {
+		m.PeakBytes = m.CurrentBytes
+	}
+	stat, err := g.Stat()
+	if err != nil {
+		return m, fmt.Errorf("cluster: cgroup %s: %w", g.Dir, err)
+	}
+	if g.Version == 1 {
+		m.AnonBytes, m.FileBytes = stat["rss"], stat["cache"]
+	} else {
+		m.AnonBytes, m.FileBytes = stat["anon"], stat["file"]
+	}
+	return m, nil
+}
+
 // Measure reads every server's memory now, and the buffers llama-server
 // reported for its devices.
 func (c *Cluster) Measure() ([]HostMeasure, error) {
 	var out []HostMeasure
-	logged := parseBuffers(c.Head.log.Head())
+	logged := hostBuffers(c.Head.Buffers())
 	for _, s := range c.Servers {
 		m := HostMeasure{Name: s.Host.Name, PredictedBytes: s.Host.RAMBytes, PredictedPeakBytes: s.Host.RAMPeakBytes,
 			PredictedLowBytes: s.Host.RAMLowBytes, PredictedHighBytes: s.Host.RAMHighBytes, Buffers: logged[s.Host.Address],
@@ -62,45 +98,34 @@ func (c *Cluster) Measure() ([]HostMeasure, error) {
 			m.PlannedComputeLowBytes += pd.ComputeLowBytes
 			m.PlannedComputeHighBytes += pd.ComputeHighBytes
 		}
-		var err error
-		if m.RSSBytes, m.PeakRSSBytes, err = procRSS(s.Pid()); err != nil && !s.exited() {
-			return nil, err
+		select {
+		case <-s.Process.Done():
+			m.Exited = true
+			var exit *launch.ExitError
+			m.OOMKilled = errors.As(s.Process.Wait(), &exit) && exit.OOMKilled
+		default:
+			pm, err := measure.Process(s.Process.PID())
+			if err != nil {
+				return nil, fmt.Errorf("cluster: %s: %w", s.Host.Name, err)
+			}
+			m.RSSBytes, m.PeakRSSBytes = pm.RSS, pm.PeakRSS
 		}
-		m.Exited = s.exited()
 		if s.Cgroup != nil {
-			m.LimitBytes = s.Cgroup.Limit
-			cm, err := s.Cgroup.Memory()
+			if l, ok, _ := s.Cgroup.Limit(); ok {
+				m.LimitBytes = l
+			}
+			cm, err := cgroupMemory(s.Cgroup)
 			if err != nil {
 				return nil, err
 			}
 			m.Cgroup = &cm
-			m.OOMKilled = s.Cgroup.OOMKilled()
+			if n, err := s.Cgroup.OOMKills(); err == nil && n > 0 {
+				m.OOMKilled = true
+			}
 		}
 		out = append(out, m)
 	}
 	return out, nil
-}
-
-// procRSS reads VmRSS and VmHWM of a process.
-func procRSS(pid int) (rss, hwm uint64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, fmt.Errorf("cluster: %w", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		v, _ := strconv.ParseUint(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = v << 10
-		case "VmHWM:":
-			hwm = v << 10
-		}
-	}
-	return rss, hwm, nil
 }
 
 // Plan returns the plan the cluster runs.
@@ -155,36 +180,27 @@ type Buffers struct {
 	ComputeBytes uint64 `json:"compute_bytes"`
 }
 
-// bufferLine is llama.cpp's report of a buffer: "RPC0[127.0.0.1:50021]
-// model buffer size =   431.48 MiB" (load_tensors, llama_kv_cache,
-// sched_reserve).
-var bufferLine = regexp.MustCompile(`(RPC\d+)\[([^\]]+)\] (model|KV|compute) buffer size =\s+([0-9.]+) MiB`)
+// device is llama.cpp's name of an RPC device in its buffer reports:
+// "RPC0[127.0.0.1:50021]" (ggml-rpc.cpp names each server's devices RPC0,
+// RPC1, … after its address).
+var device = regexp.MustCompile(`^RPC\d+\[([^\]]+)\]$`)
 
-// parseBuffers reads llama-server's buffer reports per server address
-// (each server numbers its devices RPC0, RPC1, …; sums over them). The
-// last report of each buffer counts: llama-server may reserve twice.
-func parseBuffers(log string) map[string]Buffers {
-	type key struct{ addr, dev, kind string }
-	last := map[key]uint64{}
-	for _, m := range bufferLine.FindAllStringSubmatch(log, -1) {
-		mib, err := strconv.ParseFloat(m[4], 64)
-		if err != nil {
-			continue
-		}
-		last[key{m[2], m[1], m[3]}] = uint64(mib * (1 << 20))
-	}
+// hostBuffers sums llama-server's buffer reports per server address.
+func hostBuffers(b llamaserver.Buffers) map[string]Buffers {
 	out := map[string]Buffers{}
-	for k, v := range last {
-		b := out[k.addr]
-		switch k.kind {
-		case "model":
-			b.ModelBytes += v
-		case "KV":
-			b.KVBytes += v
-		case "compute":
-			b.ComputeBytes += v
+	add := func(m map[string]float64, field func(*Buffers) *uint64) {
+		for name, mib := range m {
+			d := device.FindStringSubmatch(name)
+			if d == nil {
+				continue
+			}
+			hb := out[d[1]]
+			*field(&hb) += uint64(mib * llamaserver.MiB)
+			out[d[1]] = hb
 		}
-		out[k.addr] = b
 	}
+	add(b.Model, func(h *Buffers) *uint64 { return &h.ModelBytes })
+	add(b.KV, func(h *Buffers) *uint64 { return &h.KVBytes })
+	add(b.Compute, func(h *Buffers) *uint64 { return &h.ComputeBytes })
 	return out
 }

@@ -406,3 +406,51 @@ func TestCgroupPlacement(t *testing.T) {
 		t.Errorf("cgroup peak %d more than 1 MiB above its 64 MiB limit", peak)
 	}
 }
+
+// Starting into a cgroup v1 moves the starting thread there (the child
+// inherits it). That must never be the main thread: the kernel reports
+// the process's cgroup (/proc/PID/cgroup) and charges its memory (v1
+// charges follow the thread-group leader) by it. Many starts from several
+// goroutines give the scheduler every chance to run one on the main thread.
+func TestCgroupLeavesMainThread(t *testing.T) {
+	linuxOnly(t)
+	if os.Geteuid() != 0 {
+		t.Skip("not root: cannot make a memory cgroup")
+	}
+	before, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg, err := NewCgroup(fmt.Sprintf("modelfit-launch-main-%d", os.Getpid()), 64<<20)
+	if err != nil {
+		t.Skipf("cannot make a memory cgroup here: %v", err)
+	}
+	defer cg.Remove()
+	errc := make(chan error)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for i := 0; i < 8; i++ {
+				c := helperCmd("cgroup")
+				c.Cgroups = cg.Dirs
+				p, err := Start(context.Background(), c)
+				if err == nil {
+					err = p.Wait()
+				}
+				if err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, _ := os.ReadFile("/proc/self/cgroup")
+	if string(after) != string(before) {
+		t.Errorf("this process's cgroups changed:\n%s\nwas:\n%s", after, before)
+	}
+}

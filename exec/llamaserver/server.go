@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -105,7 +106,7 @@ func checkModel(path string) error {
 // PlanArgs renders the plan as arguments for the binary f describes.
 func PlanArgs(plan *planner.Plan, f *Features) []string {
 	args := plan.LlamaCppArgs(f.ArgsStyle())
-	if f.Has("--fit") {
+	if f.Has("--fit") && !slices.Contains(args, "--fit") { // a plan over RPC hosts says it already
 		// The plan has decided every setting: llama.cpp's own fitting
 		// (on by default in current builds) must not change them.
 		args = append(args, "--fit", "off")
@@ -236,7 +237,27 @@ func (s *Server) Wait() error {
 func (s *Server) Log() *launch.Log { return s.Process.Log() }
 
 // Buffers are the buffer sizes the server logged (at Verbosity 4).
-func (s *Server) Buffers() Buffers { return ParseBuffers(string(s.Process.Log().Head())) }
+// llama.cpp's logger writes from its own thread (common/log.cpp), so on a
+// busy machine the last buffer lines can reach the pipe after /health has
+// answered: once the model's buffers are logged, Buffers waits up to
+// logSettle for the compute buffers that follow them.
+func (s *Server) Buffers() Buffers {
+	deadline := time.Now().Add(logSettle)
+	for {
+		b := ParseBuffers(string(s.Process.Log().Head()))
+		if len(b.Model) == 0 || len(b.Compute) > 0 || time.Now().After(deadline) {
+			return b
+		}
+		select {
+		case <-s.Process.Done():
+			return ParseBuffers(string(s.Process.Log().Head()))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// logSettle bounds the wait for buffer lines still in llama.cpp's logger.
+const logSettle = 5 * time.Second
 
 // LoadTime is how long the server took from its start until it first
 // answered /health.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/modelfit/modelfit/exec/cluster"
+	"github.com/modelfit/modelfit/exec/launch"
 	"github.com/modelfit/modelfit/internal/units"
 	"github.com/modelfit/modelfit/planner"
 )
@@ -32,16 +32,21 @@ type clusterReport struct {
 	// one-minute load when measured (speeds mean little on a busy machine).
 	PredictedDecode  float64 `json:"predicted_decode_tokens_per_second"`
 	PredictedPrefill float64 `json:"predicted_prefill_tokens_per_second"`
-	LoadAverage      float64 `json:"load_average"`
-	CPUs             int     `json:"cpus"`
-	Within           bool    `json:"within"`
+	// LoadSeconds is llama-server's start until it served (sending the
+	// weights to the servers), PredictedLoadSeconds the plan's.
+	LoadSeconds          float64 `json:"load_seconds"`
+	PredictedLoadSeconds float64 `json:"predicted_load_seconds"`
+	LoadAverage          float64 `json:"load_average"`
+	CPUs                 int     `json:"cpus"`
+	Within               bool    `json:"within"`
 }
 
 const clusterHelp = `Plans the model over the hosts, starts one ggml-rpc-server per host on its loopback address
 inside a memory cgroup as large as the host's RAM (root; cgroup v1 or v2), then llama-server
 with --rpc, completes the prompt, and compares each server's memory (peak RSS, cgroup peak)
-with the plan's range and the decode speed with the prediction. Exit status: 0 within the
-plan, 1 outside it or on errors, 2 usage, 3 the plan does not fit.`
+with the plan's range, and the decode and prefill speeds and the load time with the
+prediction. Exit status: 0 within the plan, 1 outside it or on errors, 2 usage, 3 the plan
+does not fit.`
 
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	set := newFlagSet("plan cluster", clusterHelp, "plan cluster [flags] MODEL.gguf --host NAME=RAM[@127.0.0.1:PORT] ...")
@@ -74,7 +79,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 				continue
 			}
 		}
-		port, err := freeLoopbackPort()
+		port, err := launch.FreePort("127.0.0.1")
 		if err != nil {
 			fmt.Fprintln(stderr, "plan cluster:", err)
 			return ExitError
@@ -132,7 +137,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return ExitError
 	}
 	rep := clusterReport{Schema: "cluster/v1", Hosts: ms, Completion: comp, PredictedDecode: pl.Predicted.DecodeTokensPerSecond, PredictedPrefill: pl.Predicted.PrefillTokensPerSecond,
-		LoadAverage: loadAverage(), CPUs: runtime.NumCPU(), Within: true}
+		LoadSeconds: c.LoadTime().Seconds(), PredictedLoadSeconds: pl.Predicted.LoadSeconds, LoadAverage: loadAverage(), CPUs: runtime.NumCPU(), Within: true}
 	var problems []string
 	for _, m := range ms {
 		if err := m.Check(); err != nil {
@@ -176,21 +181,13 @@ func printCluster(w io.Writer, r clusterReport) {
 		fmt.Fprintf(w, " — the machine was busy (load %.1f on %d CPUs): the speed says little", r.LoadAverage, r.CPUs)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintf(w, "load %s s measured, %s predicted\n", units.Number(r.LoadSeconds), units.Number(r.PredictedLoadSeconds))
 	fmt.Fprintln(w, "(the servers listened on loopback without authentication: any local user could reach them while they ran)")
 	if r.Within {
 		fmt.Fprintln(w, "WITHIN THE PLAN")
 	} else {
 		fmt.Fprintln(w, "OUTSIDE THE PLAN")
 	}
-}
-
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // loadAverage is the one-minute load average (0 when unknown).

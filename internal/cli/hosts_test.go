@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modelfit/modelfit/exec/cluster"
 	"github.com/modelfit/modelfit/gguf"
 	"github.com/modelfit/modelfit/internal/synthllama"
 	"github.com/modelfit/modelfit/internal/testutil"
@@ -127,6 +128,12 @@ func TestClusterCommand(t *testing.T) {
 	if len(rep.Hosts) != 2 || !rep.Within || !strings.HasPrefix(rep.Completion.Content, word) {
 		t.Errorf("report %+v", rep)
 	}
+	if rep.LoadSeconds <= 0 || rep.PredictedLoadSeconds <= 0 || rep.Completion.DecodeTokensPerSecond <= 0 || rep.PredictedDecode <= 0 {
+		t.Errorf("load %g s (plan %g), decode %g tok/s (plan %g): a figure is missing", rep.LoadSeconds, rep.PredictedLoadSeconds,
+			rep.Completion.DecodeTokensPerSecond, rep.PredictedDecode)
+	}
+	t.Logf("load %.2f s (plan %.2f), decode %.1f tok/s (plan %.1f), prefill %.1f tok/s (plan %.1f)", rep.LoadSeconds, rep.PredictedLoadSeconds,
+		rep.Completion.DecodeTokensPerSecond, rep.PredictedDecode, rep.Completion.PrefillTokensPerSecond, rep.PredictedPrefill)
 	// Without a host the command is a usage error.
 	if code := Run(context.Background(), []string{"cluster", model}, &out, &errb); code != ExitUsage {
 		t.Errorf("no hosts: exit %d", code)
@@ -164,5 +171,29 @@ func TestREADMEHosts(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("found %d quoted command lines in the README, want 2", n)
+	}
+}
+
+// plan cluster's table and lines, from a report.
+func TestPrintCluster(t *testing.T) {
+	rep := clusterReport{
+		Hosts: []cluster.HostMeasure{{Name: "a", PredictedBytes: 465 << 20, PredictedLowBytes: 438 << 20, PredictedHighBytes: 467 << 20,
+			PeakRSSBytes: 462 << 20, Cgroup: &cluster.Memory{PeakBytes: 458 << 20}, Buffers: cluster.Buffers{ComputeBytes: 15 << 20},
+			Planned: cluster.Buffers{ComputeBytes: 16 << 20}}},
+		Completion:      cluster.Completion{Content: " girl girl", PromptTokens: 194, DecodeTokensPerSecond: 7.25, PrefillTokensPerSecond: 21.5},
+		PredictedDecode: 21.3, PredictedPrefill: 60, LoadSeconds: 12.6, PredictedLoadSeconds: 3.4, LoadAverage: 15, CPUs: 2, Within: true,
+	}
+	var b bytes.Buffer
+	printCluster(&b, rep)
+	for _, want := range []string{
+		"     a  465.00 MiB  438.00 MiB – 467.00 MiB  462.00 MiB   458.00 MiB          15.00 MiB / 16.00 MiB\n",
+		"completion \" girl girl\"\n",
+		"decode 7.25 tok/s measured, 21.3 predicted; prefill 21.5 tok/s measured (194 tokens), 60.0 predicted — the machine was busy (load 15.0 on 2 CPUs): the speed says little\n",
+		"load 12.6 s measured, 3.40 predicted\n",
+		"WITHIN THE PLAN\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, b.String())
+		}
 	}
 }

@@ -420,12 +420,29 @@ func nemotronH(b *builder) error {
 	b.rmsEps()
 	b.akv("attention.layer_norm_epsilon", float32(1e-5))
 	b.ssmKeys()
+	if s.Experts > 0 {
+		b.akv("expert_feed_forward_length", uint32(s.ExpertFF))
+		b.akv("expert_shared_feed_forward_length", uint32(s.SharedFF))
+		b.akv("expert_shared_count", uint32(1))
+		b.akv("expert_weights_norm", true)
+		b.akv("expert_weights_scale", float32(2.5))
+		b.akv("expert_gating_func", uint32(2))
+	}
 	b.embed()
 	for il := range s.Layers {
 		b.norm(il, "attn_norm")
 		switch {
 		case s.headsKV(il) > 0:
 			b.qkv(il, false)
+		case s.ff(il) > 0 && s.Experts > 0:
+			// Nemotron 3 (nemotron_h_moe): sigmoid-routed ungated experts
+			// with a selection bias and an ungated shared expert.
+			b.l(il, "ffn_gate_inp.weight", s.Embd, s.Experts)
+			b.l(il, "exp_probs_b.bias", s.Experts)
+			b.l(il, "ffn_down_exps.weight", s.ExpertFF, s.Embd, s.Experts)
+			b.l(il, "ffn_up_exps.weight", s.Embd, s.ExpertFF, s.Experts)
+			b.l(il, "ffn_down_shexp.weight", s.SharedFF, s.Embd)
+			b.l(il, "ffn_up_shexp.weight", s.Embd, s.SharedFF)
 		case s.ff(il) > 0:
 			b.l(il, "ffn_down.weight", s.ff(il), s.Embd)
 			b.l(il, "ffn_up.weight", s.Embd, s.ff(il))
@@ -493,10 +510,22 @@ func lfm2(b *builder) error {
 	s := b.s
 	b.rmsEps()
 	b.akv("shortconv.l_cache", uint32(3))
+	if s.Experts > 0 {
+		b.akv("leading_dense_block_count", uint32(s.LeadingDense))
+		b.akv("expert_feed_forward_length", uint32(s.ExpertFF))
+		b.akv("expert_gating_func", uint32(2))
+	}
 	b.embed()
 	for il := range s.Layers {
 		b.norm(il, "ffn_norm")
-		b.mlp(il, s.FF)
+		if s.Experts > 0 && il >= s.LeadingDense {
+			// LFM2-MoE (src/models/lfm2moe.cpp): sigmoid-routed experts
+			// with a selection bias after the dense leading layers.
+			b.experts(il, s.ExpertFF)
+			b.l(il, "exp_probs_b.bias", s.Experts)
+		} else {
+			b.mlp(il, s.FF)
+		}
 		b.norm(il, "attn_norm")
 		if s.headsKV(il) > 0 {
 			b.qkNorm(il)

@@ -30,10 +30,10 @@ func init() {
 		// tower goes to the mmproj file), deepstack inputs for 3 layers.
 		model{Spec{ID: "qwen3-vl-8b", Source: "Qwen/Qwen3-VL-8B-Instruct text_config (deepstack_visual_indexes 8, 16, 24)", Arch: "qwen3vl",
 			Layers: 36, Embd: 4096, FF: 12288, Heads: 32, HeadsKV: 8, HeadDim: 128, Vocab: 151936, CtxTrain: 262144},
-			[]FileType{Q4_K_M, Q8_0}},
+			[]FileType{Q4_K_M, Q8_0, IQ4_XS}},
 		model{Spec{ID: "qwen3-vl-4b", Source: "Qwen/Qwen3-VL-4B-Instruct text_config (tied)", Arch: "qwen3vl",
 			Layers: 36, Embd: 2560, FF: 9728, Heads: 32, HeadsKV: 8, HeadDim: 128, Vocab: 151936, CtxTrain: 262144, Tied: true},
-			[]FileType{Q4_K_M}},
+			[]FileType{Q4_K_M, Q8_0}},
 		model{Spec{ID: "qwen3-vl-30b-a3b", Source: "Qwen/Qwen3-VL-30B-A3B-Instruct text_config (128 experts top 8)", Arch: "qwen3vlmoe",
 			Layers: 48, Embd: 2048, FF: 6144, Heads: 32, HeadsKV: 4, HeadDim: 128, Vocab: 151936, CtxTrain: 262144,
 			Experts: 128, ExpertsUsed: 8, ExpertFF: 768},
@@ -51,7 +51,7 @@ func init() {
 			[]FileType{Q4_K_M, Q8_0}},
 		model{Spec{ID: "mamba-2.8b", Source: "state-spaces/mamba-2.8b-hf config.json (tied, time_step_rank 160)", Arch: "mamba",
 			Layers: 64, Embd: 2560, Vocab: 50280, CtxTrain: 1 << 20, Tied: true, SSMConv: 4, SSMInner: 5120, SSMState: 16, SSMHeads: 160},
-			[]FileType{Q8_0, F16}},
+			[]FileType{Q8_0, F16, Q4_K_M}},
 	)
 }
 

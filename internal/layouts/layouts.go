@@ -71,7 +71,8 @@ type Spec struct {
 	// RopeFreqs adds Llama-3.1's rope_freqs tensor (rope scaling type
 	// "llama3" in the converter).
 	RopeFreqs bool
-	RopeDim   int // rope.dimension_count when not the head dimension
+	RopeDim   int  // rope.dimension_count when not the head dimension
+	QKVBias   bool // Q/K/V projection biases where the family has them optionally
 
 	// Sliding window attention.
 	SWA int // attention.sliding_window

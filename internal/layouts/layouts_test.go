@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -46,6 +47,10 @@ func TestZooBuilds(t *testing.T) {
 	t.Logf("%d layouts of %d architectures", len(specs), len(archs))
 }
 
+// only restricts TestQuantizerAgrees to some layouts while a family is
+// being written: go test ./internal/layouts -run Quantizer -args -only '^falcon'.
+var onlyFlag = flag.String("only", "", "check only the layouts whose id matches")
+
 // TestQuantizerAgrees writes each zoo model as the converter's F16 file
 // and asks the real llama-quantize (--dry-run, from the shared llama.cpp
 // build) which type it gives every tensor for each file type the zoo uses:
@@ -54,6 +59,10 @@ func TestQuantizerAgrees(t *testing.T) {
 	bin := testutil.Shared(t, "tools", "llama.cpp", "bin", "llama-quantize")
 	if testing.Short() {
 		t.Skip("runs llama-quantize for every layout")
+	}
+	only, err := regexp.Compile(*onlyFlag)
+	if err != nil {
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	line := regexp.MustCompile(`^\[\s*\d+/\s*\d+\]\s+(\S+)\s+- \[.*\], type =\s+(\S+), size = .*?(?:\((\S+)\))?$`)
@@ -120,7 +129,7 @@ func TestQuantizerAgrees(t *testing.T) {
 	}
 	go func() {
 		for _, s := range Zoo() {
-			if s.Type != F16 && s.Type != BF16 {
+			if s.Type != F16 && s.Type != BF16 && only.MatchString(s.ID) {
 				specs <- s
 			}
 		}

@@ -170,7 +170,7 @@ func quantize(s *Spec, ts []tensor) ([]gguf.Type, error) {
 			switch {
 			case ftype == MXFP4MoE:
 				nt = gguf.TypeQ8_0
-			case t.shape[0]%def.BlockSize() != 0:
+			case s.Arch == "falcon" || t.shape[0]%def.BlockSize() != 0:
 				nt = gguf.TypeQ8_0
 			case nt != gguf.TypeQ8_0:
 				nt = gguf.TypeQ6_K
@@ -218,6 +218,13 @@ func quantize(s *Spec, ts []tensor) ([]gguf.Type, error) {
 			switch {
 			case ftype == Q2_K:
 				nt = gguf.TypeQ3_K
+			case ftype == Q4_K_M && s.Arch == "falcon":
+				switch {
+				case il < n/16:
+					nt = gguf.TypeQ6_K
+				case useMoreBits(il, n):
+					nt = gguf.TypeQ5_K
+				}
 			case ftype == Q4_K_M:
 				if useMoreBits(il, n) {
 					nt = gguf.TypeQ6_K
@@ -226,6 +233,8 @@ func quantize(s *Spec, ts []tensor) ([]gguf.Type, error) {
 				nt = gguf.TypeQ5_K
 			}
 			iFFNDown++
+		case c == catAttnOutput && s.Arch == "falcon":
+			// Unchanged for the file types here.
 		case c == catAttnOutput:
 			if s.Experts == 8 {
 				if ftype == Q2_K || ftype == Q4_K_M || ftype == IQ4_XS {

@@ -11,20 +11,29 @@
 // without reading weights (no_alloc) and logs every buffer it would
 // allocate. At most two runs go at a time. Run it by hand: it needs the
 // shared tools; the tests only read the CSV it writes.
+//
+// llama-fit-params has no unified KV cache (-kvu is llama-server's): for
+// the layouts small enough to map (-server-max), a few rows come from
+// llama-server itself, started without warmup or fitting and stopped once
+// it has logged its compute buffer (-server-only measures just those).
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,23 +48,30 @@ func main() {
 	out := flag.String("o", zoo.File(), "CSV to write")
 	only := flag.String("only", "", "re-measure only the layouts whose id matches this regexp, keeping the others' rows")
 	per := flag.Int("n", 10, "settings per layout")
+	srv := flag.Int("server", 3, "llama-server rows (unified KV cache) per layout of at most -server-max bytes")
+	serverOnly := flag.Bool("server-only", false, "measure only the llama-server rows, keeping every llama-fit-params row")
+	srvMax := flag.Int64("server-max", 1600<<20, "largest layout (bytes) measured with llama-server: it maps and prefetches the (sparse) file")
 	jobs := flag.Int("j", 2, "runs at a time")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *bin, *out, *only, *per, *jobs); err != nil {
+	if err := run(ctx, *bin, *out, *only, *per, *jobs, *srv, *srvMax, *serverOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "groundtruth:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, bin, out, only string, per, jobs int) error {
+func run(ctx context.Context, bin, out, only string, per, jobs, srv int, srvMax int64, serverOnly bool) error {
 	tool := filepath.Join(bin, "llama-fit-params")
+	server := filepath.Join(bin, "llama-server")
 	if _, err := os.Stat(tool); err != nil {
 		return fmt.Errorf("llama.cpp tools not available: %w", err)
 	}
 	var re *regexp.Regexp
 	var kept []zoo.Row
+	if serverOnly && only == "" {
+		only = "."
+	}
 	if only != "" {
 		var err error
 		if re, err = regexp.Compile(only); err != nil {
@@ -63,7 +79,7 @@ func run(ctx context.Context, bin, out, only string, per, jobs int) error {
 		}
 		if old, err := zoo.Load(out); err == nil {
 			for _, r := range old.Rows {
-				if !re.MatchString(r.Layout) {
+				if !re.MatchString(r.Layout) || serverOnly && !r.KVUnified {
 					kept = append(kept, r)
 				}
 			}
@@ -106,7 +122,29 @@ func run(ctx context.Context, bin, out, only string, per, jobs int) error {
 			return err
 		}
 		for _, st := range zoo.SampleSettings(s.ID, s.CtxTrain, per) {
-			todo = append(todo, job{len(todo), s, st, p})
+			if !serverOnly {
+				todo = append(todo, job{len(todo), s, st, p})
+			}
+		}
+		if int64(len(hdr))+int64(size) <= srvMax {
+			f, err := l.File()
+			if err != nil {
+				return err
+			}
+			if v, ok := f.Metadata.Get(s.Arch + ".attention.causal"); ok {
+				if causal, _ := v.Bool(); !causal {
+					continue // an encoder: llama-server serves it only with --embeddings
+				}
+			}
+			for _, st := range zoo.SampleServerSettings(s.ID, srv) {
+				// llama-server allocates (and clears) what it reserves:
+				// keep each run's KV cache and buffers small on a shared
+				// machine.
+				if b, err := zoo.Estimate(zoo.Row{Settings: st}, f, nil); err == nil && b > serverBudget {
+					continue
+				}
+				todo = append(todo, job{len(todo), s, st, p})
+			}
 		}
 	}
 	rows := make([]zoo.Row, len(todo))
@@ -117,7 +155,12 @@ func run(ctx context.Context, bin, out, only string, per, jobs int) error {
 	for range max(jobs, 1) {
 		wg.Go(func() {
 			for j := range ch {
-				m := measure(ctx, tool, j.path, j.s)
+				var m zoo.Measured
+				if j.s.KVUnified {
+					m = measureServer(ctx, server, j.path, j.s)
+				} else {
+					m = measure(ctx, tool, j.path, j.s)
+				}
 				rows[j.idx] = zoo.Row{Layout: j.spec.ID, Settings: j.s, Measured: m, Build: zoo.Build, Command: zoo.Command(j.spec.ID, j.s)}
 				mu.Lock()
 				done++
@@ -200,6 +243,63 @@ func measureOnce(ctx context.Context, tool, path string, s zoo.Settings) (zoo.Me
 	err := cmd.Run()
 	m, complete := zoo.ParseLog(log.String())
 	return m, complete, err
+}
+
+// measureServer starts llama-server on the layout (unified KV cache, no
+// warmup, no fitting), reads its debug log until the compute buffer is
+// reserved, and stops it: the weights are mapped, never computed with.
+func measureServer(ctx context.Context, tool, path string, s zoo.Settings) zoo.Measured {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	port, err := freePort()
+	if err != nil {
+		return zoo.Measured{Error: err.Error()}
+	}
+	args := slices.Concat([]string{"-m", path, "-v", "-t", "1", "--host", "127.0.0.1", "--port", strconv.Itoa(port)}, zoo.ServerArgs(s))
+	cmd := exec.CommandContext(ctx, tool, args...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		return zoo.Measured{Error: err.Error()}
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait(); pw.Close() }()
+	var log strings.Builder
+	sc := bufio.NewScanner(pr)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	reserved := false
+	for sc.Scan() {
+		log.WriteString(sc.Text())
+		log.WriteByte('\n')
+		if strings.Contains(sc.Text(), "sched_reserve:") && strings.Contains(sc.Text(), "compute buffer size") {
+			reserved = true
+			cmd.Process.Kill()
+		}
+	}
+	err = <-done
+	m, _ := zoo.ParseLog(log.String())
+	if !reserved && m.Error == "" {
+		m.Error = fmt.Sprint("llama-server stopped before reserving its compute buffer: ", err)
+	}
+	if reserved {
+		// Killed after the reservation: whatever it logged later is moot.
+		m.Error = ""
+	}
+	return m
+}
+
+// serverBudget bounds what one llama-server run may allocate beside the
+// mapped weights (KV cache, state, output and compute buffers, as the
+// planner estimates them).
+const serverBudget = 1 << 30
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func cpuModel() string {

@@ -68,6 +68,11 @@ func (r Row) Input(cpuFeatures []string) (planner.Settings, planner.Env) {
 	s.FlashAttn = r.FlashAttn
 	s.CacheTypeK, s.CacheTypeV = r.CacheTypeK, r.CacheTypeV
 	s.MMap, s.NoRepack = false, !r.Repack
+	if r.KVUnified {
+		// llama-server: one output row per slot (n_outputs_max =
+		// n_parallel), the weights mapped.
+		s.KVUnified, s.NOutputsMax, s.MMap = true, max(r.NParallel, 1), true
+	}
 	return s, planner.Env{Runtime: planner.RuntimeLlamaCpp, CPUFeatures: cpuFeatures, CPUArch: "amd64"}
 }
 
@@ -113,18 +118,43 @@ func Check(r Row, f *gguf.File, cpuFeatures []string) ([]Figure, error) {
 		{Name: "n_ctx", Pred: float64(b.NCtx), Actual: float64(r.Ctx)},
 		{Name: "compute", Pred: m(cpu.ComputeBytes), Actual: r.Compute, Rel: tolCompute},
 	}
-	// llama.cpp logs the cells of one stream (one per sequence).
+	// llama.cpp logs the cells of one stream (one per sequence, or one
+	// for a unified cache).
 	nSeq := float64(max(r.NParallel, 1))
+	if r.KVUnified {
+		nSeq = 1
+	}
 	if r.Cells > 0 {
 		figs = append(figs, Figure{Name: "cells", Pred: float64(b.KVCells) / nSeq, Actual: float64(r.Cells)})
 	}
 	if r.SWACells > 0 || b.SWACells > 0 {
 		figs = append(figs, Figure{Name: "swa_cells", Pred: float64(b.SWACells) / nSeq, Actual: float64(r.SWACells)})
 	}
+	if r.KVUnified {
+		// llama-server's rows: the weights are mapped (no breakdown table
+		// is logged before the server runs); their size does not depend on
+		// the cache and the other rows check it.
+		return figs[2:], nil
+	}
 	actual := float64(r.HostModelMiB+r.RepackModelMiB) + ks + vs + r.R + r.S + r.Output + r.Compute
-	pred := m(cpu.AnonWeightsBytes + cpu.RepackBytes + cpu.KVBytes + cpu.StateBytes + cpu.OutputBytes + cpu.ComputeBytes)
+	// The weights as llama.cpp's table gives them (whole MiB, rounded
+	// down), which matters on models of a few MiB.
+	pred := floor(cpu.AnonWeightsBytes) + floor(cpu.RepackBytes) + m(cpu.KVBytes+cpu.StateBytes+cpu.OutputBytes+cpu.ComputeBytes)
 	figs = append(figs, Figure{Name: "total", Pred: pred, Actual: actual, Rel: tolTotal})
 	return figs, nil
+}
+
+// Estimate returns the bytes the estimate puts in memory beside the
+// weights for a row's settings on file f: KV cache, recurrent state,
+// output and compute buffers.
+func Estimate(r Row, f *gguf.File, cpuFeatures []string) (uint64, error) {
+	s, env := r.Input(cpuFeatures)
+	b, err := planner.Estimate(f, s, env)
+	if err != nil {
+		return 0, err
+	}
+	cpu := b.Devices[0]
+	return cpu.KVBytes + cpu.StateBytes + cpu.OutputBytes + cpu.ComputeBytes, nil
 }
 
 // Result is one row checked against the estimate.

@@ -34,6 +34,9 @@ type Settings struct {
 	FlashAttn                        bool
 	CacheTypeK, CacheTypeV           string
 	MMap, Repack                     bool
+	// KVUnified rows are measured with llama-server (-kvu, the only tool
+	// that takes it), which also reserves one output row per sequence.
+	KVUnified bool
 }
 
 // Args returns the llama-fit-params arguments for the settings.
@@ -46,14 +49,30 @@ func (s Settings) Args() []string {
 	if !s.Repack {
 		a = append(a, "--no-repack")
 	}
+	if s.KVUnified {
+		a = append(a, "-kvu")
+	}
 	return a
 }
+
+// serverArgs are the llama-server options of a server row beside Args:
+// no warmup (it would read the weights), no fitting of unset options, the
+// debug log; the harness stops the server once the compute buffer is
+// logged.
+var serverArgs = []string{"--no-warmup", "-fit", "off"}
 
 // Command is the exact command a row was measured with; the layout is
 // written as <id>.gguf (header and a hole up to the full size).
 func Command(layout string, s Settings) string {
+	if s.KVUnified {
+		return strings.Join(slices.Concat([]string{"llama-server", "-m", layout + ".gguf", "-v"}, serverArgs, s.Args()), " ")
+	}
 	return strings.Join(append([]string{"llama-fit-params", "-m", layout + ".gguf", "--fit-print", "on", "-v"}, s.Args()...), " ")
 }
+
+// ServerArgs returns llama-server's arguments for a server row (Command
+// without the program and the model).
+func ServerArgs(s Settings) []string { return slices.Concat(serverArgs, s.Args()) }
 
 // Measured is what llama.cpp logged for one layout and settings. MiB
 // figures with two decimals are as logged; the model buffers only appear
@@ -83,7 +102,7 @@ type Row struct {
 	Command string
 }
 
-var header = []string{"layout", "n_ctx", "n_batch", "n_ubatch", "n_parallel", "fa", "ctk", "ctv", "mmap", "repack",
+var header = []string{"layout", "n_ctx", "n_batch", "n_ubatch", "n_parallel", "fa", "ctk", "ctv", "mmap", "repack", "kvu",
 	"out_n_ctx", "out_n_ctx_seq", "host_model_mib", "repack_model_mib", "context_mib", "cells", "swa_cells",
 	"k_mib", "v_mib", "k_swa_mib", "v_swa_mib", "r_mib", "s_mib", "output_mib", "compute_mib", "attn_rot",
 	"error", "build", "command"}
@@ -129,7 +148,7 @@ func (t *Truth) Write(w io.Writer) error {
 			rot += "v"
 		}
 		cw.Write([]string{r.Layout, itoa(r.NCtx), itoa(r.NBatch), itoa(r.NUbatch), itoa(r.NParallel), onOff(r.FlashAttn),
-			r.CacheTypeK, r.CacheTypeV, onOff(r.MMap), onOff(r.Repack),
+			r.CacheTypeK, r.CacheTypeV, onOff(r.MMap), onOff(r.Repack), onOff(r.KVUnified),
 			itoa(r.Ctx), itoa(r.CtxSeq), itoa(r.HostModelMiB), itoa(r.RepackModelMiB), itoa(r.ContextMiB),
 			itoa(r.Cells), itoa(r.SWACells), f2(r.K), f2(r.V), f2(r.KSWA), f2(r.VSWA), f2(r.R), f2(r.S),
 			f2(r.Output), f2(r.Compute), rot, r.Error, itoa(r.Build), r.Command})
@@ -177,14 +196,14 @@ func Read(r io.Reader) (*Truth, error) {
 		var r Row
 		r.Layout = rec[0]
 		r.NCtx, r.NBatch, r.NUbatch, r.NParallel = p.int(1), p.int(2), p.int(3), p.int(4)
-		r.FlashAttn, r.CacheTypeK, r.CacheTypeV, r.MMap, r.Repack = p.on(5), rec[6], rec[7], p.on(8), p.on(9)
+		r.FlashAttn, r.CacheTypeK, r.CacheTypeV, r.MMap, r.Repack, r.KVUnified = p.on(5), rec[6], rec[7], p.on(8), p.on(9), p.on(10)
 		m := &r.Measured
-		m.Ctx, m.CtxSeq, m.HostModelMiB, m.RepackModelMiB, m.ContextMiB = p.int(10), p.int(11), p.int(12), p.int(13), p.int(14)
-		m.Cells, m.SWACells = p.int(15), p.int(16)
-		m.K, m.V, m.KSWA, m.VSWA, m.R, m.S, m.Output, m.Compute = p.f(17), p.f(18), p.f(19), p.f(20), p.f(21), p.f(22), p.f(23), p.f(24)
-		m.AttnRotK, m.AttnRotV = strings.Contains(rec[25], "k"), strings.Contains(rec[25], "v")
-		m.Error = rec[26]
-		r.Build, r.Command = p.int(27), rec[28]
+		m.Ctx, m.CtxSeq, m.HostModelMiB, m.RepackModelMiB, m.ContextMiB = p.int(11), p.int(12), p.int(13), p.int(14), p.int(15)
+		m.Cells, m.SWACells = p.int(16), p.int(17)
+		m.K, m.V, m.KSWA, m.VSWA, m.R, m.S, m.Output, m.Compute = p.f(18), p.f(19), p.f(20), p.f(21), p.f(22), p.f(23), p.f(24), p.f(25)
+		m.AttnRotK, m.AttnRotV = strings.Contains(rec[26], "k"), strings.Contains(rec[26], "v")
+		m.Error = rec[27]
+		r.Build, r.Command = p.int(28), rec[29]
 		if p.err != nil {
 			return nil, fmt.Errorf("zoo: row %d (%s): %w", i+2, rec[0], p.err)
 		}
@@ -223,6 +242,32 @@ func onOff(v bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+// SampleServerSettings returns n llama-server settings for a layout, drawn
+// deterministically from its id: a unified cache (-kvu) shared by 2, 4 or
+// 8 slots, the weights mapped and not repacked (the server would read and
+// repack them), over contexts, flash attention, cache types and ubatch.
+func SampleServerSettings(id string, n int) []Settings {
+	h := fnv.New64a()
+	h.Write([]byte("server " + id))
+	rng := rand.New(rand.NewPCG(h.Sum64(), Build))
+	ctxs := []int{2048, 4096, 8192, 16384, 32768}
+	ubs := []int{128, 256, 512, 512, 1024}
+	types := []string{"f16", "f16", "q8_0"}
+	var out []Settings
+	for len(out) < n {
+		s := Settings{NCtx: ctxs[rng.IntN(len(ctxs))], NBatch: 2048, NUbatch: ubs[rng.IntN(len(ubs))],
+			NParallel: []int{2, 4, 4, 8}[rng.IntN(4)], FlashAttn: rng.IntN(3) > 0, CacheTypeK: types[rng.IntN(len(types))],
+			CacheTypeV: "f16", MMap: true, KVUnified: true}
+		if s.FlashAttn {
+			s.CacheTypeV = types[rng.IntN(len(types))]
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // SampleSettings returns the settings measured for a layout: llama-server's
