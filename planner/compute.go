@@ -20,6 +20,9 @@ type computeSim struct {
 	build archGraph
 	known bool // the architecture has its own graph (not genericGraph)
 	cache map[ubatch]simResult
+	// splits holds the split simulations (graph_sched.go), nil where
+	// one is not possible.
+	splits map[splitKey][]uint64
 	// layers is the representative subset the graph is simulated with.
 	layers []int
 }

@@ -30,6 +30,12 @@ type Env struct {
 	// GPUHostMapped marks GPUs whose backend maps host memory in place
 	// (Apple's Metal): with mmap their weights stay the file's pages.
 	GPUHostMapped []bool
+	// NoAllocReserve sizes the compute buffers of a split graph as
+	// llama.cpp measures them without allocating (llama-fit-params,
+	// llama-server's --fit step): ggml_backend_sched_reserve_size resets
+	// the scheduler first (ggml-backend.cpp), dropping graph_get_cb's pins
+	// of each layer's norm to its device. A run that allocates keeps them.
+	NoAllocReserve bool
 }
 
 // Breakdown is the memory a model takes on every device under given settings.
@@ -144,6 +150,9 @@ type tinfo struct {
 	// perLayer marks a tensor stored once but used by every layer (rope
 	// frequency factors): llama.cpp gives each layer its own copy.
 	perLayer bool
+	// first marks a tensor outside the layers that llama.cpp creates with
+	// layer 0 (see globalClass): it lives on that layer's device.
+	first bool
 	// gpuSize is what the tensor takes in a CUDA/ROCm buffer: quantized
 	// rows padded to 512 values (one partial row's worth, as ggml-cuda's
 	// get_alloc_size adds), then aligned to the buffer's 128 bytes.
@@ -154,6 +163,36 @@ type tinfo struct {
 // output (a duplicate of token_embd) before token_embd itself
 // (src/models/gemma3n.cpp, gemma4.cpp).
 var outputBeforeEmbd = map[string]bool{"gemma3n": true, "gemma4": true}
+
+// Classes of the tensors outside blk.N besides the input's (the token
+// embeddings, kept on the host).
+const (
+	classInput = iota
+	classOutput
+	classFirstLayer
+)
+
+// globalClass places a tensor outside blk.N as llama.cpp's
+// llm_tensor_info_mapping (src/llama-arch.cpp) classes it:
+// LLM_TENSOR_LAYER_OUTPUT tensors go with the output layer, and the
+// LLM_TENSOR_LAYER_REPEATING ones are created with layer number 0
+// (tn(..., 0) in src/models/*.cpp), so llama-model-loader.cpp's
+// create_tensor takes layer 0's buffer types for them. LFM2 names its
+// output norm token_embd_norm (LLM_TENSOR_OUTPUT_NORM_LFM2).
+func globalClass(arch, name string) int {
+	switch name {
+	case "altup_proj.weight", "altup_unembd_proj.weight", "cls.weight", "cls.bias", "cls.output.weight", "cls.output.bias":
+		return classOutput
+	case "per_layer_model_proj.weight", "per_layer_proj_norm.weight":
+		return classFirstLayer
+	case "token_embd_norm.weight", "token_embd_norm.bias":
+		if arch == "lfm2" || arch == "lfm2moe" {
+			return classOutput
+		}
+		return classFirstLayer
+	}
+	return classInput
+}
 
 // perLayerTensors are the tensors llama.cpp loads with layer 0 and
 // duplicates into every other layer (Llama-3.1's rope_freqs, Phi-3's long
@@ -205,6 +244,12 @@ func newModel(f *gguf.File) *model {
 			out: t.Group() == gguf.GroupOutput, exps: strings.Contains(t.Name, "_exps")}
 		ti.gpuSize = gpuAllocSize(ti.typ, ti.shape, ti.size)
 		ti.perLayer = perLayerTensors[ti.name]
+		switch globalClass(m.h.Architecture, ti.name) {
+		case classOutput:
+			ti.out = true
+		case classFirstLayer:
+			ti.first = true
+		}
 		if ti.layer >= m.nLayer {
 			// Layers past block_count (e.g. DeepSeek's next-token-prediction
 			// layer) are not run; llama.cpp leaves them on the CPU.
@@ -334,6 +379,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	hostLayer := make([]uint64, m.nLayer)
 	var hostOutput uint64
 	mapped := mappedRanges{}
+	// tensorDev is each tensor's device, for the scheduler's split of the
+	// graph (graph_sched.go).
+	tensorDev := make([]int8, len(m.tensors))
 	for i := range m.tensors {
 		t := &m.tensors[i]
 		d := 0
@@ -342,8 +390,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 			d = b.LayerDevice[t.layer]
 		case t.out:
 			d = b.Output
-		case t.perLayer:
-			// Created with layer 0; the other layers get duplicates.
+		case t.perLayer, t.first:
+			// Created with layer 0; the other layers get duplicates of a
+			// perLayer tensor.
 			d = b.LayerDevice[0]
 		}
 		for _, o := range overrides {
@@ -351,6 +400,10 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 				d = o.dev
 				break
 			}
+		}
+		tensorDev[i] = int8(d)
+		if t.perLayer {
+			tensorDev[i] = anyBackend
 		}
 		if t.layer >= 0 {
 			lp := &b.Layers[t.layer]
@@ -501,6 +554,9 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 	// events (llama-context.cpp, ggml-rpc.cpp device props).
 	pipeline := nGPU > 1 && s.NGPULayers > m.nLayer && len(s.Overrides) == 0 && !s.NoKVOffload && !env.hasRemote()
 	// Compute buffers: the peak of the graph's live tensors on each device.
+	// The scheduler's split, simulated on first need.
+	var sched []uint64
+	schedDone := false
 	for d := range b.Devices {
 		dm := &b.Devices[d]
 		hasLayers := len(dm.Layers) > 0
@@ -525,7 +581,23 @@ func (m *model) estimate(s Settings, env Env) (*Breakdown, error) {
 		// the host's layers too (op offload).
 		whole := nGPU == 1 && hasLayers && hasOutput && (len(dm.Layers) == m.nLayer || ub >= opOffloadMinBatch && env.remote(d) == RemoteNone)
 		low, point, high = m.graphDevice(s, env.Runtime, ub, cells, d, nGPU, whole, !hasLayers && !hasOutput, pipeline, staging, low, point, high)
-		if env.remote(d) != RemoteNone && hasLayers && !whole {
+		// The scheduler's split sizes what the whole graph does not: a
+		// device holding some layers, and the host beside several
+		// devices (pipeline parallelism keeps graphDevice's inputs). A
+		// single local GPU taking over the host's large batches (op
+		// offload) keeps the approximation for the host: simulating its
+		// split for every placement the search tries costs more than the
+		// host's few MiB of inputs are worth (BenchmarkPlan).
+		useSplit := nGPU > 0 && !whole && (hasLayers || hasOutput || nGPU > 1 && !pipeline) &&
+			(nGPU > 1 || env.hasRemote() || ub < opOffloadMinBatch)
+		if useSplit && !schedDone {
+			sched, schedDone = m.schedSplit(s, env, ub, ngl, cells, b, tensorDev), true
+		}
+		switch {
+		case !useSplit:
+		case sched != nil:
+			low, point, high = m.splitDevice(s, env, ub, d, cells, b, sched)
+		case env.remote(d) != RemoteNone && hasLayers:
 			low, point, high = m.remoteCompute(s, env.Runtime, ub, cells, low, point, high)
 		}
 		if pipeline && d > 0 && hasLayers {

@@ -94,14 +94,16 @@ type gallocr struct {
 	// cuda sizes the buffers as the CUDA buffer type does
 	// (cudaAllocSize) instead of ggml_nbytes.
 	cuda bool
+	// cudaBufs, when set, marks the buffers sized as CUDA's instead.
+	cudaBufs []bool
 	// trace, when set, receives the allocator's decisions (tests).
 	trace func(event string, t *tensor, size, offset uint64)
 }
 
 // allocSize is ggml_backend_buft_get_alloc_size: ggml_nbytes for the CPU
 // buffer; the CUDA buffer type's for a simulated CUDA device.
-func (g *gallocr) allocSize(t *tensor) uint64 {
-	if g.cuda {
+func (g *gallocr) allocSize(t *tensor, buf int8) uint64 {
+	if g.cuda || int(buf) < len(g.cudaBufs) && g.cudaBufs[buf] {
 		return cudaAllocSize(t)
 	}
 	return t.nbytes()
@@ -158,7 +160,7 @@ func (g *gallocr) allocateNode(node *tensor, buf int8) {
 			}
 		}
 	}
-	size := g.allocSize(node)
+	size := g.allocSize(node, buf)
 	node.buf = buf
 	node.offset = g.bufs[buf].alloc(size)
 	if g.trace != nil {
@@ -170,7 +172,7 @@ func (g *gallocr) freeNode(t *tensor) {
 	if t.output {
 		return
 	}
-	size := g.allocSize(t)
+	size := g.allocSize(t, t.buf)
 	g.bufs[t.buf].freeBytes(t.offset, size)
 	t.allocated = false
 	if g.trace != nil {
@@ -192,7 +194,10 @@ func (g *gallocr) run(c *ctx, bufOf func(*tensor) int8, align []uint64) []uint64
 		g.allocateNode(l, bufOf(l))
 	}
 	for _, n := range c.nodes {
-		if n.viewSrc != nil {
+		// A view without an op is the scheduler's dependency on a split
+		// input (ggml-alloc.c: "GGML_OP_NONE ... is used by ggml-backend
+		// to add dependencies"): its source counts as used, not viewed.
+		if n.viewSrc != nil && n.op != opNone {
 			n.viewSrc.nViews++
 		}
 		if n.input {

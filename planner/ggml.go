@@ -76,6 +76,18 @@ type tensor struct {
 	ext      bool // memory outside the compute buffer: weights, KV cache
 	name     string
 
+	// Where the scheduler finds an external tensor (graph_sched.go):
+	// weight marks a model weight (a buffer of GGML_BACKEND_BUFFER_USAGE_WEIGHTS),
+	// tidx its index in model.tensors (-1 for the tied output's
+	// duplicate), layer a cache's layer (-1: not known). pin is layer+1
+	// of a build_norm result llama.cpp names "norm" (0: none); be the
+	// scheduler's backend id + 1 (0: not assigned).
+	weight bool
+	tidx   int32
+	layer  int32
+	pin    int32
+	be     int8
+
 	epoch     uint32 // graph build that visited it (ggml's visited hash set)
 	nChildren int32
 	nViews    int32
@@ -154,6 +166,9 @@ type ctx struct {
 	epoch uint32
 	nodes []*tensor
 	leafs []*tensor
+	// sched is the scheduler's rewritten node list (graph_sched.go),
+	// reused from one graph to the next.
+	sched []*tensor
 }
 
 const slabSize = 512
@@ -188,7 +203,7 @@ func (c *ctx) newTensor(typ gguf.Type, ne0, ne1, ne2, ne3 int64) *tensor {
 // external makes a tensor whose memory is not the compute buffer's (a
 // weight or a cache), ggml's tensor->buffer != NULL.
 func external(typ gguf.Type, ne ...int64) *tensor {
-	t := &tensor{typ: typ, ne: [4]int64{1, 1, 1, 1}, ext: true}
+	t := &tensor{typ: typ, ne: [4]int64{1, 1, 1, 1}, ext: true, layer: -1}
 	copy(t.ne[:], ne)
 	t.contiguousStrides()
 	return t

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"cmp"
 	"strings"
 
 	"github.com/modelfit/modelfit/gguf"
@@ -54,6 +55,8 @@ type graphModel struct {
 	ssm          ssmParams
 	// attnToo: the recurrent layers keep a KV cache too (falcon-h1).
 	attnToo bool
+	// tiedOut is the output layer's duplicate of a tied token embedding.
+	tiedOut *tensor
 }
 
 // mlaParams are DeepSeek-V2/V3's attention and the routing hyperparameters
@@ -76,11 +79,12 @@ type mlaParams struct {
 type namedTensor struct {
 	name string
 	ti   *tinfo
+	idx  int // index in model.tensors
 	t    *tensor
 }
 
-func extTensor(t *tinfo) *tensor {
-	et := &tensor{typ: t.typ, ext: true, name: t.name, ne: [4]int64{1, 1, 1, 1}}
+func extTensor(t *tinfo, idx int) *tensor {
+	et := &tensor{typ: t.typ, ext: true, name: t.name, ne: [4]int64{1, 1, 1, 1}, weight: true, tidx: int32(idx), layer: int32(t.layer)}
 	for j, n := range t.shape[:min(len(t.shape), 4)] {
 		et.ne[j] = int64(min(n, 1<<40))
 	}
@@ -189,12 +193,12 @@ func newGraphModel(m *model) *graphModel {
 			// "blk.N.suffix": tinfo.layer is N.
 			if rest, ok := strings.CutPrefix(t.name, "blk."); ok {
 				if dot := strings.IndexByte(rest, '.'); dot > 0 {
-					gm.layers[t.layer] = append(gm.layers[t.layer], namedTensor{name: rest[dot+1:], ti: t})
+					gm.layers[t.layer] = append(gm.layers[t.layer], namedTensor{name: rest[dot+1:], ti: t, idx: i})
 					continue
 				}
 			}
 		}
-		gm.global[t.name] = extTensor(t)
+		gm.global[t.name] = extTensor(t, i)
 	}
 	for il := range gm.layers {
 		if gm.w(il, "post_attention_norm.weight") != nil {
@@ -215,7 +219,7 @@ func (gm *graphModel) w(il int, name string) *tensor {
 	for i := range l {
 		if l[i].name == name {
 			if l[i].t == nil {
-				l[i].t = extTensor(l[i].ti)
+				l[i].t = extTensor(l[i].ti, l[i].idx)
 			}
 			return l[i].t
 		}
@@ -224,12 +228,22 @@ func (gm *graphModel) w(il int, name string) *tensor {
 }
 
 // output is the output projection: output.weight, or the token embedding
-// when the file ties them (llama.cpp's TENSOR_DUPLICATED).
+// when the file ties them: llama.cpp loads it a second time as the
+// output layer's own tensor (TENSOR_DUPLICATED, on the output's device),
+// so the graph multiplies by a duplicate (tidx -1), not by the token
+// embedding the input's GET_ROWS reads.
 func (gm *graphModel) output() *tensor {
 	if t := gm.global["output.weight"]; t != nil {
 		return t
 	}
-	return gm.global["token_embd.weight"]
+	if gm.tiedOut == nil {
+		if e := gm.global["token_embd.weight"]; e != nil {
+			d := *e
+			d.tidx = -1
+			gm.tiedOut = &d
+		}
+	}
+	return gm.tiedOut
 }
 
 // ubatch is the batch llama.cpp reserves the graph for (llama-context.cpp,
@@ -478,6 +492,12 @@ func (b *builder) normLN(cur, w, bias *tensor) *tensor {
 }
 
 func (b *builder) normApply(cur, w, bias *tensor) *tensor {
+	// build_norm names the normalised tensor "norm" for layer il, and
+	// llama_context::graph_get_cb pins it to the layer's device for
+	// small batches and full offloads (llama-context.cpp).
+	if lw := cmp.Or(w, bias); lw != nil && lw.layer >= 0 && (cur.op == opRMSNorm || cur.op == opNorm || cur.op == opGroupNorm) {
+		cur.pin = lw.layer + 1
+	}
 	if w != nil {
 		cur = b.mul(cur, w)
 	}
@@ -539,12 +559,25 @@ func (b *builder) kvCache(il int, swa bool, embdK, embdV int64) kvLayer {
 	if swa {
 		size = b.ub.nKVSWA
 	}
-	return kvLayer{
+	kv := kvLayer{
 		k:      external(b.ub.kt, embdK, size, b.ub.nStream),
 		v:      external(b.ub.vt, embdV, size, b.ub.nStream),
 		size:   size,
 		vTrans: !b.ub.fa,
 	}
+	// A layer from n_layer_kv_from_start on attends an earlier layer's
+	// cache (attnShared): the last full-attention or sliding-window layer
+	// before it, by its kind (llama-model.cpp, create_memory's reuse for
+	// Gemma 3n and 4).
+	owner := il
+	if il >= b.gm.kvFromStart {
+		owner = b.gm.kvFromStart - 1
+		if b.gm.swa[il] {
+			owner--
+		}
+	}
+	kv.k.layer, kv.v.layer = int32(owner), int32(owner)
+	return kv
 }
 
 // cpyK mirrors llama_kv_cache::cpy_k.

@@ -34,8 +34,7 @@ var archGraphs = map[string]archGraph{
 	"cohere2":    decoder(decoderSpec{iswa: true, layerNorm: true, parallel: true, ropeSWAOnly: true, finalScale: true}),
 	"deepseek2":  deepseek2Graph,
 	"glm4moe":    glm4moeGraph,
-	// granite.cpp, granite-moe.cpp, minicpm.cpp, exaone.cpp and glm4.cpp
-	// differ from the generic decoder only by ops the allocator runs in
+	// granite.cpp, granite-moe.cpp, minicpm.cpp and exaone.cpp differ from the generic decoder only by ops the allocator runs in
 	// place (embedding, residual, attention and logit scales) and by the
 	// post-norms it applies when the file has them: the generic graph is
 	// theirs (checked against llama.cpp on the zoo layouts of each).
@@ -43,7 +42,7 @@ var archGraphs = map[string]archGraph{
 	"granitemoe":    genericGraph,
 	"minicpm":       genericGraph,
 	"exaone":        genericGraph,
-	"glm4":          genericGraph,
+	"glm4":          glm4Graph,
 	"gpt-oss":       gptOSSGraph,
 	"mamba":         mambaGraph,
 	"mamba2":        mambaGraph,
@@ -437,6 +436,16 @@ func gptOSSGraph(b *builder) {
 // wider range around it.
 func genericGraph(b *builder) {
 	b.decoder(decoderSpec{iswa: true, qkNorm: true, postNorms: b.gm.hasPostNorms, moeNormW: true})
+}
+
+// glm4Graph mirrors src/models/glm4.cpp: the generic decoder with
+// post-norms around both blocks, and an FFN whose one up tensor holds the
+// gate and the up halves (build_ffn with LLM_FFN_SWIGLU and no gate:
+// ggml_swiglu, a new half-width tensor beside the product). The logits
+// hide the difference on one device; a device holding layers without the
+// output shows it (TestSplitRPC).
+func glm4Graph(b *builder) {
+	b.decoder(decoderSpec{iswa: true, qkNorm: true, postNorms: b.gm.hasPostNorms, moeNormW: true, act: ffnSwiGLUFused})
 }
 
 // moeDefaults fills the expert counts from the layer's router.

@@ -125,7 +125,7 @@ func (b *builder) deltaNetLayer(d deltaNetSpec, inp *rsInput, cur *tensor, il in
 		panic(errMissingTensor{})
 	}
 	channels := p.dInner + 2*nK*headK
-	r, s := b.rsState(p.embdR), b.rsState(p.embdS)
+	r, s := b.rsState(il, p.embdR), b.rsState(il, p.embdS)
 	// build_conv_state
 	states := b.buildRS(inp, r, p.embdR, nil)
 	states = b.reshape(states, kernel.ne[0]-1, channels, nSeqs)

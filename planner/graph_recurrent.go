@@ -76,9 +76,11 @@ func (b *builder) inpRS() *rsInput {
 }
 
 // rsState is layer il's conv (r) or SSM (s) state, [size, cells] f32
-// (llama_memory_recurrent's r_l and s_l).
-func (b *builder) rsState(size int64) *tensor {
-	return external(gguf.TypeF32, size, b.ub.nStream)
+// (llama_memory_recurrent's r_l and s_l, on the layer's device).
+func (b *builder) rsState(il int, size int64) *tensor {
+	t := external(gguf.TypeF32, size, b.ub.nStream)
+	t.layer = int32(il)
+	return t
 }
 
 // buildRS mirrors llm_graph_context::build_rs with rs_head = rs_z = 0:
@@ -115,7 +117,7 @@ func (b *builder) mamba2Layer(inp *rsInput, cur *tensor, il int) *tensor {
 	convDim := p.dInner + 2*p.nGroup*p.dState
 	const f32 = 4
 
-	r, s := b.rsState(p.embdR), b.rsState(p.embdS)
+	r, s := b.rsState(il, p.embdR), b.rsState(il, p.embdS)
 	conv := b.buildRS(inp, r, p.embdR, nil)
 	conv = b.reshape(conv, p.dConv-1, convDim, nSeqs)
 	cur = b.reshape(cur, cur.ne[0], nTok, nSeqs)
@@ -373,7 +375,7 @@ func (b *builder) shortConv(inp *rsInput, cur *tensor, il int) *tensor {
 	cm := b.view3d(bcx, chunk, bcx.ne[1], bcx.ne[2], bcx.nb[1], bcx.nb[2], uint64(chunk)*bcx.nb[0])
 	x := b.view3d(bcx, chunk, bcx.ne[1], bcx.ne[2], bcx.nb[1], bcx.nb[2], uint64(2*chunk)*bcx.nb[0])
 	bx := b.transpose(b.mul(bm, x))
-	r := b.rsState(p.embdR)
+	r := b.rsState(il, p.embdR)
 	conv := b.buildRS(inp, r, p.embdR, nil)
 	conv = b.reshape(conv, dConv, gm.nEmbd, nSeqs)
 	bx = b.concat(conv, bx, 0)
@@ -398,7 +400,7 @@ func (b *builder) mamba1Layer(inp *rsInput, cur *tensor, il int) *tensor {
 	nTok := b.ub.nTokens / nSeqs
 	const f32 = 4
 
-	r, s := b.rsState(p.embdR), b.rsState(p.embdS)
+	r, s := b.rsState(il, p.embdR), b.rsState(il, p.embdS)
 	conv := b.buildRS(inp, r, p.embdR, nil)
 	conv = b.reshape(conv, p.dConv-1, p.dInner, nSeqs)
 	cur = b.reshape(cur, cur.ne[0], nTok, nSeqs)

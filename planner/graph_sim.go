@@ -46,14 +46,18 @@ func (gm *graphModel) allLayers() []int {
 // periods plus one (the last layer selects the output rows, and the inputs
 // die there). TestReducedLayers checks the peak against the full graph.
 func (gm *graphModel) reducedLayers() []int {
-	n := gm.nLayer
 	if unreducedArchs[gm.arch] {
 		return gm.allLayers()
 	}
+	return reduceRange(gm.layerSigs(), 0, gm.nLayer, 6, nil)
+}
+
+// layerSigs are the layers' signatures: an order-independent hash of each
+// layer's tensor names and shapes, its window flag and head counts.
+func (gm *graphModel) layerSigs() []uint64 {
+	n := gm.nLayer
 	sig := make([]uint64, n)
 	for il := range n {
-		// An order-independent hash of the layer's tensor names and
-		// shapes, its window flag and head counts.
 		var h uint64
 		for _, nt := range gm.layers[il] {
 			x := fnv(nt.name)
@@ -74,9 +78,24 @@ func (gm *graphModel) reducedLayers() []int {
 		}
 		sig[il] = h
 	}
+	return sig
+}
+
+// reduceRange appends to out the layers of [lo, hi) that reducedLayers
+// keeps of a model made of those layers alone, keeping lead periods past
+// the last irregular layer.
+func reduceRange(sig []uint64, lo, hi, lead int, out []int) []int {
+	periods := lead
+	n := hi - lo
+	all := func() []int {
+		for il := lo; il < hi; il++ {
+			out = append(out, il)
+		}
+		return out
+	}
 	for p := 1; p <= 8 && p < n; p++ {
 		lead := n - p // first index from which sig[i] == sig[i+p] for all i
-		for lead > 0 && sig[lead-1] == sig[lead-1+p] {
+		for lead > 0 && sig[lo+lead-1] == sig[lo+lead-1+p] {
 			lead--
 		}
 		if lead > n/2 {
@@ -84,21 +103,20 @@ func (gm *graphModel) reducedLayers() []int {
 		}
 		// The allocator's own state may repeat only every second period
 		// (two buffers taking turns): cut whole double periods.
-		keep := lead + 6*p
+		keep := lead + periods*p
 		tail := 2*p + 1
 		if keep+tail >= n {
-			return gm.allLayers()
+			return all()
 		}
 		cut := (n - tail - keep) / (2 * p) * (2 * p)
-		var l []int
-		for il := range n {
-			if il < keep || il >= keep+cut {
-				l = append(l, il)
+		for i := range n {
+			if i < keep || i >= keep+cut {
+				out = append(out, lo+i)
 			}
 		}
-		return l
+		return out
 	}
-	return gm.allLayers()
+	return all()
 }
 
 // fnv is FNV-1a of s.

@@ -297,15 +297,12 @@ type HostDevice struct {
 	Layers  int    `json:"layers"`  // layers it holds, the output layer counted
 }
 
-// remoteCompute is the compute buffer of an RPC device holding some of the
-// layers: its split of the graph (ggml-backend.cpp gives every split its
-// own allocation). No simulation of a split exists yet; the simulated whole
-// graph bounds it from above (a split holds a layer's peak and its inputs,
-// the whole graph also the embeddings and the output), and without the
-// head's graph inputs from below. Measured with build 10587: 60.51 MiB on
-// each of three servers holding 7, 7 and 2 layers (and the output) of the
-// 1B test layout (exec/cluster), whose whole graph is 64.51 MiB and inputs
-// 8.51 MiB.
+// remoteCompute bounds the compute buffer of an RPC device holding some of
+// the layers where the scheduler's split is not simulated (schedSplit
+// gives up: a Metal GPU in the plan, a graph not simulated here): the
+// simulated whole graph bounds it from above (a split holds a layer's peak
+// and its inputs, the whole graph also the embeddings and the output), and
+// without the head's graph inputs from below.
 func (m *model) remoteCompute(s Settings, rt Runtime, ub int, c cells, low, point, high uint64) (uint64, uint64, uint64) {
 	l, p, h, ok := m.graphCompute(s, rt, ub, c)
 	if !ok {

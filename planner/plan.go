@@ -396,6 +396,7 @@ func finish(p *Plan, m *model, mc *machine, a, least *attempt, req Request) {
 	if cpu.RepackBytes > 0 && !a.s.NoRepack {
 		p.Reasons = append(p.Reasons, Reason{"repack", "on", fmt.Sprintf("llama.cpp copies %s of CPU weights (%s) into a CPU_REPACK buffer of anonymous memory for faster matrix kernels; counted in the host total", human(cpu.RepackBytes), repackTypeList(m, mc))})
 	}
+	serverCacheNote(p, mc.env.Runtime)
 	p.Predicted = predict(m, mc, a, req)
 	p.cpuMoE = nCPUMoE(m, a.s)
 	p.LlamaArgs = p.LlamaCppArgs(ArgsClassic)
