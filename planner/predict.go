@@ -43,6 +43,10 @@ type Prediction struct {
 	DiskBytesPerToken float64  `json:"disk_bytes_per_token"`
 	DiskShare         float64  `json:"disk_share"`
 	Assumptions       []string `json:"assumptions"`
+
+	// DiskReadBytesPerSecond is the speed the model's file is read at: for
+	// loading, and for the weights paged in while decoding.
+	DiskReadBytesPerSecond float64 `json:"disk_read_bytes_per_second"`
 }
 
 // Speed-model constants. Host figures were measured on the reference machine
@@ -151,6 +155,7 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 		p.Assumptions = append(p.Assumptions, note)
 	}
 	diskBW, diskWhat := diskBandwidth(mc, req)
+	p.DiskReadBytesPerSecond = diskBW
 	p.Assumptions = append(p.Assumptions, fmt.Sprintf("model read at %.2f GB/s (%s)", diskBW/1e9, diskWhat))
 
 	// Seconds each device spends streaming weights per decoded token, and

@@ -20,16 +20,20 @@ stops the server on Ctrl-C. A plan that does not fit (or is below --min-tok-s) i
 started (exit 3).`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	set := newFlagSet("plan serve", serveHelp, "plan serve [flags] MODEL.gguf")
+	set := newFlagSet("plan serve", serveHelp+"\n\n"+serveManyHelp, "plan serve [flags] MODEL.gguf", "plan serve [flags] [ALIAS=]MODEL.gguf... [--models DIR]")
 	var port int
 	var listen string
 	set.intVar(&port, 0, groupServer, "N", "port to listen on (default: a free one)", "--port")
 	set.stringVar(&listen, "127.0.0.1", groupServer, "ADDR", "address to listen on (llama-server's --host; --host names RPC hosts here)", "--listen")
 	sf := addServerFlags(set)
+	mf := addServeManyFlags(set)
 	pf := addPlanFlags(set)
 	pf.llamaServer = true
 	if code, ok := set.parse(args, stdout, stderr); !ok {
 		return code
+	}
+	if set.fs.NArg() > 1 || mf.dir != "" {
+		return runServeMany(ctx, set, pf, sf, mf, listen, port, stdout, stderr)
 	}
 	switch {
 	case set.fs.NArg() == 0:
