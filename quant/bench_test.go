@@ -142,3 +142,34 @@ func BenchmarkMatMul(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMatVecL2 measures a 256x2048 matrix (a decode step's share of
+// rows for one thread that stays in L2): the kernels' compute speed rather
+// than memory's, one thread; bytes/s are weight bytes.
+func BenchmarkMatVecL2(b *testing.B) { benchMatVec(b, benchTypes, 2048, 256) }
+
+// BenchmarkMatVecDRAM measures a 32768x2048 matrix of the decode types (tens
+// of MB, past the caches, as a model's weights are): whether a kernel keeps
+// memory streaming; one thread, bytes/s are weight bytes.
+func BenchmarkMatVecDRAM(b *testing.B) {
+	benchMatVec(b, []gguf.Type{gguf.TypeQ8_0, gguf.TypeQ6_K, gguf.TypeQ4_K, gguf.TypeQ4_0}, 2048, 32768)
+}
+
+func benchMatVec(b *testing.B, types []gguf.Type, n, rows int) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, ty := range types {
+		a, _ := ActType(ty)
+		w := randRow(r, ty, n*rows)
+		act := make([]byte, rowBytes(a, n))
+		if err := QuantizeAct(ty, randVec(r, n), act); err != nil {
+			b.Fatal(err)
+		}
+		dst := make([]float32, rows)
+		b.Run(ty.String(), func(b *testing.B) {
+			b.SetBytes(int64(len(w)))
+			for b.Loop() {
+				MatVec(ty, dst, w, act, n)
+			}
+		})
+	}
+}

@@ -23,6 +23,20 @@ var dot4Fn = func() (m [64]dot4Kernel) {
 	return m
 }()
 
+// rows4Kernel dots four weight rows, back to back in rows (each
+// len(rows)/4 bytes), with one activation row into dst, bit for bit as four
+// calls of the type's dotKernel would: the decode (one token) form of MatVec,
+// which shares the activation work across the rows.
+type rows4Kernel func(rows, act []byte, nb int, dst *[4]float32)
+
+// rows4Fn holds the four-row kernels where a type has one.
+var rows4Fn = func() (m [64]rows4Kernel) {
+	for t, f := range fastRows4Kernels() {
+		m[t] = f
+	}
+	return m
+}()
+
 // dotRef holds the scalar reference kernels. Integer sums are exact, so a
 // fast path must give the same integer per block; float accumulation is per
 // block in order, like ggml's generic C.

@@ -19,6 +19,9 @@ func dotQ6KAVX512(x, y *byte, nb int) float32
 func dotQ4_0VNNI(x, y *byte, nb int) float32
 
 //go:noescape
+func dotQ4_0VNNIx4(x, y *byte, nb int, dst *float32)
+
+//go:noescape
 func dotQ4KAVX512x4(x, y *byte, ystride, nb int, dst *float32)
 
 //go:noescape
@@ -82,6 +85,25 @@ func wide4Kernels() map[gguf.Type][2]dot4Kernel {
 			func(row, act []byte, stride, nb int, dst *[4]float32) {
 				dotQ6KAVX512x4(unsafe.SliceData(row), unsafe.SliceData(act), stride, nb, &dst[0])
 			}}
+	}
+	return m
+}
+
+// fastRows4Kernels are the four-row decode kernels this CPU can run, each
+// equal bit for bit to four calls of the type's kernel in fastKernels (tested
+// in dot512_amd64_test.go).
+func fastRows4Kernels() map[gguf.Type]rows4Kernel {
+	m := map[gguf.Type]rows4Kernel{}
+	if hasVNNI {
+		m[gguf.TypeQ4_0] = func(rows, act []byte, nb int, dst *[4]float32) {
+			if nb == 0 {
+				*dst = [4]float32{}
+				return
+			}
+			_ = rows[4*18*nb-1]
+			_ = act[34*nb-1]
+			dotQ4_0VNNIx4(unsafe.SliceData(rows), unsafe.SliceData(act), nb, &dst[0])
+		}
 	}
 	return m
 }

@@ -681,3 +681,142 @@ q6kz4done:
 	MOVSS X14, 12(R10)
 	VZEROUPPER
 	RET
+
+// Q40ROWPAIR adds to accumulator A the two blocks at P (one weight row) dotted
+// with the activation pair in Z3, exactly as one step of dotQ4_0VNNI's pair
+// loop: Z7 holds the two activation scales (low and high half), Z9 the
+// per-lane -8*sum(y) of both blocks, so the integer lane sums equal
+// sum(q*y) - 8*sum(y) there. The nibbles are unpacked without shuffles: each
+// block's 16 bytes broadcast to two 128-bit lanes (K1 = 0xff00 puts the
+// second block in the top two), Z16 shifts the odd lanes' qwords right by 4,
+// and the 0x0f mask leaves [lo0 hi0 lo1 hi1], the activations' order; K2 =
+// 0xff00 puts the second block's scale in the high eight halves.
+#define Q40ROWPAIR(P, A) \
+	VPBROADCASTW   (P), Y6               \
+	VPBROADCASTW   18(P), K2, Y6         \
+	VCVTPH2PS      Y6, Z6                \
+	VMULPS         Z7, Z6, Z6            \
+	VBROADCASTI32X4 2(P), Z1             \
+	VBROADCASTI32X4 20(P), K1, Z1        \
+	VPSRLVQ        Z16, Z1, Z1           \
+	VPANDQ         Z15, Z1, Z1           \
+	VMOVDQA64      Z9, Z4            \
+	VPDPBUSD       Z3, Z1, Z4        \
+	VCVTDQ2PS      Z4, Z4            \
+	VFMADD231PS    Y4, Y6, A         \
+	VEXTRACTF64X4  $1, Z4, Y4        \
+	VEXTRACTF64X4  $1, Z6, Y6        \
+	VFMADD231PS    Y4, Y6, A
+
+// Q40ROWONE is Q40ROWPAIR for the last block of an odd count (dotQ4_0VNNI's
+// tail): Y7 the activation scale, Y9 the lanes' -8*sum(y), Y3 activations.
+#define Q40ROWONE(P, A) \
+	VPBROADCASTW (P), X6        \
+	VCVTPH2PS    X6, Y6         \
+	VMULPS       Y7, Y6, Y6     \
+	VMOVDQU      2(P), X1       \
+	VPSRLW       $4, X1, X2     \
+	VINSERTI128  $1, X2, Y1, Y1 \
+	VPAND        Y15, Y1, Y1    \
+	VMOVDQA      Y9, Y4         \
+	VPDPBUSD     Y3, Y1, Y4     \
+	VCVTDQ2PS    Y4, Y4         \
+	VFMADD231PS  Y4, Y6, A
+
+// func dotQ4_0VNNIx4(x, y *byte, nb int, dst *float32)
+// Four contiguous weight rows (row stride 18*nb bytes) against one
+// activation row: dst[r] = dotQ4_0VNNI(x + r*18*nb, y, nb) bit for bit. The
+// activation load, its scale and its -8*sum(y) correction are computed once
+// per block pair for all four rows, and the four rows accumulate in four
+// independent registers. Reading four rows side by side defeats the hardware
+// stream prefetcher (a DRAM-sized matrix ran slower than one row at a time),
+// so R11 walks the next four rows (the next call's tile) sequentially, 144
+// bytes per pair, as software prefetches; past the matrix end they are
+// harmless hints.
+TEXT ·dotQ4_0VNNIx4(SB), NOSPLIT, $0-32
+	MOVQ      x+0(FP), SI
+	MOVQ      y+8(FP), DI
+	MOVQ      nb+16(FP), CX
+	MOVQ      dst+24(FP), BX
+	LEAQ      (CX)(CX*8), DX
+	SHLQ      $1, DX
+	LEAQ      (SI)(DX*1), R8
+	LEAQ      (R8)(DX*1), R9
+	LEAQ      (R9)(DX*1), R10
+	LEAQ      (R10)(DX*1), R11
+	VXORPS    Y10, Y10, Y10
+	VXORPS    Y11, Y11, Y11
+	VXORPS    Y12, Y12, Y12
+	VXORPS    Y13, Y13, Y13
+	VMOVDQU64 b0f64<>(SB), Z15
+	VMOVDQU64 b0864<>(SB), Z14
+	MOVL      $0xff00, AX
+	KMOVW     AX, K1
+	KMOVW     AX, K2
+	VPXORQ    Z16, Z16, Z16
+	MOVL      $4, AX
+	VPBROADCASTQ AX, Z0
+	MOVB      $0xcc, AX
+	KMOVB     AX, K3
+	VMOVDQA64 Z0, K3, Z16
+	CMPQ      CX, $2
+	JLT       q40x4tail
+
+q40x4pair:
+	VPBROADCASTW  (DI), X7
+	VPBROADCASTW  34(DI), X8
+	VINSERTI128   $1, X8, Y7, Y7
+	VCVTPH2PS     Y7, Z7
+	VMOVDQU       2(DI), Y3
+	VINSERTI64X4  $1, 36(DI), Z3, Z3
+	VPXORQ        Z5, Z5, Z5
+	VPDPBUSD      Z3, Z14, Z5
+	VPXORQ        Z9, Z9, Z9
+	VPSUBD        Z5, Z9, Z9
+	PREFETCHT0    (R11)
+	PREFETCHT0    64(R11)
+	PREFETCHT0    128(R11)
+	ADDQ          $144, R11
+	Q40ROWPAIR(SI, Y10)
+	Q40ROWPAIR(R8, Y11)
+	Q40ROWPAIR(R9, Y12)
+	Q40ROWPAIR(R10, Y13)
+	ADDQ          $36, SI
+	ADDQ          $36, R8
+	ADDQ          $36, R9
+	ADDQ          $36, R10
+	ADDQ          $68, DI
+	SUBQ          $2, CX
+	CMPQ          CX, $2
+	JGE           q40x4pair
+
+q40x4tail:
+	TESTQ        CX, CX
+	JLE          q40x4done
+	VPBROADCASTW (DI), X7
+	VCVTPH2PS    X7, Y7
+	VMOVDQU      2(DI), Y3
+	VPXOR        Y5, Y5, Y5
+	VPDPBUSD     Y3, Y14, Y5
+	VPXOR        Y9, Y9, Y9
+	VPSUBD       Y5, Y9, Y9
+	Q40ROWONE(SI, Y10)
+	Q40ROWONE(R8, Y11)
+	Q40ROWONE(R9, Y12)
+	Q40ROWONE(R10, Y13)
+
+q40x4done:
+	VMOVAPS Y10, Y0
+	HSUM8Z
+	MOVSS   X1, 0(BX)
+	VMOVAPS Y11, Y0
+	HSUM8Z
+	MOVSS   X1, 4(BX)
+	VMOVAPS Y12, Y0
+	HSUM8Z
+	MOVSS   X1, 8(BX)
+	VMOVAPS Y13, Y0
+	HSUM8Z
+	MOVSS   X1, 12(BX)
+	VZEROUPPER
+	RET

@@ -21,6 +21,8 @@ func f32ToF16Row(x []float32, dst []byte) {
 
 func fast4Kernels() map[gguf.Type]dot4Kernel { return nil }
 
+func fastRows4Kernels() map[gguf.Type]rows4Kernel { return nil }
+
 func quantizeQ8KBlock(xs []float32, b []byte) { quantizeQ8KBlockRef(xs, b) }
 
 func quantizeQ8_0(x []float32, dst []byte) { quantizeQ8_0Ref(x, dst) }

@@ -197,8 +197,14 @@ func MatVec(w gguf.Type, dst []float32, weights, act []byte, n int) {
 		fillNaN(dst)
 		return
 	}
+	r := 0
+	if k := rows4Fn[w]; k != nil {
+		for ; r+4 <= len(dst); r += 4 {
+			k(weights[r*rb:(r+4)*rb], act, nb, (*[4]float32)(dst[r:r+4]))
+		}
+	}
 	f := dotFn[w]
-	for r := range dst {
+	for ; r < len(dst); r++ {
 		dst[r] = f(weights[r*rb:(r+1)*rb], act, nb)
 	}
 }
