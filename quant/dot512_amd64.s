@@ -730,9 +730,10 @@ q6kz4done:
 // per block pair for all four rows, and the four rows accumulate in four
 // independent registers. Reading four rows side by side defeats the hardware
 // stream prefetcher (a DRAM-sized matrix ran slower than one row at a time),
-// so R11 walks the next four rows (the next call's tile) sequentially, 144
-// bytes per pair, as software prefetches; past the matrix end they are
-// harmless hints.
+// so R11 walks the rows two tiles ahead (eight rows on) sequentially, 144
+// bytes per pair, as software prefetches (one tile ahead decoded the 1.1B
+// q4_0 layout about 5% slower, three no faster); past the matrix end they
+// are harmless hints.
 TEXT ·dotQ4_0VNNIx4(SB), NOSPLIT, $0-32
 	MOVQ      x+0(FP), SI
 	MOVQ      y+8(FP), DI
@@ -743,7 +744,8 @@ TEXT ·dotQ4_0VNNIx4(SB), NOSPLIT, $0-32
 	LEAQ      (SI)(DX*1), R8
 	LEAQ      (R8)(DX*1), R9
 	LEAQ      (R9)(DX*1), R10
-	LEAQ      (R10)(DX*1), R11
+	LEAQ      (R10)(DX*4), R11
+	ADDQ      DX, R11
 	VXORPS    Y10, Y10, Y10
 	VXORPS    Y11, Y11, Y11
 	VXORPS    Y12, Y12, Y12
