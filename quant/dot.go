@@ -333,3 +333,35 @@ func dotQ6K(row, act []byte, nb int) float32 {
 	}
 	return sum
 }
+
+// dotBF16Lanes is dotBF16AVX2 (quant/dot_amd64.s) lane by lane: four
+// accumulators of eight lanes with fused multiply-adds over each 32
+// elements, folded ((c0+c1)+(c2+c3)) and reduced as ggml's hsum_float_8;
+// the tail past a multiple of 32 in float64, as the amd64 wrapper does.
+func dotBF16Lanes(row, act []byte, n int) float32 {
+	var c [4][8]float32
+	m := n &^ 31
+	for i := 0; i < m; i += 32 {
+		for k := range 4 {
+			for j := range 8 {
+				e := 2 * (i + 8*k + j)
+				x, y := BF16ToF32(u16(row[e:])), BF16ToF32(u16(act[e:]))
+				c[k][j] = float32(math.FMA(float64(x), float64(y), float64(c[k][j])))
+			}
+		}
+	}
+	var v [8]float32
+	for j := range 8 {
+		v[j] = (c[0][j] + c[1][j]) + (c[2][j] + c[3][j])
+	}
+	// hsum_float_8: high half onto low, then pairs, then the last two.
+	var h [4]float32
+	for j := range 4 {
+		h[j] = v[j+4] + v[j]
+	}
+	s := float64((h[0] + h[2]) + (h[1] + h[3]))
+	for i := m; i < n; i++ {
+		s += float64(BF16ToF32(u16(row[2*i:])) * BF16ToF32(u16(act[2*i:])))
+	}
+	return float32(s)
+}

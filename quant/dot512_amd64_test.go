@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/modelfit/modelfit/gguf"
 )
 
 // TestWideKernelsMatchAVX2 checks that every AVX-512 kernel gives exactly the
@@ -85,5 +87,25 @@ func TestWide4KernelsMatchAVX2(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The Go lanes that builds without the assembly use for BF16 must sum as
+// dotBF16AVX2 does, bit for bit, tails included.
+func TestBF16LanesMatchAVX2(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, n := range []int{1, 31, 32, 33, 64, 96, 1000, 4096} {
+		row, act := make([]byte, 2*n), make([]byte, 2*n)
+		for i := 0; i < n; i++ {
+			putU16(row[2*i:], F32ToBF16(float32(r.NormFloat64())))
+			putU16(act[2*i:], F32ToBF16(float32(r.NormFloat64()*100)))
+		}
+		want := fastKernels()[gguf.TypeBF16](row, act, n)
+		if got := dotBF16Lanes(row, act, n); math.Float32bits(got) != math.Float32bits(want) {
+			t.Errorf("n=%d: lanes %v, AVX2 %v", n, got, want)
+		}
 	}
 }

@@ -87,14 +87,9 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		pf.cluster.hosts[i] = h + "@127.0.0.1:" + strconv.Itoa(port)
 	}
-	f, pl, err := pf.plan(ctx, model, stderr)
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		return set.usageError(stderr, "%v", err)
-	case pl == nil:
-		fmt.Fprintln(stderr, "plan cluster:", err)
-		return ExitError
+	f, pl, code := pf.planOrReport(ctx, set, model, stderr)
+	if pl == nil {
+		return code
 	}
 	defer f.Close()
 	if !pl.Fits {

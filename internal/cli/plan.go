@@ -475,18 +475,14 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	default:
 		return set.usageError(stderr, "--args-style %q: want classic or load-mode", argsStyle)
 	}
-	f, pl, err := pf.plan(ctx, set.fs.Arg(0), stderr)
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		return set.usageError(stderr, "%v", err)
-	case pl == nil:
-		fmt.Fprintln(stderr, "plan:", err)
-		return ExitError
+	f, pl, code := pf.planOrReport(ctx, set, set.fs.Arg(0), stderr)
+	if pl == nil {
+		return code
 	}
 	defer f.Close()
 	pl.LlamaArgs = pl.LlamaCppArgs(style)
 	var report *ollamaReport
+	var err error
 	if withOllama || pl.Runtime.IsOllama() {
 		if report, err = pf.ollamaReport(ctx, f, pl); err != nil {
 			fmt.Fprintln(stderr, "plan:", err)
@@ -540,4 +536,29 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitNoFit
 	}
 	return ExitOK
+}
+
+// planOrReport plans model with the flags given. When there is no plan it
+// has said why the command's way (a usage error exits 2, anything else 1)
+// and returns the exit status.
+func (p *planFlags) planOrReport(ctx context.Context, set *flagSet, model string, stderr io.Writer) (*gguf.File, *planner.Plan, int) {
+	f, pl, err := p.plan(ctx, model, stderr)
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		return nil, nil, set.usageError(stderr, "%v", err)
+	case pl == nil:
+		fmt.Fprintf(stderr, "%s: %v\n", set.cmd, err)
+		return nil, nil, ExitError
+	}
+	return f, pl, 0
+}
+
+// localOnly refuses, as a usage error, a plan over several hosts in a
+// command that runs the plan on this machine (plan cluster runs those).
+func localOnly(set *flagSet, pl *planner.Plan, stderr io.Writer) (int, bool) {
+	if len(pl.Hosts) > 0 {
+		return set.usageError(stderr, "runs a plan on this machine only; run a plan over hosts with plan cluster or the printed commands"), false
+	}
+	return 0, true
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -75,18 +74,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	temp = max(temp, 0) // common/arg.cpp: temp = max(temp, 0); 0 is greedy
 	pf.builtinEngine = engine != "llama.cpp"
 	pf.llamaServer = engine == "llama.cpp"
-	f, pl, err := pf.plan(ctx, set.fs.Arg(0), stderr)
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		return set.usageError(stderr, "%v", err)
-	case pl == nil:
-		fmt.Fprintln(stderr, "plan run:", err)
-		return ExitError
+	f, pl, code := pf.planOrReport(ctx, set, set.fs.Arg(0), stderr)
+	if pl == nil {
+		return code
 	}
 	defer f.Close()
-	if len(pl.Hosts) > 0 {
-		return set.usageError(stderr, "runs a plan on this machine only; run a plan over hosts with plan cluster or the printed commands")
+	if code, ok := localOnly(set, pl, stderr); !ok {
+		return code
 	}
 	why := ""
 	if engine == "auto" {
@@ -103,9 +97,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// than streams).
 		f.Close()
 		pf.builtinEngine, pf.llamaServer = false, true
-		if f, pl, err = pf.plan(ctx, set.fs.Arg(0), stderr); pl == nil {
-			fmt.Fprintln(stderr, "plan run:", err)
-			return ExitError
+		if f, pl, code = pf.planOrReport(ctx, set, set.fs.Arg(0), stderr); pl == nil {
+			return code
 		}
 		defer f.Close()
 		engine = "llama.cpp"

@@ -46,18 +46,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return set.usageError(stderr, "--port %d: want 0 to 65535", port)
 	}
 	model := set.fs.Arg(0)
-	f, pl, err := pf.plan(ctx, model, stderr)
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		return set.usageError(stderr, "%v", err)
-	case pl == nil:
-		fmt.Fprintln(stderr, "plan serve:", err)
-		return ExitError
+	f, pl, code := pf.planOrReport(ctx, set, model, stderr)
+	if pl == nil {
+		return code
 	}
 	f.Close()
-	if len(pl.Hosts) > 0 {
-		return set.usageError(stderr, "runs a plan on this machine only; run a plan over hosts with plan cluster or the printed commands")
+	if code, ok := localOnly(set, pl, stderr); !ok {
+		return code
 	}
 	fmt.Fprintln(stdout, serverSummary(model, pl))
 	fmt.Fprintln(stdout, memoryLine(pl))

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -48,18 +47,13 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return set.usageError(stderr, "--decode %d: want 0 or more", decode)
 	}
 	model := set.fs.Arg(0)
-	f, pl, err := pf.plan(ctx, model, stderr)
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		return set.usageError(stderr, "%v", err)
-	case pl == nil:
-		fmt.Fprintln(stderr, "plan verify:", err)
-		return ExitError
+	f, pl, code := pf.planOrReport(ctx, set, model, stderr)
+	if pl == nil {
+		return code
 	}
 	f.Close()
-	if len(pl.Hosts) > 0 {
-		return set.usageError(stderr, "runs a plan on this machine only; run a plan over hosts with plan cluster or the printed commands")
+	if code, ok := localOnly(set, pl, stderr); !ok {
+		return code
 	}
 	if !pl.Fits {
 		fmt.Fprintf(stderr, "plan verify: DOES NOT FIT, not started: %v\n", pl.NoFit)
