@@ -205,8 +205,18 @@ func TestStartFailures(t *testing.T) {
 		wrapper := filepath.Join(dir, "llama-server-ulimit")
 		os.WriteFile(wrapper, []byte("#!/bin/sh\nulimit -v 3000000\nexec "+bin+" \"$@\"\n"), 0o755)
 		p := testPlan(t, synth, func(r *planner.Request) { r.Settings.NCtx = 2 << 20 })
-		_, err := Start(context.Background(), p, Options{Binary: wrapper})
+		var err error
 		var e *Error
+		// llama.cpp's logger thread can lose its last lines when the
+		// process exits (upstream issue 22142): a load failure without
+		// its reason is tried again, at most twice.
+		for range 3 {
+			_, err = Start(context.Background(), p, Options{Binary: wrapper})
+			if !errors.Is(err, ErrLoad) || !errors.As(err, &e) || e.Buffer != "" {
+				break
+			}
+			t.Logf("the log lost the reason, again: %v", err)
+		}
 		if !errors.Is(err, ErrLoad) || !errors.As(err, &e) || e.Buffer != "CPU" || e.Size < 4<<30 || !strings.Contains(e.Message, "kv cache") {
 			t.Fatalf("err = %v; want ErrLoad naming the CPU buffer and its size", err)
 		}
