@@ -34,9 +34,9 @@ func DefaultProfilePath() (string, error) {
 
 const calibrateHelp = `Measures memory read bandwidth for 1…N threads, cold and warm file reads, mmap page faults
 and, with llama-bench, prefill and decode on small synthetic layouts it writes and deletes (up
-to 430 MB at a time on --dir), then fits the speed model's constants. Needs no root; about a
-minute on an idle 2-core machine (estimated from the runs' lengths), much longer on a loaded
-one (22 minutes at a load average of 26 on 2 cores).`
+to 430 MB at a time on --dir), then fits the speed model's constants. Needs no root; 39 s on
+an idle 2-core machine with the shared llama-bench, much longer on a loaded one (22 minutes at
+a load average of 26 on 2 cores).`
 
 func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	set := newFlagSet("plan calibrate", calibrateHelp, "plan calibrate [flags]")
