@@ -14,9 +14,9 @@ import (
 )
 
 // FindTool returns the llama.cpp tool name (e.g. "llama-bench"): at path
-// when given, else from $PATH, else beside the checkout in
-// ../shared/tools/llama.cpp/bin (the project's shared build) when dir is
-// non-empty.
+// when given, else from $PATH, else in dir when it is non-empty (the
+// project's own tests and tools pass the directory of their llama.cpp
+// build).
 func FindTool(name, path, dir string) (string, error) {
 	if path != "" {
 		if _, err := os.Stat(path); err != nil {
