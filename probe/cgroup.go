@@ -1,12 +1,12 @@
 package probe
 
 import (
-	"bufio"
-	"bytes"
 	"os"
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/modelfit/modelfit/internal/procgroup"
 )
 
 // v1Unlimited: cgroup v1 reports "no limit" as a huge page-aligned number
@@ -32,27 +32,8 @@ func findCgroups(o *Options) cgroupDirs {
 	if err != nil && o.CgroupPath == "" {
 		return d
 	}
-	var v1mem, v1cpu, v2 string
-	haveV2 := false
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if parts[0] == "0" && parts[1] == "" {
-			v2, haveV2 = parts[2], true
-			continue
-		}
-		for _, c := range strings.Split(parts[1], ",") {
-			switch c {
-			case "memory":
-				v1mem = parts[2]
-			case "cpu":
-				v1cpu = parts[2]
-			}
-		}
-	}
+	pg := procgroup.Parse(data)
+	v1mem, v1cpu, v2, haveV2 := pg.V1["memory"], pg.V1["cpu"], pg.V2, pg.HasV2
 	if o.CgroupPath != "" {
 		v1mem, v1cpu, v2, haveV2 = o.CgroupPath, o.CgroupPath, o.CgroupPath, true
 	}

@@ -1,8 +1,6 @@
 package launch
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/modelfit/modelfit/internal/procgroup"
 )
 
 // cgroupRoot is where the cgroup filesystems are mounted.
@@ -24,24 +24,9 @@ func CgroupOf(pid int) (*Cgroup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("launch: %w", err)
 	}
-	var v1, v2 string
-	haveV1, haveV2 := false, false
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if parts[0] == "0" && parts[1] == "" {
-			v2, haveV2 = parts[2], true
-			continue
-		}
-		for _, c := range strings.Split(parts[1], ",") {
-			if c == "memory" {
-				v1, haveV1 = parts[2], true
-			}
-		}
-	}
+	pg := procgroup.Parse(data)
+	v1, haveV1 := pg.V1["memory"]
+	v2, haveV2 := pg.V2, pg.HasV2
 	switch {
 	case haveV1 && isDir(filepath.Join(cgroupRoot, "memory")):
 		dir := existing(filepath.Join(cgroupRoot, "memory"), v1)
