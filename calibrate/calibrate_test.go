@@ -114,6 +114,17 @@ func TestParseBench(t *testing.T) {
 	if _, err := pairSamples("x", res[:1], dec, fl, 1); err == nil {
 		t.Error("a prefill result without its decode result was paired")
 	}
+	// A thread count run twice (-t 2,2) gives two samples, in order.
+	twice := []BenchResult{{Threads: 2, NPrompt: 64, TokPerSec: 100}, {Threads: 2, NGen: 16, TokPerSec: 10},
+		{Threads: 2, NPrompt: 64, TokPerSec: 90}, {Threads: 2, NGen: 16, TokPerSec: 9}}
+	ss, err = pairSamples("x", twice, dec, fl, 1)
+	if err != nil || len(ss) != 2 || ss[0].PrefillTokPerSec != 100 || ss[0].DecodeTokPerSec != 10 || ss[1].PrefillTokPerSec != 90 || ss[1].DecodeTokPerSec != 9 {
+		t.Errorf("%+v %v", ss, err)
+	}
+	m := medianSample([]planner.SpeedSample{{Model: "a", PrefillTokPerSec: 3, DecodeTokPerSec: 30}, {PrefillTokPerSec: 1, DecodeTokPerSec: 20}, {PrefillTokPerSec: 2, DecodeTokPerSec: 10}})
+	if m.Model != "a" || m.PrefillTokPerSec != 2 || m.DecodeTokPerSec != 20 {
+		t.Errorf("median sample %+v", m)
+	}
 	_ = planner.SpeedSchema
 }
 
@@ -139,8 +150,14 @@ func TestRunQuick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Validate(); err != nil || len(p.HostBandwidth) != 2 || len(p.Points) != 2 || len(p.Samples) != 2*len(quickShapes)*len(calibTypes) {
+	// llama-bench runs with the largest thread count only, three times.
+	if err := p.Validate(); err != nil || len(p.HostBandwidth) != 2 || len(p.Points) != 1 || p.Points[0].Threads != 2 || len(p.Samples) != len(quickShapes)*len(calibTypes) {
 		t.Errorf("profile: %v; %d bandwidths, %d points, %d samples", err, len(p.HostBandwidth), len(p.Points), len(p.Samples))
+	}
+	for _, s := range p.Samples {
+		if len(s.DecodeRuns) != 3 || len(s.PrefillRuns) != 3 || s.DecodeTokPerSec != median(s.DecodeRuns) {
+			t.Errorf("%s: decode %g from runs %v", s.Model, s.DecodeTokPerSec, s.DecodeRuns)
+		}
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
 		t.Errorf("left behind: %v", left)

@@ -21,12 +21,11 @@ type Options struct {
 	// ToolsDir. Without it the profile holds the bandwidths only.
 	LlamaBench string
 	ToolsDir   string
-	// Dir holds the temporary files (one synthetic layout of at most
-	// 430 MB at a time, and the file-read test file); empty is
-	// os.TempDir().
+	// Dir holds the temporary files (the synthetic layouts, 2 GB in all,
+	// and the file-read test file); empty is os.TempDir().
 	Dir string
 	// Threads is the largest thread count (memory bandwidth is measured for
-	// 1…Threads, llama-bench for 1 and Threads); 0 means runtime.NumCPU.
+	// 1…Threads, llama-bench for Threads); 0 means runtime.NumCPU.
 	Threads int
 	// Machine names the CPU in the profile.
 	Machine string
@@ -109,15 +108,11 @@ func Run(ctx context.Context, o Options) (*planner.SpeedProfile, error) {
 		return p, nil
 	}
 	p.Runtime = bench
-	benchThreads := []int{1}
-	if threads > 1 {
-		benchThreads = append(benchThreads, threads)
-	}
 	shapes := calibShapes
 	if o.Quick {
 		shapes = quickShapes
 	}
-	samples, err := benchLayouts(ctx, logw, bench, dir, shapes, calibTypes, benchThreads, o.Quick)
+	samples, err := benchLayouts(ctx, logw, bench, dir, shapes, calibTypes, threads, o.Quick)
 	if err != nil {
 		return nil, err
 	}
@@ -131,34 +126,76 @@ func Run(ctx context.Context, o Options) (*planner.SpeedProfile, error) {
 	return p, nil
 }
 
-// benchLayouts writes each shape in each type, runs llama-bench on it and
-// returns the samples; every file it writes is removed before it returns.
-func benchLayouts(ctx context.Context, logw io.Writer, bench, dir string, shapes []Shape, types []string, threads []int, quick bool) ([]planner.SpeedSample, error) {
+// benchLayouts writes each shape in each type, runs llama-bench on them
+// with threads threads and returns the samples; every file it writes is
+// removed before it returns.
+//
+// A shared machine's speed jumps by a quarter or more for a second or two
+// at a time (measured on this project's virtual machine), so one run of a
+// layout can put a single class's rate that far off. Each layout is
+// therefore measured in three passes over all of them, the second in
+// reverse order, so that its runs lie seconds apart, and its sample is the
+// median. Only the plan's thread count is measured: the time a second
+// count would take goes to the passes.
+func benchLayouts(ctx context.Context, logw io.Writer, bench, dir string, shapes []Shape, types []string, threads int, quick bool) ([]planner.SpeedSample, error) {
 	pp, tg, reps := 64, 16, 3
 	if quick {
 		pp, tg, reps = 16, 4, 1
 	}
-	var samples []planner.SpeedSample
+	type layout struct{ name, path string }
+	var layouts []layout
+	defer func() {
+		for _, l := range layouts {
+			os.Remove(l.path)
+		}
+	}()
 	for _, s := range shapes {
 		for _, typ := range types {
 			name := s.Name + "-" + typ
 			path := filepath.Join(dir, fmt.Sprintf("modelfit-calibrate-%d-%s.gguf", os.Getpid(), name))
-			err := Write(ctx, path, s, typ, 1)
-			if err == nil {
-				var ss []planner.SpeedSample
-				ss, err = benchOne(ctx, bench, path, name, threads, pp, tg, reps)
-				samples = append(samples, ss...)
-				for _, x := range ss {
-					fmt.Fprintf(logw, "llama-bench %s, %d thread(s): prefill %.1f tok/s, decode %.1f tok/s\n", x.Model, x.Threads, x.PrefillTokPerSec, x.DecodeTokPerSec)
-				}
-			}
-			os.Remove(path)
-			if err != nil {
+			layouts = append(layouts, layout{name, path})
+			if err := Write(ctx, path, s, typ, 1); err != nil {
 				return nil, err
 			}
 		}
 	}
+	runs := map[string][]planner.SpeedSample{}
+	for pass := range 3 {
+		for i := range layouts {
+			l := layouts[i]
+			if pass == 1 {
+				l = layouts[len(layouts)-1-i]
+			}
+			ss, err := benchOne(ctx, bench, l.path, l.name, []int{threads}, pp, tg, reps)
+			if err != nil {
+				return nil, err
+			}
+			for _, x := range ss {
+				runs[l.name] = append(runs[l.name], x)
+				fmt.Fprintf(logw, "llama-bench %s, %d thread(s): prefill %.1f tok/s, decode %.1f tok/s\n", x.Model, x.Threads, x.PrefillTokPerSec, x.DecodeTokPerSec)
+			}
+		}
+	}
+	var samples []planner.SpeedSample
+	for _, l := range layouts {
+		samples = append(samples, medianSample(runs[l.name]))
+	}
 	return samples, nil
+}
+
+// medianSample is the first sample with the median prefill and decode
+// speeds of all (each median taken on its own), and all runs' speeds.
+func medianSample(all []planner.SpeedSample) planner.SpeedSample {
+	s := all[0]
+	pre, dec := make([]float64, len(all)), make([]float64, len(all))
+	for i, x := range all {
+		pre[i], dec[i] = x.PrefillTokPerSec, x.DecodeTokPerSec
+	}
+	s.PrefillTokPerSec, s.DecodeTokPerSec = median(pre), median(dec)
+	if len(all) > 1 {
+		s.PrefillRuns, s.DecodeRuns = pre, dec
+	}
+	return s
 }
 
 // benchOne runs llama-bench on one model and pairs its prefill and decode
@@ -178,14 +215,19 @@ func benchOne(ctx context.Context, bench, path, name string, threads []int, pp, 
 }
 
 func pairSamples(name string, res []BenchResult, dec, fl map[string]float64, layers int) ([]planner.SpeedSample, error) {
-	byT := map[int]*planner.SpeedSample{}
-	var order []int
+	// llama-bench reports each thread count's prompt test, then its
+	// generation test; a thread count listed twice gives two pairs.
+	var out []planner.SpeedSample
 	for _, r := range res {
-		s := byT[r.Threads]
+		var s *planner.SpeedSample
+		for i := len(out) - 1; i >= 0 && s == nil; i-- {
+			if o := &out[i]; o.Threads == r.Threads && (r.NGen > 0 && o.DecodeTokPerSec == 0 || r.NGen == 0 && o.PrefillTokPerSec == 0) {
+				s = o
+			}
+		}
 		if s == nil {
-			s = &planner.SpeedSample{Model: name, Threads: r.Threads, Layers: layers, DecodeBytes: dec, PrefillFLOPs: fl}
-			byT[r.Threads] = s
-			order = append(order, r.Threads)
+			out = append(out, planner.SpeedSample{Model: name, Threads: r.Threads, Layers: layers, DecodeBytes: dec, PrefillFLOPs: fl})
+			s = &out[len(out)-1]
 		}
 		if r.NGen > 0 {
 			s.NGen, s.DecodeTokPerSec = r.NGen, r.TokPerSec
@@ -193,13 +235,10 @@ func pairSamples(name string, res []BenchResult, dec, fl map[string]float64, lay
 			s.NPrompt, s.PrefillTokPerSec = r.NPrompt, r.TokPerSec
 		}
 	}
-	var out []planner.SpeedSample
-	for _, t := range order {
-		s := byT[t]
+	for _, s := range out {
 		if s.DecodeTokPerSec == 0 || s.PrefillTokPerSec == 0 {
-			return nil, fmt.Errorf("calibrate: llama-bench gave no prefill or no decode result for %s with %d threads", name, t)
+			return nil, fmt.Errorf("calibrate: llama-bench gave no prefill or no decode result for %s with %d threads", name, s.Threads)
 		}
-		out = append(out, *s)
 	}
 	return out, nil
 }

@@ -74,6 +74,10 @@ type SpeedSample struct {
 	NGen             int                `json:"n_gen"`
 	PrefillTokPerSec float64            `json:"prefill_tokens_per_second"`
 	DecodeTokPerSec  float64            `json:"decode_tokens_per_second"`
+	// PrefillRuns and DecodeRuns are the runs whose medians the speeds
+	// are, when the sample is the median of several (plan calibrate).
+	PrefillRuns []float64 `json:"prefill_runs,omitempty"`
+	DecodeRuns  []float64 `json:"decode_runs,omitempty"`
 }
 
 // Kernel classes: ggml-cpu's matrix-vector kernels stream Q8_0 and the

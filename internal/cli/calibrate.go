@@ -33,10 +33,10 @@ func DefaultProfilePath() (string, error) {
 }
 
 const calibrateHelp = `Measures memory read bandwidth for 1…N threads, cold and warm file reads, mmap page faults
-and, with llama-bench, prefill and decode on small synthetic layouts it writes and deletes (up
-to 430 MB at a time on --dir), then fits the speed model's constants. Needs no root; 39 s on
-an idle 2-core machine with the shared llama-bench, much longer on a loaded one (22 minutes at
-a load average of 26 on 2 cores).`
+and, with llama-bench, prefill and decode with N threads on small synthetic layouts it writes
+and deletes (2 GB on --dir), three times each, then fits the speed model's constants. Needs no
+root; 42 s on an idle 2-core machine with the shared llama-bench, much longer on a loaded one.
+Plans with another thread count keep the assumed speeds: calibrate with theirs.`
 
 func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	set := newFlagSet("plan calibrate", calibrateHelp, "plan calibrate [flags]")
@@ -46,7 +46,7 @@ func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	set.stringVar(&bench, "", groupMachine, "FILE", "llama-bench to run (default: from $PATH); without one only memory and disk are measured", "--llama-bench")
 	set.stringVar(&profile, "", groupMachine, "FILE", "where to store the profile (default: the user config dir's modelfit/speed.json)", "--profile")
 	set.stringVar(&dir, "", groupMachine, "DIR", "directory for the temporary files, on the disk models are read from (default: the system temp dir)", "--dir")
-	set.intVar(&threads, 0, groupMachine, "N", "largest thread count to measure (default: usable physical cores, as plans use)", "-t", "--threads")
+	set.intVar(&threads, 0, groupMachine, "N", "threads llama-bench runs with, and the most memory bandwidth is measured for (default: usable physical cores, as plans use)", "-t", "--threads")
 	set.boolVar(&asJSON, groupOutput, "print the profile as JSON", "--json")
 	if code, ok := set.parse(args, stdout, stderr); !ok {
 		return code

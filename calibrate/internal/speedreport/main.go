@@ -3,8 +3,7 @@
 // planner's predictions with them, before and after calibration.
 //
 //	go run ./calibrate/internal/speedreport prepare -dir /tmp/os-speed   # write and quantize the layouts
-//	plan calibrate --profile /tmp/os-speed/speed.json --llama-bench …      # calibrate just before
-//	go run ./calibrate/internal/speedreport bench -dir /tmp/os-speed -profile /tmp/os-speed/speed.json
+//	go run ./calibrate/internal/speedreport bench -dir /tmp/os-speed      # rounds: calibrate, then every layout
 //	go run ./calibrate/internal/speedreport report                      # docs/speed-accuracy.md
 //
 // The layouts are large (the 8B F16 file is 16 GB while it lasts): they
@@ -37,7 +36,7 @@ func main() {
 	dir := fs.String("dir", "/tmp/os-speed", "directory of the synthetic layouts")
 	bin := fs.String("bin", "../shared/tools/llama.cpp/bin", "directory of llama-quantize and llama-bench")
 	threads := fs.Int("t", 2, "threads")
-	profile := fs.String("profile", "", "speed profile from plan calibrate, run just before (bench)")
+	rounds := fs.Int("rounds", 3, "rounds of calibration followed by every layout (bench)")
 	out := fs.String("o", "testdata/calibrate/speed-report.json", "the measurements (bench)")
 	pp := fs.Int("p", 64, "prompt tokens (bench)")
 	tg := fs.Int("n", 32, "generated tokens (bench)")
@@ -55,7 +54,7 @@ func main() {
 	case "bench":
 		var b string
 		if b, err = calibrate.FindTool("llama-bench", "", *bin); err == nil {
-			err = bench(ctx, b, *dir, *profile, *out, *threads, *pp, *tg, *reps)
+			err = bench(ctx, b, *dir, *out, *threads, *pp, *tg, *reps, *rounds)
 		}
 	case "report":
 		err = report(*in, *doc)

@@ -26,11 +26,16 @@ func TestReport(t *testing.T) {
 		t.Fatalf("%d rows, want %d", len(rows), len(shapes)*len(types))
 	}
 	for _, r := range rows {
-		if r.decode <= 0 || r.prefill <= 0 || r.decBefore <= 0 || r.decAfter <= 0 || r.preBefore <= 0 || r.preAfter <= 0 {
-			t.Errorf("%s: %+v", r.model, r)
+		if len(r.decode) != len(rec.Rounds) || len(r.decAfter) != len(rec.Rounds) || r.decBefore <= 0 || r.preBefore <= 0 {
+			t.Fatalf("%s: %+v", r.model, r)
 		}
-		if r.decAfter == r.decBefore && r.preAfter == r.preBefore {
-			t.Errorf("%s: the profile changed no prediction", r.model)
+		for k := range rec.Rounds {
+			if r.decode[k] <= 0 || r.prefill[k] <= 0 || r.decAfter[k] <= 0 || r.preAfter[k] <= 0 {
+				t.Errorf("%s, round %d: %+v", r.model, k+1, r)
+			}
+			if r.decAfter[k] == r.decBefore && r.preAfter[k] == r.preBefore {
+				t.Errorf("%s, round %d: the profile changed no prediction", r.model, k+1)
+			}
 		}
 	}
 	got := renderReport(rec, rows)
