@@ -19,3 +19,8 @@ var ErrNotSupported = errors.New("calibrate: file read measurements need Linux (
 func MeasureFiles(ctx context.Context, dir string, size int64, reps int) (FileSpeeds, error) {
 	return FileSpeeds{}, ErrNotSupported
 }
+
+// MeasureFirstTouch needs Linux here; elsewhere it returns ErrNotSupported.
+func MeasureFirstTouch(ctx context.Context, size, reps int) (float64, error) {
+	return 0, ErrNotSupported
+}

@@ -99,6 +99,19 @@ func Run(ctx context.Context, o Options) (*planner.SpeedProfile, error) {
 	default:
 		fmt.Fprintf(logw, "file read: %v\n", err)
 	}
+	touchSize := 256 << 20
+	if o.Quick {
+		touchSize = 16 << 20
+	}
+	switch ft, err := MeasureFirstTouch(ctx, touchSize, 3); {
+	case err == nil:
+		p.FirstTouchBandwidth = ft
+		fmt.Fprintf(logw, "first touch of fresh memory: %.2f s/GiB\n", (1<<30)/ft)
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	default:
+		fmt.Fprintf(logw, "first touch: %v\n", err)
+	}
 	bench, err := FindTool("llama-bench", o.LlamaBench, o.ToolsDir)
 	switch {
 	case err != nil && o.LlamaBench != "":

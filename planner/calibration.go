@@ -30,6 +30,10 @@ type SpeedProfile struct {
 	ColdReadBandwidth  float64 `json:"cold_read_bytes_per_second,omitempty"`
 	WarmReadBandwidth  float64 `json:"warm_read_bytes_per_second,omitempty"`
 	MmapFaultBandwidth float64 `json:"mmap_fault_bytes_per_second,omitempty"`
+	// FirstTouchBandwidth is the speed of writing fresh anonymous memory
+	// for the first time (page faults and the kernel's zeroing; in a VM
+	// also the host's allocation).
+	FirstTouchBandwidth float64 `json:"first_touch_bytes_per_second,omitempty"`
 	// Points are the fitted constants by thread count; Samples the
 	// llama-bench measurements they were fitted to.
 	Points  []SpeedPoint  `json:"points"`

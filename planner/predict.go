@@ -66,8 +66,14 @@ const (
 	netFSBW       = 0.3e9
 	memFSBW       = 10e9
 	// First touch of anonymous memory: ≥0.5 s/GiB measured in a VM with free
-	// page reporting; bare metal is faster.
+	// page reporting (2.8–3.8 s/GiB in another boot of the same VM); bare
+	// metal is faster.
 	anonTouchPerByte = 0.5 / (1 << 30)
+	// Minor faults on a cached file's mapping and reads of a cached file,
+	// measured on the reference machine by plan calibrate (8.97–9.20 and
+	// 3.12–3.59 GB/s).
+	mmapFaultBW = 9e9
+	warmReadBW  = 3.1e9
 	// Sustained quantized matrix-multiplication FLOP/s per thread in prefill:
 	// 113–140 GFLOP/s measured with AVX-512 VNNI; AVX2 and older assumed.
 	hostFlopsAVX512 = 120e9
@@ -270,6 +276,7 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 	// exec/stream.go) keeps what fits resident and reads only the rest, one
 	// layer ahead of compute, so disk and compute overlap.
 	cpu := a.b.Devices[0]
+	warmup := tDecode // the warmup decode, before paging: the load counts the file's reads
 	if s.MMap && cpu.ResidentBytes > 0 {
 		room := float64(a.avail[0]) - float64(hostCommitted(mc, a.b)) - float64(a.margin[0])
 		if miss := float64(cpu.ResidentBytes) - max(room, 0); miss > 0 {
@@ -312,10 +319,28 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 	}
 	p.DecodeBound = bound
 
-	// Load: bytes not yet in the page cache from disk, GPU uploads, and the
-	// first touch of anonymous copies.
+	// Load, until the server answers: what llama.cpp does before then.
+	//  - The file: pages not in the page cache come from disk; cached pages
+	//    cost a minor fault each when mapped (by the warmup decode at the
+	//    latest) or a copy when read without mmap (src/llama-model-loader.cpp,
+	//    load_all_data).
+	//  - Fresh anonymous memory, written for the first time: weights read
+	//    without mmap, the CPU_REPACK copy (ggml-cpu/repack.cpp), the KV
+	//    cache, which llama_kv_cache clears when it is created
+	//    (src/llama-kv-cache.cpp), and the compute buffers the warmup runs in.
+	//  - GPU uploads, and the warmup decode itself (common/common.cpp,
+	//    common_init_from_params: one batch of BOS and EOS).
 	fileBytes := float64(m.f.TensorBytes())
-	load := fileBytes * (1 - residentFraction(mc)) / diskBW
+	resident := residentFraction(mc)
+	load := fileBytes * (1 - resident) / diskBW
+	touch, touchWhat := firstTouchCost(req.Speed)
+	if s.MMap && cpu.MappedBytes > 0 {
+		fault, _ := mmapFaultRate(req.Speed)
+		load += fileBytes * resident / fault
+		p.Assumptions = append(p.Assumptions, "mmap: load time counts faulting in the whole file once (the warmup decode touches every weight)")
+	} else {
+		load += fileBytes * resident / warmReadRate(req.Speed)
+	}
 	var gpuBytes float64
 	for d := 1; d < nDev; d++ {
 		if !mc.gpus[d-1].UnifiedMemory { // a unified GPU reads the file into host RAM: no upload
@@ -323,10 +348,12 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 		}
 	}
 	load += gpuBytes / pcieBW
-	load += float64(cpu.AnonWeightsBytes+cpu.RepackBytes) * anonTouchPerByte
-	if s.MMap && cpu.MappedBytes > 0 {
-		p.Assumptions = append(p.Assumptions, "mmap: load time counts reading the whole file once (llama.cpp maps with MAP_POPULATE)")
+	fresh := float64(cpu.AnonWeightsBytes + cpu.RepackBytes + cpu.KVBytes + cpu.StateBytes + cpu.ComputeBytes)
+	load += fresh * touch
+	if fresh > 0 {
+		p.Assumptions = append(p.Assumptions, fmt.Sprintf("load: %s of fresh host memory written once (weights, repack, KV cache, compute) at %.2f s/GiB (%s)", human(uint64(fresh)), touch*(1<<30), touchWhat))
 	}
+	load += warmup
 	p.LoadSeconds = round3(load)
 	return p
 }
@@ -357,6 +384,33 @@ func diskBandwidth(mc *machine, req Request) (float64, string) {
 		}
 	}
 	return ssdBW, "SSD cold sequential read, assumed; give it with --disk-bw"
+}
+
+// firstTouchCost returns the seconds per byte of writing fresh anonymous
+// memory: measured by plan calibrate, else assumed.
+func firstTouchCost(p *SpeedProfile) (float64, string) {
+	if p != nil && p.FirstTouchBandwidth > 0 {
+		return 1 / p.FirstTouchBandwidth, "measured"
+	}
+	return anonTouchPerByte, "assumed; plan calibrate measures it"
+}
+
+// mmapFaultRate returns the bytes/s at which a mapping of a cached file is
+// faulted in: measured by plan calibrate, else assumed.
+func mmapFaultRate(p *SpeedProfile) (float64, string) {
+	if p != nil && p.MmapFaultBandwidth > 0 {
+		return p.MmapFaultBandwidth, "measured"
+	}
+	return mmapFaultBW, "assumed"
+}
+
+// warmReadRate returns the bytes/s of reading a cached file: measured by
+// plan calibrate, else assumed.
+func warmReadRate(p *SpeedProfile) float64 {
+	if p != nil && p.WarmReadBandwidth > 0 {
+		return p.WarmReadBandwidth
+	}
+	return warmReadBW
 }
 
 // round3 keeps three significant digits: the model is not more precise,

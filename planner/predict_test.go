@@ -68,3 +68,36 @@ func TestPredictionAccuracy(t *testing.T) {
 		})
 	}
 }
+
+// The load counts every byte of fresh host memory llama.cpp writes before it
+// serves (weights read without mmap, the repack copy, the KV cache it
+// clears, the compute buffers) at the first-touch speed plan calibrate
+// measured: halving that speed adds exactly those bytes' time once more.
+func TestLoadCountsFreshMemory(t *testing.T) {
+	f, err := gguf.Open(testutil.Path("models", "synth-llama-gqa-Q4_0.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	snap := probe.Describe(referenceCPU)
+	for _, mmap := range []bool{true, false} {
+		load := func(touch float64) (float64, PlanDevice) {
+			req := Request{Settings: Settings{NCtx: 4096, MMap: mmap, Threads: 2}, Pinned: Pins{NCtx: true, MMap: true, Threads: true},
+				Speed: &SpeedProfile{Schema: SpeedSchema, FirstTouchBandwidth: touch}}
+			p, err := Make(context.Background(), f, snap, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p.Predicted.LoadSeconds, p.Devices[0]
+		}
+		fast, cpu := load(1 << 31)
+		slow, _ := load(1 << 30)
+		fresh := float64(cpu.AnonWeightsBytes + cpu.RepackBytes + cpu.KVBytes + cpu.StateBytes + cpu.ComputeBytes)
+		if want := fresh / (1 << 31); math.Abs(slow-fast-want) > 0.01*want {
+			t.Errorf("mmap %v: load %.4g s at 2 GiB/s, %.4g s at 1 GiB/s: the difference should be %.4g s (%.0f fresh bytes)", mmap, fast, slow, want, fresh)
+		}
+		if cpu.KVBytes == 0 || cpu.RepackBytes == 0 || !mmap && cpu.AnonWeightsBytes == 0 {
+			t.Errorf("mmap %v: %+v lacks the KV cache, the repack copy or the read weights", mmap, cpu)
+		}
+	}
+}
