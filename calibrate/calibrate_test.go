@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/modelfit/modelfit/gguf"
@@ -153,6 +154,9 @@ func TestRunQuick(t *testing.T) {
 	// llama-bench runs with the largest thread count only, three times.
 	if err := p.Validate(); err != nil || len(p.HostBandwidth) != 2 || len(p.Points) != 1 || p.Points[0].Threads != 2 || len(p.Samples) != len(quickShapes)*len(calibTypes) {
 		t.Errorf("profile: %v; %d bandwidths, %d points, %d samples", err, len(p.HostBandwidth), len(p.Points), len(p.Samples))
+	}
+	if runtime.GOOS == "linux" && !(p.FirstTouchBandwidth > 0) {
+		t.Errorf("first touch not measured: %g B/s", p.FirstTouchBandwidth)
 	}
 	for _, s := range p.Samples {
 		if len(s.DecodeRuns) != 3 || len(s.PrefillRuns) != 3 || s.DecodeTokPerSec != median(s.DecodeRuns) {

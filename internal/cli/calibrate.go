@@ -32,11 +32,12 @@ func DefaultProfilePath() (string, error) {
 	return filepath.Join(dir, "modelfit", "speed.json"), nil
 }
 
-const calibrateHelp = `Measures memory read bandwidth for 1…N threads, cold and warm file reads, mmap page faults
-and, with llama-bench, prefill and decode with N threads on small synthetic layouts it writes
-and deletes (2 GB on --dir), three times each, then fits the speed model's constants. Needs no
-root; 42 s on an idle 2-core machine with the shared llama-bench, much longer on a loaded one.
-Plans with another thread count keep the assumed speeds: calibrate with theirs.`
+const calibrateHelp = `Measures memory read bandwidth for 1…N threads, cold and warm file reads, mmap page faults,
+the first touch of fresh memory and, with llama-bench, prefill and decode with N threads on
+small synthetic layouts it writes and deletes (2 GB on --dir), three times each, then fits the
+speed model's constants. Needs no root; 45–51 s on an idle 2-core machine with the shared
+llama-bench, much longer on a loaded one. Plans with another thread count keep the assumed
+speeds: calibrate with theirs.`
 
 func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	set := newFlagSet("plan calibrate", calibrateHelp, "plan calibrate [flags]")

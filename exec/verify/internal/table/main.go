@@ -16,6 +16,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -41,7 +42,21 @@ func main() {
 	large := flag.Bool("large", true, "also verify the 8B-sized layout")
 	tmp := flag.String("tmp", "", "directory for the synthetic layouts (default: a new temporary one)")
 	ubatch := flag.Int("ubatch", 256, "n_ubatch (and so the prompt's length) pinned for the synthetic layouts; 0 = the plan's")
+	profile := flag.String("profile", "", "speed profile from plan calibrate on this machine (default: the assumed speeds)")
 	flag.Parse()
+	if *profile != "" {
+		data, err := os.ReadFile(*profile)
+		if err == nil {
+			speed = new(planner.SpeedProfile)
+			if err = json.Unmarshal(data, speed); err == nil {
+				err = speed.Validate()
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "table:", *profile+":", err)
+			os.Exit(1)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, *out, *bin, *tmp, *large, *ubatch); err != nil {
@@ -49,6 +64,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// speed is the machine's speed profile (-profile), nil for the assumed speeds.
+var speed *planner.SpeedProfile
 
 // config is one verification.
 type config struct {
@@ -139,7 +157,7 @@ func verifyOne(ctx context.Context, bin string, c config) (*verify.Report, error
 	if err != nil {
 		return nil, err
 	}
-	req := planner.Request{ModelPath: c.model}
+	req := planner.Request{ModelPath: c.model, Speed: speed}
 	req.Settings.NOutputsMax = 1 // llama-server's one logits row per slot
 	req.Settings.MMap, req.Pinned.MMap = c.mmap, true
 	req.Settings.NoRepack, req.Pinned.NoRepack = !c.repack, true
@@ -177,6 +195,9 @@ func header(b *bytes.Buffer, version string, n, bad int, failed map[string]int) 
 	fmt.Fprintln(b, ". The 1B and 8B rows are sparse files laid out like Llama 3.2 1B and Llama 3.1 8B at Q4_K_M (zero weights: the")
 	fmt.Fprintln(b, "same bytes and kernels as trained ones, read from holes instead of disk). No GPU was available: GPU buffers and")
 	fmt.Fprintln(b, "NVML per-process memory are covered by unit tests only.")
+	if speed != nil && speed.FirstTouchBandwidth > 0 {
+		fmt.Fprintf(b, "Predictions use this machine's speed profile from `plan calibrate` (%s; first touch of fresh memory %.2f s/GiB).\n", speed.Measured, (1<<30)/speed.FirstTouchBandwidth)
+	}
 	fmt.Fprintln(b)
 	fmt.Fprintf(b, "%d configurations, %d with a figure outside its tolerance", n, bad)
 	if len(failed) > 0 {
