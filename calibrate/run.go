@@ -155,7 +155,6 @@ func benchLayouts(ctx context.Context, logw io.Writer, bench, dir string, shapes
 	if quick {
 		pp, tg, reps = 16, 4, 1
 	}
-	type layout struct{ name, path string }
 	var layouts []layout
 	defer func() {
 		for _, l := range layouts {
@@ -166,8 +165,9 @@ func benchLayouts(ctx context.Context, logw io.Writer, bench, dir string, shapes
 		for _, typ := range types {
 			name := s.Name + "-" + typ
 			path := filepath.Join(dir, fmt.Sprintf("modelfit-calibrate-%d-%s.gguf", os.Getpid(), name))
-			layouts = append(layouts, layout{name, path})
-			if err := Write(ctx, path, s, typ, 1); err != nil {
+			l, err := writeLayout(ctx, path, name, s, typ, pp)
+			layouts = append(layouts, l) // removed on return, written or not
+			if err != nil {
 				return nil, err
 			}
 		}
@@ -179,7 +179,11 @@ func benchLayouts(ctx context.Context, logw io.Writer, bench, dir string, shapes
 			if pass == 1 {
 				l = layouts[len(layouts)-1-i]
 			}
-			ss, err := benchOne(ctx, bench, l.path, l.name, []int{threads}, pp, tg, reps)
+			res, err := Bench(ctx, bench, l.path, []int{threads}, pp, tg, reps)
+			if err != nil {
+				return nil, err
+			}
+			ss, err := pairSamples(l.name, res, l.dec, l.fl, l.layers)
 			if err != nil {
 				return nil, err
 			}
@@ -211,20 +215,26 @@ func medianSample(all []planner.SpeedSample) planner.SpeedSample {
 	return s
 }
 
-// benchOne runs llama-bench on one model and pairs its prefill and decode
-// results per thread count with the model's work per token.
-func benchOne(ctx context.Context, bench, path, name string, threads []int, pp, tg, reps int) ([]planner.SpeedSample, error) {
+// layout is a calibration layout written to path, with its work per token.
+type layout struct {
+	name, path string
+	dec, fl    map[string]float64
+	layers     int
+}
+
+// writeLayout writes shape s in type typ to path and reads back its work
+// per token for a prompt of pp tokens.
+func writeLayout(ctx context.Context, path, name string, s Shape, typ string, pp int) (layout, error) {
+	l := layout{name: name, path: path}
+	if err := Write(ctx, path, s, typ, 1); err != nil {
+		return l, err
+	}
 	f, err := gguf.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("calibrate: %w", err)
+		return l, fmt.Errorf("calibrate: %w", err)
 	}
-	dec, fl, layers := planner.WorkPerToken(f, pp)
-	f.Close()
-	res, err := Bench(ctx, bench, path, threads, pp, tg, reps)
-	if err != nil {
-		return nil, err
-	}
-	return pairSamples(name, res, dec, fl, layers)
+	l.dec, l.fl, l.layers = planner.WorkPerToken(f, pp)
+	return l, f.Close()
 }
 
 func pairSamples(name string, res []BenchResult, dec, fl map[string]float64, layers int) ([]planner.SpeedSample, error) {

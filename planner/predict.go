@@ -335,8 +335,7 @@ func predict(m *model, mc *machine, a *attempt, req Request) Prediction {
 	load := fileBytes * (1 - resident) / diskBW
 	touch, touchWhat := firstTouchCost(req.Speed)
 	if s.MMap && cpu.MappedBytes > 0 {
-		fault, _ := mmapFaultRate(req.Speed)
-		load += fileBytes * resident / fault
+		load += fileBytes * resident / mmapFaultRate(req.Speed)
 		p.Assumptions = append(p.Assumptions, "mmap: load time counts faulting in the whole file once (the warmup decode touches every weight)")
 	} else {
 		load += fileBytes * resident / warmReadRate(req.Speed)
@@ -397,11 +396,11 @@ func firstTouchCost(p *SpeedProfile) (float64, string) {
 
 // mmapFaultRate returns the bytes/s at which a mapping of a cached file is
 // faulted in: measured by plan calibrate, else assumed.
-func mmapFaultRate(p *SpeedProfile) (float64, string) {
+func mmapFaultRate(p *SpeedProfile) float64 {
 	if p != nil && p.MmapFaultBandwidth > 0 {
-		return p.MmapFaultBandwidth, "measured"
+		return p.MmapFaultBandwidth
 	}
-	return mmapFaultBW, "assumed"
+	return mmapFaultBW
 }
 
 // warmReadRate returns the bytes/s of reading a cached file: measured by
