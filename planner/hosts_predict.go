@@ -224,10 +224,18 @@ func (c *cluster) predictHosts(a *clusterAttempt) (Prediction, []hostTiming) {
 	p.DecodeBound = bound
 
 	// Load: the head reads the file once (what it keeps and what it sends),
-	// then each host's share goes over its link.
+	// writes its fresh memory once as a single-host plan does (predict), then
+	// each host's share goes over its link.
 	cpu := b.Devices[0]
-	load += float64(m.f.TensorBytes()) * (1 - residentFraction(c.head)) / diskBW
-	load += float64(cpu.AnonWeightsBytes+cpu.RepackBytes) * anonTouchPerByte
+	fileBytes, resident := float64(m.f.TensorBytes()), residentFraction(c.head)
+	load += fileBytes * (1 - resident) / diskBW
+	if a.s.MMap && cpu.MappedBytes > 0 {
+		load += fileBytes * resident / mmapFaultRate(c.req.Speed)
+	} else {
+		load += fileBytes * resident / warmReadRate(c.req.Speed)
+	}
+	touch, _ := firstTouchCost(c.req.Speed)
+	load += float64(cpu.AnonWeightsBytes+cpu.RepackBytes+cpu.KVBytes+cpu.StateBytes+cpu.ComputeBytes) * touch
 	for _, t := range timing {
 		load += t.load
 	}
