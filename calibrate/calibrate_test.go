@@ -134,7 +134,7 @@ func TestMemoryBandwidth(t *testing.T) {
 	if err != nil || bw < 1e8 {
 		t.Errorf("%g B/s, %v", bw, err)
 	}
-	if median([]float64{3, 1, 2}) != 2 || median([]float64{4, 1, 2, 3}) != 2.5 || median(nil) != 0 {
+	if Median([]float64{3, 1, 2}) != 2 || Median([]float64{4, 1, 2, 3}) != 2.5 || Median(nil) != 0 {
 		t.Error("median")
 	}
 }
@@ -159,7 +159,7 @@ func TestRunQuick(t *testing.T) {
 		t.Errorf("first touch not measured: %g B/s", p.FirstTouchBandwidth)
 	}
 	for _, s := range p.Samples {
-		if len(s.DecodeRuns) != 3 || len(s.PrefillRuns) != 3 || s.DecodeTokPerSec != median(s.DecodeRuns) {
+		if len(s.DecodeRuns) != 3 || len(s.PrefillRuns) != 3 || s.DecodeTokPerSec != Median(s.DecodeRuns) {
 			t.Errorf("%s: decode %g from runs %v", s.Model, s.DecodeTokPerSec, s.DecodeRuns)
 		}
 	}

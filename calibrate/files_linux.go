@@ -72,7 +72,7 @@ func MeasureFiles(ctx context.Context, dir string, size int64, reps int) (FileSp
 		}
 		cold, warm, fault = append(cold, c), append(warm, w), append(fault, m)
 	}
-	return FileSpeeds{Cold: median(cold), Warm: median(warm), MmapFault: median(fault)}, nil
+	return FileSpeeds{Cold: Median(cold), Warm: Median(warm), MmapFault: Median(fault)}, nil
 }
 
 // touchMapping maps the (cached) file read-only and reads one byte of
@@ -122,5 +122,5 @@ func MeasureFirstTouch(ctx context.Context, size, reps int) (float64, error) {
 			return 0, fmt.Errorf("calibrate: first touch: %w", err)
 		}
 	}
-	return median(rates), nil
+	return Median(rates), nil
 }

@@ -104,7 +104,7 @@ func parseBench(data []byte, model string) ([]BenchResult, error) {
 		}
 		ts := r.AvgTS
 		if len(r.Samples) > 0 {
-			ts = median(r.Samples)
+			ts = Median(r.Samples)
 		}
 		out = append(out, BenchResult{Model: model, Threads: r.Threads, NPrompt: r.NPrompt, NGen: r.NGen, TokPerSec: ts, StdDev: r.StddevTS})
 	}

@@ -50,10 +50,11 @@ func MemoryBandwidth(ctx context.Context, threads, size, reps int) (float64, err
 		rates = append(rates, float64(part*threads)/time.Since(t0).Seconds())
 	}
 	runtime.KeepAlive(buf)
-	return median(rates), nil
+	return Median(rates), nil
 }
 
-func median(xs []float64) float64 {
+// Median returns the median of xs (0 for none).
+func Median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}

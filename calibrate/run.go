@@ -208,7 +208,7 @@ func medianSample(all []planner.SpeedSample) planner.SpeedSample {
 	for i, x := range all {
 		pre[i], dec[i] = x.PrefillTokPerSec, x.DecodeTokPerSec
 	}
-	s.PrefillTokPerSec, s.DecodeTokPerSec = median(pre), median(dec)
+	s.PrefillTokPerSec, s.DecodeTokPerSec = Median(pre), Median(dec)
 	if len(all) > 1 {
 		s.PrefillRuns, s.DecodeRuns = pre, dec
 	}
@@ -229,12 +229,40 @@ func writeLayout(ctx context.Context, path, name string, s Shape, typ string, pp
 	if err := Write(ctx, path, s, typ, 1); err != nil {
 		return l, err
 	}
+	var err error
+	l.dec, l.fl, l.layers, err = workOf(path, pp)
+	return l, err
+}
+
+// workOf reads the work per token of the model at path (see
+// planner.WorkPerToken).
+func workOf(path string, pp int) (dec, fl map[string]float64, layers int, err error) {
 	f, err := gguf.Open(path)
 	if err != nil {
-		return l, fmt.Errorf("calibrate: %w", err)
+		return nil, nil, 0, fmt.Errorf("calibrate: %w", err)
 	}
-	l.dec, l.fl, l.layers = planner.WorkPerToken(f, pp)
-	return l, f.Close()
+	defer f.Close()
+	dec, fl, layers = planner.WorkPerToken(f, pp)
+	return dec, fl, layers, nil
+}
+
+// BenchSample runs llama-bench on the model at path with threads threads (a
+// prompt of pp tokens, tg generated, reps repetitions) and returns its
+// speeds with the model's work per token, named name.
+func BenchSample(ctx context.Context, bench, path, name string, threads, pp, tg, reps int) (planner.SpeedSample, error) {
+	dec, fl, layers, err := workOf(path, pp)
+	if err != nil {
+		return planner.SpeedSample{}, err
+	}
+	res, err := Bench(ctx, bench, path, []int{threads}, pp, tg, reps)
+	if err != nil {
+		return planner.SpeedSample{}, err
+	}
+	ss, err := pairSamples(name, res, dec, fl, layers)
+	if err != nil {
+		return planner.SpeedSample{}, err
+	}
+	return ss[0], nil
 }
 
 func pairSamples(name string, res []BenchResult, dec, fl map[string]float64, layers int) ([]planner.SpeedSample, error) {

@@ -10,7 +10,6 @@ import (
 	"github.com/shirou/gopsutil/v4/load"
 
 	"github.com/modelfit/modelfit/calibrate"
-	"github.com/modelfit/modelfit/gguf"
 	"github.com/modelfit/modelfit/planner"
 	"github.com/modelfit/modelfit/probe"
 )
@@ -101,25 +100,7 @@ func benchLayout(ctx context.Context, benchBin, dir string, s calibrate.Shape, t
 	if err := dropOthers(dir, path); err != nil {
 		return planner.SpeedSample{}, err
 	}
-	f, err := gguf.Open(path)
-	if err != nil {
-		return planner.SpeedSample{}, err
-	}
-	dec, fl, layers := planner.WorkPerToken(f, pp)
-	f.Close()
-	res, err := calibrate.Bench(ctx, benchBin, path, []int{threads}, pp, tg, reps)
-	if err != nil {
-		return planner.SpeedSample{}, err
-	}
-	smp := planner.SpeedSample{Model: s.Name + "-" + typ, Threads: threads, Layers: layers, DecodeBytes: dec, PrefillFLOPs: fl}
-	for _, r := range res {
-		if r.NGen > 0 {
-			smp.NGen, smp.DecodeTokPerSec = r.NGen, r.TokPerSec
-		} else {
-			smp.NPrompt, smp.PrefillTokPerSec = r.NPrompt, r.TokPerSec
-		}
-	}
-	return smp, nil
+	return calibrate.BenchSample(ctx, benchBin, path, s.Name+"-"+typ, threads, pp, tg, reps)
 }
 
 func writeRecord(path string, rec *record) error {

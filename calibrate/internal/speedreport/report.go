@@ -147,7 +147,7 @@ func renderReport(rec *record, rows []row) []byte {
 		fmt.Fprintf(&b, "| layout | measured | before | error | after | error | error by round |\n|---|---|---|---|---|---|---|\n")
 		for _, r := range rows {
 			m, a := meas(r), after(r)
-			mm, am := median(m), median(a)
+			mm, am := calibrate.Median(m), calibrate.Median(a)
 			eb, ea := before(r)/mm-1, am/mm-1
 			*worst = math.Max(*worst, math.Abs(ea))
 			*drift = math.Max(*drift, slices.Max(m)/slices.Min(m)-1)
@@ -199,15 +199,6 @@ func renderReport(rec *record, rows []row) []byte {
 	fmt.Fprintf(&b, "go run ./calibrate/internal/speedreport report   # this file, from testdata/calibrate/speed-report.json\n```\n\n")
 	fmt.Fprintf(&b, "`go test ./calibrate/...` fails when this file is stale.\n")
 	return b.Bytes()
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // pct prints a relative error as a signed whole percentage ("+3%", "0%").
